@@ -1,0 +1,1 @@
+"""The lowest layer: events, the experiment clock, errors, and shared bases."""

@@ -1,0 +1,65 @@
+"""ADC devices: multi-channel, sampled analog input."""
+
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import InvalidArgument
+from ..core.events import BoundedNumericProperty, NumericProperty, ObjectProperty
+from .device import Device
+
+__all__ = ("ADCPort",)
+
+
+class ADCPort(Device):
+    """A multi-channel ADC sampled at :attr:`frequency`.
+
+    Each update replaces :attr:`raw_data` (unsigned ``bit_depth``-bit integers)
+    and :attr:`data` (scaled floats) with the newest block of samples: one
+    array per channel, empty for inactive channels. The conversion is
+    ``data = raw_data * scale / 2 ** bit_depth - offset``. :attr:`timestamp`
+    is the time of sample :attr:`ts_idx` of the block.
+    """
+
+    _logged_names_ = ("raw_data", "data", "ts_idx")
+
+    frequency: float = BoundedNumericProperty(1000.0, min=0)
+    """Samples per second per channel."""
+
+    bit_depth: int = BoundedNumericProperty(16, min=1, max=64)
+    num_channels: int = BoundedNumericProperty(1, min=1)
+    scale: float = NumericProperty(1.0)
+    offset: float = NumericProperty(0.0)
+
+    active_channels = ObjectProperty(None, allownone=True)
+    """A list of ``num_channels`` booleans; None means all active."""
+
+    raw_data = ObjectProperty(None, allownone=True)
+    data = ObjectProperty(None, allownone=True)
+    ts_idx: int = NumericProperty(0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        active = self.active_channels
+        if active is not None and len(active) != self.num_channels:
+            raise InvalidArgument(
+                f"ADC {self.name!r}: active_channels has {len(active)} entries but "
+                f"num_channels is {self.num_channels}; give one boolean per channel"
+            )
+
+    @property
+    def active(self) -> list[bool]:
+        """Whether each channel is active."""
+        if self.active_channels is None:
+            return [True] * self.num_channels
+        return [bool(a) for a in self.active_channels]
+
+    def to_raw(self, data: np.ndarray) -> np.ndarray:
+        """Convert scaled values to raw integer counts, clipped to the bit depth."""
+        top = 2**self.bit_depth
+        raw = np.round((np.asarray(data) + self.offset) * top / self.scale)
+        return np.clip(raw, 0, top - 1).astype(np.uint64)
+
+    def to_data(self, raw: np.ndarray) -> np.ndarray:
+        """Convert raw integer counts to scaled values."""
+        return np.asarray(raw, dtype=np.float64) * self.scale / 2**self.bit_depth - self.offset

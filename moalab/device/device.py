@@ -1,0 +1,55 @@
+"""Device: the base of everything that reads or drives the world."""
+
+from typing import Any
+
+from ..core.base import MoaBase
+from ..core.clock import now
+from ..core.events import NumericProperty, ObjectProperty
+from ..core.loggable import Loggable
+
+__all__ = ("Device",)
+
+
+class Device(MoaBase, Loggable):
+    """A device whose state lives in Kivy properties.
+
+    Whenever a device's state is updated it sets :attr:`timestamp`, then its
+    state properties, then dispatches ``on_data_update`` (with itself as the
+    argument), so listeners see a consistent state. Updates happen in the trio
+    thread the experiment runs in.
+
+    ``executor`` (see :mod:`moalab.executor`) says where the device's
+    executor-decorated methods run; the device itself knows nothing of it.
+    Constructor keyword arguments are kept in :attr:`init_kwargs`, so the same
+    device can be created again elsewhere (e.g. on a remote server).
+    """
+
+    __events__ = ("on_data_update",)
+
+    _logged_names_ = ("timestamp",)
+    _logged_trigger_names_ = ("on_data_update",)
+
+    timestamp: float = NumericProperty(0.0)
+    """Experiment time (see :func:`moalab.now`) of the last state update."""
+
+    executor = ObjectProperty(None, allownone=True)
+    """The executor that runs this device's executor-decorated methods, or None."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.init_kwargs = {k: v for k, v in kwargs.items() if k != "executor"}
+        super().__init__(**kwargs)
+
+    def on_data_update(self, *args: Any) -> None:
+        pass
+
+    def update(self, timestamp: float | None = None, **values: Any) -> None:
+        """Set ``timestamp`` (default: now) and the given properties, then dispatch
+        ``on_data_update``."""
+        self.timestamp = now() if timestamp is None else timestamp
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.dispatch("on_data_update", self)
+
+    async def pump_state(self) -> None:
+        """Read the device continuously until cancelled. Devices that poll define it."""
+        raise NotImplementedError(f"{type(self).__name__} has no pump_state")

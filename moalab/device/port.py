@@ -1,0 +1,68 @@
+"""Channel and port interfaces: devices of one channel, or of several named ones."""
+
+from typing import Any
+
+from ..core.errors import InvalidArgument
+from ..core.events import ListProperty
+from .device import Device
+
+__all__ = ("ChannelBase", "Channel", "Port")
+
+
+class ChannelBase(Device):
+    """A device with channels whose state properties are read only from outside.
+
+    One changes a channel by calling :meth:`write_state`; the device then
+    updates its properties (see :meth:`Device.update`). :meth:`read_state`
+    makes the device read and update its properties; it returns nothing.
+    """
+
+    async def write_state(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot be written")
+
+    async def read_state(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot be read")
+
+
+class Channel(ChannelBase):
+    """A device of one channel whose value is the ``state`` property."""
+
+    _logged_names_ = ("state",)
+
+
+class Port(ChannelBase):
+    """A device of several channels, each a property named in :attr:`channel_names`.
+
+    Names that the class does not declare as properties are created on the
+    instance (as object properties, initially None), so ``Port(channel_names=
+    ['light', 'beam'])`` has bindable ``light`` and ``beam`` properties.
+    """
+
+    channel_names: list[str] = ListProperty([])
+
+    def __init__(self, **kwargs: Any) -> None:
+        names = kwargs.pop("channel_names", None)
+        super().__init__(**kwargs)
+        if names is not None:
+            self.channel_names = list(names)
+            self.init_kwargs["channel_names"] = list(names)
+        for name in self.channel_names:
+            if not name.isidentifier():
+                raise InvalidArgument(
+                    f"port {self.name!r}: channel name {name!r} is not a valid identifier"
+                )
+            if name not in self.properties():
+                self.create_property(name, None)
+        self.add_logged_names(self.channel_names)
+
+    def channel_states(self) -> dict[str, Any]:
+        """Return ``{channel name: state}`` for every channel."""
+        return {name: getattr(self, name) for name in self.channel_names}
+
+    def _check_channels(self, names: Any) -> None:
+        unknown = [name for name in names if name not in self.channel_names]
+        if unknown:
+            raise InvalidArgument(
+                f"port {self.name!r} has no channel {', '.join(map(repr, unknown))}; its "
+                f"channels are {self.channel_names}"
+            )

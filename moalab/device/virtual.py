@@ -1,0 +1,145 @@
+"""Virtual devices: random stand-ins for real hardware, for dry runs and tests.
+
+Each is driven from the trio thread and its pump is a cancellable loop. Pass
+``rng=random.Random(seed)`` for reproducible values; ``interval=(lo, hi)`` sets
+the range of seconds between two reads of a pump.
+"""
+
+import math
+import random
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import trio
+
+from ..core.clock import now, to_trio_time
+from ..core.errors import InvalidArgument
+from .adc import ADCPort
+from .analog import AnalogChannel, AnalogPort
+from .digital import DigitalChannel, DigitalPort
+
+__all__ = (
+    "VirtualDigitalChannel",
+    "VirtualDigitalPort",
+    "VirtualAnalogChannel",
+    "VirtualAnalogPort",
+    "VirtualADCPort",
+)
+
+
+class _RandomPump:
+    """Shared pump: call :meth:`read_state` at random intervals until cancelled."""
+
+    def __init__(
+        self,
+        rng: random.Random | None = None,
+        interval: tuple[float, float] = (1.0, 11.0),
+        **kwargs: Any,
+    ) -> None:
+        lo, hi = interval
+        if not 0 <= lo <= hi:
+            raise InvalidArgument(
+                f"interval={interval!r} is not accepted: give (lo, hi) seconds with 0 <= lo <= hi"
+            )
+        super().__init__(**kwargs)
+        self.rng = rng or random.Random()
+        self.interval = (lo, hi)
+        self.init_kwargs["interval"] = self.interval
+
+    async def pump_state(self) -> None:
+        while True:
+            await trio.sleep(self.rng.uniform(*self.interval))
+            await self.read_state()
+
+
+class VirtualDigitalChannel(_RandomPump, DigitalChannel):
+    """A digital line: writes take effect at once; the pump reads random levels."""
+
+    async def write_state(self, state: bool, **kwargs: Any) -> None:
+        self.update(state=bool(state))
+
+    async def read_state(self) -> None:
+        self.update(state=self.rng.random() >= 0.5)
+
+
+class VirtualDigitalPort(_RandomPump, DigitalPort):
+    """A port of digital lines: writes take effect at once; the pump reads random levels."""
+
+    async def write_states(
+        self, high: Iterable[str] = (), low: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        high, low = list(high), list(low)
+        self._check_channels(high + low)
+        self.update(**dict.fromkeys(high, True), **dict.fromkeys(low, False))
+
+    async def read_state(self) -> None:
+        self.update(**{name: self.rng.random() >= 0.5 for name in self.channel_names})
+
+
+class VirtualAnalogChannel(_RandomPump, AnalogChannel):
+    """An analog channel: writes take effect at once; the pump reads values in [0, 1)."""
+
+    async def write_state(self, state: float, **kwargs: Any) -> None:
+        self.update(state=float(state))
+
+    async def read_state(self) -> None:
+        self.update(state=self.rng.random())
+
+
+class VirtualAnalogPort(_RandomPump, AnalogPort):
+    """A port of analog channels: writes take effect at once; the pump reads values in [0, 1)."""
+
+    async def write_states(self, **values: float) -> None:
+        self._check_channels(values)
+        self.update(**{name: float(value) for name, value in values.items()})
+
+    async def read_state(self) -> None:
+        self.update(**{name: self.rng.random() for name in self.channel_names})
+
+
+class VirtualADCPort(ADCPort):
+    """An ADC sampling a sine per channel (channel ``k`` at ``k + 1`` Hz) plus noise.
+
+    The pump delivers blocks of ``block_size`` samples at the rate
+    :attr:`frequency` sets, sleeping between blocks.
+    """
+
+    def __init__(
+        self, block_size: int = 100, noise: float = 0.01, seed: int | None = None, **kwargs: Any
+    ) -> None:
+        if block_size < 1:
+            raise InvalidArgument(f"block_size={block_size!r} is not accepted: give at least 1")
+        super().__init__(**kwargs)
+        if not self.frequency:
+            raise InvalidArgument(f"ADC {self.name!r}: frequency must be above 0 to pump")
+        self.block_size = block_size
+        self.noise = noise
+        self._rng = np.random.default_rng(seed)
+        self._sample = 0
+
+    def signal(self, sample_times: np.ndarray, channel: int) -> np.ndarray:
+        """Return the channel's values at ``sample_times`` (seconds since the pump started)."""
+        wave = np.sin(2 * math.pi * (channel + 1) * sample_times)
+        return wave + self.noise * self._rng.standard_normal(len(sample_times))
+
+    def read_block(self) -> None:
+        """Produce the next block of samples and update the device."""
+        n = self.block_size
+        times = (self._sample + np.arange(n)) / self.frequency
+        data = [
+            self.signal(times, k) if on else np.empty(0) for k, on in enumerate(self.active)
+        ]
+        raw = [self.to_raw(d) for d in data]
+        self._sample += n
+        self.update(raw_data=raw, data=[self.to_data(r) for r in raw], ts_idx=n - 1)
+
+    async def pump_state(self) -> None:
+        start = now()
+        self._sample = 0
+        while True:
+            # sleep until the block's last sample is due
+            await trio.sleep_until(
+                to_trio_time(start + (self._sample + self.block_size) / self.frequency)
+            )
+            self.read_block()

@@ -1,0 +1,124 @@
+"""Ready-made loggers: CSV file, terminal table, Python logging, and in memory."""
+
+import csv
+import logging
+import os
+import sys
+from typing import IO, Any
+
+from ..core.errors import InvalidArgument
+from .logger import COLUMNS, LogRow, ObjectLogger
+
+__all__ = ("SimpleCSVLogger", "SimpleTerminalLogger", "PythonLogger", "MemoryLogger")
+
+
+class SimpleCSVLogger(ObjectLogger):
+    """Writes rows to a CSV file with columns ``index,timestamp,name,trigger,item,value``.
+
+    The file is created when the first row arrives (or on :meth:`open`), and
+    every row is flushed to the operating system as it is written, so killing
+    the process loses no row already logged. ``fsync=True`` also forces rows to
+    disk (survives a power cut; slower). An existing file is never overwritten
+    unless ``overwrite=True``. Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, filename: str | os.PathLike, overwrite: bool = False,
+                 fsync: bool = False) -> None:
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.overwrite = overwrite
+        self.fsync = fsync
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def open(self) -> None:
+        """Create the file and write the header (done by the first row otherwise)."""
+        if self._file is not None:
+            return
+        if os.path.exists(self.filename) and not self.overwrite:
+            raise InvalidArgument(
+                f"log file {self.filename!r} already exists: choose a new file name or pass "
+                "overwrite=True"
+            )
+        self._file = open(self.filename, "w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(COLUMNS)
+        self._flush()
+
+    def close(self) -> None:
+        """Close the file; later rows reopen nothing (they are dropped)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "SimpleCSVLogger":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _flush(self) -> None:
+        self._file.flush()
+        if self.fsync:
+            os.fsync(self._file.fileno())
+
+    def write_rows(self, rows: list[LogRow]) -> None:
+        if self._file is None:
+            self.open()
+        self._writer.writerows(rows)
+        self._flush()
+
+
+class SimpleTerminalLogger(ObjectLogger):
+    """Prints rows as a table: ``index | timestamp | name | trigger | item | value``."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self.stream = stream
+        self._header_done = False
+
+    def write_rows(self, rows: list[LogRow]) -> None:
+        stream = self.stream or sys.stdout
+        if not self._header_done:
+            self._header_done = True
+            stream.write(self._format(COLUMNS))
+        for row in rows:
+            stream.write(self._format((row.index, f"{row.timestamp:.7f}", *row[2:])))
+        stream.flush()
+
+    @staticmethod
+    def _format(values: Any) -> str:
+        index, timestamp, name, trigger, item, value = (str(v) for v in values)
+        return f"{index:>5} | {timestamp:>13} | {name:<20} | {trigger:<15} | {item:<10} | {value}\n"
+
+
+class PythonLogger(ObjectLogger):
+    """Forwards rows to Python's :mod:`logging` (logger ``moalab.log`` by default)."""
+
+    def __init__(self, logger: str | logging.Logger = "moalab.log",
+                 level: int = logging.INFO) -> None:
+        super().__init__()
+        self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
+        if not isinstance(level, int):
+            raise InvalidArgument(f"level={level!r} is not accepted: give a logging level int")
+        self.level = level
+
+    def write_rows(self, rows: list[LogRow]) -> None:
+        for row in rows:
+            self.logger.log(
+                self.level, "%d %.7f %s %s %s=%r", row.index, row.timestamp, row.name,
+                row.trigger, row.item, row.value,
+                extra={"moalab_row": row},
+            )
+
+
+class MemoryLogger(ObjectLogger):
+    """Keeps rows in :attr:`rows`, a list of :class:`LogRow` (e.g. for a notebook)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[LogRow] = []
+
+    def write_rows(self, rows: list[LogRow]) -> None:
+        self.rows.extend(rows)

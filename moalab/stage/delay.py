@@ -1,0 +1,68 @@
+"""Stages that wait: a fixed delay and random delays."""
+
+import random
+from typing import Any
+
+from ..core.errors import InvalidArgument
+from ..core.events import BoundedNumericProperty, NumericProperty
+from .stage import MoaStage
+
+__all__ = ("Delay", "RandomDelay", "UniformRandomDelay", "GaussianRandomDelay")
+
+
+class Delay(MoaStage):
+    """Waits :attr:`delay` seconds each trial; pausing keeps the remaining time."""
+
+    delay: float = BoundedNumericProperty(0, min=0)
+    """Seconds to wait each trial."""
+
+    async def do_trial(self) -> None:
+        await self.sleep(self.delay)
+
+
+class RandomDelay(Delay):
+    """A :class:`Delay` whose delay is drawn anew each trial by :meth:`draw`.
+
+    ``rng`` (a :class:`random.Random`) makes the draws reproducible. A trial's
+    delay is the time between its ``on_trial_start`` and ``on_trial_end`` rows;
+    to log the value too, add ``logged_names=['delay']`` to the logger.
+    """
+
+    def __init__(self, rng: random.Random | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rng = rng or random.Random()
+
+    def draw(self) -> float:
+        """Return the next delay in seconds (at least 0)."""
+        raise NotImplementedError
+
+    async def init_trial(self, i: int) -> None:
+        self.delay = self.draw()
+
+
+class UniformRandomDelay(RandomDelay):
+    """Waits a delay drawn uniformly from [:attr:`min`, :attr:`max`] each trial."""
+
+    min: float = BoundedNumericProperty(0, min=0)
+    max: float = BoundedNumericProperty(1, min=0)
+
+    def __init__(self, rng: random.Random | None = None, **kwargs: Any) -> None:
+        super().__init__(rng, **kwargs)
+        if self.min > self.max:
+            raise InvalidArgument(
+                f"UniformRandomDelay {self.name!r}: min={self.min} is above max={self.max}; "
+                "min must be at most max"
+            )
+
+    def draw(self) -> float:
+        return self.rng.uniform(self.min, self.max)
+
+
+class GaussianRandomDelay(RandomDelay):
+    """Waits a delay drawn from a normal distribution (:attr:`mu`, :attr:`sigma`), clipped at 0."""
+
+    mu: float = NumericProperty(1)
+    sigma: float = BoundedNumericProperty(0.1, min=0)
+
+    def draw(self) -> float:
+        return max(0.0, self.rng.gauss(self.mu, self.sigma))

@@ -1,0 +1,116 @@
+"""Gate stages: wait until a device property meets a condition."""
+
+import math
+from typing import Any
+
+import trio
+
+from ..core.errors import InvalidArgument
+from ..core.events import (
+    BooleanProperty,
+    BoundedNumericProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from .stage import MoaStage
+
+__all__ = ("GateStage", "DigitalGateStage", "AnalogGateStage")
+
+
+class GateStage(MoaStage):
+    """Waits each trial until ``device.<state_prop>`` passes :meth:`check_done`.
+
+    The gate binds to the device property directly (no Kivy clock), so it must
+    be changed from the trio thread the tree runs in. With :attr:`hold_time`
+    the value must stay passing that long. While paused the gate does not exit;
+    after :meth:`resume` the current value counts.
+    """
+
+    _logged_trigger_names_ = ("state",)
+
+    device = ObjectProperty(None, allownone=True)
+    """The device to watch."""
+
+    state_prop: str = StringProperty("state")
+    """The name of the device property to watch."""
+
+    hold_time: float = BoundedNumericProperty(0, min=0)
+    """Seconds the value must keep passing before the gate exits."""
+
+    use_initial: bool = BooleanProperty(True)
+    """Whether a value already passing when the trial starts lets the gate exit."""
+
+    state = ObjectProperty(None, allownone=True)
+    """The last value of the watched property seen by the gate."""
+
+    def check_done(self, value: Any) -> bool:
+        """Return whether ``value`` lets the gate exit. Subclasses define it."""
+        raise NotImplementedError
+
+    async def do_trial(self) -> None:
+        device = self.device
+        if device is None:
+            raise InvalidArgument(f"gate {self.name!r} has no device: pass device=<a Device>")
+        if not hasattr(device, self.state_prop):
+            raise InvalidArgument(
+                f"gate {self.name!r}: device {getattr(device, 'name', device)!r} has no "
+                f"property {self.state_prop!r}; set state_prop to one of its properties"
+            )
+        use_initial = self.use_initial
+        while True:
+            await self.wait_resumed()
+            with self.pausable() as scope:
+                await self._wait_for_exit(device, use_initial)
+            if not scope.cancelled_caught:
+                return
+            use_initial = True
+
+    async def _wait_for_exit(self, device: Any, use_initial: bool) -> None:
+        send, receive = trio.open_memory_channel(math.inf)
+        prop = self.state_prop
+        uid = device.fbind(prop, lambda _, value: send.send_nowait(value))
+        try:
+            ignore_passing = not use_initial
+            hold_deadline = math.inf
+            value = getattr(device, prop)
+            # the value on entry is recorded even when it equals the last one seen
+            if self.state == value:
+                self.property("state").dispatch(self)
+            else:
+                self.state = value
+            while True:
+                if not self.check_done(value):
+                    ignore_passing = False
+                    hold_deadline = math.inf
+                elif not ignore_passing:
+                    if not self.hold_time:
+                        return
+                    if hold_deadline == math.inf:
+                        hold_deadline = trio.current_time() + self.hold_time
+                with trio.move_on_at(hold_deadline) as hold:
+                    value = await receive.receive()
+                if hold.cancelled_caught:
+                    return
+                self.state = value
+        finally:
+            device.unbind_uid(prop, uid)
+
+
+class DigitalGateStage(GateStage):
+    """Exits when the device's digital state equals :attr:`exit_state`."""
+
+    exit_state: bool = BooleanProperty(False)
+
+    def check_done(self, value: Any) -> bool:
+        return value == self.exit_state
+
+
+class AnalogGateStage(GateStage):
+    """Exits when the device's value lies in [:attr:`min`, :attr:`max`]."""
+
+    min: float = NumericProperty(0)
+    max: float = NumericProperty(0)
+
+    def check_done(self, value: Any) -> bool:
+        return value is not None and self.min <= value <= self.max

@@ -1,0 +1,47 @@
+"""The run state machine of a stage."""
+
+from enum import StrEnum
+
+from ..core.errors import StageStateError
+
+__all__ = ("RunState", "check_transition")
+
+
+class RunState(StrEnum):
+    """Where a stage is in its life.
+
+    ``idle`` (never run) -> ``running`` <-> ``paused``; a run ends in ``done``
+    (its trials completed, or ``max_duration`` ran out), ``stopped``
+    (:meth:`~moalab.MoaStage.stop_stage`, or cancelled from outside) or
+    ``failed`` (an exception). An ended stage can run again.
+    """
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+_ENDED = {RunState.DONE, RunState.STOPPED, RunState.FAILED}
+
+_ALLOWED: dict[RunState, set[RunState]] = {
+    RunState.IDLE: {RunState.RUNNING},
+    RunState.RUNNING: {RunState.PAUSED} | _ENDED,
+    # a paused stage holds at its next boundary; only max_duration ends it as done
+    RunState.PAUSED: {RunState.RUNNING} | _ENDED,
+    RunState.DONE: {RunState.RUNNING},
+    RunState.STOPPED: {RunState.RUNNING},
+    RunState.FAILED: {RunState.RUNNING},
+}
+
+
+def check_transition(name: str, current: RunState, new: RunState) -> None:
+    """Raise :class:`StageStateError` unless ``current -> new`` is allowed."""
+    if new not in _ALLOWED[current]:
+        allowed = ", ".join(sorted(_ALLOWED[current]))
+        raise StageStateError(
+            f"stage {name!r} is {current}: it cannot become {new} (from {current} it can "
+            f"become {allowed})"
+        )

@@ -1,0 +1,418 @@
+"""MoaStage: a node of the experiment tree that runs trials of its action and children."""
+
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import trio
+
+from ..core.base import MoaBase
+from ..core.clock import now, sleep_until
+from ..core.errors import InvalidArgument, StageStateError
+from ..core.events import (
+    BooleanProperty,
+    BoundedNumericProperty,
+    ListProperty,
+    ObjectProperty,
+    OptionProperty,
+)
+from ..core.loggable import Loggable
+from ..core.nursery import open_nursery, unwrap_group
+from .runstate import RunState, check_transition
+
+__all__ = ("MoaStage",)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        exc = unwrap_group(exc)
+    return isinstance(exc, trio.Cancelled)
+
+
+async def _call_hook(result: Any) -> None:
+    # hooks may be overridden as plain functions as well as coroutines
+    if inspect.isawaitable(result):
+        await result
+
+
+class _Completion:
+    """Ends a trial (by cancelling its scope) once the stages it waits on have finished."""
+
+    def __init__(self, whom: list["MoaStage"], any_: bool, scope: trio.CancelScope) -> None:
+        self.pending = set(whom)
+        self.any = any_
+        self.scope = scope
+        if not whom:
+            scope.cancel()
+
+    def finished(self, stage: "MoaStage") -> None:
+        if stage not in self.pending:
+            return
+        self.pending.discard(stage)
+        if self.any or not self.pending:
+            self.scope.cancel()
+
+
+class MoaStage(MoaBase, Loggable):
+    """A stage of an experiment: runs ``repeat`` trials of its action and its children.
+
+    Each trial calls :meth:`init_trial`, then runs :meth:`do_trial` (the stage's
+    own action, if a subclass defines one) alongside the child stages, serially
+    or in parallel as :attr:`order` says. The trial ends when the stages named by
+    :attr:`complete_on` / :attr:`complete_on_whom` are done; the rest are
+    cancelled (and cleaned up). Hooks may be coroutines or plain functions.
+
+    Events, in order: ``on_stage_start``, then per trial ``on_trial_start`` /
+    ``on_trial_end``, then ``on_stage_end``. ``on_trial_end`` and
+    ``on_stage_end`` (and :meth:`trial_done` / :meth:`stage_done`) always run,
+    also when the run is stopped, cancelled or fails.
+
+    Control from the same trio run: :meth:`stop_stage`, :meth:`stop_trial`,
+    :meth:`pause`, :meth:`resume`.
+    """
+
+    __events__ = ("on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end")
+
+    _logged_names_ = ("count",)
+    _logged_trigger_names_ = __events__
+
+    stages: list["MoaStage"] = ListProperty([])
+    """The child stages, in order. Change with :meth:`add_stage` / :meth:`remove_stage`."""
+
+    parent: "MoaStage | None" = ObjectProperty(None, allownone=True)
+    """The stage this one is a child of, or None for a root."""
+
+    repeat: int = BoundedNumericProperty(1, min=-1)
+    """How many trials to run; -1 runs trials until stopped."""
+
+    count: int = BoundedNumericProperty(-1, min=-1)
+    """Index of the current (or last) trial; -1 before the first trial of a run."""
+
+    order: str = OptionProperty("serial", options=["serial", "parallel"])
+    """Whether children run one after another ('serial') or together ('parallel')."""
+
+    complete_on = ObjectProperty("all")
+    """'all': a trial ends when all of :attr:`complete_on_whom` are done; 'any': when
+    one is; a list of stages: when all of those are."""
+
+    complete_on_whom: list["MoaStage"] = ListProperty([])
+    """The stages :attr:`complete_on` refers to; empty means every enabled child,
+    plus this stage's own :meth:`do_trial` when a subclass defines one."""
+
+    disabled: bool = BooleanProperty(False)
+    """A disabled stage is skipped: running it does nothing."""
+
+    max_duration: float = BoundedNumericProperty(0, min=0)
+    """If non-zero, the stage ends (as done) after this many seconds, trials included."""
+
+    max_trial_duration: float = BoundedNumericProperty(0, min=0)
+    """If non-zero, each trial ends after this many seconds."""
+
+    active: bool = BooleanProperty(False)
+    """True while the stage runs (paused included)."""
+
+    run_state: RunState = ObjectProperty(RunState.IDLE)
+    """The stage's :class:`RunState`; read only."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._check_complete_on(self.complete_on)
+        self._stage_scope: trio.CancelScope | None = None
+        self._trial_scope: trio.CancelScope | None = None
+        self._stop_requested = False
+        self._resumed: trio.Event | None = None  # set while paused, None otherwise
+        self._pause_scopes: set[trio.CancelScope] = set()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} name={self.name!r} {self.run_state} "
+            f"trial {self.count}/{self.repeat}>"
+        )
+
+    # ----------------------------------------------------------------- the tree
+
+    def add_stage(self, stage: "MoaStage", index: int | None = None) -> None:
+        """Add ``stage`` as a child, at the end or at ``index``."""
+        if not isinstance(stage, MoaStage):
+            raise InvalidArgument(
+                f"cannot add {stage!r} to stage {self.name!r}: only MoaStage instances can be "
+                "child stages"
+            )
+        if stage.parent is not None:
+            raise InvalidArgument(
+                f"cannot add stage {stage.name!r} to {self.name!r}: it is already a child of "
+                f"{stage.parent.name!r}; remove it there first"
+            )
+        if stage is self or stage in self.iterate_parents():
+            raise InvalidArgument(f"cannot add stage {stage.name!r} to itself or its descendant")
+        stage.parent = self
+        if index is None:
+            self.stages.append(stage)
+        else:
+            self.stages.insert(index, stage)
+
+    def remove_stage(self, stage: "MoaStage") -> None:
+        """Remove the child ``stage``."""
+        if stage.parent is not self:
+            raise InvalidArgument(f"stage {stage.name!r} is not a child of {self.name!r}")
+        self.stages.remove(stage)
+        stage.parent = None
+
+    def iterate_stages(self) -> Iterator["MoaStage"]:
+        """Yield this stage and all its descendants, depth first, in order."""
+        yield self
+        for stage in self.stages:
+            yield from stage.iterate_stages()
+
+    def iterate_parents(self) -> Iterator["MoaStage"]:
+        """Yield the parent, its parent, and so on up to the root."""
+        stage = self.parent
+        while stage is not None:
+            yield stage
+            stage = stage.parent
+
+    @property
+    def path(self) -> str:
+        """The names from the root to this stage, joined by '/'."""
+        names = [stage.name for stage in self.iterate_parents()][::-1] + [self.name]
+        return "/".join(names)
+
+    # -------------------------------------------------------------------- hooks
+
+    async def init_stage(self) -> None:
+        """Called when the stage starts, before ``on_stage_start``."""
+
+    async def init_trial(self, i: int) -> None:
+        """Called at the start of trial ``i``, before ``on_trial_start``."""
+
+    async def do_trial(self) -> None:
+        """The stage's own action, run each trial beside the children. Override it."""
+
+    async def trial_done(self) -> None:
+        """Called when a trial ends (also when stopped or failed), before ``on_trial_end``."""
+
+    async def stage_done(self) -> None:
+        """Called when the stage ends (also when stopped or failed), before ``on_stage_end``."""
+
+    def on_stage_start(self, *args: Any) -> None:
+        pass
+
+    def on_trial_start(self, count: int, *args: Any) -> None:
+        pass
+
+    def on_trial_end(self, count: int, *args: Any) -> None:
+        pass
+
+    def on_stage_end(self, *args: Any) -> None:
+        pass
+
+    # ------------------------------------------------------------------ control
+
+    def stop_stage(self) -> None:
+        """End the running stage early; it ends as ``stopped``. No-op if not running."""
+        if self._stage_scope is not None:
+            self._stop_requested = True
+            self._stage_scope.cancel()
+
+    def stop_trial(self) -> None:
+        """End the current trial early; the next trial (if any) starts. No-op if not running."""
+        if self._trial_scope is not None:
+            self._trial_scope.cancel()
+
+    def pause(self) -> None:
+        """Pause this stage and its running descendants.
+
+        A paused stage starts no new trial or child and does not end; a
+        :class:`Delay` keeps its remaining time and a gate does not exit until
+        :meth:`resume`. A custom ``do_trial`` pauses where it awaits
+        :meth:`sleep` or :meth:`wait_resumed`.
+        """
+        if self.run_state is not RunState.RUNNING:
+            raise StageStateError(f"cannot pause stage {self.name!r}: it is {self.run_state}")
+        for stage in self.iterate_stages():
+            if stage.run_state is RunState.RUNNING:
+                stage._set_run_state(RunState.PAUSED)
+                stage._resumed = trio.Event()
+                for scope in stage._pause_scopes:
+                    scope.cancel()
+
+    def resume(self) -> None:
+        """Resume this stage and its paused descendants."""
+        if self.run_state is not RunState.PAUSED:
+            raise StageStateError(f"cannot resume stage {self.name!r}: it is {self.run_state}")
+        for stage in self.iterate_stages():
+            if stage.run_state is RunState.PAUSED:
+                stage._set_run_state(RunState.RUNNING)
+                stage._resumed.set()
+                stage._resumed = None
+
+    @property
+    def paused(self) -> bool:
+        return self.run_state is RunState.PAUSED
+
+    async def wait_resumed(self) -> None:
+        """Return at once if not paused, else when resumed. Always a checkpoint."""
+        resumed = self._resumed
+        if resumed is None:
+            await trio.lowlevel.checkpoint()
+        else:
+            await resumed.wait()
+
+    @contextmanager
+    def pausable(self) -> Iterator[trio.CancelScope]:
+        """A cancel scope that :meth:`pause` cancels; check ``cancelled_caught`` after it."""
+        with trio.CancelScope() as scope:
+            self._pause_scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                self._pause_scopes.discard(scope)
+
+    async def sleep(self, duration: float) -> None:
+        """Sleep ``duration`` seconds of running time: time spent paused does not count."""
+        remaining = duration
+        while True:
+            await self.wait_resumed()
+            end = now() + remaining
+            with self.pausable() as scope:
+                await sleep_until(end)
+            if not scope.cancelled_caught:
+                return
+            remaining = max(end - now(), 0.0)
+
+    # ------------------------------------------------------------------ running
+
+    def _set_run_state(self, state: RunState) -> None:
+        check_transition(self.name, self.run_state, state)
+        self.run_state = state
+
+    @staticmethod
+    def _check_complete_on(value: Any) -> None:
+        if value in ("all", "any") or isinstance(value, (list, tuple)):
+            return
+        raise InvalidArgument(
+            f"complete_on={value!r} is not accepted: use 'all', 'any' or a list of stages"
+        )
+
+    def _completion_targets(self) -> tuple[list["MoaStage"], bool]:
+        complete_on = self.complete_on
+        self._check_complete_on(complete_on)
+        if isinstance(complete_on, (list, tuple)):
+            whom, any_ = list(complete_on), False
+        else:
+            whom, any_ = list(self.complete_on_whom), complete_on == "any"
+            if not whom:
+                whom = [stage for stage in self.stages if not stage.disabled]
+                if self._has_action:
+                    whom.append(self)
+        for stage in whom:
+            if stage is not self and stage not in self.stages:
+                raise InvalidArgument(
+                    f"stage {self.name!r} completes on {stage.name!r}, which is not one of its "
+                    "children: name only its children or itself"
+                )
+        return [stage for stage in whom if not stage.disabled], any_
+
+    @property
+    def _has_action(self) -> bool:
+        return type(self).do_trial is not MoaStage.do_trial
+
+    async def run_stage(self, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the stage to its end; a disabled stage returns at once.
+
+        Exceptions raised in this stage or a descendant propagate with their own
+        type after the whole tree has cleaned up. ``task_status.started()`` is
+        called once ``on_stage_start`` was dispatched (for ``nursery.start``).
+        """
+        if self.disabled:
+            task_status.started()
+            return
+        if self.active:
+            raise StageStateError(
+                f"stage {self.name!r} is already running: wait for it to end or stop it first"
+            )
+        self._set_run_state(RunState.RUNNING)
+        self._stop_requested = False
+        self.count = -1
+        self.active = True
+        outcome = RunState.DONE
+        try:
+            with trio.CancelScope() as self._stage_scope:
+                if self.max_duration:
+                    self._stage_scope.deadline = trio.current_time() + self.max_duration
+                self.dispatch("on_stage_start")
+                await _call_hook(self.init_stage())
+                task_status.started()
+                await self._run_trials()
+            if self._stop_requested:
+                outcome = RunState.STOPPED
+        except BaseException as exc:
+            outcome = RunState.STOPPED if _is_cancellation(exc) else RunState.FAILED
+            raise
+        finally:
+            self._stage_scope = None
+            with trio.CancelScope(shield=True):
+                try:
+                    await _call_hook(self.stage_done())
+                finally:
+                    self.active = False
+                    self._resumed = None
+                    self._set_run_state(outcome)
+                    self.dispatch("on_stage_end")
+
+    async def _run_trials(self) -> None:
+        i = 0
+        while self.repeat < 0 or i < self.repeat:
+            await self.wait_resumed()
+            self.count = i
+            await _call_hook(self.init_trial(i))
+            self.dispatch("on_trial_start", i)
+            try:
+                await self._run_trial()
+            finally:
+                with trio.CancelScope(shield=True):
+                    try:
+                        await _call_hook(self.trial_done())
+                    finally:
+                        self.dispatch("on_trial_end", i)
+            i += 1
+
+    async def _run_trial(self) -> None:
+        whom, any_ = self._completion_targets()
+        try:
+            with trio.CancelScope() as self._trial_scope:
+                if self.max_trial_duration:
+                    self._trial_scope.deadline = trio.current_time() + self.max_trial_duration
+                completion = _Completion(whom, any_, self._trial_scope)
+                async with open_nursery() as nursery:
+                    if self._has_action:
+                        nursery.start_soon(self._run_action, completion)
+                    if self.order == "serial":
+                        nursery.start_soon(self._run_serial, completion)
+                    else:
+                        for stage in self.stages:
+                            await nursery.start(self._run_child, stage, completion)
+        finally:
+            self._trial_scope = None
+        # a paused stage does not end its trial until resumed
+        await self.wait_resumed()
+
+    async def _run_action(self, completion: _Completion) -> None:
+        await self.do_trial()
+        completion.finished(self)
+
+    async def _run_child(
+        self,
+        stage: "MoaStage",
+        completion: _Completion,
+        task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        await stage.run_stage(task_status=task_status)
+        completion.finished(stage)
+
+    async def _run_serial(self, completion: _Completion) -> None:
+        for stage in list(self.stages):
+            await self.wait_resumed()
+            await stage.run_stage()
+            completion.finished(stage)
