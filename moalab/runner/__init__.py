@@ -1,0 +1,5 @@
+"""Running experiments: a stage tree with its devices, executors and loggers."""
+
+from .experiment import has_pump, run_experiment
+
+__all__ = ("run_experiment", "has_pump")
