@@ -37,8 +37,8 @@ class SimpleCSVLogger(ObjectLogger):
             return
         if os.path.exists(self.filename) and not self.overwrite:
             raise InvalidArgument(
-                f"log file {self.filename!r} already exists: choose a new file name or pass "
-                "overwrite=True"
+                f"log file {self.filename!r} already exists: choose a new file name, or allow "
+                "overwriting it (overwrite=True; --overwrite on the command line)"
             )
         self._file = open(self.filename, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)

@@ -1,0 +1,123 @@
+"""`moalab run` and `moalab demo`: run an experiment with a live view and a CSV log."""
+
+import signal
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from datetime import datetime
+from pathlib import Path
+
+import trio
+import trio.testing
+from rich.console import Console
+from rich.live import Live
+from rich.traceback import Traceback
+
+from ..core.errors import MoaError
+from ..log.loggers import SimpleCSVLogger
+from ..runner.experiment import run_experiment
+from ..stage.runstate import RunState
+from .live import LiveView
+from .script import Experiment
+
+__all__ = ("run_cli_experiment", "default_log_path")
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def default_log_path(stem: str) -> Path:
+    """A new CSV file name in the current directory: ``<stem>-<date>-<time>[-n].csv``."""
+    base = f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, n = Path(f"{base}.csv"), 1
+    while path.exists():
+        path, n = Path(f"{base}-{n}.csv"), n + 1
+    return path
+
+
+def _make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
+    if dry_run:
+        return trio.testing.MockClock(autojump_threshold=0)
+    if speed is not None:
+        return trio.testing.MockClock(rate=speed)
+    return None
+
+
+async def _run_with_signals(experiment: Experiment, console: Console) -> bool:
+    """Run the experiment; the first SIGINT/SIGTERM stops the tree cleanly, the
+    second cancels it. Returns whether a signal arrived."""
+    root = experiment.root
+    interrupted = False
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch_signals() -> None:
+                nonlocal interrupted
+                async for _ in signals:
+                    if interrupted or not root.active:
+                        nursery.cancel_scope.cancel()
+                    interrupted = True
+                    console.print("[yellow]stopping the experiment (again to abort)...[/]")
+                    root.stop_stage()
+
+            nursery.start_soon(watch_signals)
+            await run_experiment(root, experiment.devices, experiment.executors)
+            nursery.cancel_scope.cancel()
+    return interrupted
+
+
+def run_cli_experiment(
+    experiment: Experiment,
+    log_path: Path,
+    *,
+    dry_run: bool = False,
+    speed: float | None = None,
+    live: bool = True,
+    overwrite: bool = False,
+    console: Console | None = None,
+) -> int:
+    """Run ``experiment``, logging every stage and device to ``log_path``; return an exit code."""
+    console = console or Console()
+    clock = _make_clock(dry_run, speed)
+    logger = SimpleCSVLogger(log_path, overwrite=overwrite)
+    logger.open()
+    for stage in experiment.root.iterate_stages():
+        logger.add_logged_instance(stage)
+    for device in experiment.devices:
+        logger.add_logged_instance(device)
+
+    read_clock: Callable[[], float] = clock.current_time if clock else time.perf_counter
+    start = read_clock()
+    view = LiveView(experiment.root, lambda: read_clock() - start, str(log_path))
+    interrupted = False
+    error: BaseException | None = None
+    try:
+        display = (
+            Live(get_renderable=view.render, console=console, refresh_per_second=8)
+            if live
+            else nullcontext()
+        )
+        with display:
+            interrupted = trio.run(_run_with_signals, experiment, console, clock=clock)
+        if live:
+            console.line()
+    except Exception as exc:  # the experiment's own failure: report it, keep the log
+        error = exc
+    finally:
+        logger.remove_all()
+        logger.close()
+
+    state = experiment.root.run_state
+    console.print(
+        f"experiment {experiment.source}: [bold]{state}[/] after "
+        f"{read_clock() - start:.3f} s{' (virtual time)' if clock else ''}; "
+        f"{logger.count} log events in {log_path}"
+    )
+    if error is not None:
+        if not isinstance(error, MoaError):
+            console.print(Traceback.from_exception(type(error), error, error.__traceback__))
+        console.print(f"[red]error:[/] {type(error).__name__}: {error}")
+        return EXIT_FAILED
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if state in (RunState.DONE, RunState.STOPPED) else EXIT_FAILED
