@@ -1,0 +1,215 @@
+"""The moalab-server configuration: a TOML file, checked, with command-line overrides.
+
+A config file holds top-level keys only::
+
+    host = "0.0.0.0"            # address to listen on
+    port = 5000                 # 0 picks a free port
+    allow = ["myrig.devices"]   # modules whose device classes clients may create
+    data_dir = "/var/lib/moalab"
+    token = "a shared secret"   # optional: clients must present it
+
+Relative ``data_dir`` paths are taken relative to the file's folder.
+"""
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import InvalidArgument
+
+__all__ = ("ServerConfig", "load_config", "merge_config", "DEFAULT_HOST", "DEFAULT_PORT")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+
+
+def _bad(source: str, key: str, value: Any, accepted: str) -> InvalidArgument:
+    return InvalidArgument(f"{source}: {key} = {value!r} is not accepted; {accepted}")
+
+
+def _check_host(source: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise _bad(
+            source, "host", value,
+            "give an address or host name as a string, e.g. \"127.0.0.1\" (this computer "
+            "only) or \"0.0.0.0\" (every network interface)",
+        )
+    return value
+
+
+def _check_port(source: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise _bad(
+            source, "port", value, "give a whole number from 0 to 65535 (0 picks a free port)"
+        )
+    return value
+
+
+def _is_module_name(name: Any) -> bool:
+    return isinstance(name, str) and all(part.isidentifier() for part in name.split("."))
+
+
+def _check_allow(source: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise _bad(
+            source, "allow", value,
+            "give a list of module names, e.g. [\"myrig.devices\"]",
+        )
+    names = list(value)
+    for name in names:
+        if not _is_module_name(name):
+            raise _bad(
+                source, "allow", value,
+                f"{name!r} is not a module name; give dotted Python module names such as "
+                "\"myrig.devices\"",
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def _check_data_dir(source: str, value: Any, base: Path | None = None) -> Path | None:
+    if value is None:
+        return None
+    if isinstance(value, PathLike):
+        value = str(Path(value))
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(
+            source, "data_dir", value,
+            "give a folder path as a string, e.g. \"/var/lib/moalab\"",
+        )
+    path = Path(value).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return path
+
+
+def _check_token(source: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise _bad(
+            source, "token", value,
+            "give a non-empty string without surrounding spaces, or leave token out",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What moalab-server serves and where.
+
+    :param host: the address to listen on.
+    :param port: the TCP port (0 picks a free one).
+    :param allow: modules whose device classes clients may create, besides moalab's own.
+    :param data_dir: where the server keeps its data, or None for none.
+    :param token: a secret clients must present, or None for no check.
+
+    Raises :class:`~moalab.core.errors.InvalidArgument` for a value of the wrong
+    type or out of range.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    allow: tuple[str, ...] = ()
+    data_dir: Path | None = None
+    token: str | None = None
+
+    def __post_init__(self) -> None:
+        self._normalise("ServerConfig")
+
+    def _normalise(self, source: str, base: Path | None = None) -> None:
+        # frozen: the checked (normalised) values are put in place once, here
+        set_ = object.__setattr__
+        set_(self, "host", _check_host(source, self.host))
+        set_(self, "port", _check_port(source, self.port))
+        set_(self, "allow", _check_allow(source, self.allow))
+        set_(self, "data_dir", _check_data_dir(source, self.data_dir, base))
+        set_(self, "token", _check_token(source, self.token))
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The keys a config file may hold."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], source: str = "server config", base: Path | None = None
+    ) -> "ServerConfig":
+        """Build a config from ``data`` (e.g. parsed TOML); ``source`` names it in errors.
+
+        Relative ``data_dir`` paths are taken relative to ``base`` when given.
+        Raises :class:`InvalidArgument` for an unknown key or a bad value.
+        """
+        accepted = cls.keys()
+        for key, value in data.items():
+            if key not in accepted:
+                raise InvalidArgument(
+                    f"{source}: unknown key {key!r} (= {value!r}); the accepted keys are "
+                    f"{', '.join(accepted)}"
+                )
+        config = cls.__new__(cls)
+        for f in fields(cls):
+            object.__setattr__(config, f.name, data.get(f.name, f.default))
+        config._normalise(source, base)
+        return config
+
+    def merged(self, **overrides: Any) -> "ServerConfig":
+        """See :func:`merge_config`."""
+        return merge_config(self, **overrides)
+
+
+def load_config(path: str | PathLike[str]) -> ServerConfig:
+    """Read and check the TOML config file at ``path``.
+
+    Raises :class:`InvalidArgument` naming the file when it cannot be read, is
+    not valid TOML, or has an unknown key or a bad value (the message names the
+    key, the value and what is accepted).
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(
+            f"server config {str(path)!r} cannot be read ({exc.strerror or exc}); give the "
+            "path of a TOML file, e.g. /etc/moalab/server.toml"
+        ) from exc
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidArgument(f"server config {str(path)!r} is not valid TOML: {exc}") from exc
+    return ServerConfig.from_mapping(
+        data, source=f"server config {str(path)!r}", base=path.resolve().parent
+    )
+
+
+def merge_config(config: ServerConfig, **overrides: Any) -> ServerConfig:
+    """Return ``config`` with command-line values laid over it.
+
+    Each keyword is a config key; a value of None means the flag was not given
+    and keeps the file's value. ``host``, ``port``, ``data_dir`` and ``token``
+    replace the file's; ``allow`` modules are added to the file's list (a
+    repeated ``--allow`` adds modules, it does not drop those in the file).
+    Raises :class:`InvalidArgument` for an unknown key or a bad value, naming
+    the command line as the source.
+    """
+    source = "command line"
+    accepted = ServerConfig.keys()
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in accepted:
+            raise InvalidArgument(
+                f"{source}: unknown option {key!r} (= {value!r}); the accepted options are "
+                f"{', '.join(accepted)}"
+            )
+        if value is None:
+            continue
+        if key == "allow":
+            value = config.allow + _check_allow(source, value)
+        changes[key] = value
+    return ServerConfig.from_mapping({**_as_dict(config), **changes}, source=source)
+
+
+def _as_dict(config: ServerConfig) -> dict[str, Any]:
+    return {f.name: getattr(config, f.name) for f in fields(config)}
