@@ -1,0 +1,138 @@
+"""The wire codec: msgpack frames, numpy arrays without copies, exceptions by type.
+
+Frames are msgpack maps. numpy arrays travel as an extension type holding the
+dtype, the shape and the raw buffer; decoding wraps the received bytes with
+``np.frombuffer`` (no copy; the array is read only). Tuples arrive as lists.
+"""
+
+import builtins
+import sys
+import traceback
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from .errors import ProtocolError, RemoteError
+
+__all__ = ("encode", "decode", "encode_exception", "decode_exception", "to_jsonable")
+
+_NDARRAY = 1
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        array = np.ascontiguousarray(obj)
+        if array.dtype.hasobject:
+            raise TypeError("numpy arrays of Python objects cannot be sent; use a numeric dtype")
+        header = msgpack.packb((array.dtype.str, array.shape))
+        return msgpack.ExtType(_NDARRAY, header + array.data.cast("B"))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    raise TypeError(
+        f"cannot send a {type(obj).__module__}.{type(obj).__qualname__} to the far side: send "
+        "numbers, strings, bytes, lists, dicts, None or numpy arrays"
+    )
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code != _NDARRAY:
+        return msgpack.ExtType(code, data)
+    unpacker = msgpack.Unpacker(use_list=False, raw=False)
+    unpacker.feed(data)
+    dtype, shape = unpacker.unpack()
+    offset = unpacker.tell()
+    view = memoryview(data)[offset:]
+    return np.frombuffer(view, dtype=np.dtype(dtype)).reshape(shape)
+
+
+_packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
+
+
+def encode(message: Any) -> bytes:
+    """Encode a message to one frame."""
+    return msgpack.packb(message, **_packer_options)
+
+
+def decode(frame: bytes) -> Any:
+    """Decode one frame; raise :class:`ProtocolError` if it is not valid msgpack."""
+    try:
+        return msgpack.unpackb(frame, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    except Exception as exc:
+        raise ProtocolError(f"undecodable frame ({type(exc).__name__}: {exc})") from None
+
+
+def _type_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def encode_exception(exc: BaseException) -> dict[str, Any]:
+    """Describe ``exc`` for the far side: type path, message, args and traceback text."""
+    args: list[Any] = []
+    for arg in exc.args:
+        if isinstance(arg, (str, int, float, bool, type(None))):
+            args.append(arg)
+        else:
+            args = [str(exc)]
+            break
+    return {
+        "type": _type_path(type(exc)),
+        "message": str(exc),
+        "args": args,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def _find_type(path: str) -> type | None:
+    module_name, _, qualname = path.rpartition(".")
+    # only modules already imported here: a reply never makes the client import code
+    module = sys.modules.get(module_name) if module_name != "builtins" else builtins
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    if isinstance(obj, type) and issubclass(obj, Exception):
+        return obj
+    return None
+
+
+def decode_exception(info: Any) -> Exception:
+    """Rebuild an exception from :func:`encode_exception`'s description.
+
+    The original type is used when it is already imported here and accepts the
+    original args; otherwise a :class:`RemoteError`. Either carries
+    ``remote_traceback`` and a note with the remote traceback.
+    """
+    if not isinstance(info, dict):
+        return RemoteError(f"malformed remote error: {info!r}")
+    path = str(info.get("type", ""))
+    message = str(info.get("message", ""))
+    remote_tb = str(info.get("traceback", ""))
+    cls = _find_type(path)
+    exc: Exception | None = None
+    if cls is not None:
+        try:
+            exc = cls(*info.get("args", [message]))
+        except Exception:
+            exc = None
+    if exc is None:
+        exc = RemoteError(f"{path}: {message}", path, remote_tb)
+    exc.remote_traceback = remote_tb  # type: ignore[attr-defined]
+    exc.add_note(f"Raised on the far side:\n{remote_tb.rstrip()}")
+    return exc
+
+
+def to_jsonable(value: Any) -> Any:
+    """Turn a value into JSON-compatible data (numpy arrays become lists)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value

@@ -1,0 +1,144 @@
+"""Executor: where a device's decorated methods run, and how the choice is made."""
+
+import contextvars
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from typing import Any
+
+import trio
+
+from ..core.errors import InvalidArgument
+from .errors import ExecutorTimeout
+
+__all__ = ("Executor", "ExecutorContext", "current_executor", "call_callback")
+
+_context_executor: contextvars.ContextVar["Executor | None"] = contextvars.ContextVar(
+    "moalab_executor", default=None
+)
+
+
+def current_executor(obj: Any) -> "Executor | None":
+    """The executor for ``obj``: its own ``executor``, else the one of the innermost
+    :class:`ExecutorContext`, else None (a direct call)."""
+    executor = getattr(obj, "executor", None)
+    if executor is not None:
+        return executor
+    return _context_executor.get()
+
+
+class ExecutorContext:
+    """``with ExecutorContext(executor):`` runs decorated methods of objects that
+    have no executor of their own on ``executor``, in this task and the tasks
+    it starts."""
+
+    def __init__(self, executor: "Executor") -> None:
+        self.executor = executor
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> "Executor":
+        self._token = _context_executor.set(self.executor)
+        return self.executor
+
+    def __exit__(self, *exc: object) -> None:
+        _context_executor.reset(self._token)
+
+
+def call_callback(obj: Any, callback: Callable[..., Any] | str | None, value: Any) -> None:
+    """Call ``obj``'s ``callback`` with ``value``.
+
+    ``callback`` is a method name or a function; a function is looked up on
+    ``obj`` by name (so subclasses can override it) and otherwise called as
+    ``callback(obj, value)``.
+    """
+    if callback is None:
+        return
+    name = callback if isinstance(callback, str) else callback.__name__
+    method = getattr(obj, name, None)
+    if method is not None:
+        method(value)
+    elif isinstance(callback, str):
+        raise InvalidArgument(f"{type(obj).__name__} has no callback method {name!r}")
+    else:
+        callback(obj, value)
+
+
+class Executor:
+    """Runs calls of decorated device methods somewhere: a thread, a process, a server.
+
+    Start and stop it with ``async with executor:`` or :meth:`start_executor` /
+    :meth:`stop_executor`. ``timeout`` (seconds, or None) bounds every call;
+    a call that overruns is cancelled on the far side and raises
+    :class:`ExecutorTimeout`.
+    """
+
+    supports_coroutine = False
+    """Whether async methods can run here."""
+
+    def __init__(self, timeout: float | None = None) -> None:
+        if timeout is not None and not timeout > 0:
+            raise InvalidArgument(f"timeout={timeout!r} is not accepted: give seconds > 0 or None")
+        self.timeout = timeout
+
+    async def start_executor(self) -> None:
+        """Start the executor (threads, processes or connections)."""
+
+    async def stop_executor(self) -> None:
+        """Stop the executor; calls still in flight are cancelled."""
+
+    async def __aenter__(self) -> "Executor":
+        await self.start_executor()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        with trio.CancelScope(shield=True):
+            await self.stop_executor()
+
+    async def execute(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
+                      kwargs: dict | None = None, callback: Any = None,
+                      timeout: float | None = None) -> Any:
+        """Run ``fn(obj, *args, **kwargs)`` here, call ``obj``'s ``callback`` with the
+        result in the calling task, and return the result.
+
+        ``timeout`` overrides the executor's for this call. Cancelling the calling
+        task (e.g. with :func:`trio.fail_after`) cancels the call on the far side.
+        """
+        with self._timeout(obj, fn, timeout or self.timeout):
+            result = await self._execute(obj, fn, args, kwargs or {})
+        call_callback(obj, callback, result)
+        return result
+
+    def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
+                          kwargs: dict | None = None, callback: Any = None
+                          ) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
+        """Run the generator ``fn(obj, *args, **kwargs)`` here; an async context
+        manager yielding an async iterator of its items (``callback`` is called with
+        each). Leaving the block stops the generator."""
+        raise NotImplementedError
+
+    async def _execute(self, obj: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    @contextmanager
+    def _timeout(obj: Any, fn: Callable[..., Any], timeout: float | None) -> Iterator[None]:
+        if timeout is None:
+            yield
+            return
+        with trio.move_on_after(timeout) as scope:
+            yield
+        if scope.cancelled_caught:
+            name = getattr(obj, "name", "") or type(obj).__name__
+            raise ExecutorTimeout(
+                f"{name}.{fn.__name__} did not finish within {timeout} s; it was cancelled"
+            )
+
+    async def ensure_remote_instance(self, obj: Any) -> None:
+        """Make sure ``obj`` exists where its methods run (a no-op for local executors)."""
+
+    async def delete_remote_instance(self, obj: Any) -> None:
+        """Delete the far-side instance of ``obj`` (a no-op for local executors)."""
+
+    async def get_echo_clock(self) -> tuple[float, float, float, float]:
+        """Time a round trip: ``(t0, t1, t2, t3)``: local send, far receive, far send,
+        local receive (perf_counter of each side)."""
+        raise NotImplementedError
