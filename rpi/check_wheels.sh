@@ -70,7 +70,7 @@ EOF
     for req in "${reqs[@]}"; do
         log="$tmp/pip.log"
         one="$tmp/one" && rm -rf "$one"
-        if pip download --quiet --only-binary=:all: --no-deps "${platforms[@]}" \
+        if "$python" -m pip download --quiet --only-binary=:all: --no-deps "${platforms[@]}" \
             --python-version "$version" --implementation cp -d "$one" "$req" >"$log" 2>&1; then
             printf 'ok    py%-5s %-22s %s\n' "$version" "$req" "$(ls "$one")"
             cp "$one"/*.whl "$dest"/
@@ -82,7 +82,7 @@ EOF
     done
     # then the whole tree, so dependencies of dependencies are checked too
     vdest="$tmp/tree-$version"
-    if pip download --quiet --only-binary=:all: "${platforms[@]}" --python-version "$version" \
+    if "$python" -m pip download --quiet --only-binary=:all: "${platforms[@]}" --python-version "$version" \
         --implementation cp -d "$vdest" "${reqs[@]}" >"$log" 2>&1; then
         printf 'ok    py%-5s the whole tree: %s wheels, %s of them binary\n' "$version" \
             "$(find "$vdest" -name '*.whl' | wc -l)" \
