@@ -3,7 +3,7 @@
 Each call is queued to the thread; its outcome wakes the waiting trio task with
 ``run_sync_soon`` on the caller's trio token, which costs about half the
 latency of :func:`trio.to_thread.run_sync` (no thread pool hand-off, no extra
-trio task). Calls run one at a time in the order they were made.
+trio task). Calls run one at a time in the order they were submitted.
 """
 
 import queue
@@ -15,40 +15,57 @@ import outcome
 import trio
 
 from .errors import ExecutorNotRunning
+from .future import Future
 
-__all__ = ("WorkerThread",)
+__all__ = ("WorkerThread", "Job")
 
 _STOP = object()
 
 
-class _Job:
-    __slots__ = ("fn", "args", "kwargs", "token", "task", "result", "abandoned")
+class Job:
+    """A call queued to a :class:`WorkerThread`.
 
-    def __init__(self, fn: Callable[..., Any], args: Any, kwargs: Any,
-                 token: trio.lowlevel.TrioToken, task: trio.lowlevel.Task) -> None:
+    Its outcome goes to ``deliver`` (called in the submitting trio thread), or
+    by default to a future: ``await job.wait()``. Abandoning it (cancelling the
+    wait) before the call started skips the call; once running it finishes and
+    its outcome is dropped.
+    """
+
+    __slots__ = ("fn", "args", "kwargs", "token", "future", "deliver", "abandoned")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict,
+                 deliver: Callable[[outcome.Outcome], None] | None = None) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.token, self.task = token, task
+        self.token = trio.lowlevel.current_trio_token()
+        self.future = Future() if deliver is None else None
+        self.deliver = self.future.set if deliver is None else deliver
         self.abandoned = False
 
-    def run(self) -> None:
+    def _run(self) -> None:
         if self.abandoned:
             return
-        self.result = outcome.capture(self.fn, *self.args, **self.kwargs)
+        result = outcome.capture(self.fn, *self.args, **self.kwargs)
         try:
-            self.token.run_sync_soon(self._wake)
+            self.token.run_sync_soon(self._deliver, result)
         except trio.RunFinishedError:
             pass
 
-    def _wake(self) -> None:
+    def _deliver(self, result: outcome.Outcome) -> None:
         if not self.abandoned:
-            trio.lowlevel.reschedule(self.task, self.result)
+            self.deliver(result)
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+    async def wait(self) -> Any:
+        return await self.future.wait(self.abandon)
 
 
 class WorkerThread:
     """A daemon thread running submitted sync functions in order.
 
     Start it with :meth:`start` (or ``with``); :meth:`stop` lets queued calls
-    finish and joins the thread. :meth:`run` is awaited from a trio task.
+    finish and joins the thread.
     """
 
     def __init__(self, name: str = "moalab-worker") -> None:
@@ -85,23 +102,18 @@ class WorkerThread:
             job = get()
             if job is _STOP:
                 return
-            job.run()
+            job._run()
 
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn(*args, **kwargs)`` in the thread and return (or raise) its outcome.
-
-        If the calling task is cancelled before the call started, the call is
-        skipped; if it is already running it finishes, and its result is dropped.
-        """
+    def submit(self, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
+               deliver: Callable[[outcome.Outcome], None] | None = None) -> Job:
+        """Queue ``fn(*args, **kwargs)`` now (from a trio thread); return its job."""
         if self._thread is None:
             raise ExecutorNotRunning(f"worker thread {self.name!r} is not started")
-        await trio.lowlevel.checkpoint_if_cancelled()
-        job = _Job(fn, args, kwargs, trio.lowlevel.current_trio_token(),
-                   trio.lowlevel.current_task())
+        job = Job(fn, args, kwargs or {}, deliver)
         self._queue.put(job)
+        return job
 
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            job.abandoned = True
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        return await trio.lowlevel.wait_task_rescheduled(abort)
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` in the thread and return (or raise) its outcome."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return await self.submit(fn, args, kwargs).wait()

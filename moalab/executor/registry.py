@@ -1,0 +1,275 @@
+"""The far side's objects: created by class path from allowed modules, held by name.
+
+A registry serves every connection of a server (or a process executor's child).
+Each object gets a worker thread for its sync methods, and its Kivy property
+changes and ``on_data_update`` events are forwarded to the sessions that watch
+it.
+"""
+
+import importlib
+import importlib.util
+import inspect
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from types import ModuleType
+from typing import Any
+
+import trio
+
+from ..core.errors import InvalidArgument
+from ..device.device import Device
+from .codec import encode
+from .decorators import exposed_kind
+from .errors import NotAllowed
+from .worker import WorkerThread
+
+__all__ = ("ObjectRegistry", "RemoteObject", "class_path")
+
+ALWAYS_ALLOWED = ("moalab",)
+_MAIN_ALIAS = "__moalab_main__"
+_NOT_MIRRORED = {"executor"}
+
+
+def class_path(cls: type) -> str:
+    """``module:QualName`` of a class, as sent in create requests."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        encode(value)
+    except Exception:
+        return False
+    return True
+
+
+class RemoteObject:
+    """An object held by a registry: the instance, its worker thread and its watchers."""
+
+    def __init__(self, name: str, obj: Any) -> None:
+        self.name = name
+        self.obj = obj
+        self.worker = WorkerThread(f"moalab-object-{name}")
+        self.watchers: set[Any] = set()  # sessions with an on_update(name, props, event)
+        self._token = trio.lowlevel.current_trio_token()
+        self._lock = threading.Lock()
+        self._pending: dict[str, Any] = {}
+        self._pending_event = False
+        self._flush_scheduled = False
+        self._uids: list[tuple[str, int]] = []
+        self._last_started: trio.Event | None = None
+        self._bind()
+
+    def _bind(self) -> None:
+        obj = self.obj
+        for prop in obj.properties():
+            if prop not in _NOT_MIRRORED:
+                self._uids.append((prop, obj.fbind(prop, self._on_property, prop)))
+        if "on_data_update" in getattr(obj, "__events__", ()):
+            self._uids.append(("on_data_update", obj.fbind("on_data_update", self._on_event)))
+
+    def unbind(self) -> None:
+        for name, uid in self._uids:
+            self.obj.unbind_uid(name, uid)
+        self._uids.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The object's mirrored properties that can travel, by name."""
+        values = {}
+        for prop in self.obj.properties():
+            value = getattr(self.obj, prop)
+            if prop not in _NOT_MIRRORED and _encodable(value):
+                values[prop] = value
+        return values
+
+    # changes may come from the object's worker thread or the trio thread: collect
+    # them under a lock and flush once from the trio thread, in order with replies
+    def _on_property(self, prop: str, _obj: Any, value: Any) -> None:
+        with self._lock:
+            self._pending[prop] = value
+            self._schedule()
+
+    def _on_event(self, *_: Any) -> None:
+        with self._lock:
+            self._pending_event = True
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._flush_scheduled and self.watchers:
+            self._flush_scheduled = True
+            try:
+                self._token.run_sync_soon(self._flush)
+            except trio.RunFinishedError:
+                pass
+
+    def _flush(self) -> None:
+        with self._lock:
+            props, self._pending = self._pending, {}
+            event, self._pending_event = self._pending_event, False
+            self._flush_scheduled = False
+        if not props and not event:
+            return
+        props = {k: v for k, v in props.items() if _encodable(v)}
+        for watcher in list(self.watchers):
+            watcher.on_update(self.name, props, event)
+
+    def method(self, name: str, kind: str) -> Callable[..., Any]:
+        """The undecorated function of exposed method ``name`` of kind 'call' or
+        'generator'; raise :class:`NotAllowed` for anything else."""
+        attr = getattr(type(self.obj), name, None) if not name.startswith("_") else None
+        exposed = exposed_kind(attr)
+        if exposed is None:
+            raise NotAllowed(
+                f"{type(self.obj).__name__} {self.name!r} has no method {name!r} exposed to "
+                "remote callers (only methods decorated with apply_executor or "
+                "apply_generator_executor are)"
+            )
+        if exposed != kind:
+            other = "a generator: use it with `async with`" if exposed == "generator" else (
+                "not a generator: await it")
+            raise NotAllowed(f"{type(self.obj).__name__}.{name} is {other}")
+        return attr.__wrapped__
+
+    def start_ticket(self) -> Callable[[], Awaitable[None]]:
+        """Take a place in this object's start order; await the returned function
+        before running an async call.
+
+        Taken in the order calls arrive: async calls on one object start in
+        arrival order even though trio does not run new tasks in a fixed order.
+        """
+        previous = self._last_started
+        self._last_started = mine = trio.Event()
+
+        async def wait_turn() -> None:
+            try:
+                if previous is not None:
+                    await previous.wait()
+            finally:
+                mine.set()
+
+        return wait_turn
+
+    def close(self) -> None:
+        self.unbind()
+        self.worker.stop(join=False)
+        close = getattr(self.obj, "close", None)
+        if callable(close) and not inspect.iscoroutinefunction(close):
+            close()
+
+
+class ObjectRegistry:
+    """The objects of a server, by name.
+
+    Classes are imported only from moalab itself and the modules in ``allow``
+    (a module allows its submodules too); ``allow_all`` lifts that (for a
+    process executor's child, which serves only its own parent). Classes of
+    ``__main__`` come from ``main_script`` if given (the parent's script,
+    imported once under another name so its main block does not run). Only
+    :class:`~moalab.Device` subclasses can be created.
+    """
+
+    def __init__(self, allow: Iterable[str] = (), allow_all: bool = False,
+                 main_script: str | None = None) -> None:
+        self.allow = tuple(ALWAYS_ALLOWED) + tuple(allow)
+        self.allow_all = allow_all
+        self.main_script = main_script
+        self.objects: dict[str, RemoteObject] = {}
+
+    def _allowed(self, module: str) -> bool:
+        return self.allow_all or any(
+            module == allowed or module.startswith(allowed + ".") for allowed in self.allow
+        )
+
+    def resolve_class(self, path: str) -> type:
+        """Import the class at ``module:QualName`` if its module is allowed."""
+        if not isinstance(path, str) or ":" not in path:
+            raise InvalidArgument(f"class path {path!r} is not of the form 'module:QualName'")
+        module_name, qualname = path.split(":", 1)
+        if module_name == "__main__" and not self.allow_all:
+            raise NotAllowed(
+                f"class {qualname} is defined in the client's main script, which the server "
+                "cannot import: move it into a module importable on the server and start "
+                "moalab-server with --allow <that module>"
+            )
+        if not self._allowed(module_name):
+            raise NotAllowed(
+                f"module {module_name!r} is not allowed on this server: start moalab-server "
+                f"with --allow {module_name.split('.')[0]} (allowed now: {', '.join(self.allow)})"
+            )
+        try:
+            obj: Any = self._import(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise InvalidArgument(f"cannot import {path!r} on the server: {exc}") from None
+        if not (isinstance(obj, type) and issubclass(obj, Device)):
+            raise NotAllowed(f"{path!r} is not a moalab Device class; only devices can be created")
+        return obj
+
+    def _import(self, module_name: str) -> ModuleType:
+        if module_name != "__main__" or self.main_script is None:
+            return importlib.import_module(module_name)
+        module = sys.modules.get(_MAIN_ALIAS)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(_MAIN_ALIAS, self.main_script)
+            module = importlib.util.module_from_spec(spec)
+            try:
+                spec.loader.exec_module(module)
+            except BaseException as exc:
+                raise ImportError(
+                    f"importing the main script {self.main_script} in the child process "
+                    f"failed ({type(exc).__name__}: {exc}); put the script's run under "
+                    "`if __name__ == '__main__':` (as multiprocessing needs too), or move the "
+                    "class into a module"
+                ) from None
+            sys.modules[_MAIN_ALIAS] = module
+        return module
+
+    def get(self, name: str) -> RemoteObject:
+        try:
+            return self.objects[name]
+        except (KeyError, TypeError):
+            raise InvalidArgument(
+                f"no object named {name!r} on the server; create it first "
+                "(executor.ensure_remote_instance)"
+            ) from None
+
+    def create(self, name: str, cls_path: str, kwargs: dict[str, Any] | None = None
+               ) -> tuple[RemoteObject, bool]:
+        """Create the object, or attach to the existing one of that name and class.
+
+        Returns ``(object, created)``. Must run in the server's trio thread.
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"object name {name!r} is not accepted: give a non-empty string")
+        existing = self.objects.get(name)
+        if existing is not None:
+            if class_path(type(existing.obj)) != cls_path:
+                raise InvalidArgument(
+                    f"an object named {name!r} already exists on the server with class "
+                    f"{class_path(type(existing.obj))}, not {cls_path}: use another name"
+                )
+            return existing, False
+        cls = self.resolve_class(cls_path)
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise InvalidArgument(f"constructor arguments must be a map, not {kwargs!r}")
+        obj = cls(**{**(kwargs or {}), "name": name})
+        remote = self.objects[name] = RemoteObject(name, obj)
+        remote.worker.start()
+        return remote, True
+
+    def delete(self, name: str) -> None:
+        self.get(name).close()
+        del self.objects[name]
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Name, class and watcher count of every object."""
+        return [
+            {"name": name, "class": class_path(type(remote.obj)), "watchers": len(remote.watchers)}
+            for name, remote in self.objects.items()
+        ]
+
+    def close(self) -> None:
+        for name in list(self.objects):
+            self.delete(name)

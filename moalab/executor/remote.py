@@ -1,0 +1,329 @@
+"""RemoteExecutor: the client side of the moalab wire protocol, over any transport.
+
+Many calls are in flight on one connection at once, matched by request id.
+Cancelling a calling task sends a cancel for its request. A background task
+(a trio system task, so the executor works with plain ``start_executor`` /
+``stop_executor`` calls) sends queued frames (coalesced) and dispatches
+replies, stream items and property updates of remote objects.
+"""
+
+import collections
+import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import Any, Protocol
+
+import outcome
+import trio
+
+from ..core.errors import InvalidArgument
+from .codec import decode, decode_exception, encode
+from .errors import ConnectionLost, ExecutorNotRunning
+from .executor import Executor
+from .future import Future
+from .registry import class_path
+from .thread import read_items
+
+__all__ = ("RemoteExecutor", "Transport")
+
+
+class Transport(Protocol):
+    """A connection carrying whole frames."""
+
+    async def send_frames(self, frames: list[bytes]) -> None: ...
+
+    async def receive_frame(self) -> bytes | None:
+        """The next frame, or None when the connection closed."""
+
+    async def aclose(self) -> None: ...
+
+
+class _RemoteStream:
+    """Items of one remote generator, with credit granted back as they are read."""
+
+    def __init__(self, executor: "RemoteExecutor", request_id: int, window: int) -> None:
+        self.executor = executor
+        self.request_id = request_id
+        self.window = window
+        self.items: collections.deque[Any] = collections.deque()
+        self.ended = False
+        self.error: BaseException | None = None
+        self.event = trio.Event()
+        self._read = 0
+
+    def feed(self, msg: dict) -> None:
+        if "items" in msg:
+            self.items.extend(msg["items"])
+        elif "end" in msg:
+            self.ended = True
+        else:
+            self.ended = True
+            self.error = decode_exception(msg.get("error"))
+        self.event.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.ended = True
+        self.error = error
+        self.event.set()
+
+    async def receive_batch(self) -> list[Any]:
+        while not self.items:
+            if self.ended:
+                if self.error is not None:
+                    raise self.error
+                raise StopAsyncIteration
+            self.event = trio.Event()
+            await self.event.wait()
+        batch = list(self.items)
+        self.items.clear()
+        self._read += len(batch)
+        if self._read >= self.window // 2 and not self.ended:
+            self.executor._send({"op": "credit", "id": self.request_id, "n": self._read})
+            self._read = 0
+        await trio.lowlevel.checkpoint()
+        return batch
+
+
+class RemoteExecutor(Executor):
+    """Base of executors whose methods run on the far side of a connection.
+
+    Subclasses implement :meth:`_connect`. ``stream_window`` is how many
+    generator items may be on their way before the reader takes them.
+    """
+
+    supports_coroutine = True
+
+    def __init__(self, timeout: float | None = None, stream_window: int = 1024) -> None:
+        super().__init__(timeout)
+        if stream_window < 2:
+            raise InvalidArgument(f"stream_window={stream_window!r} is not accepted: give >= 2")
+        self.stream_window = stream_window
+        self._transport: Transport | None = None
+        self._scope: trio.CancelScope | None = None
+        self._stopped: trio.Event | None = None
+        self._next_id = 0
+        self._pending: dict[int, Future] = {}
+        self._streams: dict[int, _RemoteStream] = {}
+        self._objects: dict[str, Any] = {}
+        self._out_send: trio.MemorySendChannel | None = None
+        self._lost: BaseException | None = None
+
+    # ------------------------------------------------------------- connection
+
+    async def _connect(self, nursery: trio.Nursery) -> Transport:
+        """Open the connection; ``nursery`` lives as long as the connection."""
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+    async def start_executor(self) -> None:
+        if self._scope is not None:
+            return
+        started: Future = Future()
+        self._scope = trio.CancelScope()
+        self._stopped = trio.Event()
+        self._lost = None
+        trio.lowlevel.spawn_system_task(self._background, started, name=self._describe())
+        try:
+            await started.wait()
+        except BaseException:
+            self._scope = None
+            raise
+
+    async def stop_executor(self) -> None:
+        scope, self._scope = self._scope, None
+        if scope is not None:
+            scope.cancel()
+            await self._stopped.wait()
+
+    async def _background(self, started: Future) -> None:
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    try:
+                        transport = self._transport = await self._connect(nursery)
+                    except Exception as exc:
+                        started.set(outcome.Error(exc))
+                        return
+                    self._out_send, out_receive = trio.open_memory_channel(math.inf)
+                    nursery.start_soon(self._sender, transport, out_receive)
+                    started.set(outcome.Value(None))
+                    await self._receiver(transport)
+                    nursery.cancel_scope.cancel()
+        except Exception as exc:  # a system task must not raise: record and fail calls
+            self._lost = exc
+        finally:
+            if not started.done:
+                started.set(outcome.Error(ConnectionLost(f"{self._describe()} stopped")))
+            self._fail_all(ConnectionLost(
+                f"connection of {self._describe()} lost"
+                + (f": {type(self._lost).__name__}: {self._lost}" if self._lost else "")
+            ))
+            self._out_send = None
+            self._scope = None
+            if self._transport is not None:
+                with trio.CancelScope(shield=True):
+                    try:
+                        await self._transport.aclose()
+                    except Exception:
+                        pass
+                self._transport = None
+            self._stopped.set()
+
+    def _fail_all(self, error: BaseException) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.set(outcome.Error(error))
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            stream.fail(error)
+
+    async def _sender(self, transport: Transport, receive: trio.MemoryReceiveChannel) -> None:
+        while True:
+            frames = [await receive.receive()]
+            while True:
+                try:
+                    frames.append(receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await transport.send_frames(frames)
+
+    async def _receiver(self, transport: Transport) -> None:
+        while True:
+            frame = await transport.receive_frame()
+            if frame is None:
+                return
+            self._dispatch(decode(frame))
+
+    def _dispatch(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        if msg.get("op") == "update":
+            obj = self._objects.get(msg.get("obj"))
+            if obj is not None:
+                self._apply_update(obj, msg.get("props") or {}, bool(msg.get("event")))
+            return
+        request_id = msg.get("id")
+        future = self._pending.pop(request_id, None)
+        if future is not None:
+            if "error" in msg:
+                future.set(outcome.Error(decode_exception(msg["error"])))
+            else:
+                future.set(outcome.Value(msg.get("ok")))
+            return
+        stream = self._streams.get(request_id)
+        if stream is not None:
+            stream.feed(msg)
+
+    def _apply_update(self, obj: Any, props: dict, event: bool) -> None:
+        """Mirror the far side's property changes (and its on_data_update) here."""
+        for name, value in props.items():
+            try:
+                setattr(obj, name, value)
+            except Exception:  # a value the local property rejects: keep the rest
+                pass
+        if event:
+            obj.dispatch("on_data_update", obj)
+
+    # --------------------------------------------------------------- requests
+
+    def _send(self, msg: dict) -> None:
+        if self._out_send is None:
+            raise ExecutorNotRunning(
+                f"{self._describe()} is not running: start it with `async with executor` or "
+                "`await executor.start_executor()`" + (f" (it stopped: {self._lost})"
+                                                        if self._lost else "")
+            )
+        self._out_send.send_nowait(encode(msg))
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    async def _request(self, msg: dict) -> Any:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        request_id = msg["id"] = self._new_id()
+        future = self._pending[request_id] = Future()
+        try:
+            self._send(msg)
+        except BaseException:
+            del self._pending[request_id]
+            raise
+
+        def cancel() -> None:
+            if self._pending.pop(request_id, None) is not None and self._out_send is not None:
+                self._send({"op": "cancel", "id": request_id})
+
+        return await future.wait(cancel)
+
+    @staticmethod
+    def _name(obj: Any) -> str:
+        name = getattr(obj, "name", "")
+        if not name:
+            raise InvalidArgument(
+                f"a {type(obj).__name__} needs a name to run remotely: create it with name=..."
+            )
+        return name
+
+    async def _execute(self, obj: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        return await self._request({"op": "call", "obj": self._name(obj), "method": fn.__name__,
+                                    "args": list(args), "kwargs": kwargs})
+
+    @asynccontextmanager
+    async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
+                                kwargs: dict | None = None, callback: Any = None
+                                ) -> AsyncIterator[AsyncIterator[Any]]:
+        request_id = self._new_id()
+        stream = self._streams[request_id] = _RemoteStream(self, request_id, self.stream_window)
+        try:
+            self._send({"op": "gen", "id": request_id, "obj": self._name(obj),
+                        "method": fn.__name__, "args": list(args), "kwargs": kwargs or {},
+                        "credit": self.stream_window})
+            async with read_items(obj, callback, stream) as items:
+                yield items
+        finally:
+            self._streams.pop(request_id, None)
+            if not stream.ended and self._out_send is not None:
+                self._send({"op": "cancel", "id": request_id})
+
+    # ---------------------------------------------------------- remote objects
+
+    def _class_path(self, obj: Any) -> str:
+        return class_path(type(obj))
+
+    async def ensure_remote_instance(self, obj: Any) -> bool:
+        """Create ``obj`` on the far side (same class, name and constructor arguments),
+        or attach to the existing instance of that name; mirror its properties here.
+
+        Returns whether it was created (False: attached)."""
+        reply = await self._request({"op": "create", "name": self._name(obj),
+                                     "cls": self._class_path(obj),
+                                     "kwargs": getattr(obj, "init_kwargs", {})})
+        self._objects[obj.name] = obj
+        self._apply_update(obj, {k: v for k, v in reply["props"].items() if k != "name"}, False)
+        return reply["created"]
+
+    async def delete_remote_instance(self, obj: Any) -> None:
+        await self._request({"op": "delete", "name": self._name(obj)})
+        self._objects.pop(obj.name, None)
+
+    @asynccontextmanager
+    async def remote_instance(self, obj: Any) -> AsyncIterator[Any]:
+        """``async with executor.remote_instance(dev):`` creates it, deletes it after."""
+        await self.ensure_remote_instance(obj)
+        try:
+            yield obj
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.delete_remote_instance(obj)
+
+    async def list_remote_instances(self) -> list[dict[str, Any]]:
+        """The far side's objects: name, class and watcher count of each."""
+        return await self._request({"op": "list"})
+
+    async def get_echo_clock(self) -> tuple[float, float, float, float]:
+        t0 = perf_counter()
+        t1, t2 = await self._request({"op": "echo"})
+        return t0, t1, t2, perf_counter()

@@ -1,0 +1,267 @@
+"""Session: the far side of one connection, speaking the moalab wire protocol.
+
+Requests (client to server), each a map with ``op`` and a client-chosen ``id``:
+
+- ``call``   ``obj``, ``method``, ``args``, ``kwargs``: run an exposed method
+- ``gen``    as ``call`` plus ``credit``: stream a generator method's items
+- ``credit`` ``n``: the client read ``n`` more items of stream ``id``
+- ``cancel``: cancel call or stream ``id``
+- ``create`` ``name``, ``cls`` ('module:QualName'), ``kwargs``: create or attach
+- ``delete`` ``name``; ``list``; ``echo`` (clock echo)
+
+Replies: ``{id, ok: value}``, ``{id, error: {...}}``, and for streams
+``{id, items: [...]}`` batches then ``{id, end: true}``. Updates of watched
+objects: ``{op: 'update', obj, props, event}``. Calls on one object start in
+arrival order (sync ones run in order in the object's thread); calls on
+different objects and streams run independently.
+"""
+
+import inspect
+import math
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+from typing import Any
+
+import outcome
+import trio
+
+from .codec import decode, encode, encode_exception
+from .errors import ProtocolError
+from .registry import ObjectRegistry, RemoteObject
+from .stream import ItemBuffer, ThreadStream, fill_from_async
+
+__all__ = ("Session", "MAX_BATCH")
+
+MAX_BATCH = 512
+"""Most items in one stream frame."""
+
+
+class _Credit:
+    """How many more items the client is ready to take for one stream."""
+
+    def __init__(self, credit: int) -> None:
+        self.credit = credit
+        self.event = trio.Event()
+
+    def add(self, n: int) -> None:
+        self.credit += n
+        self.event.set()
+
+    async def available(self) -> int:
+        while self.credit <= 0:
+            self.event = trio.Event()
+            await self.event.wait()
+        return self.credit
+
+
+def _check(msg: dict, key: str, kind: type | tuple, default: Any = ...) -> Any:
+    value = msg.get(key, default)
+    if value is ... or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ProtocolError(f"request field {key!r} must be a {names}, not {value!r}")
+    return value
+
+
+class Session:
+    """Serves one connection against ``registry``.
+
+    ``send_frames`` writes encoded frames to the connection; :meth:`serve`
+    reads frames until the connection ends, then cancels what the session
+    started. ``clock`` stamps clock echoes (injectable for tests).
+    """
+
+    def __init__(self, registry: ObjectRegistry,
+                 send_frames: Callable[[list[bytes]], Awaitable[None]],
+                 clock: Callable[[], float] = perf_counter) -> None:
+        self.registry = registry
+        self.clock = clock
+        self._send_frames = send_frames
+        self._out_send, self._out_receive = trio.open_memory_channel(math.inf)
+        self._scopes: dict[Any, trio.CancelScope] = {}
+        self._jobs: dict[Any, Any] = {}
+        self._credits: dict[Any, _Credit] = {}
+        self._watching: set[RemoteObject] = set()
+        self._nursery: trio.Nursery | None = None
+
+    # ----------------------------------------------------------------- plumbing
+
+    async def serve(self, receive: Callable[[], Awaitable[bytes | None]]) -> None:
+        """Handle frames from ``receive`` (None at the end of the connection)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._sender)
+                while True:
+                    frame = await receive()
+                    if frame is None:
+                        break
+                    self.handle_frame(frame, self.clock())
+                nursery.cancel_scope.cancel()
+        finally:
+            for job in self._jobs.values():
+                job.abandon()
+            for remote in self._watching:
+                remote.watchers.discard(self)
+
+    async def _sender(self) -> None:
+        receive = self._out_receive
+        while True:
+            frames = [await receive.receive()]
+            while True:
+                try:
+                    frames.append(receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await self._send_frames(frames)
+
+    def send(self, message: dict) -> None:
+        """Queue a message to the client."""
+        try:
+            frame = encode(message)
+        except Exception as exc:  # a value that cannot travel: tell the caller why
+            frame = encode({"id": message.get("id"), "error": encode_exception(exc)})
+        self._out_send.send_nowait(frame)
+
+    def _reply(self, request_id: Any, result: outcome.Outcome) -> None:
+        self._jobs.pop(request_id, None)
+        if isinstance(result, outcome.Value):
+            self.send({"id": request_id, "ok": result.value})
+        else:
+            self.send({"id": request_id, "error": encode_exception(result.error)})
+
+    def on_update(self, name: str, props: dict, event: bool) -> None:
+        self.send({"op": "update", "obj": name, "props": props, "event": event})
+
+    # ----------------------------------------------------------------- requests
+
+    def handle_frame(self, frame: bytes, received_at: float) -> None:
+        """Decode and act on one request; errors become replies, never exceptions."""
+        request_id = None
+        try:
+            msg = decode(frame)
+            if not isinstance(msg, dict):
+                raise ProtocolError(f"a request must be a map, not {type(msg).__name__}")
+            request_id = msg.get("id")
+            op = msg.get("op")
+            handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
+            if handler is None:
+                raise ProtocolError(
+                    f"unknown op {op!r}: use call, gen, credit, cancel, create, delete, list "
+                    "or echo"
+                )
+            handler(request_id, msg, received_at)
+        except Exception as exc:
+            self.send({"id": request_id, "error": encode_exception(exc)})
+
+    def _target(self, msg: dict, kind: str) -> tuple[RemoteObject, Callable, list, dict]:
+        remote = self.registry.get(_check(msg, "obj", str))
+        fn = remote.method(_check(msg, "method", str), kind)
+        return remote, fn, _check(msg, "args", list, []), _check(msg, "kwargs", dict, {})
+
+    def _op_call(self, request_id: Any, msg: dict, _: float) -> None:
+        remote, fn, args, kwargs = self._target(msg, "call")
+        if inspect.iscoroutinefunction(fn):
+            ticket = remote.start_ticket()
+            self._nursery.start_soon(self._run_async, request_id, ticket, fn, remote.obj,
+                                     args, kwargs)
+        else:
+            self._jobs[request_id] = remote.worker.submit(
+                fn, (remote.obj, *args), kwargs, lambda result: self._reply(request_id, result)
+            )
+
+    async def _run_async(self, request_id: Any, ticket: Callable[[], Awaitable[None]],
+                         fn: Callable, obj: Any, args: list, kwargs: dict) -> None:
+        with trio.CancelScope() as scope:
+            self._scopes[request_id] = scope
+            try:
+                await ticket()
+                result = await outcome.acapture(fn, obj, *args, **kwargs)
+            finally:
+                del self._scopes[request_id]
+        if not scope.cancel_called:  # a cancelled call's client no longer listens
+            self._reply(request_id, result)
+
+    def _op_gen(self, request_id: Any, msg: dict, _: float) -> None:
+        remote, fn, args, kwargs = self._target(msg, "generator")
+        credit = _check(msg, "credit", int, 64)
+        self._credits[request_id] = _Credit(credit)
+        self._nursery.start_soon(self._stream, request_id, fn, remote.obj, args, kwargs)
+
+    async def _stream(self, request_id: Any, fn: Callable, obj: Any, args: list,
+                      kwargs: dict) -> None:
+        credit = self._credits[request_id]
+        with trio.CancelScope() as scope:
+            self._scopes[request_id] = scope
+            try:
+                async with trio.open_nursery() as nursery:
+                    if inspect.isasyncgenfunction(fn):
+                        buffer = ItemBuffer()
+                        nursery.start_soon(fill_from_async, fn(obj, *args, **kwargs), buffer)
+                        source = _Stopping(buffer)
+                    else:
+                        source = ThreadStream(fn, (obj, *args), kwargs)
+                    async with source as items:
+                        await self._pump(request_id, items, credit)
+                    nursery.cancel_scope.cancel()
+            except Exception as exc:
+                self.send({"id": request_id, "error": encode_exception(exc)})
+            finally:
+                del self._scopes[request_id]
+                del self._credits[request_id]
+
+    async def _pump(self, request_id: Any, items: ItemBuffer, credit: _Credit) -> None:
+        while True:
+            available = await credit.available()
+            try:
+                batch = await items.receive_batch(min(available, MAX_BATCH))
+            except StopAsyncIteration:
+                self.send({"id": request_id, "end": True})
+                return
+            credit.credit -= len(batch)
+            self.send({"id": request_id, "items": batch})
+
+    def _op_credit(self, request_id: Any, msg: dict, _: float) -> None:
+        credit = self._credits.get(request_id)
+        if credit is not None:
+            credit.add(_check(msg, "n", int))
+
+    def _op_cancel(self, request_id: Any, msg: dict, _: float) -> None:
+        scope = self._scopes.get(request_id)
+        if scope is not None:
+            scope.cancel()
+        job = self._jobs.pop(request_id, None)
+        if job is not None:
+            job.abandon()
+
+    def _op_create(self, request_id: Any, msg: dict, _: float) -> None:
+        remote, created = self.registry.create(
+            _check(msg, "name", str), _check(msg, "cls", str), _check(msg, "kwargs", dict, {})
+        )
+        remote.watchers.add(self)
+        self._watching.add(remote)
+        self.send({"id": request_id, "ok": {"created": created, "props": remote.snapshot()}})
+
+    def _op_delete(self, request_id: Any, msg: dict, _: float) -> None:
+        name = _check(msg, "name", str)
+        self._watching.discard(self.registry.objects.get(name))
+        self.registry.delete(name)
+        self.send({"id": request_id, "ok": None})
+
+    def _op_list(self, request_id: Any, msg: dict, _: float) -> None:
+        self.send({"id": request_id, "ok": self.registry.describe()})
+
+    def _op_echo(self, request_id: Any, msg: dict, received_at: float) -> None:
+        self.send({"id": request_id, "ok": [received_at, self.clock()]})
+
+
+class _Stopping:
+    """``async with`` for an :class:`ItemBuffer` filled by a task: stop it on exit."""
+
+    def __init__(self, buffer: ItemBuffer) -> None:
+        self.buffer = buffer
+
+    async def __aenter__(self) -> ItemBuffer:
+        return self.buffer
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.buffer.stop()
