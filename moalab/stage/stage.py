@@ -19,6 +19,7 @@ from ..core.events import (
 )
 from ..core.loggable import Loggable
 from ..core.nursery import open_nursery, unwrap_group
+from .html import stage_tree_html
 from .runstate import RunState, check_transition
 
 __all__ = ("MoaStage",)
@@ -130,6 +131,10 @@ class MoaStage(MoaBase, Loggable):
             f"trial {self.count}/{self.repeat}>"
         )
 
+    def _repr_html_(self) -> str:
+        """The tree from this stage down as an HTML table (shown by Jupyter)."""
+        return stage_tree_html(self)
+
     # ----------------------------------------------------------------- the tree
 
     def add_stage(self, stage: "MoaStage", index: int | None = None) -> None:
@@ -181,7 +186,7 @@ class MoaStage(MoaBase, Loggable):
     # -------------------------------------------------------------------- hooks
 
     async def init_stage(self) -> None:
-        """Called when the stage starts, before ``on_stage_start``."""
+        """Called when the stage starts, right after ``on_stage_start``."""
 
     async def init_trial(self, i: int) -> None:
         """Called at the start of trial ``i``, before ``on_trial_start``."""
