@@ -23,6 +23,7 @@ from kivy.properties import (  # noqa: E402
     NumericProperty,
     ObjectProperty,
     OptionProperty,
+    Property,
     ReferenceListProperty,
     StringProperty,
 )
@@ -37,6 +38,7 @@ __all__ = (
     "NumericProperty",
     "ObjectProperty",
     "OptionProperty",
+    "Property",
     "ReferenceListProperty",
     "StringProperty",
 )

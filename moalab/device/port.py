@@ -3,7 +3,7 @@
 from typing import Any
 
 from ..core.errors import InvalidArgument
-from ..core.events import ListProperty
+from ..core.events import ListProperty, Property
 from .device import Device
 
 __all__ = ("ChannelBase", "Channel", "Port")
@@ -33,9 +33,12 @@ class Channel(ChannelBase):
 class Port(ChannelBase):
     """A device of several channels, each a property named in :attr:`channel_names`.
 
-    Names that the class does not declare as properties are created on the
-    instance (as object properties, initially None), so ``Port(channel_names=
-    ['light', 'beam'])`` has bindable ``light`` and ``beam`` properties.
+    Names that the class does not declare as properties are created (as object
+    properties, initially None), so ``Port(channel_names=['light', 'beam'])``
+    has bindable ``light`` and ``beam`` properties. Kivy adds a created property
+    to the class, so other instances of it have the property too (with their
+    own values). A name the port already uses (``name``, ``update``, ...) is
+    rejected: it would replace that attribute for the whole class.
     """
 
     channel_names: list[str] = ListProperty([])
@@ -51,7 +54,15 @@ class Port(ChannelBase):
                 raise InvalidArgument(
                     f"port {self.name!r}: channel name {name!r} is not a valid identifier"
                 )
-            if name not in self.properties():
+            declared = name in self.properties()
+            # a property may be inherited from a class that got it for another port
+            taken = not isinstance(getattr(type(self), name, None), (Property, type(None)))
+            if name in _PORT_NAMES or (not declared and taken):
+                raise InvalidArgument(
+                    f"port {self.name!r}: channel name {name!r} is already an attribute of "
+                    f"{type(self).__name__}; choose another name"
+                )
+            if not declared:
                 self.create_property(name, None)
         self.add_logged_names(self.channel_names)
 
@@ -66,3 +77,7 @@ class Port(ChannelBase):
                 f"port {self.name!r} has no channel {', '.join(map(repr, unknown))}; its "
                 f"channels are {self.channel_names}"
             )
+
+
+# the names every port uses itself, taken before any port adds a channel property
+_PORT_NAMES = frozenset(dir(Port))

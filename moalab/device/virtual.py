@@ -101,6 +101,9 @@ class VirtualAnalogPort(_RandomPump, AnalogPort):
 class VirtualADCPort(ADCPort):
     """An ADC sampling a sine per channel (channel ``k`` at ``k + 1`` Hz) plus noise.
 
+    The sine spans 90 % of the input range that :attr:`scale` and :attr:`offset`
+    set (``[-offset, scale - offset)``), so it is not clipped.
+
     The pump delivers blocks of ``block_size`` samples at the rate
     :attr:`frequency` sets, sleeping between blocks.
     """
@@ -120,7 +123,10 @@ class VirtualADCPort(ADCPort):
 
     def signal(self, sample_times: np.ndarray, channel: int) -> np.ndarray:
         """Return the channel's values at ``sample_times`` (seconds since the pump started)."""
-        wave = np.sin(2 * math.pi * (channel + 1) * sample_times)
+        low, high = -self.offset, self.scale - self.offset
+        wave = (low + high) / 2 + 0.45 * (high - low) * np.sin(
+            2 * math.pi * (channel + 1) * sample_times
+        )
         return wave + self.noise * self._rng.standard_normal(len(sample_times))
 
     def read_block(self) -> None:

@@ -1,0 +1,153 @@
+"""Device, channel and port interfaces: properties, updates, channel names, errors."""
+
+import pytest
+import trio
+
+from moalab import (
+    AnalogChannel,
+    AnalogPort,
+    ChannelBase,
+    Device,
+    DigitalChannel,
+    DigitalPort,
+    InvalidArgument,
+    VirtualAnalogPort,
+    VirtualDigitalPort,
+)
+
+
+class Thermometer(Device):
+    from moalab.core.events import NumericProperty
+
+    temperature = NumericProperty(0.0)
+
+
+def test_update_sets_timestamp_and_state_before_dispatching():
+    device = Thermometer(name="thermo")
+    seen = []
+
+    def on_update(obj, arg):
+        seen.append((obj, arg, obj.timestamp, obj.temperature))
+
+    device.fbind("on_data_update", on_update)
+    device.update(timestamp=12.5, temperature=37.2)
+    assert seen == [(device, device, 12.5, 37.2)]
+
+
+async def test_update_timestamp_defaults_to_experiment_time(autojump_clock):
+    device = Thermometer(name="thermo")
+    await trio.sleep(42)
+    device.update(temperature=1.0)
+    assert device.timestamp == 42
+
+
+def test_device_state_is_bindable():
+    device = Thermometer(name="thermo")
+    changes = []
+    device.fbind("temperature", lambda obj, value: changes.append(value))
+    device.fbind("timestamp", lambda obj, value: changes.append(("t", value)))
+    device.update(timestamp=1, temperature=20)
+    device.update(timestamp=2, temperature=20)  # unchanged value: no property event
+    assert changes == [("t", 1), 20, ("t", 2)]
+
+
+def test_init_kwargs_are_kept_without_executor():
+    device = Thermometer(name="thermo", temperature=3.0, executor=object(), room="lab 2")
+    assert device.init_kwargs == {"name": "thermo", "temperature": 3.0, "room": "lab 2"}
+    assert device.room == "lab 2"  # an unknown keyword becomes an attribute
+    assert device.executor is not None
+
+
+async def test_interfaces_say_what_is_not_implemented():
+    with pytest.raises(NotImplementedError, match="Thermometer has no pump_state"):
+        await Thermometer(name="t").pump_state()
+    with pytest.raises(NotImplementedError, match="cannot be read"):
+        await ChannelBase(name="c").read_state()
+    with pytest.raises(NotImplementedError, match="DigitalChannel cannot be written"):
+        await DigitalChannel(name="d").write_state(True)
+    with pytest.raises(NotImplementedError, match="AnalogChannel cannot be written"):
+        await AnalogChannel(name="a").write_state(1.0)
+    with pytest.raises(NotImplementedError, match="cannot be written"):
+        await DigitalPort(name="p", channel_names=["x"]).write_state("x", True)
+    with pytest.raises(NotImplementedError, match="cannot be written"):
+        await AnalogPort(name="p", channel_names=["x"]).write_state("x", 1.0)
+
+
+def test_channel_states_start_unknown():
+    assert DigitalChannel(name="d").state is None
+    assert AnalogChannel(name="a").state is None
+
+
+def test_port_channel_names_become_bindable_properties():
+    port = DigitalPort(name="io", channel_names=["beam", "lever"])
+    assert port.channel_names == ["beam", "lever"]
+    assert port.channel_states() == {"beam": None, "lever": None}
+    changes = []
+    port.fbind("lever", lambda obj, value: changes.append(value))
+    port.update(lever=True)
+    assert changes == [True]
+    assert port.channel_states() == {"beam": None, "lever": True}
+    assert port.init_kwargs["channel_names"] == ["beam", "lever"]
+    # the channels are logged by default
+    assert {"beam", "lever"} <= set(port.logged_names)
+
+
+def test_port_channel_values_are_per_instance():
+    first = DigitalPort(name="a", channel_names=["beam"])
+    second = DigitalPort(name="b", channel_names=["beam"])
+    changes = []
+    second.fbind("beam", lambda obj, value: changes.append(value))
+    first.update(beam=True)
+    assert (first.beam, second.beam) == (True, None)
+    assert changes == []
+    second.update(beam=False)
+    assert (first.beam, second.beam) == (True, False)
+    assert changes == [False]
+
+
+def test_port_channel_declared_by_the_class():
+    from moalab.core.events import BooleanProperty
+
+    class LeverPort(VirtualDigitalPort):
+        lever = BooleanProperty(False)
+
+    port = LeverPort(name="io", channel_names=["lever", "light"])
+    assert port.lever is False and port.light is None
+
+
+@pytest.mark.parametrize("name", ["update", "name", "timestamp", "channel_names", "dispatch",
+                                  "write_states", "pump_state"])
+def test_port_rejects_a_channel_name_the_port_uses(name):
+    with pytest.raises(InvalidArgument, match=f"channel name '{name}' is already an attribute"):
+        VirtualDigitalPort(name="io", channel_names=[name])
+    # the class is unharmed: its methods and properties still work
+    port = VirtualDigitalPort(name="io", channel_names=["beam"])
+    port.update(beam=True)
+    assert port.beam is True and port.name == "io"
+
+
+def test_port_rejects_a_channel_name_that_is_no_identifier():
+    with pytest.raises(InvalidArgument, match="'beam 1' is not a valid identifier"):
+        DigitalPort(name="io", channel_names=["beam 1"])
+
+
+async def test_virtual_ports_reject_unknown_channels():
+    digital = VirtualDigitalPort(name="io", channel_names=["beam"])
+    with pytest.raises(InvalidArgument, match="port 'io' has no channel 'door'"):
+        await digital.write_states(high=["beam"], low=["door"])
+    assert digital.beam is None  # nothing was written
+    analog = VirtualAnalogPort(name="dac", channel_names=["left"])
+    with pytest.raises(InvalidArgument, match="has no channel 'right'"):
+        await analog.write_states(right=1.0)
+    with pytest.raises(InvalidArgument, match="has no channel 'right'"):
+        await analog.write_state("right", 1.0)
+
+
+def test_port_subclass_reuses_a_channel_name_of_its_base():
+    # the base class got a 'shared' property for its instance; the subclass still works
+    DigitalPort(name="base", channel_names=["shared"])
+    port = VirtualDigitalPort(name="sub", channel_names=["shared"])
+    changes = []
+    port.fbind("shared", lambda obj, value: changes.append(value))
+    port.update(shared=True)
+    assert changes == [True]
