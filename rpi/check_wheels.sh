@@ -24,7 +24,7 @@ while (($#)); do
     case "$1" in
         --python-versions) versions="$2"; shift 2 ;;
         --keep) keep="$2"; shift 2 ;;
-        -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
         -*) echo "check_wheels.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) extra+=("$1"); shift ;;
     esac
