@@ -30,6 +30,7 @@ class SimpleCSVLogger(ObjectLogger):
         self.fsync = fsync
         self._file: IO[str] | None = None
         self._writer: Any = None
+        self._closed = False
 
     def open(self) -> None:
         """Create the file and write the header (done by the first row otherwise)."""
@@ -47,6 +48,7 @@ class SimpleCSVLogger(ObjectLogger):
 
     def close(self) -> None:
         """Close the file; later rows reopen nothing (they are dropped)."""
+        self._closed = True
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -65,6 +67,8 @@ class SimpleCSVLogger(ObjectLogger):
 
     def write_rows(self, rows: list[LogRow]) -> None:
         if self._file is None:
+            if self._closed:
+                return
             self.open()
         self._writer.writerows(rows)
         self._flush()
