@@ -1,0 +1,65 @@
+"""The experiment clock follows trio's clock: real time, or virtual time under MockClock."""
+
+from time import perf_counter
+
+import pytest
+import trio
+import trio.testing
+
+from moalab import now
+from moalab.core.clock import sleep_until, to_trio_time
+
+
+def test_now_outside_a_run_is_perf_counter():
+    before = perf_counter()
+    t = now()
+    assert before <= t <= perf_counter()
+
+
+async def test_now_on_the_real_clock_is_perf_counter():
+    before = perf_counter()
+    t = now()
+    assert before <= t <= perf_counter()
+    # trio's own clock has a random offset; the experiment clock does not
+    assert to_trio_time(t) == pytest.approx(trio.current_time(), abs=0.01)
+
+
+async def test_now_on_a_mock_clock_is_virtual_time(autojump_clock):
+    assert now() == trio.current_time()
+    await trio.sleep(1234.5)
+    assert now() == trio.current_time()
+    assert to_trio_time(now() + 5) == trio.current_time() + 5
+
+
+def test_virtual_time_passes_at_once():
+    async def main():
+        start = now()
+        await sleep_until(start + 3600)
+        return now() - start
+
+    wall = perf_counter()
+    elapsed = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert elapsed == 3600
+    assert perf_counter() - wall < 5
+
+
+async def test_sleep_until_on_the_real_clock_is_not_early():
+    for delay in (0.0005, 0.01, 0.03):
+        target = now() + delay
+        await sleep_until(target)
+        late = now() - target
+        assert 0 <= late < 0.05
+
+
+async def test_sleep_until_a_past_time_returns_and_is_a_checkpoint():
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await sleep_until(now() - 1)
+        pytest.fail("sleep_until did not check for cancellation")
+    assert scope.cancelled_caught
+
+
+async def test_sleep_until_is_cancellable_on_the_real_clock():
+    with trio.move_on_after(0.02) as scope:
+        await sleep_until(now() + 60)
+    assert scope.cancelled_caught
