@@ -80,10 +80,16 @@ class _GPIODevice:
     """
 
     def __init__(self, *, pin_factory: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.pin_factory = pin_factory
+        # set first: a port's channel names are checked against these in its __init__
+        self._pin_factory = pin_factory
         self._devices: list[Any] | None = None
         self._closed = False
+        super().__init__(**kwargs)
+
+    @property
+    def pin_factory(self) -> Any:
+        """The gpiozero pin factory given, or None for gpiozero's default."""
+        return self._pin_factory
 
     @property
     def _owner(self) -> str:
@@ -104,7 +110,7 @@ class _GPIODevice:
     def _open_one(self, gpiozero: Any, cls: Any, pin: Any, **kwargs: Any) -> Any:
         """Create one gpiozero device, turning gpiozero's errors into moalab's."""
         try:
-            return cls(pin, pin_factory=self.pin_factory, **kwargs)
+            return cls(pin, pin_factory=self._pin_factory, **kwargs)
         except gpiozero.BadPinFactory as exc:
             raise GPIOError(
                 f"{self._owner}: no GPIO pin factory could be loaded ({exc}); on a Raspberry "
@@ -114,7 +120,7 @@ class _GPIODevice:
         except gpiozero.PinPWMUnsupported as exc:
             raise InvalidArgument(
                 f"{self._owner}: pin {pin!r} does not support PWM with pin factory "
-                f"{type(self.pin_factory or gpiozero.Device.pin_factory).__name__}"
+                f"{type(self._pin_factory or gpiozero.Device.pin_factory).__name__}"
             ) from exc
         except gpiozero.GPIOZeroError as exc:
             raise InvalidArgument(
@@ -349,6 +355,14 @@ class GPIODigitalPort(_GPIODevice, DigitalPort):
     update comes once, after the last pin.
     """
 
+    initial: bool = False
+    """The level every pin is driven to when opened."""
+
+    @property
+    def pins(self) -> dict[str, Any]:
+        """``{channel name: pin}``."""
+        return dict(self._pins)
+
     def __init__(
         self,
         pins: Mapping[str, Any],
@@ -369,16 +383,17 @@ class GPIODigitalPort(_GPIODevice, DigitalPort):
             )
         kwargs["channel_names"] = list(pins)
         super().__init__(pin_factory=pin_factory, **kwargs)
-        self.pins = {name: _check_pin(f"{self._owner} channel {name!r}", pin)
-                     for name, pin in pins.items()}
+        self._pins = {
+            name: _check_pin(f"{self._owner} channel {name!r}", pin) for name, pin in pins.items()
+        }
         self.initial = _check_level(self._owner, initial)
         self.init_kwargs.pop("channel_names", None)
-        self.init_kwargs.update(pins=dict(self.pins), initial=self.initial)
+        self.init_kwargs.update(pins=self.pins, initial=self.initial)
 
     def _open_devices(self, gpiozero: Any) -> list[Any]:
         devices = []
         try:
-            for pin in self.pins.values():
+            for pin in self._pins.values():
                 devices.append(
                     self._open_one(
                         gpiozero, gpiozero.DigitalOutputDevice, pin, initial_value=self.initial

@@ -256,6 +256,9 @@ async def test_port_rejects_bad_pins(factory):
         GPIODigitalPort({})
     with pytest.raises(InvalidArgument, match=r"channel 'b'.*pin=-3"):
         GPIODigitalPort({"a": 1, "b": -3})
+    for taken in ("pins", "initial", "pin_factory", "open", "name"):
+        with pytest.raises(InvalidArgument, match=f"channel name '{taken}' is already"):
+            GPIODigitalPort({taken: 4})
     port = GPIODigitalPort({"a": 20, "b": "GPIO20"})  # one pin named twice
     with pytest.raises(InvalidArgument, match="'GPIO20' cannot be used.*in use"):
         port.open()
