@@ -14,6 +14,7 @@ import numpy as np
 import trio
 
 from ..core.clock import now, to_trio_time
+from ..core.dispatch import apply_executor
 from ..core.errors import InvalidArgument
 from .adc import ADCPort
 from .analog import AnalogChannel, AnalogPort
@@ -47,6 +48,7 @@ class _RandomPump:
         self.interval = (lo, hi)
         self.init_kwargs["interval"] = self.interval
 
+    @apply_executor
     async def pump_state(self) -> None:
         while True:
             await trio.sleep(self.rng.uniform(*self.interval))
@@ -56,9 +58,11 @@ class _RandomPump:
 class VirtualDigitalChannel(_RandomPump, DigitalChannel):
     """A digital line: writes take effect at once; the pump reads random levels."""
 
+    @apply_executor
     async def write_state(self, state: bool, **kwargs: Any) -> None:
         self.update(state=bool(state))
 
+    @apply_executor
     async def read_state(self) -> None:
         self.update(state=self.rng.random() >= 0.5)
 
@@ -66,6 +70,7 @@ class VirtualDigitalChannel(_RandomPump, DigitalChannel):
 class VirtualDigitalPort(_RandomPump, DigitalPort):
     """A port of digital lines: writes take effect at once; the pump reads random levels."""
 
+    @apply_executor
     async def write_states(
         self, high: Iterable[str] = (), low: Iterable[str] = (), **kwargs: Any
     ) -> None:
@@ -73,6 +78,7 @@ class VirtualDigitalPort(_RandomPump, DigitalPort):
         self._check_channels(high + low)
         self.update(**dict.fromkeys(high, True), **dict.fromkeys(low, False))
 
+    @apply_executor
     async def read_state(self) -> None:
         self.update(**{name: self.rng.random() >= 0.5 for name in self.channel_names})
 
@@ -80,9 +86,11 @@ class VirtualDigitalPort(_RandomPump, DigitalPort):
 class VirtualAnalogChannel(_RandomPump, AnalogChannel):
     """An analog channel: writes take effect at once; the pump reads values in [0, 1)."""
 
+    @apply_executor
     async def write_state(self, state: float, **kwargs: Any) -> None:
         self.update(state=float(state))
 
+    @apply_executor
     async def read_state(self) -> None:
         self.update(state=self.rng.random())
 
@@ -90,10 +98,12 @@ class VirtualAnalogChannel(_RandomPump, AnalogChannel):
 class VirtualAnalogPort(_RandomPump, AnalogPort):
     """A port of analog channels: writes take effect at once; the pump reads values in [0, 1)."""
 
+    @apply_executor
     async def write_states(self, **values: float) -> None:
         self._check_channels(values)
         self.update(**{name: float(value) for name, value in values.items()})
 
+    @apply_executor
     async def read_state(self) -> None:
         self.update(**{name: self.rng.random() for name in self.channel_names})
 
@@ -140,12 +150,13 @@ class VirtualADCPort(ADCPort):
         self._sample += n
         self.update(raw_data=raw, data=[self.to_data(r) for r in raw], ts_idx=n - 1)
 
+    @apply_executor
     async def pump_state(self) -> None:
         start = now()
         self._sample = 0
         while True:
             # sleep until the block's last sample is due
             await trio.sleep_until(
-                to_trio_time(start + (self._sample + self.block_size) / self.frequency)
+                to_trio_time(start + (self._sample + self.block_size - 1) / self.frequency)
             )
             self.read_block()

@@ -140,15 +140,15 @@ async def test_adc_pump_produces_blocks_until_cancelled(autojump_clock):
     with trio.move_on_after(1.05) as scope:
         await adc.pump_state()
     assert scope.cancelled_caught
-    # a block every 0.1 s, stamped when its last sample is due
-    assert [t for t, _, _ in blocks] == pytest.approx([0.1 * k for k in range(1, 11)])
+    # a block every 0.1 s, stamped with the time of its last sample (ts_idx)
+    assert adc.ts_idx == 99
+    assert [t for t, _, _ in blocks] == pytest.approx([0.1 * k - 0.001 for k in range(1, 11)])
     for _, raw, data in blocks:
         assert [len(r) for r in raw] == [100, 0, 100]
         assert [len(d) for d in data] == [100, 0, 100]
         for r, d in zip(raw, data):
             assert np.all(r < 2**16)
             np.testing.assert_array_equal(d, adc.to_data(r))
-    assert adc.ts_idx == 99
 
 
 async def test_adc_blocks_continue_the_signal(autojump_clock):
