@@ -1,6 +1,6 @@
 """Executors: run device methods in a thread, a process, or on a remote server."""
 
-from .decorators import apply_executor, apply_generator_executor
+from ..core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .errors import (
     ConnectionLost,
     ExecutorError,
@@ -10,7 +10,7 @@ from .errors import (
     ProtocolError,
     RemoteError,
 )
-from .executor import Executor, ExecutorContext
+from .executor import Executor
 from .thread import AsyncThreadExecutor, ThreadExecutor
 
 __all__ = (

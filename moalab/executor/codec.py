@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ProtocolError, RemoteError
 
-__all__ = ("encode", "decode", "encode_exception", "decode_exception", "to_jsonable")
+__all__ = ("encode", "decode", "decode_many", "encode_exception", "decode_exception", "to_jsonable")
 
 _NDARRAY = 1
 
@@ -57,11 +57,27 @@ def encode(message: Any) -> bytes:
 
 
 def decode(frame: bytes) -> Any:
-    """Decode one frame; raise :class:`ProtocolError` if it is not valid msgpack."""
+    """Decode a frame holding one message; raise :class:`ProtocolError` if it is not
+    valid msgpack."""
     try:
         return msgpack.unpackb(frame, ext_hook=_ext_hook, raw=False, strict_map_key=False)
     except Exception as exc:
         raise ProtocolError(f"undecodable frame ({type(exc).__name__}: {exc})") from None
+
+
+def decode_many(frame: bytes) -> list[Any]:
+    """Decode a frame holding one or more messages (encoded frames joined end to end,
+    as a transport may send them); raise :class:`ProtocolError` if it is not valid."""
+    unpacker = msgpack.Unpacker(ext_hook=_ext_hook, raw=False, strict_map_key=False,
+                                max_buffer_size=max(len(frame), 1))
+    try:
+        unpacker.feed(frame)
+        messages = list(unpacker)
+    except Exception as exc:
+        raise ProtocolError(f"undecodable frame ({type(exc).__name__}: {exc})") from None
+    if not messages:
+        raise ProtocolError("empty frame")
+    return messages
 
 
 def _type_path(cls: type) -> str:

@@ -10,6 +10,7 @@ __all__ = (
     "ConnectionLost",
     "ProtocolError",
     "NotAllowed",
+    "UnknownObject",
 )
 
 
@@ -49,3 +50,7 @@ class ProtocolError(ExecutorError):
 class NotAllowed(ExecutorError, PermissionError):
     """The far side refused: a class outside the allowed modules, or a method that is
     not exposed with ``apply_executor`` / ``apply_generator_executor``."""
+
+
+class UnknownObject(ExecutorError, LookupError):
+    """No object of that name exists on the far side."""

@@ -1,66 +1,16 @@
 """Executor: where a device's decorated methods run, and how the choice is made."""
 
-import contextvars
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 import trio
 
+from ..core.dispatch import call_callback
 from ..core.errors import InvalidArgument
 from .errors import ExecutorTimeout
 
-__all__ = ("Executor", "ExecutorContext", "current_executor", "call_callback")
-
-_context_executor: contextvars.ContextVar["Executor | None"] = contextvars.ContextVar(
-    "moalab_executor", default=None
-)
-
-
-def current_executor(obj: Any) -> "Executor | None":
-    """The executor for ``obj``: its own ``executor``, else the one of the innermost
-    :class:`ExecutorContext`, else None (a direct call)."""
-    executor = getattr(obj, "executor", None)
-    if executor is not None:
-        return executor
-    return _context_executor.get()
-
-
-class ExecutorContext:
-    """``with ExecutorContext(executor):`` runs decorated methods of objects that
-    have no executor of their own on ``executor``, in this task and the tasks
-    it starts."""
-
-    def __init__(self, executor: "Executor") -> None:
-        self.executor = executor
-        self._token: contextvars.Token | None = None
-
-    def __enter__(self) -> "Executor":
-        self._token = _context_executor.set(self.executor)
-        return self.executor
-
-    def __exit__(self, *exc: object) -> None:
-        _context_executor.reset(self._token)
-
-
-def call_callback(obj: Any, callback: Callable[..., Any] | str | None, value: Any) -> None:
-    """Call ``obj``'s ``callback`` with ``value``.
-
-    ``callback`` is a method name or a function; a function is looked up on
-    ``obj`` by name (so subclasses can override it) and otherwise called as
-    ``callback(obj, value)``.
-    """
-    if callback is None:
-        return
-    name = callback if isinstance(callback, str) else callback.__name__
-    method = getattr(obj, name, None)
-    if method is not None:
-        method(value)
-    elif isinstance(callback, str):
-        raise InvalidArgument(f"{type(obj).__name__} has no callback method {name!r}")
-    else:
-        callback(obj, value)
-
+__all__ = ("Executor",)
 
 class Executor:
     """Runs calls of decorated device methods somewhere: a thread, a process, a server.

@@ -11,7 +11,8 @@ import importlib.util
 import inspect
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
@@ -20,8 +21,9 @@ import trio
 from ..core.errors import InvalidArgument
 from ..device.device import Device
 from .codec import encode
-from .decorators import exposed_kind
-from .errors import NotAllowed
+from ..core.dispatch import exposed_kind
+from .errors import NotAllowed, UnknownObject
+from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
 __all__ = ("ObjectRegistry", "RemoteObject", "class_path")
@@ -99,11 +101,12 @@ class RemoteObject:
         if not self._flush_scheduled and self.watchers:
             self._flush_scheduled = True
             try:
-                self._token.run_sync_soon(self._flush)
+                self._token.run_sync_soon(self.flush)
             except trio.RunFinishedError:
                 pass
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send pending property changes to the watchers now (trio thread only)."""
         with self._lock:
             props, self._pending = self._pending, {}
             event, self._pending_event = self._pending_event, False
@@ -149,6 +152,34 @@ class RemoteObject:
                 mine.set()
 
         return wait_turn
+
+    async def call(self, method: str, args: list | tuple = (), kwargs: dict | None = None) -> Any:
+        """Run exposed method ``method`` (sync ones in the object's thread) and return
+        its result."""
+        fn = self.method(method, "call")
+        if inspect.iscoroutinefunction(fn):
+            await self.start_ticket()()
+            return await fn(self.obj, *args, **(kwargs or {}))
+        return await self.worker.submit(fn, (self.obj, *args), kwargs).wait()
+
+    @asynccontextmanager
+    async def stream(self, method: str, args: list | tuple = (), kwargs: dict | None = None
+                     ) -> AsyncIterator[ItemBuffer]:
+        """Run exposed generator method ``method`` (a sync one in a thread of its own);
+        yields the :class:`ItemBuffer` its items arrive in. Leaving stops it."""
+        fn = self.method(method, "generator")
+        if not inspect.isasyncgenfunction(fn):
+            async with ThreadStream(fn, (self.obj, *args), kwargs) as buffer:
+                yield buffer
+            return
+        buffer = ItemBuffer()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fill_from_async, fn(self.obj, *args, **(kwargs or {})), buffer)
+            try:
+                yield buffer
+            finally:
+                buffer.stop()
+                nursery.cancel_scope.cancel()
 
     def close(self) -> None:
         self.unbind()
@@ -230,7 +261,7 @@ class ObjectRegistry:
         try:
             return self.objects[name]
         except (KeyError, TypeError):
-            raise InvalidArgument(
+            raise UnknownObject(
                 f"no object named {name!r} on the server; create it first "
                 "(executor.ensure_remote_instance)"
             ) from None

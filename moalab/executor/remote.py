@@ -18,7 +18,7 @@ import outcome
 import trio
 
 from ..core.errors import InvalidArgument
-from .codec import decode, decode_exception, encode
+from .codec import decode_exception, decode_many, encode
 from .errors import ConnectionLost, ExecutorNotRunning
 from .executor import Executor
 from .future import Future
@@ -26,6 +26,16 @@ from .registry import class_path
 from .thread import read_items
 
 __all__ = ("RemoteExecutor", "Transport")
+
+
+_CLOSE_TIMEOUT = 2.0
+
+
+async def _close_quietly(transport: "Transport") -> None:
+    try:
+        await transport.aclose()
+    except Exception:  # closing a broken connection may fail; it is closed either way
+        pass
 
 
 class Transport(Protocol):
@@ -134,9 +144,16 @@ class RemoteExecutor(Executor):
 
     async def stop_executor(self) -> None:
         scope, self._scope = self._scope, None
-        if scope is not None:
-            scope.cancel()
-            await self._stopped.wait()
+        if scope is None:
+            return
+        transport = self._transport
+        if transport is not None:
+            # close while the connection's tasks still run (a WebSocket close handshake
+            # needs its reader); the receiver then ends
+            with trio.move_on_after(_CLOSE_TIMEOUT):
+                await _close_quietly(transport)
+        scope.cancel()
+        await self._stopped.wait()
 
     async def _background(self, started: Future) -> None:
         try:
@@ -164,11 +181,8 @@ class RemoteExecutor(Executor):
             self._out_send = None
             self._scope = None
             if self._transport is not None:
-                with trio.CancelScope(shield=True):
-                    try:
-                        await self._transport.aclose()
-                    except Exception:
-                        pass
+                with trio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+                    await _close_quietly(self._transport)
                 self._transport = None
             self._stopped.set()
 
@@ -195,7 +209,8 @@ class RemoteExecutor(Executor):
             frame = await transport.receive_frame()
             if frame is None:
                 return
-            self._dispatch(decode(frame))
+            for msg in decode_many(frame):
+                self._dispatch(msg)
 
     def _dispatch(self, msg: Any) -> None:
         if not isinstance(msg, dict):

@@ -25,10 +25,10 @@ from typing import Any
 import outcome
 import trio
 
-from .codec import decode, encode, encode_exception
+from .codec import decode_many, encode, encode_exception
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject
-from .stream import ItemBuffer, ThreadStream, fill_from_async
+from .stream import ItemBuffer
 
 __all__ = ("Session", "MAX_BATCH")
 
@@ -122,8 +122,9 @@ class Session:
             frame = encode({"id": message.get("id"), "error": encode_exception(exc)})
         self._out_send.send_nowait(frame)
 
-    def _reply(self, request_id: Any, result: outcome.Outcome) -> None:
+    def _reply(self, request_id: Any, remote: RemoteObject, result: outcome.Outcome) -> None:
         self._jobs.pop(request_id, None)
+        remote.flush()  # property changes the call made reach the client before its reply
         if isinstance(result, outcome.Value):
             self.send({"id": request_id, "ok": result.value})
         else:
@@ -135,10 +136,19 @@ class Session:
     # ----------------------------------------------------------------- requests
 
     def handle_frame(self, frame: bytes, received_at: float) -> None:
-        """Decode and act on one request; errors become replies, never exceptions."""
+        """Decode and act on the requests in a frame; errors become replies, never
+        exceptions."""
+        try:
+            messages = decode_many(frame)
+        except Exception as exc:
+            self.send({"id": None, "error": encode_exception(exc)})
+            return
+        for msg in messages:
+            self.handle_message(msg, received_at)
+
+    def handle_message(self, msg: Any, received_at: float) -> None:
         request_id = None
         try:
-            msg = decode(frame)
             if not isinstance(msg, dict):
                 raise ProtocolError(f"a request must be a map, not {type(msg).__name__}")
             request_id = msg.get("id")
@@ -162,47 +172,42 @@ class Session:
         remote, fn, args, kwargs = self._target(msg, "call")
         if inspect.iscoroutinefunction(fn):
             ticket = remote.start_ticket()
-            self._nursery.start_soon(self._run_async, request_id, ticket, fn, remote.obj,
+            self._nursery.start_soon(self._run_async, request_id, ticket, fn, remote,
                                      args, kwargs)
         else:
             self._jobs[request_id] = remote.worker.submit(
-                fn, (remote.obj, *args), kwargs, lambda result: self._reply(request_id, result)
+                fn, (remote.obj, *args), kwargs,
+                lambda result: self._reply(request_id, remote, result),
             )
 
     async def _run_async(self, request_id: Any, ticket: Callable[[], Awaitable[None]],
-                         fn: Callable, obj: Any, args: list, kwargs: dict) -> None:
+                         fn: Callable, remote: RemoteObject, args: list, kwargs: dict) -> None:
         with trio.CancelScope() as scope:
             self._scopes[request_id] = scope
             try:
                 await ticket()
-                result = await outcome.acapture(fn, obj, *args, **kwargs)
+                result = await outcome.acapture(fn, remote.obj, *args, **kwargs)
             finally:
                 del self._scopes[request_id]
         if not scope.cancel_called:  # a cancelled call's client no longer listens
-            self._reply(request_id, result)
+            self._reply(request_id, remote, result)
 
     def _op_gen(self, request_id: Any, msg: dict, _: float) -> None:
-        remote, fn, args, kwargs = self._target(msg, "generator")
-        credit = _check(msg, "credit", int, 64)
-        self._credits[request_id] = _Credit(credit)
-        self._nursery.start_soon(self._stream, request_id, fn, remote.obj, args, kwargs)
+        remote = self.registry.get(_check(msg, "obj", str))
+        method = _check(msg, "method", str)
+        remote.method(method, "generator")  # refuse at once, not from the task
+        args, kwargs = _check(msg, "args", list, []), _check(msg, "kwargs", dict, {})
+        self._credits[request_id] = _Credit(_check(msg, "credit", int, 64))
+        self._nursery.start_soon(self._stream, request_id, remote, method, args, kwargs)
 
-    async def _stream(self, request_id: Any, fn: Callable, obj: Any, args: list,
+    async def _stream(self, request_id: Any, remote: RemoteObject, method: str, args: list,
                       kwargs: dict) -> None:
         credit = self._credits[request_id]
         with trio.CancelScope() as scope:
             self._scopes[request_id] = scope
             try:
-                async with trio.open_nursery() as nursery:
-                    if inspect.isasyncgenfunction(fn):
-                        buffer = ItemBuffer()
-                        nursery.start_soon(fill_from_async, fn(obj, *args, **kwargs), buffer)
-                        source = _Stopping(buffer)
-                    else:
-                        source = ThreadStream(fn, (obj, *args), kwargs)
-                    async with source as items:
-                        await self._pump(request_id, items, credit)
-                    nursery.cancel_scope.cancel()
+                async with remote.stream(method, args, kwargs) as items:
+                    await self._pump(request_id, items, credit)
             except Exception as exc:
                 self.send({"id": request_id, "error": encode_exception(exc)})
             finally:
@@ -252,16 +257,3 @@ class Session:
 
     def _op_echo(self, request_id: Any, msg: dict, received_at: float) -> None:
         self.send({"id": request_id, "ok": [received_at, self.clock()]})
-
-
-class _Stopping:
-    """``async with`` for an :class:`ItemBuffer` filled by a task: stop it on exit."""
-
-    def __init__(self, buffer: ItemBuffer) -> None:
-        self.buffer = buffer
-
-    async def __aenter__(self) -> ItemBuffer:
-        return self.buffer
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.buffer.stop()

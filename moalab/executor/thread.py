@@ -12,7 +12,8 @@ import trio
 
 from ..core.errors import InvalidArgument
 from .errors import ExecutorNotRunning
-from .executor import Executor, call_callback
+from ..core.dispatch import call_callback
+from .executor import Executor
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 

@@ -1,16 +1,96 @@
-"""apply_executor and apply_generator_executor: move device methods to an executor."""
+"""The seam between devices and executors: methods that can run elsewhere.
 
+A device method decorated with :func:`apply_executor` (or
+:func:`apply_generator_executor`) is dispatched, when called, to the device's
+executor, else to the executor of the innermost :class:`ExecutorContext`, else
+called directly. Devices need only this module; where and how a call runs is
+the executor layer's business (:mod:`moalab.executor`). The decoration also
+marks the method as callable by remote clients: a server exposes nothing else.
+"""
+
+import contextvars
 import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial, wraps
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
-from .executor import call_callback, current_executor
+from .errors import InvalidArgument
 
-__all__ = ("apply_executor", "apply_generator_executor", "exposed_kind", "EXPOSED_ATTR")
+__all__ = (
+    "apply_executor",
+    "apply_generator_executor",
+    "ExecutorContext",
+    "current_executor",
+    "call_callback",
+    "exposed_kind",
+    "Dispatcher",
+    "EXPOSED_ATTR",
+)
+
+
+class Dispatcher(Protocol):
+    """What a decorated method needs of an executor."""
+
+    async def execute(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
+                      kwargs: dict | None = None, callback: Any = None) -> Any: ...
+
+    def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
+                          kwargs: dict | None = None, callback: Any = None
+                          ) -> AbstractAsyncContextManager[AsyncIterator[Any]]: ...
+
+
+_context_executor: contextvars.ContextVar["Dispatcher | None"] = contextvars.ContextVar(
+    "moalab_executor", default=None
+)
+
+
+def current_executor(obj: Any) -> "Dispatcher | None":
+    """The executor for ``obj``: its own ``executor``, else the one of the innermost
+    :class:`ExecutorContext`, else None (a direct call)."""
+    executor = getattr(obj, "executor", None)
+    if executor is not None:
+        return executor
+    return _context_executor.get()
+
+
+class ExecutorContext:
+    """``with ExecutorContext(executor):`` runs decorated methods of objects that
+    have no executor of their own on ``executor``, in this task and the tasks
+    it starts."""
+
+    def __init__(self, executor: Dispatcher) -> None:
+        self.executor = executor
+        self._token: contextvars.Token | None = None
+
+    def __enter__(self) -> Dispatcher:
+        self._token = _context_executor.set(self.executor)
+        return self.executor
+
+    def __exit__(self, *exc: object) -> None:
+        _context_executor.reset(self._token)
+
+
+def call_callback(obj: Any, callback: Callable[..., Any] | str | None, value: Any) -> None:
+    """Call ``obj``'s ``callback`` with ``value``.
+
+    ``callback`` is a method name or a function; a function is looked up on
+    ``obj`` by name (so subclasses can override it) and otherwise called as
+    ``callback(obj, value)``.
+    """
+    if callback is None:
+        return
+    name = callback if isinstance(callback, str) else callback.__name__
+    method = getattr(obj, name, None)
+    if method is not None:
+        method(value)
+    elif isinstance(callback, str):
+        raise InvalidArgument(f"{type(obj).__name__} has no callback method {name!r}")
+    else:
+        callback(obj, value)
+
 
 EXPOSED_ATTR = "__moalab_exposed__"
 """Set on decorated methods: 'call' or 'generator'. Only such methods can be called

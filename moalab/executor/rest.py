@@ -1,0 +1,170 @@
+"""RestExecutor: device methods on a moalab-server, over its JSON REST API (httpx)."""
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import trio
+
+from .codec import decode_exception, to_jsonable
+from .errors import ConnectionLost, ProtocolError
+from .remote import RemoteExecutor, Transport
+from .thread import read_items
+from .websocket import server_url
+
+__all__ = ("RestExecutor",)
+
+
+class _Idle:
+    """No frames: REST requests are separate HTTP requests; closes with the client."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.closed = trio.Event()
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        raise ProtocolError("RestExecutor sends no frames")
+
+    async def receive_frame(self) -> bytes | None:
+        await self.closed.wait()
+        return None
+
+    async def aclose(self) -> None:
+        self.closed.set()
+        await self.client.aclose()
+
+
+class _LineStream:
+    """Items of a streamed generator, read from NDJSON lines."""
+
+    def __init__(self, lines: AsyncIterator[str]) -> None:
+        self.lines = lines
+
+    async def receive_batch(self) -> list[Any]:
+        async for line in self.lines:
+            if not line:
+                continue
+            msg = json.loads(line)
+            if "item" in msg:
+                return [msg["item"]]
+            if "error" in msg:
+                raise decode_exception(msg["error"])
+            break
+        raise StopAsyncIteration
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")
+
+
+class RestExecutor(RemoteExecutor):
+    """Runs device methods on a ``moalab-server`` at ``server:port`` over REST (JSON).
+
+    Slower than :class:`WebSocketExecutor` (an HTTP request per call) but plain
+    HTTP; values travel as JSON (numpy arrays arrive as lists). Remote objects'
+    property changes are followed over a streamed ``/updates`` request each.
+    """
+
+    def __init__(self, server: str = "127.0.0.1", port: int = 5000,
+                 timeout: float | None = None) -> None:
+        super().__init__(timeout)
+        self.url = server_url(server, port, "http")
+        self._client: httpx.AsyncClient | None = None
+        self._nursery: trio.Nursery | None = None
+        self._followers: dict[str, trio.CancelScope] = {}
+
+    def _describe(self) -> str:
+        return f"RestExecutor({self.url})"
+
+    async def _connect(self, nursery: trio.Nursery) -> Transport:
+        client = httpx.AsyncClient(base_url=self.url, timeout=None)
+        try:
+            response = await client.get("/health")
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            await client.aclose()
+            raise ConnectionLost(
+                f"cannot reach moalab-server at {self.url}: {exc}; is the server running and "
+                "reachable?"
+            ) from exc
+        self._client, self._nursery = client, nursery
+        return _Idle(client)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None or self._out_send is None:
+            self._send({})  # raises the not-running error
+        return self._client
+
+    async def _send_http(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = await self._http().request(
+                method, path, json=None if body is None else to_jsonable(body))
+        except httpx.TransportError as exc:
+            raise ConnectionLost(f"request to {self.url}{path} failed: {exc}") from exc
+        data = response.json()
+        if "error" in data:
+            raise decode_exception(data["error"])
+        return data
+
+    async def _request(self, msg: dict) -> Any:
+        op = msg["op"]
+        if op == "call":
+            path = f"/api/objects/{_q(msg['obj'])}/call/{_q(msg['method'])}"
+            data = await self._send_http("POST", path, {"args": msg["args"],
+                                                          "kwargs": msg["kwargs"]})
+            return data["result"]
+        if op == "create":
+            return await self._send_http("POST", "/api/objects", {
+                "name": msg["name"], "cls": msg["cls"], "kwargs": msg["kwargs"]})
+        if op == "delete":
+            return await self._send_http("DELETE", f"/api/objects/{_q(msg['name'])}")
+        if op == "list":
+            return await self._send_http("GET", "/api/objects")
+        if op == "echo":
+            data = await self._send_http("GET", "/api/echo")
+            return data["t1"], data["t2"]
+        raise ProtocolError(f"RestExecutor cannot send op {op!r}")
+
+    @asynccontextmanager
+    async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
+                                kwargs: dict | None = None, callback: Any = None
+                                ) -> AsyncIterator[AsyncIterator[Any]]:
+        path = f"/api/objects/{_q(self._name(obj))}/stream/{_q(fn.__name__)}"
+        body = to_jsonable({"args": list(args), "kwargs": kwargs or {}})
+        async with self._http().stream("POST", path, json=body) as response:
+            if response.status_code != 200:
+                await response.aread()
+                raise decode_exception(response.json().get("error"))
+            async with read_items(obj, callback, _LineStream(response.aiter_lines())) as items:
+                yield items
+
+    async def ensure_remote_instance(self, obj: Any) -> bool:
+        created = await super().ensure_remote_instance(obj)
+        if obj.name not in self._followers:
+            await self._nursery.start(self._follow_updates, obj.name)
+        return created
+
+    async def delete_remote_instance(self, obj: Any) -> None:
+        scope = self._followers.pop(obj.name, None)
+        if scope is not None:
+            scope.cancel()
+        await super().delete_remote_instance(obj)
+
+    async def _follow_updates(self, name: str,
+                              task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+        with trio.CancelScope() as scope:
+            self._followers[name] = scope
+            try:
+                async with self._client.stream("GET", f"/api/objects/{_q(name)}/updates") as r:
+                    task_status.started()
+                    async for line in r.aiter_lines():
+                        if line:
+                            self._dispatch(json.loads(line))
+            except httpx.HTTPError:
+                pass  # the object or the server went away; calls report it
+            finally:
+                if self._followers.get(name) is scope:
+                    del self._followers[name]

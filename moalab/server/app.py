@@ -1,0 +1,190 @@
+"""The moalab-server Quart app: REST and WebSocket endpoints over one object registry.
+
+The WebSocket endpoint ``/ws`` speaks the binary moalab protocol (see
+:mod:`moalab.executor.session`). The REST endpoints speak JSON, so a person
+can drive a rig with curl; see :data:`OPENAPI` (served at ``/openapi.json``)
+and the page at ``/``.
+"""
+
+import json
+import math
+from collections.abc import AsyncIterator, Callable
+from time import perf_counter
+from typing import Any
+
+import trio
+from quart import Response, jsonify, request, websocket
+from quart_trio import QuartTrio
+
+from .. import __version__
+from ..executor.codec import encode_exception, to_jsonable
+from ..executor.errors import NotAllowed, ProtocolError, UnknownObject
+from ..executor.registry import ObjectRegistry, RemoteObject
+from ..executor.session import Session
+from .docs import OPENAPI, index_page
+
+__all__ = ("create_app",)
+
+
+def _error(exc: BaseException, status: int) -> tuple[Response, int]:
+    return jsonify({"error": to_jsonable(encode_exception(exc))}), status
+
+
+def _status_of(exc: Exception) -> int:
+    if isinstance(exc, NotAllowed):
+        return 403
+    if isinstance(exc, UnknownObject):
+        return 404
+    return 400
+
+
+async def _json_body() -> dict[str, Any]:
+    body = await request.get_json(force=True, silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ProtocolError(f"the request body must be a JSON object, not {body!r}")
+    return body
+
+
+def _call_arguments(body: dict[str, Any]) -> tuple[list, dict]:
+    args, kwargs = body.get("args", []), body.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ProtocolError('give "args" as a JSON list and "kwargs" as a JSON object')
+    return args, kwargs
+
+
+class _UpdateQueue:
+    """A watcher of a remote object for one REST client: updates as NDJSON lines."""
+
+    def __init__(self) -> None:
+        self.send, self.receive = trio.open_memory_channel(math.inf)
+
+    def on_update(self, name: str, props: dict, event: bool) -> None:
+        self.send.send_nowait({"op": "update", "obj": name, "props": props, "event": event})
+
+
+def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_counter) -> QuartTrio:
+    """Build the app serving ``registry``; ``clock`` stamps clock echoes."""
+    app = QuartTrio("moalab.server")
+
+    @app.route("/")
+    async def index() -> Response:
+        return Response(index_page(), mimetype="text/html")
+
+    @app.route("/openapi.json")
+    async def openapi() -> Response:
+        return jsonify(OPENAPI)
+
+    @app.route("/health")
+    async def health() -> Response:
+        return jsonify({"status": "ok", "version": __version__,
+                        "objects": len(registry.objects)})
+
+    @app.route("/api/echo")
+    async def echo() -> Response:
+        received = clock()
+        return jsonify({"t1": received, "t2": clock()})
+
+    @app.route("/api/objects", methods=["GET"])
+    async def list_objects() -> Response:
+        return jsonify(registry.describe())
+
+    @app.route("/api/objects", methods=["POST"])
+    async def create_object() -> Any:
+        try:
+            body = await _json_body()
+            kwargs = body.get("kwargs", {})
+            if not isinstance(kwargs, dict):
+                raise ProtocolError('give "kwargs" as a JSON object')
+            remote, created = registry.create(body.get("name"), body.get("cls"), kwargs)
+        except Exception as exc:
+            return _error(exc, _status_of(exc))
+        return jsonify({"created": created, "props": to_jsonable(remote.snapshot())}), (
+            201 if created else 200)
+
+    @app.route("/api/objects/<name>", methods=["DELETE"])
+    async def delete_object(name: str) -> Any:
+        try:
+            registry.delete(name)
+        except Exception as exc:
+            return _error(exc, _status_of(exc))
+        return jsonify({"deleted": name})
+
+    def _lookup(name: str, method: str, kind: str) -> RemoteObject:
+        remote = registry.get(name)
+        remote.method(method, kind)
+        return remote
+
+    @app.route("/api/objects/<name>/call/<method>", methods=["POST"])
+    async def call(name: str, method: str) -> Any:
+        try:
+            remote = _lookup(name, method, "call")
+            args, kwargs = _call_arguments(await _json_body())
+        except Exception as exc:
+            return _error(exc, _status_of(exc))
+        try:
+            result = await remote.call(method, args, kwargs)
+        except Exception as exc:  # raised by the device method itself
+            return _error(exc, 500)
+        return jsonify({"result": to_jsonable(result)})
+
+    @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
+    async def stream(name: str, method: str) -> Any:
+        try:
+            remote = _lookup(name, method, "generator")
+            args, kwargs = _call_arguments(await _json_body())
+        except Exception as exc:
+            return _error(exc, _status_of(exc))
+
+        async def lines() -> AsyncIterator[bytes]:
+            try:
+                async with remote.stream(method, args, kwargs) as items:
+                    while True:
+                        try:
+                            batch = await items.receive_batch()
+                        except StopAsyncIteration:
+                            break
+                        yield b"".join(
+                            json.dumps({"item": to_jsonable(item)}).encode() + b"\n"
+                            for item in batch
+                        )
+                yield b'{"end": true}\n'
+            except Exception as exc:
+                yield json.dumps({"error": to_jsonable(encode_exception(exc))}).encode() + b"\n"
+
+        return Response(lines(), mimetype="application/x-ndjson")
+
+    @app.route("/api/objects/<name>/updates")
+    async def updates(name: str) -> Any:
+        try:
+            remote = registry.get(name)
+        except Exception as exc:
+            return _error(exc, _status_of(exc))
+        queue = _UpdateQueue()
+        remote.watchers.add(queue)
+
+        async def lines() -> AsyncIterator[bytes]:
+            try:
+                first = {"op": "update", "obj": name, "props": remote.snapshot(), "event": False}
+                yield json.dumps(to_jsonable(first)).encode() + b"\n"
+                async for update in queue.receive:
+                    yield json.dumps(to_jsonable(update)).encode() + b"\n"
+            finally:
+                remote.watchers.discard(queue)
+
+        return Response(lines(), mimetype="application/x-ndjson")
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        async def send_frames(frames: list[bytes]) -> None:
+            # messages joined end to end: one WebSocket message per burst
+            await websocket.send(b"".join(frames))
+
+        async def receive() -> bytes | None:
+            data = await websocket.receive()
+            return data if isinstance(data, bytes) else data.encode()
+
+        await Session(registry, send_frames, clock).serve(receive)
+
+    return app

@@ -1,0 +1,86 @@
+"""The documentation moalab-server serves: an OpenAPI document and a short page."""
+
+from html import escape
+from typing import Any
+
+from .. import __version__
+
+__all__ = ("OPENAPI", "index_page")
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _ok(description: str) -> dict[str, Any]:
+    return {"200": {"description": description}}
+
+
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+         "description": "object name"}
+_METHOD = {"name": "method", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "a method exposed with apply_executor / apply_generator_executor"}
+_CALL_BODY = _json_body({"type": "object", "properties": {
+    "args": {"type": "array"}, "kwargs": {"type": "object"}}})
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "moalab-server",
+        "version": __version__,
+        "description": "Devices of a moalab rig over REST (JSON). Errors are "
+                       "{\"error\": {\"type\", \"message\", \"traceback\"}} with status 400 (bad "
+                       "request), 403 (not allowed), 404 (no such object) or 500 (the device "
+                       "method raised). The binary WebSocket protocol is at /ws.",
+    },
+    "paths": {
+        "/health": {"get": {"summary": "Server status and version", "responses": _ok("ok")}},
+        "/api/echo": {"get": {"summary": "Clock echo: server receive (t1) and send (t2) times",
+                              "responses": _ok("{t1, t2}")}},
+        "/api/objects": {
+            "get": {"summary": "List objects", "responses": _ok("[{name, class, watchers}]")},
+            "post": {
+                "summary": "Create an object, or attach to the existing one of that name",
+                "requestBody": _json_body({"type": "object", "required": ["name", "cls"],
+                                           "properties": {
+                                               "name": {"type": "string"},
+                                               "cls": {"type": "string",
+                                                       "example": "moalab.device.virtual:"
+                                                                  "VirtualDigitalChannel"},
+                                               "kwargs": {"type": "object"}}}),
+                "responses": {"201": {"description": "created: {created, props}"},
+                              "200": {"description": "attached: {created, props}"}},
+            },
+        },
+        "/api/objects/{name}": {"delete": {"summary": "Delete an object", "parameters": [_NAME],
+                                           "responses": _ok("{deleted}")}},
+        "/api/objects/{name}/call/{method}": {"post": {
+            "summary": "Call a method", "parameters": [_NAME, _METHOD],
+            "requestBody": _CALL_BODY, "responses": _ok("{result}")}},
+        "/api/objects/{name}/stream/{method}": {"post": {
+            "summary": "Stream a generator method's items as NDJSON lines {item}, then {end}",
+            "parameters": [_NAME, _METHOD], "requestBody": _CALL_BODY,
+            "responses": _ok("application/x-ndjson")}},
+        "/api/objects/{name}/updates": {"get": {
+            "summary": "The object's property changes as NDJSON lines {op, obj, props, event}, "
+                       "starting with its current properties",
+            "parameters": [_NAME], "responses": _ok("application/x-ndjson")}},
+    },
+}
+
+
+def index_page() -> str:
+    """A page listing the endpoints, for a person opening the server in a browser."""
+    rows = []
+    for path, operations in OPENAPI["paths"].items():
+        for verb, operation in operations.items():
+            rows.append(f"<tr><td><code>{verb.upper()}</code></td><td><code>{escape(path)}"
+                        f"</code></td><td>{escape(operation['summary'])}</td></tr>")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>moalab-server</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em}</style></head>"
+        f"<body><h1>moalab-server {escape(__version__)}</h1>"
+        f"<p>{escape(OPENAPI['info']['description'])}</p>"
+        f"<table>{''.join(rows)}</table>"
+        "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a></p></body></html>"
+    )
