@@ -128,6 +128,7 @@ class VirtualADCPort(ADCPort):
             raise InvalidArgument(f"ADC {self.name!r}: frequency must be above 0 to pump")
         self.block_size = block_size
         self.noise = noise
+        self.init_kwargs.update(block_size=block_size, noise=noise, seed=seed)
         self._rng = np.random.default_rng(seed)
         self._sample = 0
 

@@ -197,3 +197,24 @@ def test_adc_arguments_are_validated():
         VirtualADCPort(name="adc", frequency=0)
     adc = VirtualADCPort(name="adc", num_channels=2)
     assert adc.active == [True, True]
+
+
+def test_devices_can_be_created_again_from_init_kwargs():
+    """init_kwargs re-create a device elsewhere (what executors send to a remote side)."""
+    devices = [
+        VirtualDigitalChannel(name="d", interval=(1, 2)),
+        VirtualDigitalPort(name="dp", channel_names=["x", "y"], interval=(0, 1)),
+        VirtualAnalogPort(name="ap", channel_names=["z"]),
+        VirtualADCPort(name="adc", num_channels=2, frequency=500, block_size=25, noise=0.5,
+                       seed=9, scale=2, offset=1),
+    ]
+    for device in devices:
+        copy = type(device)(**device.init_kwargs)
+        assert copy.init_kwargs == device.init_kwargs
+        for attr in ("name", "interval", "channel_names", "num_channels", "frequency",
+                     "block_size", "noise", "scale", "offset"):
+            assert getattr(copy, attr, None) == getattr(device, attr, None), attr
+    adc, copy = devices[-1], type(devices[-1])(**devices[-1].init_kwargs)
+    adc.read_block()
+    copy.read_block()
+    np.testing.assert_array_equal(adc.raw_data[0], copy.raw_data[0])  # same seed
