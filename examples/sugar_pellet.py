@@ -42,19 +42,25 @@ class SugarPalletStage(MoaStage):
         await self.motor_device.write_state(False)
 
 
+def build_root(photo_bream_device, motor_device):
+    """The guide's stage tree, on the given devices (examples/remote_sugar_pellet.py
+    builds it on remote ones)."""
+    root = MoaStage(name='Root stage')
+    trial = MoaStage(name='Trial', repeat=2)
+    root.add_stage(Delay(delay=20, name='Habituation'))
+    root.add_stage(trial)
+    root.add_stage(Delay(delay=15, name='post delay'))
+    trial.add_stage(DigitalGateStage(
+        device=photo_bream_device, exit_state=True, name='photobeam_stage'))
+    trial.add_stage(SugarPalletStage(
+        motor_device=motor_device, name='sugar pallet stage', delay=0.2))
+    trial.add_stage(UniformRandomDelay(min=20, max=40, name='ITI'))
+    return root
+
+
 photo_bream_device = VirtualDevice(name='photobeam_device')
 motor_device = VirtualDevice(name='motor_device')
-
-root = MoaStage(name='Root stage')
-trial = MoaStage(name='Trial', repeat=2)
-root.add_stage(Delay(delay=20, name='Habituation'))
-root.add_stage(trial)
-root.add_stage(Delay(delay=15, name='post delay'))
-trial.add_stage(DigitalGateStage(
-    device=photo_bream_device, exit_state=True, name='photobeam_stage'))
-trial.add_stage(SugarPalletStage(
-    motor_device=motor_device, name='sugar pallet stage', delay=0.2))
-trial.add_stage(UniformRandomDelay(min=20, max=40, name='ITI'))
+root = build_root(photo_bream_device, motor_device)
 
 # `moalab run` reads these: the tree to run and the devices whose pumps to start
 devices = [photo_bream_device, motor_device]

@@ -6,6 +6,7 @@ threads, processes or a Raspberry Pi with executors.
 """
 
 from .core.clock import now
+from .core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .core.errors import InvalidArgument, MoaError, StageStateError
 from .core.loggable import Loggable
 from .device import (
@@ -23,6 +24,21 @@ from .device import (
     VirtualAnalogPort,
     VirtualDigitalChannel,
     VirtualDigitalPort,
+)
+from .executor import (
+    AsyncThreadExecutor,
+    ConnectionLost,
+    DummyRemoteExecutor,
+    Executor,
+    ExecutorError,
+    ExecutorTimeout,
+    MultiprocessSocketExecutor,
+    NotAllowed,
+    ProcessExecutor,
+    RemoteError,
+    RestExecutor,
+    ThreadExecutor,
+    WebSocketExecutor,
 )
 from .log import (
     LogRow,
@@ -81,4 +97,20 @@ __all__ = (
     "GateStage",
     "DigitalGateStage",
     "AnalogGateStage",
+    "apply_executor",
+    "apply_generator_executor",
+    "ExecutorContext",
+    "Executor",
+    "ThreadExecutor",
+    "AsyncThreadExecutor",
+    "DummyRemoteExecutor",
+    "ProcessExecutor",
+    "MultiprocessSocketExecutor",
+    "WebSocketExecutor",
+    "RestExecutor",
+    "ExecutorError",
+    "ExecutorTimeout",
+    "RemoteError",
+    "ConnectionLost",
+    "NotAllowed",
 )

@@ -10,8 +10,13 @@ from .errors import (
     ProtocolError,
     RemoteError,
 )
+from .dummy import DummyRemoteExecutor
 from .executor import Executor
+from .process import MultiprocessSocketExecutor, ProcessExecutor
+from .remote import RemoteExecutor
+from .rest import RestExecutor
 from .thread import AsyncThreadExecutor, ThreadExecutor
+from .websocket import WebSocketExecutor
 
 __all__ = (
     "apply_executor",
@@ -20,6 +25,12 @@ __all__ = (
     "ExecutorContext",
     "ThreadExecutor",
     "AsyncThreadExecutor",
+    "RemoteExecutor",
+    "DummyRemoteExecutor",
+    "ProcessExecutor",
+    "MultiprocessSocketExecutor",
+    "WebSocketExecutor",
+    "RestExecutor",
     "ExecutorError",
     "ExecutorNotRunning",
     "ExecutorTimeout",
