@@ -1,5 +1,7 @@
 """GPIO devices against gpiozero's mock pins (the only stand-in: the Pi's pins)."""
 
+import os
+import platform
 import subprocess
 import sys
 import threading
@@ -342,3 +344,47 @@ def test_import_moalab_does_not_import_gpiozero():
         "assert 'gpiozero' not in sys.modules, 'gpiozero imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def run_script(code, **env):
+    """Run ``code`` in a fresh Python with ``env`` added; return its stdout."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GPIOZERO_")}
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        env={**environ, **env}, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_gpiozero_default_factory_from_the_environment():
+    # how a moalab-server process gets mock pins: GPIOZERO_PIN_FACTORY=mock
+    out = run_script(
+        "import trio, gpiozero\n"
+        "from moalab.device.gpio import GPIODigitalOutput, GPIOPWMOutput\n"
+        "async def main():\n"
+        "    out, pwm = GPIODigitalOutput(17), GPIOPWMOutput(18)\n"
+        "    await out.write_state(True)\n"
+        "    await pwm.write_state(0.5)\n"
+        "    f = gpiozero.Device.pin_factory\n"
+        "    print(type(f).__name__, f.pin(17).state, f.pin(18).state)\n"
+        "trio.run(main)\n",
+        GPIOZERO_PIN_FACTORY="mock",
+        GPIOZERO_MOCK_PIN_CLASS="mockpwmpin",
+    )
+    assert out.split() == ["MockFactory", "1.0", "0.5"]
+
+
+@pytest.mark.skipif(
+    platform.machine() in ("aarch64", "armv7l", "armv6l"),
+    reason="a Raspberry Pi may have a real pin factory",
+)
+def test_no_pin_factory_is_a_clear_error():
+    out = run_script(
+        "from moalab.device.gpio import GPIODigitalOutput, GPIOError\n"
+        "try:\n"
+        "    GPIODigitalOutput(17).open()\n"
+        "except GPIOError as exc:\n"
+        "    print(exc)\n"
+    )
+    assert "no GPIO pin factory" in out and "GPIOZERO_PIN_FACTORY=mock" in out
