@@ -322,6 +322,7 @@ Connect from the lab PC (on the same network) with a WebSocket executor:
     executor = WebSocketExecutor(server="$name.local", port=$conf_port)
 
 If "$name.local" is not found, use this Pi's address instead: ${first_ip:-see hostname -I}
+Check from the PC's browser or terminal: http://$name.local:$conf_port/health
 EOF
 if [[ "$conf_host" == 127.0.0.1 || "$conf_host" == localhost ]]; then
     say "Note: host is $conf_host, so only this Pi can connect: set host = \"0.0.0.0\" in $config."

@@ -81,6 +81,7 @@ def test_fresh_install_writes_config_unit_and_folders(tmp_path):
     assert "systemctl and useradd skipped" in proc.stdout
     assert "WebSocketExecutor(server=" in proc.stdout and "port=5123" in proc.stdout
     assert "journalctl -u moalab-server" in proc.stdout
+    assert ":5123/health" in proc.stdout
 
 
 def test_defaults_listen_on_every_interface(tmp_path):
