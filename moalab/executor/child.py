@@ -8,7 +8,7 @@ SIGKILL.
 """
 
 import argparse
-import sys
+import os
 
 import trio
 
@@ -18,7 +18,9 @@ from .session import Session
 
 
 async def _exit_when_parent_dies(scope: trio.CancelScope) -> None:
-    await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
+    # unbuffered reads: a thread blocked in sys.stdin.buffer would hold its lock at exit
+    while await trio.to_thread.run_sync(os.read, 0, 1024, abandon_on_cancel=True):
+        pass
     scope.cancel()
 
 

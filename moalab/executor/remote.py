@@ -117,6 +117,7 @@ class RemoteExecutor(Executor):
         self._streams: dict[int, _RemoteStream] = {}
         self._objects: dict[str, Any] = {}
         self._out_send: trio.MemorySendChannel | None = None
+        self._send_lock = trio.StrictFIFOLock()  # held while frames are being written
         self._lost: BaseException | None = None
 
     # ------------------------------------------------------------- connection
@@ -195,14 +196,16 @@ class RemoteExecutor(Executor):
             stream.fail(error)
 
     async def _sender(self, transport: Transport, receive: trio.MemoryReceiveChannel) -> None:
+        """Write queued frames, a burst at a time."""
         while True:
             frames = [await receive.receive()]
-            while True:
-                try:
-                    frames.append(receive.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            await transport.send_frames(frames)
+            async with self._send_lock:
+                while True:
+                    try:
+                        frames.append(receive.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                await transport.send_frames(frames)
 
     async def _receiver(self, transport: Transport) -> None:
         while True:
@@ -257,12 +260,22 @@ class RemoteExecutor(Executor):
         self._next_id += 1
         return self._next_id
 
+    async def _send_request(self, msg: dict) -> None:
+        """Send ``msg`` from the calling task when the connection is idle (one task
+        switch less than queueing it), else queue it behind the frames waiting."""
+        out = self._out_send
+        if out is None or self._send_lock.locked() or out.statistics().current_buffer_used:
+            self._send(msg)
+            return
+        async with self._send_lock:
+            await self._transport.send_frames([encode(msg)])
+
     async def _request(self, msg: dict) -> Any:
         await trio.lowlevel.checkpoint_if_cancelled()
         request_id = msg["id"] = self._new_id()
         future = self._pending[request_id] = Future()
         try:
-            self._send(msg)
+            await self._send_request(msg)
         except BaseException:
             del self._pending[request_id]
             raise
