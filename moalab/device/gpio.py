@@ -11,6 +11,10 @@ Pins are opened lazily on first use, or explicitly with :meth:`open` /
 ``async with`` block). A device closed by :meth:`close` is not opened again
 behind the caller's back: use :meth:`open` for that.
 
+The public methods are executor-dispatched (:func:`~moalab.core.dispatch.apply_executor`),
+so a device with an ``executor`` runs them where its pins are, e.g. on a
+Raspberry Pi running ``moalab-server``.
+
 Pins are named as gpiozero names them: a BCM GPIO number (``17``), or a
 string such as ``"GPIO17"``, ``"BOARD11"`` or ``"J8:11"``.
 """
@@ -24,6 +28,7 @@ from typing import Any
 
 import trio
 
+from ..core.dispatch import apply_executor
 from ..core.errors import InvalidArgument, MoaError
 from .analog import AnalogChannel
 from .digital import DigitalChannel, DigitalPort
@@ -272,6 +277,7 @@ class GPIODigitalInput(_GPIODevice, DigitalChannel):
         """How many edges wait to be delivered."""
         return len(self._edges)
 
+    @apply_executor
     async def pump_state(self) -> None:
         """Deliver the pin's edges as updates until cancelled.
 
@@ -293,6 +299,7 @@ class GPIODigitalInput(_GPIODevice, DigitalChannel):
             if opened_here:
                 self.close()
 
+    @apply_executor
     async def read_state(self) -> None:
         """Deliver the queued edges, then update with the level read now."""
         self._ensure_open()
@@ -326,6 +333,7 @@ class GPIODigitalOutput(_GPIODevice, DigitalChannel):
     def _opened(self) -> None:
         self.update(state=self.initial)
 
+    @apply_executor
     async def write_state(self, state: bool, **kwargs: Any) -> None:
         """Drive the pin high (True) or low (False), then update :attr:`state`.
 
@@ -337,6 +345,7 @@ class GPIODigitalOutput(_GPIODevice, DigitalChannel):
         device.value = level
         self.update(state=level)
 
+    @apply_executor
     async def read_state(self) -> None:
         """Update :attr:`state` with the level the pin is driven to."""
         (device,) = self._ensure_open()
@@ -408,6 +417,7 @@ class GPIODigitalPort(_GPIODevice, DigitalPort):
     def _opened(self) -> None:
         self.update(**dict.fromkeys(self.channel_names, self.initial))
 
+    @apply_executor
     async def write_states(
         self, high: Iterable[str] = (), low: Iterable[str] = (), **kwargs: Any
     ) -> None:
@@ -430,6 +440,7 @@ class GPIODigitalPort(_GPIODevice, DigitalPort):
             devices[name].off()
         self.update(**dict.fromkeys(high, True), **dict.fromkeys(low, False))
 
+    @apply_executor
     async def read_state(self) -> None:
         """Update every channel with the level its pin is driven to."""
         devices = self._ensure_open()
@@ -491,6 +502,7 @@ class GPIOPWMOutput(_GPIODevice, AnalogChannel):
     def _opened(self) -> None:
         self.update(state=self.initial)
 
+    @apply_executor
     async def write_state(self, state: float, **kwargs: Any) -> None:
         """Set the duty cycle to ``state`` (0 to 1), then update :attr:`state`.
 
@@ -501,6 +513,7 @@ class GPIOPWMOutput(_GPIODevice, AnalogChannel):
         device.value = value
         self.update(state=value)
 
+    @apply_executor
     async def read_state(self) -> None:
         """Update :attr:`state` with the pin's duty cycle."""
         (device,) = self._ensure_open()

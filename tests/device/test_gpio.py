@@ -298,6 +298,40 @@ async def test_pwm_on_a_pin_without_pwm_is_a_clear_error():
         plain.close()
 
 
+# ----------------------------------------------------------------------- remote
+
+
+async def test_remote_instances_through_the_executor_protocol(factory):
+    # the full remote path (encode, object registry, decode) in this process;
+    # the "server side" devices use the same mock pins
+    from moalab.executor.dummy import DummyRemoteExecutor
+
+    async with DummyRemoteExecutor() as executor:
+        motor = GPIODigitalOutput(22, name="motor", executor=executor)
+        beam = GPIODigitalInput(17, name="beam", executor=executor)
+        await executor.ensure_remote_instance(motor)
+        await executor.ensure_remote_instance(beam)
+        assert not motor.is_open and not beam.is_open  # the mirrors hold no pins
+
+        await motor.write_state(True)
+        assert factory.pin(22).state == 1
+        await wait_for(lambda: motor.state is True)
+        assert not motor.is_open  # the write ran on the far side
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(beam.pump_state)  # runs on the far side
+            await wait_for(lambda: beam.state is False)
+            before = perf_counter()
+            await trio.to_thread.run_sync(factory.pin(17).drive_high)
+            await wait_for(lambda: beam.state is True)
+            assert beam.timestamp >= before
+            nursery.cancel_scope.cancel()
+
+        # deleting the remote instance releases its pin
+        await executor.delete_remote_instance(motor)
+        assert factory.pin(22).function == "input"
+
+
 # ----------------------------------------------------------------- construction
 
 
