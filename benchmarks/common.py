@@ -1,0 +1,141 @@
+"""What both sides share: executor names, metrics, workload sizes, statistics.
+
+Standard library only: imported by ``moalab_side`` in moalab's environment and
+by ``pymoa_side`` in PyMoa's virtual environment.
+"""
+
+import json
+import math
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = (
+    "EXECUTORS", "EXTRA_SUBJECTS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "percentile", "median", "SideResults",
+)
+
+EXECUTORS = ("none", "dummy", "thread", "async_thread", "process", "websocket", "rest")
+"""Executors measured on both sides, in table order (``none`` is a direct call)."""
+
+EXTRA_SUBJECTS = ("floor_tcp", "floor_websocket", "floor_timer", "stage_engine")
+"""Rows measured on the moalab side only: the machine's transport and timer floors
+and the stage engine's timing."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    higher_is_better: bool
+    label: str
+
+
+METRICS = {m.name: m for m in (
+    Metric("lag_p50_ms", "ms", False, "round-trip lag p50"),
+    Metric("lag_p99_ms", "ms", False, "round-trip lag p99"),
+    Metric("exec_rate_hz", "Hz", True, "execution rate (sequential calls)"),
+    Metric("concurrent_rate_hz", "Hz", True, "concurrent rate (8 callers)"),
+    Metric("stream_rate_hz", "Hz", True, "continuous rate (generator items)"),
+    Metric("array_stream_mb_s", "MB/s", True, "numpy-array stream"),
+    Metric("call_during_stream_ms", "ms", False, "call during a running stream, p50"),
+    Metric("call_during_stream_max_ms", "ms", False, "call during a running stream, max"),
+    Metric("delay_error_p50_us", "us", False, "Delay end-time error p50"),
+    Metric("delay_error_p99_us", "us", False, "Delay end-time error p99"),
+    Metric("gate_latency_p50_us", "us", False, "gate reaction latency p50"),
+    Metric("gate_latency_p99_us", "us", False, "gate reaction latency p99"),
+)}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work one run does. Rates and lags run for ``time_cap`` seconds (or
+    their count, whichever ends first); streams stop at ``stream_cap`` seconds."""
+
+    time_cap: float
+    warmup: int
+    lag_samples: int
+    min_lag_samples: int
+    stream_items: int
+    stream_cap: float
+    array_items: int
+    array_floats: int
+    paced_duration: float
+    paced_interval: float
+    call_gap: float
+    paced_streams: int
+    delay_trials: int
+    delay_range: tuple[float, float]
+    gate_trials: int
+
+
+FULL = Sizes(
+    time_cap=1.5, warmup=50, lag_samples=2000, min_lag_samples=100,
+    stream_items=5000, stream_cap=4.0, array_items=512, array_floats=16384,
+    paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
+    delay_trials=300, delay_range=(0.001, 0.02), gate_trials=300,
+)
+"""One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams."""
+
+QUICK = Sizes(
+    time_cap=0.25, warmup=10, lag_samples=300, min_lag_samples=50,
+    stream_items=1000, stream_cap=1.0, array_items=64, array_floats=16384,
+    paced_duration=0.5, paced_interval=0.001, call_gap=0.05, paced_streams=1,
+    delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60,
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values``, linearly interpolated."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: list[float]) -> float:
+    return percentile(values, 50)
+
+
+@dataclass
+class SideResults:
+    """One run of one library: a value per executor and metric, and what was skipped."""
+
+    library: str
+    version: str
+    values: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=lambda: {
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "loadavg_start": os.getloadavg(),
+    })
+
+    def record(self, executor: str, metric: str, value: float) -> None:
+        if metric not in METRICS:
+            raise KeyError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
+        self.values.append({"executor": executor, "metric": metric, "value": float(value)})
+        unit = METRICS[metric].unit
+        print(f"  {self.library:7s} {executor:16s} {metric:26s} {value:12.4g} {unit}",
+              file=sys.stderr, flush=True)
+
+    def skip(self, executor: str, reason: str, metric: str = "*") -> None:
+        self.skipped.append({"executor": executor, "metric": metric, "reason": reason})
+        print(f"  {self.library:7s} {executor:16s} skipped {metric}: {reason}",
+              file=sys.stderr, flush=True)
+
+    def error(self, executor: str, metric: str, exc: BaseException) -> None:
+        self.errors.append({"executor": executor, "metric": metric,
+                            "error": f"{type(exc).__name__}: {exc}"})
+        print(f"  {self.library:7s} {executor:16s} FAILED {metric}: {type(exc).__name__}: {exc}",
+              file=sys.stderr, flush=True)
+
+    def write(self, path: str | Path) -> None:
+        self.info["loadavg_end"] = os.getloadavg()
+        Path(path).write_text(json.dumps(asdict(self), indent=1))

@@ -1,0 +1,251 @@
+"""The workloads run through moalab's executors, plus the transport floor and timing.
+
+Run by ``moalab bench`` as ``python -m benchmarks.moalab_side --out FILE
+[--quick] [--subjects a,b]`` from the repository root (a fresh interpreter per
+run, like the PyMoa side). Each executor is one entry of :data:`EXECUTORS`;
+executors whose module is not there yet, or that need a ``moalab-server``
+that cannot be started, are skipped with the reason.
+"""
+
+import argparse
+import importlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+# child processes (ProcessExecutor's child, moalab-server) import the device module
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+
+import numpy as np  # noqa: E402
+import trio  # noqa: E402
+
+import moalab  # noqa: E402
+
+from .common import EXECUTORS, EXTRA_SUBJECTS, FULL, QUICK, SideResults, Sizes  # noqa: E402
+from .floor import run_floors  # noqa: E402
+from .timing import run_timing  # noqa: E402
+from .workloads import run_workloads  # noqa: E402
+
+DEVICE_MODULE = "benchmarks.moalab_devices"
+SERVER_START_TIMEOUT = 30.0
+_LISTENING = re.compile(rb"moalab-server listening on http://([0-9.]+):(\d+)")
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ExecutorEntry:
+    """How to make one executor: ``create(server)`` (server is None unless
+    ``needs_server``); ``async_methods`` picks the device's async flavours."""
+
+    create: Callable[[Server | None], Any] | None
+    async_methods: bool = False
+    needs_server: bool = False
+
+
+def _load(path: str) -> Any:
+    """``module:attr``, imported now (raises ImportError while it does not exist)."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+EXECUTORS_BY_NAME: dict[str, ExecutorEntry] = {
+    "none": ExecutorEntry(None),
+    "dummy": ExecutorEntry(lambda _: _load("moalab.executor.dummy:DummyRemoteExecutor")()),
+    "thread": ExecutorEntry(lambda _: _load("moalab.executor:ThreadExecutor")()),
+    "async_thread": ExecutorEntry(lambda _: _load("moalab.executor:AsyncThreadExecutor")(),
+                                  async_methods=True),
+    "process": ExecutorEntry(lambda _: _load("moalab.executor.process:ProcessExecutor")()),
+    "websocket": ExecutorEntry(
+        lambda s: _load("moalab.executor.websocket:WebSocketExecutor")(server=s.host, port=s.port),
+        needs_server=True),
+    "rest": ExecutorEntry(
+        lambda s: _load("moalab.executor.rest:RestExecutor")(server=s.host, port=s.port),
+        needs_server=True),
+}
+"""One entry per executor measured; the keys are :data:`common.EXECUTORS`."""
+
+
+class MoalabSubject:
+    """A :class:`BenchDevice` behind one moalab executor (or none)."""
+
+    def __init__(self, name: str, device: Any, executor: Any, async_methods: bool) -> None:
+        self.name = name
+        self.device = device
+        self.executor = executor
+        self.has_echo = executor is not None
+        self.has_streams = True
+        # a direct call of a paced sync generator would block the trio loop
+        self.has_paced_stream = executor is not None
+        suffix = "_async" if async_methods else ""
+        self._call = getattr(device, "read_value" + suffix)
+        self._items = getattr(device, "generate_items" + suffix)
+        self._arrays = getattr(device, "generate_arrays" + suffix)
+        self._paced = getattr(device, "generate_paced" + suffix)
+
+    async def echo(self) -> float:
+        t0, _, _, t3 = await self.executor.get_echo_clock()
+        return t3 - t0
+
+    async def call(self, x: int) -> Any:
+        return await self._call(x)
+
+    def stream(self, n: int):
+        return self._items(n)
+
+    @asynccontextmanager
+    async def array_stream(self, n: int, floats: int) -> AsyncIterator[AsyncIterator[Any]]:
+        async with self._arrays(n, floats) as items:
+            async def arrays() -> AsyncIterator[Any]:
+                async for item in items:
+                    # RestExecutor speaks JSON: arrays arrive as lists
+                    yield item if isinstance(item, np.ndarray) else np.asarray(item)
+
+            yield arrays()
+
+    def paced_stream(self, n: int, interval: float):
+        return self._paced(n, interval)
+
+
+def _server_command() -> str | None:
+    local = Path(sys.executable).with_name("moalab-server")
+    return str(local) if local.exists() else shutil.which("moalab-server")
+
+
+@asynccontextmanager
+async def moalab_server(nursery: trio.Nursery) -> AsyncIterator[Server]:
+    """``moalab-server`` on 127.0.0.1 (a free port), allowing the device module."""
+    command = _server_command()
+    if command is None:
+        raise FileNotFoundError("the moalab-server command is not installed (yet)")
+    process = await trio.lowlevel.open_process(
+        [command, "--host", "127.0.0.1", "--port", "0", "--allow", DEVICE_MODULE],
+        stdout=subprocess.PIPE, cwd=str(REPO))
+    try:
+        output = b""
+        with trio.fail_after(SERVER_START_TIMEOUT):
+            while (match := _LISTENING.search(output)) is None:
+                chunk = await process.stdout.receive_some(4096)
+                if not chunk:
+                    raise RuntimeError(f"moalab-server exited during start-up (code "
+                                       f"{await process.wait()}); output: {output[-500:]!r}")
+                output += chunk
+
+        async def drain() -> None:  # a full pipe would stall the server
+            while await process.stdout.receive_some(65536):
+                pass
+
+        nursery.start_soon(drain)
+        yield Server(match.group(1).decode(), int(match.group(2)))
+    finally:
+        with trio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)
+                with trio.move_on_after(10):
+                    await process.wait()
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+
+
+async def bench_executor(name: str, sizes: Sizes, results: SideResults,
+                         server: Server | None) -> None:
+    from .moalab_devices import BenchDevice
+
+    entry = EXECUTORS_BY_NAME[name]
+    device = BenchDevice(name=f"bench-{name}")
+    if entry.create is None:
+        await run_workloads(MoalabSubject(name, device, None, False), sizes, results)
+        return
+    executor = entry.create(server)
+    async with executor:
+        device.executor = executor
+        await executor.ensure_remote_instance(device)
+        try:
+            await run_workloads(MoalabSubject(name, device, executor, entry.async_methods),
+                                sizes, results)
+        finally:
+            with trio.CancelScope(shield=True):
+                await executor.delete_remote_instance(device)
+
+
+def _unavailable(name: str) -> str | None:
+    """Why executor ``name`` cannot be measured, or None."""
+    entry = EXECUTORS_BY_NAME[name]
+    if entry.create is None:
+        return None
+    try:
+        entry.create(Server("127.0.0.1", 1) if entry.needs_server else None)
+    except ImportError as exc:
+        return f"not available yet ({type(exc).__name__}: {exc})"
+    return None
+
+
+async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) -> None:
+    await run_timing(subjects, sizes, results)
+    await run_floors(subjects, sizes, results)
+    executors = [name for name in EXECUTORS if name in subjects]
+    runnable = []
+    for name in executors:
+        reason = _unavailable(name)
+        if reason is None:
+            runnable.append(name)
+        else:
+            results.skip(name, reason)
+    async with trio.open_nursery() as nursery:
+        server_cm = None
+        server: Server | None = None
+        if any(EXECUTORS_BY_NAME[name].needs_server for name in runnable):
+            try:
+                server_cm = moalab_server(nursery)
+                server = await server_cm.__aenter__()
+            except Exception as exc:
+                server_cm = None
+                for name in [n for n in runnable if EXECUTORS_BY_NAME[n].needs_server]:
+                    runnable.remove(name)
+                    results.skip(name, f"no moalab-server ({type(exc).__name__}: {exc})")
+        try:
+            for name in runnable:
+                start = perf_counter()
+                try:
+                    await bench_executor(name, sizes, results, server)
+                except Exception as exc:
+                    results.error(name, "*", exc)
+                print(f"  moalab  {name:16s} done in {perf_counter() - start:.1f} s",
+                      file=sys.stderr, flush=True)
+        finally:
+            if server_cm is not None:
+                await server_cm.__aexit__(None, None, None)
+        nursery.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.moalab_side")
+    parser.add_argument("--out", required=True, help="JSON file for the results")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--subjects", default=",".join(EXECUTORS + EXTRA_SUBJECTS))
+    args = parser.parse_args(argv)
+    subjects = [s for s in args.subjects.split(",") if s]
+    results = SideResults("moalab", moalab.__version__)
+    trio.run(main_async, subjects, QUICK if args.quick else FULL, results)
+    results.write(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""Summaries of the runs: medians over runs, moalab/PyMoa ratios, goals, table, JSON, plot."""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .common import EXECUTORS, EXTRA_SUBJECTS, METRICS, median
+
+__all__ = ("summarize", "format_table", "GOALS", "plot")
+
+REMOTE = ("process", "websocket", "rest")
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A target of the benchmark issue: a ratio moalab/PyMoa (``kind='ratio'``) or an
+    absolute moalab value (``kind='absolute'``), at least or at most ``threshold``."""
+
+    executor: str
+    metric: str
+    kind: str
+    op: str  # ">=", "<=" or "<"
+    threshold: float
+
+    @property
+    def text(self) -> str:
+        label = METRICS[self.metric].label
+        if self.kind == "ratio":
+            return f"{label}, {self.executor}: moalab/PyMoa {self.op} {self.threshold:g}x"
+        unit = METRICS[self.metric].unit
+        return f"{label}, {self.executor}: {self.op} {self.threshold:g} {unit}"
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None or math.isnan(value):
+            return None
+        return {">=": value >= self.threshold, "<=": value <= self.threshold,
+                "<": value < self.threshold}[self.op]
+
+
+GOALS = (
+    Goal("thread", "exec_rate_hz", "ratio", ">=", 1.5),
+    Goal("process", "exec_rate_hz", "ratio", ">=", 3),
+    Goal("websocket", "exec_rate_hz", "ratio", ">=", 2),
+    Goal("rest", "exec_rate_hz", "ratio", ">=", 1.5),
+    *(Goal(e, "concurrent_rate_hz", "ratio", ">=", 5) for e in REMOTE),
+    *(Goal(e, "stream_rate_hz", "ratio", ">=", 10) for e in REMOTE),
+    *(Goal(e, "array_stream_mb_s", "ratio", ">=", 10) for e in REMOTE),
+    *(Goal(e, "call_during_stream_ms", "absolute", "<", 5)
+      for e in ("dummy", "thread", "async_thread", "process", "websocket", "rest")),
+    Goal("stage_engine", "delay_error_p99_us", "absolute", "<=", 1000),
+    Goal("stage_engine", "gate_latency_p50_us", "absolute", "<=", 100),
+    Goal("stage_engine", "gate_latency_p99_us", "absolute", "<=", 500),
+)
+"""The goals of the benchmark issue (ratios measured against PyMoa in the same run)."""
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    return {"median": median(values), "min": min(values), "max": max(values),
+            "n": len(values), "values": values}
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> dict[str, Any]:
+    """Combine the runs of each library (``{library: [side results, ...]}``)."""
+    results, skipped, errors = [], [], []
+    medians: dict[tuple[str, str, str], float] = {}
+    for library, side_runs in runs.items():
+        values: dict[tuple[str, str], list[float]] = {}
+        seen_skips: set[tuple[str, str, str]] = set()
+        for run in side_runs:
+            for item in run["values"]:
+                values.setdefault((item["executor"], item["metric"]), []).append(item["value"])
+            for item in run["skipped"]:
+                key = (item["executor"], item["metric"], item["reason"])
+                if key not in seen_skips:
+                    seen_skips.add(key)
+                    skipped.append({"library": library, **item})
+            errors.extend({"library": library, **item} for item in run["errors"])
+        for (executor, metric), series in values.items():
+            m = METRICS[metric]
+            stats = _stats(series)
+            medians[(library, executor, metric)] = stats["median"]
+            results.append({"library": library, "executor": executor, "metric": metric,
+                            "unit": m.unit, "higher_is_better": m.higher_is_better, **stats})
+    order = {name: i for i, name in enumerate(EXECUTORS + EXTRA_SUBJECTS)}
+    metric_order = {name: i for i, name in enumerate(METRICS)}
+    results.sort(key=lambda r: (order.get(r["executor"], 99), metric_order[r["metric"]],
+                                r["library"]))
+    comparison = []
+    for executor in EXECUTORS:
+        for metric in METRICS:
+            ours = medians.get(("moalab", executor, metric))
+            theirs = medians.get(("pymoa", executor, metric))
+            if ours is None and theirs is None:
+                continue
+            ratio = ours / theirs if ours is not None and theirs else None
+            comparison.append({"executor": executor, "metric": metric,
+                               "unit": METRICS[metric].unit, "moalab": ours, "pymoa": theirs,
+                               "ratio": ratio})
+    goals = []
+    compared = "pymoa" in runs
+    for goal in GOALS:
+        if goal.kind == "ratio":
+            ours = medians.get(("moalab", goal.executor, goal.metric))
+            theirs = medians.get(("pymoa", goal.executor, goal.metric))
+            value = ours / theirs if ours is not None and theirs else None
+            note = "" if compared else "needs --compare pymoa"
+        else:
+            value = medians.get(("moalab", goal.executor, goal.metric))
+            note = ""
+        goals.append({"goal": goal.text, "executor": goal.executor, "metric": goal.metric,
+                      "kind": goal.kind, "op": goal.op, "threshold": goal.threshold,
+                      "value": value, "met": goal.met(value), "note": note})
+    return {"meta": meta, "results": results, "skipped": skipped, "errors": errors,
+            "comparison": comparison, "goals": goals}
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value >= 1e5:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The summary as plain text: one row per executor and metric, then the goals."""
+    by_key = {(r["library"], r["executor"], r["metric"]): r for r in summary["results"]}
+    skips = {}
+    for s in summary["skipped"]:
+        skips.setdefault((s["library"], s["executor"], s["metric"]), s["reason"])
+        skips.setdefault((s["library"], s["executor"], "*"), None)
+    libraries = ["moalab"] + (["pymoa"] if summary["meta"].get("compare") else [])
+    runs = summary["meta"].get("runs", 1)
+    lines = [f"moalab bench: medians over {runs} run(s)"
+             + (" (moalab and PyMoa alternating)" if len(libraries) > 1 else "")
+             + "; [min-max] over runs", ""]
+    header = f"{'executor':16s} {'metric':38s} {'moalab':>24s}"
+    if len(libraries) > 1:
+        header += f" {'PyMoa':>24s} {'moalab/PyMoa':>13s}"
+    lines += [header, "-" * len(header)]
+
+    def cell(library: str, executor: str, metric: str) -> str:
+        row = by_key.get((library, executor, metric))
+        if row is None:
+            if (library, executor, metric) in skips or (library, executor, "*") in skips:
+                return "n/a"
+            return "-"
+        if row["n"] > 1:
+            return f"{_fmt(row['median'])} [{_fmt(row['min'])}-{_fmt(row['max'])}]"
+        return _fmt(row["median"])
+
+    for executor in EXECUTORS + EXTRA_SUBJECTS:
+        rows = [m for m in METRICS if any((lib, executor, m) in by_key for lib in libraries)]
+        first = True
+        for metric in rows:
+            m = METRICS[metric]
+            label = f"{m.label} ({m.unit})"
+            line = f"{executor if first else '':16s} {label:38s} {cell('moalab', executor, metric):>24s}"
+            if len(libraries) > 1:
+                ours = by_key.get(("moalab", executor, metric))
+                theirs = by_key.get(("pymoa", executor, metric))
+                ratio = (f"{ours['median'] / theirs['median']:.2f}x"
+                         if ours and theirs and theirs["median"] else "")
+                line += f" {cell('pymoa', executor, metric):>24s} {ratio:>13s}"
+            lines.append(line)
+            first = False
+    reasons = {}
+    for s in summary["skipped"]:
+        reasons.setdefault((s["library"], s["executor"], s["reason"]), None)
+    if reasons:
+        lines += ["", "Not measured:"]
+        for library, executor, reason in reasons:
+            lines.append(f"  {library} {executor}: {reason}")
+    if summary["errors"]:
+        lines += ["", "Failed:"]
+        for e in summary["errors"]:
+            lines.append(f"  {e['library']} {e['executor']} {e['metric']}: {e['error']}")
+    lines += ["", "Goals (issue 5):"]
+    for goal in summary["goals"]:
+        status = {True: "met   ", False: "MISSED", None: "  -   "}[goal["met"]]
+        value = goal["value"]
+        shown = ("-" if value is None else
+                 f"{value:.2f}x" if goal["kind"] == "ratio" else _fmt(value))
+        note = f"  ({goal['note']})" if goal["note"] else ""
+        lines.append(f"  [{status}] {goal['goal']}: {shown}{note}")
+    return "\n".join(lines)
+
+
+def plot(summary: dict[str, Any], path: str) -> None:
+    """Bar charts (log scale) of each executor metric, moalab beside PyMoa."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_key = {(r["library"], r["executor"], r["metric"]): r for r in summary["results"]}
+    libraries = ["moalab"] + (["pymoa"] if summary["meta"].get("compare") else [])
+    metrics = ["lag_p50_ms", "exec_rate_hz", "concurrent_rate_hz", "stream_rate_hz",
+               "array_stream_mb_s", "call_during_stream_ms"]
+    figure, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    width = 0.8 / len(libraries)
+    colours = {"moalab": "#1f77b4", "pymoa": "#ff7f0e"}
+    for ax, metric in zip(axes.flat, metrics):
+        m = METRICS[metric]
+        for i, library in enumerate(libraries):
+            xs, heights, errs = [], [], [[], []]
+            for x, executor in enumerate(EXECUTORS):
+                row = by_key.get((library, executor, metric))
+                if row is None or row["median"] <= 0:
+                    continue
+                xs.append(x + (i - (len(libraries) - 1) / 2) * width)
+                heights.append(row["median"])
+                errs[0].append(row["median"] - row["min"])
+                errs[1].append(row["max"] - row["median"])
+            ax.bar(xs, heights, width, yerr=errs, label="PyMoa" if library == "pymoa" else library,
+                   color=colours[library], capsize=2)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(EXECUTORS)))
+        ax.set_xticklabels(EXECUTORS, rotation=30, ha="right")
+        ax.set_title(f"{m.label} ({m.unit}), {'higher' if m.higher_is_better else 'lower'} "
+                     "is better", fontsize=10)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes.flat[0].legend()
+    meta = summary["meta"]
+    figure.suptitle(f"moalab bench, {meta.get('runs')} run(s), median with min-max "
+                    f"({meta.get('platform', '')})", fontsize=11)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
