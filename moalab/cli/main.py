@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.traceback import Traceback
 
 from ..core.errors import MoaError
+from .bench import add_bench_arguments, run_bench
 from .run import default_log_path, run_cli_experiment
 from .script import CONVENTION, load_module, load_script
 
@@ -62,11 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         "faster than real time (or at once with --dry-run).",
     )
     _add_run_options(demo)
+
+    add_bench_arguments(commands.add_parser(
+        "bench", help="run the executor benchmark suite (from a source checkout)",
+        description="Time every executor, the transport floor and the stage engine's timing; "
+        "with --compare pymoa, side by side with PyMoa. See benchmarks/README.md.",
+    ))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        return run_bench(args)
     console = Console()
     try:
         if args.command == "demo":
