@@ -4,6 +4,7 @@ from .adc import ADCPort
 from .analog import AnalogChannel, AnalogPort
 from .device import Device
 from .digital import DigitalChannel, DigitalPort
+from .gpio import GPIODigitalInput, GPIODigitalOutput, GPIODigitalPort, GPIOError, GPIOPWMOutput
 from .port import Channel, ChannelBase, Port
 from .virtual import (
     VirtualADCPort,
@@ -28,4 +29,9 @@ __all__ = (
     "VirtualAnalogChannel",
     "VirtualAnalogPort",
     "VirtualADCPort",
+    "GPIODigitalInput",
+    "GPIODigitalOutput",
+    "GPIODigitalPort",
+    "GPIOPWMOutput",
+    "GPIOError",
 )
