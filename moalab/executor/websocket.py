@@ -15,6 +15,8 @@ MAX_MESSAGE = 256 * 1024 * 1024
 class _WebSocketTransport:
     def __init__(self, ws: object) -> None:
         self.ws = ws
+        self._closing = False
+        self._closed = trio.Event()
 
     async def send_frames(self, frames: list[bytes]) -> None:
         # messages joined end to end: one WebSocket message per burst
@@ -24,10 +26,18 @@ class _WebSocketTransport:
         try:
             return await self.ws.get_message()
         except ConnectionClosed:
+            if self._closing:
+                # our close ends get_message at once, but the close handshake still
+                # needs the connection's reader: returning would cancel it
+                await self._closed.wait()
             return None
 
     async def aclose(self) -> None:
-        await self.ws.aclose()
+        self._closing = True
+        try:
+            await self.ws.aclose()
+        finally:
+            self._closed.set()
 
 
 def server_url(server: str, port: int, scheme: str, path: str = "") -> str:
