@@ -1,0 +1,74 @@
+"""Fixtures shared by test packages: a real moalab-server subprocess."""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_DEVICES = "tests.executor.devices"
+
+
+def repo_env() -> dict[str, str]:
+    """The environment with the repository on PYTHONPATH, so child processes import
+    ``tests.executor.devices`` whatever their working directory."""
+    paths = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    port: int
+    stderr: object
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+
+@contextmanager
+def running_server(*args: str, graceful_timeout: float = 0.2) -> Iterator[ServerProcess]:
+    """Start ``moalab-server`` on 127.0.0.1 with a free port; stop it at the end."""
+    command = [sys.executable, "-m", "moalab.cli.server", "--host", "127.0.0.1", "--port", "0",
+               "--graceful-timeout", str(graceful_timeout), "--allow", TEST_DEVICES, *args]
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, cwd=REPO, env=repo_env(), stdout=subprocess.PIPE,
+                                   stderr=stderr)
+        try:
+            line = process.stdout.readline().decode()
+            match = re.fullmatch(r"moalab-server listening on http://127\.0\.0\.1:(\d+)\s*", line)
+            if match is None:
+                process.kill()
+                process.wait()
+                stderr.seek(0)
+                raise RuntimeError(f"moalab-server did not start: stdout {line!r}, stderr "
+                                   f"{stderr.read().decode(errors='replace')}")
+            yield ServerProcess(process, int(match[1]), stderr)
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def moalab_server() -> Iterator[ServerProcess]:
+    """One moalab-server for the session, allowing ``tests.executor.devices``."""
+    with running_server() as server:
+        yield server
