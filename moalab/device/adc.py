@@ -11,6 +11,10 @@ from .device import Device
 __all__ = ("ADCPort",)
 
 
+def _same(a: Any, b: Any) -> bool:
+    return a is b
+
+
 class ADCPort(Device):
     """A multi-channel ADC sampled at :attr:`frequency`.
 
@@ -34,8 +38,10 @@ class ADCPort(Device):
     active_channels = ObjectProperty(None, allownone=True)
     """A list of ``num_channels`` booleans; None means all active."""
 
-    raw_data = ObjectProperty(None, allownone=True)
-    data = ObjectProperty(None, allownone=True)
+    # blocks of numpy arrays: compared by identity (== on arrays is elementwise), so
+    # each new block is a change
+    raw_data = ObjectProperty(None, allownone=True, comparator=_same)
+    data = ObjectProperty(None, allownone=True, comparator=_same)
     ts_idx: int = NumericProperty(0)
 
     def __init__(self, **kwargs: Any) -> None:
