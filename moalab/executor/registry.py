@@ -26,7 +26,7 @@ from .errors import NotAllowed, UnknownObject
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
-__all__ = ("ObjectRegistry", "RemoteObject", "class_path")
+__all__ = ("ObjectRegistry", "RemoteObject", "class_path", "encodable")
 
 ALWAYS_ALLOWED = ("moalab",)
 _MAIN_ALIAS = "__moalab_main__"
@@ -38,7 +38,8 @@ def class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _encodable(value: Any) -> bool:
+def encodable(value: Any) -> bool:
+    """Whether ``value`` can travel (see :mod:`moalab.executor.codec`)."""
     try:
         encode(value)
     except Exception:
@@ -81,7 +82,7 @@ class RemoteObject:
         values = {}
         for prop in self.obj.properties():
             value = getattr(self.obj, prop)
-            if prop not in _NOT_MIRRORED and _encodable(value):
+            if prop not in _NOT_MIRRORED and encodable(value):
                 values[prop] = value
         return values
 
@@ -113,7 +114,6 @@ class RemoteObject:
             self._flush_scheduled = False
         if not props and not event:
             return
-        props = {k: v for k, v in props.items() if _encodable(v)}
         for watcher in list(self.watchers):
             watcher.on_update(self.name, props, event)
 

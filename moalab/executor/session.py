@@ -27,7 +27,7 @@ import trio
 
 from .codec import decode_many, encode, encode_exception
 from .errors import ProtocolError
-from .registry import ObjectRegistry, RemoteObject
+from .registry import ObjectRegistry, RemoteObject, encodable
 from .stream import ItemBuffer
 
 __all__ = ("Session", "MAX_BATCH")
@@ -131,7 +131,13 @@ class Session:
             self.send({"id": request_id, "error": encode_exception(result.error)})
 
     def on_update(self, name: str, props: dict, event: bool) -> None:
-        self.send({"op": "update", "obj": name, "props": props, "event": event})
+        message = {"op": "update", "obj": name, "props": props, "event": event}
+        try:
+            frame = encode(message)
+        except Exception:  # a property holding something that cannot travel: skip it
+            message["props"] = {k: v for k, v in props.items() if encodable(v)}
+            frame = encode(message)
+        self._out_send.send_nowait(frame)
 
     # ----------------------------------------------------------------- requests
 

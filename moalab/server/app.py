@@ -30,6 +30,11 @@ def _error(exc: BaseException, status: int) -> tuple[Response, int]:
     return jsonify({"error": to_jsonable(encode_exception(exc))}), status
 
 
+def _line(message: dict) -> bytes:
+    """One NDJSON line; a value JSON cannot hold is sent as its text."""
+    return json.dumps(to_jsonable(message), default=str).encode() + b"\n"
+
+
 def _status_of(exc: Exception) -> int:
     if isinstance(exc, NotAllowed):
         return 403
@@ -145,13 +150,10 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_count
                             batch = await items.receive_batch()
                         except StopAsyncIteration:
                             break
-                        yield b"".join(
-                            json.dumps({"item": to_jsonable(item)}).encode() + b"\n"
-                            for item in batch
-                        )
-                yield b'{"end": true}\n'
+                        yield b"".join(_line({"item": item}) for item in batch)
+                yield _line({"end": True})
             except Exception as exc:
-                yield json.dumps({"error": to_jsonable(encode_exception(exc))}).encode() + b"\n"
+                yield _line({"error": encode_exception(exc)})
 
         return Response(lines(), mimetype="application/x-ndjson")
 
@@ -166,10 +168,10 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_count
 
         async def lines() -> AsyncIterator[bytes]:
             try:
-                first = {"op": "update", "obj": name, "props": remote.snapshot(), "event": False}
-                yield json.dumps(to_jsonable(first)).encode() + b"\n"
+                yield _line({"op": "update", "obj": name, "props": remote.snapshot(),
+                             "event": False})
                 async for update in queue.receive:
-                    yield json.dumps(to_jsonable(update)).encode() + b"\n"
+                    yield _line(update)
             finally:
                 remote.watchers.discard(queue)
 
