@@ -115,6 +115,8 @@ class RestExecutor(RemoteExecutor):
             path = f"/api/objects/{_q(msg['obj'])}/call/{_q(msg['method'])}"
             data = await self._send_http("POST", path, {"args": msg["args"],
                                                           "kwargs": msg["kwargs"]})
+            for update in data.get("updates", ()):
+                self._dispatch(update)
             return data["result"]
         if op == "create":
             return await self._send_http("POST", "/api/objects", {

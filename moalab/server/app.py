@@ -59,6 +59,10 @@ def _call_arguments(body: dict[str, Any]) -> tuple[list, dict]:
     return args, kwargs
 
 
+def _update(name: str, props: dict, event: bool) -> dict[str, Any]:
+    return {"op": "update", "obj": name, "props": props, "event": event}
+
+
 class _UpdateQueue:
     """A watcher of a remote object for one REST client: updates as NDJSON lines."""
 
@@ -66,7 +70,14 @@ class _UpdateQueue:
         self.send, self.receive = trio.open_memory_channel(math.inf)
 
     def on_update(self, name: str, props: dict, event: bool) -> None:
-        self.send.send_nowait({"op": "update", "obj": name, "props": props, "event": event})
+        self.send.send_nowait(_update(name, props, event))
+
+
+class _UpdateList(list):
+    """A watcher collecting the updates made during one REST call."""
+
+    def on_update(self, name: str, props: dict, event: bool) -> None:
+        self.append(_update(name, props, event))
 
 
 def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_counter) -> QuartTrio:
@@ -128,11 +139,18 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_count
             args, kwargs = _call_arguments(await _json_body())
         except Exception as exc:
             return _error(exc, _status_of(exc))
+        # the updates the call causes travel with its reply too: the /updates stream
+        # is another connection, and may deliver them after the reply
+        collected = _UpdateList()
+        remote.watchers.add(collected)
         try:
             result = await remote.call(method, args, kwargs)
         except Exception as exc:  # raised by the device method itself
             return _error(exc, 500)
-        return jsonify({"result": to_jsonable(result)})
+        finally:
+            remote.flush()
+            remote.watchers.discard(collected)
+        return jsonify({"result": to_jsonable(result), "updates": to_jsonable(collected)})
 
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
@@ -168,8 +186,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_count
 
         async def lines() -> AsyncIterator[bytes]:
             try:
-                yield _line({"op": "update", "obj": name, "props": remote.snapshot(),
-                             "event": False})
+                yield _line(_update(name, remote.snapshot(), False))
                 async for update in queue.receive:
                     yield _line(update)
             finally:
