@@ -10,7 +10,7 @@ import httpx
 import trio
 
 from .codec import decode_exception, to_jsonable
-from .errors import ConnectionLost, ProtocolError
+from .errors import ConnectionLost, ProtocolError, RemoteError
 from .remote import RemoteExecutor, Transport
 from .thread import read_items
 from .websocket import server_url
@@ -104,7 +104,11 @@ class RestExecutor(RemoteExecutor):
                 method, path, json=None if body is None else to_jsonable(body))
         except httpx.TransportError as exc:
             raise ConnectionLost(f"request to {self.url}{path} failed: {exc}") from exc
-        data = response.json()
+        try:
+            data = response.json()
+        except ValueError:
+            raise RemoteError(f"{method} {path} answered {response.status_code} "
+                              f"{response.reason_phrase}: {response.text[:200]}") from None
         if "error" in data:
             raise decode_exception(data["error"])
         return data

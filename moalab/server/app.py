@@ -73,11 +73,14 @@ class _UpdateQueue:
         self.send.send_nowait(_update(name, props, event))
 
 
-class _UpdateList(list):
+class _UpdateList:
     """A watcher collecting the updates made during one REST call."""
 
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+
     def on_update(self, name: str, props: dict, event: bool) -> None:
-        self.append(_update(name, props, event))
+        self.updates.append(_update(name, props, event))
 
 
 def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_counter) -> QuartTrio:
@@ -150,7 +153,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_count
         finally:
             remote.flush()
             remote.watchers.discard(collected)
-        return jsonify({"result": to_jsonable(result), "updates": to_jsonable(collected)})
+        return jsonify({"result": to_jsonable(result), "updates": to_jsonable(collected.updates)})
 
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
