@@ -48,7 +48,7 @@ async def test_sleep_until_on_the_real_clock_is_not_early():
         target = now() + delay
         await sleep_until(target)
         late = now() - target
-        assert 0 <= late < 0.05
+        assert 0 <= late < 0.5  # never early; late only by scheduling (generous bound)
 
 
 async def test_sleep_until_a_past_time_returns_and_is_a_checkpoint():
