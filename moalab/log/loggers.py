@@ -36,12 +36,15 @@ class SimpleCSVLogger(ObjectLogger):
         """Create the file and write the header (done by the first row otherwise)."""
         if self._file is not None:
             return
-        if os.path.exists(self.filename) and not self.overwrite:
+        try:
+            # "x" creates the file only if it does not exist, in one step
+            self._file = open(self.filename, "w" if self.overwrite else "x", newline="",
+                              encoding="utf-8")
+        except FileExistsError:
             raise InvalidArgument(
                 f"log file {self.filename!r} already exists: choose a new file name, or allow "
                 "overwriting it (overwrite=True; --overwrite on the command line)"
-            )
-        self._file = open(self.filename, "w", newline="", encoding="utf-8")
+            ) from None
         self._writer = csv.writer(self._file)
         self._writer.writerow(COLUMNS)
         self._flush()
