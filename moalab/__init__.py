@@ -53,6 +53,7 @@ from .log import (
     SimpleCSVLogger,
     SimpleTerminalLogger,
 )
+from .runner import RunHandle, run, run_experiment, start
 from .stage import (
     AnalogGateStage,
     Delay,
@@ -69,6 +70,10 @@ __version__ = "0.1.0"
 
 __all__ = (
     "now",
+    "start",
+    "run",
+    "RunHandle",
+    "run_experiment",
     "MoaError",
     "InvalidArgument",
     "StageStateError",
