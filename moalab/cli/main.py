@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 from rich.traceback import Traceback
 
 from ..core.errors import MoaError
@@ -39,6 +40,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="overwrite an existing log file")
     parser.add_argument("--no-live", dest="live", action="store_false",
                         help="no live view of the stage tree")
+
+
+def _script_traceback(exc: BaseException, script: Path) -> Traceback:
+    """The traceback of an exception raised by ``script``, from the script's first frame
+    on (runpy's and moalab's frames above it say nothing to the script's author)."""
+    tb, target = exc.__traceback__, script.resolve()
+    while tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve() != target:
+        tb = tb.tb_next
+    return Traceback.from_exception(type(exc), exc, tb, max_frames=4)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         return run_bench(args)
     console = Console()
+    # errors go to stderr, one line each whatever the terminal's width (no markup:
+    # messages quote user values such as [...])
+    errors = Console(stderr=True, soft_wrap=True)
+
+    def error(message: str) -> int:
+        errors.print(Text.assemble((f"moalab {args.command}: ", "red"), message))
+        return 2
+
     try:
         if args.command == "demo":
             experiment = load_module(DEMO_MODULE)
@@ -89,11 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             except MoaError:
                 raise
             except Exception as exc:  # the user's script failed: show where, briefly
-                console.print(Traceback.from_exception(type(exc), exc, exc.__traceback__,
-                                                       max_frames=4))
-                console.print(f"[red]moalab run:[/] the script {str(args.script)!r} raised "
-                              f"{type(exc).__name__} while loading; fix it and run again")
-                return 2
+                errors.print(_script_traceback(exc, args.script), soft_wrap=False)
+                return error(f"the script {str(args.script)!r} raised {type(exc).__name__} "
+                             f"while loading ({exc}); fix it and run again")
             stem = args.script.stem
         log_path = args.log or default_log_path(stem)
         return run_cli_experiment(
@@ -101,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite, console=console,
         )
     except MoaError as exc:
-        console.print(f"[red]moalab {args.command}:[/] {exc}")
-        return 2
+        return error(str(exc))
 
 
 if __name__ == "__main__":

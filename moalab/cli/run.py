@@ -11,9 +11,10 @@ import trio
 import trio.testing
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 from rich.traceback import Traceback
 
-from ..core.errors import MoaError
+from ..core.errors import InvalidArgument, MoaError
 from ..log.loggers import SimpleCSVLogger
 from ..runner.experiment import run_experiment
 from ..stage.runstate import RunState
@@ -79,8 +80,17 @@ def run_cli_experiment(
     """Run ``experiment``, logging every stage and device to ``log_path``; return an exit code."""
     console = console or Console()
     clock = _make_clock(dry_run, speed)
+    if log_path.is_dir():
+        raise InvalidArgument(f"--log {str(log_path)!r} is a folder: give a file name, "
+                              "e.g. run1.csv")
     logger = SimpleCSVLogger(log_path, overwrite=overwrite)
-    logger.open()
+    try:
+        logger.open()
+    except OSError as exc:
+        raise InvalidArgument(
+            f"cannot write the log file {str(log_path)!r} ({exc.strerror or exc}): give a "
+            "path in an existing folder you may write to"
+        ) from None
     for stage in experiment.root.iterate_stages():
         logger.add_logged_instance(stage)
     for device in experiment.devices:
@@ -108,15 +118,20 @@ def run_cli_experiment(
         logger.close()
 
     state = experiment.root.run_state
+    # one line whatever the width, so the log's path is never broken up
     console.print(
-        f"experiment {experiment.source}: [bold]{state}[/] after "
-        f"{read_clock() - start:.3f} s{' (virtual time)' if clock else ''}; "
-        f"{logger.count} log events in {log_path}"
+        Text.assemble(
+            f"experiment {experiment.source}: ", (str(state), "bold"),
+            f" after {read_clock() - start:.3f} s{' (virtual time)' if clock else ''}; "
+            f"{logger.count} log events in {log_path.resolve()}",
+        ),
+        soft_wrap=True,
     )
     if error is not None:
         if not isinstance(error, MoaError):
             console.print(Traceback.from_exception(type(error), error, error.__traceback__))
-        console.print(f"[red]error:[/] {type(error).__name__}: {error}")
+        console.print(Text.assemble(("error: ", "red"), f"{type(error).__name__}: {error}"),
+                      soft_wrap=True)
         return EXIT_FAILED
     if interrupted:
         return EXIT_INTERRUPTED

@@ -6,8 +6,10 @@ import sys
 
 import trio
 from rich.console import Console
+from rich.text import Text
 
 from ..core.errors import MoaError
+from ..core.nursery import unwrap_group
 from ..server.config import ServerConfig, load_config, merge_config
 from ..server.serve import serve
 
@@ -52,20 +54,24 @@ async def _main(config: ServerConfig, graceful_timeout: float, console: Console)
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(stderr=True)
+    # one line per message whatever the terminal's width (journalctl shows them as lines)
+    console = Console(stderr=True, soft_wrap=True)
     try:
         config = load_config(args.config) if args.config else ServerConfig()
         config = merge_config(config, host=args.host, port=args.port, allow=args.allow)
         if args.graceful_timeout < 0:
             raise MoaError(f"--graceful-timeout {args.graceful_timeout} must be 0 or more")
     except MoaError as exc:
-        console.print(f"[red]moalab-server:[/] {exc}")
+        console.print(Text.assemble(("moalab-server: ", "red"), str(exc)))
         return 2
     try:
-        trio.run(_main, config, args.graceful_timeout, console)
+        try:
+            trio.run(_main, config, args.graceful_timeout, console)
+        except BaseExceptionGroup as group:  # hypercorn's nurseries wrap a bind error
+            raise unwrap_group(group) from None
     except OSError as exc:
-        console.print(f"[red]moalab-server:[/] cannot listen on {config.host}:{config.port}: "
-                      f"{exc.strerror or exc}")
+        console.print(Text.assemble(("moalab-server: ", "red"), f"cannot listen on "
+                                    f"{config.host}:{config.port}: {exc.strerror or exc}"))
         return 1
     return 0
 
