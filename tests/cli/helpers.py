@@ -1,0 +1,73 @@
+"""Running moalab's console scripts as real subprocesses, and reading their CSV logs."""
+
+import csv
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..conftest import REPO, repo_env
+
+EXAMPLES = REPO / "examples"
+
+
+def command(script: str) -> list[str]:
+    """The installed console script ``script`` (``moalab`` or ``moalab-server``) of this
+    interpreter; its module under ``python -m`` when it is not installed beside it."""
+    installed = Path(sys.executable).with_name(script)
+    if installed.is_file():
+        return [str(installed)]
+    module = {"moalab": "moalab.cli.main", "moalab-server": "moalab.cli.server"}[script]
+    return [sys.executable, "-m", module]
+
+
+def env() -> dict[str, str]:
+    """The child's environment: the repository importable, a wide fixed terminal so rich's
+    line breaks never depend on the machine, and no GPIO factory chosen by the caller."""
+    environ = {k: v for k, v in repo_env().items() if not k.startswith("GPIOZERO_")}
+    return {**environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+
+
+def run(script: str, *args: str, cwd: Path, timeout: float = 60
+        ) -> subprocess.CompletedProcess[str]:
+    """Run ``script *args`` in ``cwd`` to its end; return its exit code and output."""
+    return subprocess.run([*command(script), *map(str, args)], cwd=cwd, env=env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a moalab CSV log (header checked)."""
+    with open(path, newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        assert reader.fieldnames == ["index", "timestamp", "name", "trigger", "item", "value"]
+        return list(reader)
+
+
+def stage_events(rows: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """``(stage name, event)`` of each ``on_stage_*``/``on_trial_*`` row, in order."""
+    return [(r["name"], r["trigger"]) for r in rows
+            if r["trigger"].startswith(("on_stage_", "on_trial_"))]
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    """Poll ``predicate`` until true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def lines(text: str) -> list[str]:
+    """The non-blank lines of ``text``."""
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> bool:
+    return "Traceback" not in result.stdout + result.stderr and (
+        "moalab/cli" not in result.stdout + result.stderr
+    )
+
+
+__all__ = ("EXAMPLES", "REPO", "command", "env", "run", "read_rows", "stage_events",
+           "wait_until", "lines", "no_traceback")
