@@ -138,8 +138,10 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_count
     @app.route("/api/objects/<name>/call/<method>", methods=["POST"])
     async def call(name: str, method: str) -> Any:
         try:
+            # the body first: answering before it is read stalls the keep-alive connection
+            body = await _json_body()
             remote = _lookup(name, method, "call")
-            args, kwargs = _call_arguments(await _json_body())
+            args, kwargs = _call_arguments(body)
         except Exception as exc:
             return _error(exc, _status_of(exc))
         # the updates the call causes travel with its reply too: the /updates stream
@@ -158,8 +160,10 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_count
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
         try:
+            # the body first: answering before it is read stalls the keep-alive connection
+            body = await _json_body()
             remote = _lookup(name, method, "generator")
-            args, kwargs = _call_arguments(await _json_body())
+            args, kwargs = _call_arguments(body)
         except Exception as exc:
             return _error(exc, _status_of(exc))
 
