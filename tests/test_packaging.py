@@ -1,0 +1,25 @@
+"""The packaging lists every package, and installs the command-line tools."""
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_package_is_listed_in_pyproject():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    found = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for path in (ROOT / "moalab").rglob("__init__.py")
+    }
+    found.add("moalab.examples")  # installed from examples/
+    assert listed == found
+
+
+def test_console_scripts_point_at_main_functions():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"moalab": "moalab.cli.main:main", "moalab-server": "moalab.cli.server:main"}
+    from moalab.cli import main, server
+
+    assert callable(main.main) and callable(server.main)
