@@ -155,8 +155,12 @@ class _GPIODevice:
 
     def close(self) -> None:
         """Release the pins; safe to call more than once."""
-        devices, self._devices = self._devices, None
         self._closed = True
+        self._release()
+
+    def _release(self) -> None:
+        """Release the pins without closing the device: the next use opens them again."""
+        devices, self._devices = self._devices, None
         for device in reversed(devices or ()):
             device.close()
 
@@ -281,8 +285,9 @@ class GPIODigitalInput(_GPIODevice, DigitalChannel):
     async def pump_state(self) -> None:
         """Deliver the pin's edges as updates until cancelled.
 
-        Opens the pin if needed (and then closes it on exit). Runs in the
-        experiment's trio thread; one pump per device at a time.
+        Opens the pin if needed (and then releases it on exit, so a later pump
+        or read opens it again). Runs in the experiment's trio thread; one pump
+        per device at a time.
         """
         if self._token is not None:
             raise GPIOError(f"{self._owner} is already pumped by another task")
@@ -297,7 +302,7 @@ class GPIODigitalInput(_GPIODevice, DigitalChannel):
         finally:
             self._token = None
             if opened_here:
-                self.close()
+                self._release()
 
     @apply_executor
     async def read_state(self) -> None:

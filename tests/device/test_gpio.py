@@ -184,6 +184,23 @@ async def test_one_pump_at_a_time(factory):
         nursery.cancel_scope.cancel()
 
 
+async def test_a_pump_releases_the_pin_it_opened_and_a_later_pump_opens_it_again(factory):
+    # e.g. two experiments in a row on one device: releasing the pin is not close()
+    beam = GPIODigitalInput(17, name="beam")
+    pin = factory.pin(17)
+    for drive in (pin.drive_high, pin.drive_low):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(beam.pump_state)
+            await wait_for(lambda: beam.is_open)
+            await trio.to_thread.run_sync(drive)
+            await wait_for(lambda: beam.state is bool(pin.state))
+            nursery.cancel_scope.cancel()
+        assert not beam.is_open and pin.when_changed is None
+    beam.close()  # the caller's close() is final
+    with pytest.raises(GPIOError, match="closed; call open"):
+        await beam.pump_state()
+
+
 # ----------------------------------------------------------------------- output
 
 
