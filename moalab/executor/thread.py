@@ -92,9 +92,16 @@ class _LoopJob:
         self.caller = trio.lowlevel.current_task()
         self.abandoned = False
         self.scope = trio.CancelScope()
+        self.previous: trio.Event | None = None  # set when the job before this one started
+        self.started: trio.Event | None = None
 
     async def run(self) -> None:
         with self.scope:
+            try:
+                if self.previous is not None:
+                    await self.previous.wait()
+            finally:
+                self.started.set()
             if inspect.iscoroutinefunction(self.fn):
                 result = await outcome.acapture(self.fn, *self.args, **self.kwargs)
             else:
@@ -123,10 +130,12 @@ class AsyncThreadExecutor(Executor):
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
         self._stop: trio.Event | None = None
+        self._last_started: trio.Event | None = None
 
     async def start_executor(self) -> None:
         if self._thread is not None:
             return
+        self._last_started = None
         ready = threading.Event()
 
         async def main() -> None:
@@ -159,7 +168,7 @@ class AsyncThreadExecutor(Executor):
         self._check_running()
         await trio.lowlevel.checkpoint_if_cancelled()
         job = _LoopJob(fn, (obj, *args), kwargs)
-        self._token.run_sync_soon(self._nursery.start_soon, job.run)
+        self._token.run_sync_soon(self._start_job, job)
 
         def abort(_: Any) -> trio.lowlevel.Abort:
             job.abandoned = True
@@ -167,6 +176,13 @@ class AsyncThreadExecutor(Executor):
             return trio.lowlevel.Abort.SUCCEEDED
 
         return await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def _start_job(self, job: _LoopJob) -> None:
+        # in the executor's loop, in call order: trio does not start new tasks in a
+        # fixed order, so each job waits for the one before it to start
+        job.previous, job.started = self._last_started, trio.Event()
+        self._last_started = job.started
+        self._nursery.start_soon(job.run)
 
     @asynccontextmanager
     async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
