@@ -107,6 +107,11 @@ class Probe(Device):
         return dict(self.stats)
 
     @apply_executor
+    async def peek_stats(self) -> dict:
+        """``stats`` without waiting behind the object's queue of sync calls."""
+        return dict(self.stats)
+
+    @apply_executor
     def set_value(self, value: float) -> None:
         self.update(value=value)
 

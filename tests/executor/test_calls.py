@@ -1,0 +1,232 @@
+"""Calls through every executor: results, callbacks, errors, timeouts, cancellation,
+concurrency and order."""
+
+import os
+import threading
+
+import pytest
+import trio
+
+from moalab.core.errors import InvalidArgument
+from moalab.executor import ExecutorContext, ExecutorTimeout, NotAllowed, RemoteError
+
+from .conftest import REMOTE, unique_name, wait_until
+from .devices import Probe, ProbeError
+
+
+async def test_sync_call_result_and_callback(new_device):
+    device = await new_device()
+    result = await device.echo(1, "two", [3.5], key={"a": None})
+    assert result == [[1, "two", [3.5]], {"key": {"a": None}}]
+    assert device.results_seen == [result]
+
+
+async def test_async_call(new_async_device):
+    device = await new_async_device()
+    assert await device.async_add(2, 3.5) == 5.5
+
+
+async def test_thread_executor_refuses_async_methods():
+    from moalab.executor import ThreadExecutor
+
+    async with ThreadExecutor() as executor:
+        device = Probe(name="probe", executor=executor)
+        with pytest.raises(InvalidArgument, match="AsyncThreadExecutor"):
+            await device.async_add(1, 2)
+
+
+async def test_executor_context(kind):
+    async with kind.make() as executor:
+        device = Probe(name=unique_name())
+        await executor.ensure_remote_instance(device)
+        here = [os.getpid(), threading.get_ident()]
+        assert await device.where() == here  # no executor: a direct call
+        with ExecutorContext(executor) as entered:
+            assert entered is executor
+            assert await device.where() != here
+            assert await device.echo(7) == [[7], {}]
+        assert await device.where() == here
+
+
+async def test_own_executor_wins_over_context(kind):
+    async with kind.make() as executor:
+        device = await _device_on(executor)
+        other = Probe(name=unique_name())
+        with ExecutorContext(_NeverUsed()):
+            assert await device.where() != [os.getpid(), threading.get_ident()]
+            with pytest.raises(AssertionError, match="never used"):
+                await other.where()
+
+
+class _NeverUsed:
+    async def execute(self, *args, **kwargs):
+        raise AssertionError("never used")
+
+
+async def _device_on(executor, cls=Probe):
+    device = cls(name=unique_name(), executor=executor)
+    await executor.ensure_remote_instance(device)
+    return device
+
+
+# ------------------------------------------------------------------ exceptions
+
+async def test_exception_keeps_its_type(kind, new_device):
+    device = await new_device()
+    with pytest.raises(ValueError, match="bad value 42") as info:
+        await device.fail_value("bad value 42")
+    if kind in REMOTE:
+        assert "fail_value" in info.value.remote_traceback
+        assert any("Raised on the far side" in note and "fail_value" in note
+                   for note in info.value.__notes__)
+    with pytest.raises(ProbeError, match="custom") as info:
+        await device.fail_custom("custom")
+    if kind in REMOTE:
+        assert "ProbeError" in info.value.remote_traceback
+    # the executor still works after an error
+    assert await device.echo(1) == [[1], {}]
+
+
+async def test_unknown_exception_type_becomes_remote_error(new_remote_device):
+    device = await new_remote_device()
+    with pytest.raises(RemoteError, match="a type the caller cannot import") as info:
+        await device.fail_unknown()
+    assert "LocalOnlyError" in info.value.remote_type
+    assert "fail_unknown" in info.value.remote_traceback
+
+
+async def test_refused_methods(new_remote_device, remote_executor):
+    device = await new_remote_device()
+
+    def __init__(self):  # noqa: N807 - a dunder name sent as a method
+        pass
+
+    for fn in (Probe.not_exposed, Probe._private.__wrapped__, __init__):
+        with pytest.raises(NotAllowed):
+            await remote_executor.execute(device, fn)
+    # a generator method called as a plain call is refused too
+    with pytest.raises(NotAllowed, match="generator"):
+        await remote_executor.execute(device, Probe.count.__wrapped__, (3,))
+    assert await device.echo(1) == [[1], {}]
+
+
+# -------------------------------------------------------------------- timeouts
+
+async def test_executor_timeout(async_kind):
+    async with async_kind.make(timeout=0.3) as executor:
+        device = await _device_on(executor)
+        with trio.fail_after(10):
+            with pytest.raises(ExecutorTimeout, match="async_sleep"):
+                await device.async_sleep(30)
+        await wait_until(lambda: _stat(device, "async_cancelled", 1))
+        assert (await device.get_stats())["async_finished"] == 0
+        assert await device.async_add(1, 1) == 2
+
+
+async def test_per_call_timeout(async_executor, new_async_device):
+    device = await new_async_device()
+    with trio.fail_after(10):
+        with pytest.raises(ExecutorTimeout):
+            await async_executor.execute(device, Probe.async_sleep.__wrapped__, (30,),
+                                         timeout=0.3)
+    await wait_until(lambda: _stat(device, "async_cancelled", 1))
+    # a call within its timeout returns normally
+    assert await async_executor.execute(device, Probe.async_sleep.__wrapped__, (0.01,),
+                                        timeout=20) == 0.01
+
+
+async def test_sync_timeout_on_thread_executor():
+    from moalab.executor import ThreadExecutor
+
+    async with ThreadExecutor(timeout=0.2) as executor:
+        device = Probe(name="probe", executor=executor)
+        with pytest.raises(ExecutorTimeout):
+            await device.sleep(0.6)
+        # a sync call cannot be interrupted: the queue goes on once it has finished
+        await trio.sleep(0.6)
+        assert await device.echo(1) == [[1], {}]
+
+
+def test_timeout_must_be_positive():
+    from moalab.executor import ThreadExecutor
+
+    with pytest.raises(InvalidArgument, match="timeout"):
+        ThreadExecutor(timeout=0)
+
+
+async def _peek(device, key, expected):
+    return (await device.peek_stats())[key] == expected
+
+
+async def _stat(device, key, expected):
+    return (await device.get_stats())[key] == expected
+
+
+# ---------------------------------------------------------------- cancellation
+
+async def test_cancelling_the_caller_cancels_the_far_side(new_async_device):
+    device = await new_async_device()
+    with trio.move_on_after(0.3) as scope:
+        await device.async_sleep(30)
+    assert scope.cancelled_caught
+    await wait_until(lambda: _stat(device, "async_cancelled", 1))
+    stats = await device.get_stats()
+    assert stats["async_started"] == 1 and stats["async_finished"] == 0
+
+
+async def test_cancelled_queued_call_is_skipped(kind, new_device):
+    if kind == "async_thread":
+        pytest.skip("AsyncThreadExecutor runs sync calls at once, there is no queue")
+    device = await new_device()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(device.sleep, 0.5)
+        await wait_until(lambda: device.stats["sync_started"] == 1 if kind == "thread"
+                         else _peek(device, "sync_started", 1))
+        with trio.move_on_after(0.1):
+            await device.record("skipped")  # queued behind the sleep, then abandoned
+    await device.record("done")
+    assert await device.get_calls() == ["done"]
+
+
+# ------------------------------------------------------------ concurrency, order
+
+async def test_calls_on_different_objects_overlap(remote_executor):
+    devices = [await _device_on(remote_executor) for _ in range(8)]
+    start = trio.current_time()
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            for device in devices:
+                nursery.start_soon(device.sleep, 0.5)
+    elapsed = trio.current_time() - start
+    assert elapsed < 0.5 * 8 / 2, f"8 calls of 0.5 s took {elapsed:.2f} s: they did not overlap"
+
+
+async def test_async_calls_overlap(async_executor):
+    devices = [await _device_on(async_executor) for _ in range(8)]
+    start = trio.current_time()
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            for device in devices:
+                nursery.start_soon(device.async_sleep, 0.5)
+    elapsed = trio.current_time() - start
+    assert elapsed < 0.5 * 8 / 2, f"8 calls of 0.5 s took {elapsed:.2f} s: they did not overlap"
+
+
+@pytest.mark.parametrize("method", ["record", "async_record"])
+async def test_calls_on_one_object_keep_their_order(kind, new_device, method):
+    if kind == "rest":
+        pytest.skip("each REST call is its own HTTP request: concurrent ones have no order")
+    if kind == "thread" and method == "async_record":
+        pytest.skip("ThreadExecutor runs only sync methods")
+    device = await new_device()
+    issued = []
+
+    async def call(i):
+        issued.append(i)  # no checkpoint between this and the call going out
+        await getattr(device, method)(i)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(40):
+            nursery.start_soon(call, i)
+    assert sorted(issued) == list(range(40))
+    assert await device.get_calls() == issued
