@@ -178,7 +178,9 @@ class Session:
         remote, fn, args, kwargs = self._target(msg, "call")
         if inspect.iscoroutinefunction(fn):
             ticket = remote.start_ticket()
-            self._nursery.start_soon(self._run_async, request_id, ticket, fn, remote,
+            # registered now: a cancel may arrive before the task starts
+            scope = self._scopes[request_id] = trio.CancelScope()
+            self._nursery.start_soon(self._run_async, request_id, scope, ticket, fn, remote,
                                      args, kwargs)
         else:
             self._jobs[request_id] = remote.worker.submit(
@@ -186,10 +188,10 @@ class Session:
                 lambda result: self._reply(request_id, remote, result),
             )
 
-    async def _run_async(self, request_id: Any, ticket: Callable[[], Awaitable[None]],
+    async def _run_async(self, request_id: Any, scope: trio.CancelScope,
+                         ticket: Callable[[], Awaitable[None]],
                          fn: Callable, remote: RemoteObject, args: list, kwargs: dict) -> None:
-        with trio.CancelScope() as scope:
-            self._scopes[request_id] = scope
+        with scope:
             try:
                 await ticket()
                 result = await outcome.acapture(fn, remote.obj, *args, **kwargs)
@@ -204,13 +206,14 @@ class Session:
         remote.method(method, "generator")  # refuse at once, not from the task
         args, kwargs = _check(msg, "args", list, []), _check(msg, "kwargs", dict, {})
         self._credits[request_id] = _Credit(_check(msg, "credit", int, 64))
-        self._nursery.start_soon(self._stream, request_id, remote, method, args, kwargs)
+        # registered now: the client's cancel may come in the same frame
+        scope = self._scopes[request_id] = trio.CancelScope()
+        self._nursery.start_soon(self._stream, request_id, scope, remote, method, args, kwargs)
 
-    async def _stream(self, request_id: Any, remote: RemoteObject, method: str, args: list,
-                      kwargs: dict) -> None:
+    async def _stream(self, request_id: Any, scope: trio.CancelScope, remote: RemoteObject,
+                      method: str, args: list, kwargs: dict) -> None:
         credit = self._credits[request_id]
-        with trio.CancelScope() as scope:
-            self._scopes[request_id] = scope
+        with scope:
             try:
                 async with remote.stream(method, args, kwargs) as items:
                     await self._pump(request_id, items, credit)
