@@ -11,6 +11,8 @@ __all__ = ("FramedStream", "MAX_FRAME")
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 _CHUNK = 256 * 1024
+_JOIN_LIMIT = 64 * 1024
+"""Frames at least this long are written on their own instead of joined with others."""
 
 
 class FramedStream:
@@ -27,9 +29,19 @@ class FramedStream:
         self._send_lock = trio.StrictFIFOLock()
 
     async def send_frames(self, frames: list[bytes]) -> None:
-        data = b"".join(part for frame in frames for part in (_HEADER.pack(len(frame)), frame))
         async with self._send_lock:
-            await self.stream.send_all(data)
+            pending: list[bytes] = []
+            for frame in frames:
+                pending.append(_HEADER.pack(len(frame)))
+                if len(frame) < _JOIN_LIMIT:
+                    pending.append(frame)
+                    continue
+                # a large frame (arrays) goes out as it is: joining would copy it
+                await self.stream.send_all(b"".join(pending))
+                pending = []
+                await self.stream.send_all(frame)
+            if pending:
+                await self.stream.send_all(b"".join(pending))
 
     async def _fill(self, size: int) -> bool:
         while len(self._buffer) < size:
@@ -45,11 +57,25 @@ class FramedStream:
         (length,) = _HEADER.unpack_from(self._buffer)
         if length > self.max_frame:
             raise ProtocolError(f"frame of {length} bytes is over the limit of {self.max_frame}")
-        if not await self._fill(_HEADER.size + length):
-            return None
-        frame = bytes(self._buffer[_HEADER.size:_HEADER.size + length])
-        del self._buffer[:_HEADER.size + length]
-        return frame
+        end = _HEADER.size + length
+        if len(self._buffer) >= end:
+            with memoryview(self._buffer) as view:
+                frame = bytes(view[_HEADER.size:end])
+            del self._buffer[:end]
+            return frame
+        # the rest of a large frame: gather its chunks and join them once, rather than
+        # growing the buffer and copying the frame out of it
+        with memoryview(self._buffer) as view:
+            chunks = [bytes(view[_HEADER.size:])]
+        received = len(self._buffer) - _HEADER.size
+        self._buffer.clear()
+        while received < length:
+            chunk = await self.stream.receive_some(min(length - received, _CHUNK))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            received += len(chunk)
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         await self.stream.aclose()
