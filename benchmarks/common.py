@@ -21,7 +21,7 @@ __all__ = (
 EXECUTORS = ("none", "dummy", "thread", "async_thread", "process", "websocket", "rest")
 """Executors measured on both sides, in table order (``none`` is a direct call)."""
 
-EXTRA_SUBJECTS = ("floor_tcp", "floor_websocket", "floor_timer", "stage_engine")
+EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_timer", "stage_engine")
 """Rows measured on the moalab side only: the machine's transport and timer floors
 and the stage engine's timing."""
 

@@ -1,18 +1,24 @@
-"""The machine's transport floor: bare trio TCP and websocket echo between two processes.
+"""The machine's floors: bare trio TCP and websocket echo between two processes, and a
+bare hand-off from a trio task to a worker thread and back.
 
 The server half runs as ``python -m benchmarks.floor tcp|ws`` (it prints its
 port, then serves until killed); the client half is measured with the same
 sizes as the executors: echo round trip (p50/p99), sequential echoes per
 second, and bulk transfer in MB/s (128 KiB messages for the websocket, like
-the array stream's items).
+the array stream's items). The thread floor is the least any trio executor
+with a worker thread pays per call: a queue put, the thread's wake-up and a
+``run_sync_soon`` back (no executor machinery at all).
 """
 
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import perf_counter
 
+import outcome
 import trio
 
 from .common import SideResults, Sizes, percentile
@@ -171,8 +177,31 @@ async def measure_ws(sizes: Sizes, results: SideResults) -> None:
                            received / (perf_counter() - start) / 1e6)
 
 
+async def measure_thread(sizes: Sizes, results: SideResults) -> None:
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    token = trio.lowlevel.current_trio_token()
+
+    def worker() -> None:
+        while (task := jobs.get()) is not None:
+            token.run_sync_soon(trio.lowlevel.reschedule, task, outcome.Value(None))
+
+    thread = threading.Thread(target=worker, name="floor-thread", daemon=True)
+    thread.start()
+
+    async def echo() -> None:
+        jobs.put(trio.lowlevel.current_task())
+        await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
+
+    try:
+        _record_echo(results, "floor_thread", *await _echo_series(echo, sizes))
+    finally:
+        jobs.put(None)
+        thread.join()
+
+
 async def run_floors(subjects: list[str], sizes: Sizes, results: SideResults) -> None:
-    for name, measure in (("floor_tcp", measure_tcp), ("floor_websocket", measure_ws)):
+    for name, measure in (("floor_thread", measure_thread), ("floor_tcp", measure_tcp),
+                          ("floor_websocket", measure_ws)):
         if name not in subjects:
             continue
         try:

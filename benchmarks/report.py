@@ -117,7 +117,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
 def _fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if value >= 1e5:
+    if value >= 1000:
         return f"{value:,.0f}"
     if value >= 100:
         return f"{value:.0f}"
@@ -126,6 +126,10 @@ def _fmt(value: float | None) -> str:
     if value >= 1:
         return f"{value:.2f}"
     return f"{value:.3f}"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}x" if value >= 0.01 else f"{value:.1e}x"
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -140,9 +144,9 @@ def format_table(summary: dict[str, Any]) -> str:
     lines = [f"moalab bench: medians over {runs} run(s)"
              + (" (moalab and PyMoa alternating)" if len(libraries) > 1 else "")
              + "; [min-max] over runs", ""]
-    header = f"{'executor':16s} {'metric':38s} {'moalab':>24s}"
+    header = f"{'executor':16s} {'metric':38s} {'moalab':>30s}"
     if len(libraries) > 1:
-        header += f" {'PyMoa':>24s} {'moalab/PyMoa':>13s}"
+        header += f" {'PyMoa':>30s} {'moalab/PyMoa':>13s}"
     lines += [header, "-" * len(header)]
 
     def cell(library: str, executor: str, metric: str) -> str:
@@ -161,13 +165,14 @@ def format_table(summary: dict[str, Any]) -> str:
         for metric in rows:
             m = METRICS[metric]
             label = f"{m.label} ({m.unit})"
-            line = f"{executor if first else '':16s} {label:38s} {cell('moalab', executor, metric):>24s}"
+            line = (f"{executor if first else '':16s} {label:38s} "
+                    f"{cell('moalab', executor, metric):>30s}")
             if len(libraries) > 1:
                 ours = by_key.get(("moalab", executor, metric))
                 theirs = by_key.get(("pymoa", executor, metric))
-                ratio = (f"{ours['median'] / theirs['median']:.2f}x"
+                ratio = (_ratio(ours["median"] / theirs["median"])
                          if ours and theirs and theirs["median"] else "")
-                line += f" {cell('pymoa', executor, metric):>24s} {ratio:>13s}"
+                line += f" {cell('pymoa', executor, metric):>30s} {ratio:>13s}"
             lines.append(line)
             first = False
     reasons = {}
@@ -186,7 +191,7 @@ def format_table(summary: dict[str, Any]) -> str:
         status = {True: "met   ", False: "MISSED", None: "  -   "}[goal["met"]]
         value = goal["value"]
         shown = ("-" if value is None else
-                 f"{value:.2f}x" if goal["kind"] == "ratio" else _fmt(value))
+                 _ratio(value) if goal["kind"] == "ratio" else _fmt(value))
         note = f"  ({goal['note']})" if goal["note"] else ""
         lines.append(f"  [{status}] {goal['goal']}: {shown}{note}")
     return "\n".join(lines)

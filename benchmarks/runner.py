@@ -38,6 +38,18 @@ def _run_side(command: list[str], timeout: float) -> dict[str, Any]:
         return json.loads(out.read_text())
 
 
+def _git_state() -> str:
+    """The commit measured, with '+dirty' when moalab/ has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "moalab", "benchmarks"],
+                               cwd=REPO, text=True, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty.strip() else "")
+
+
 def run(options: argparse.Namespace) -> dict[str, Any]:
     """Run the suite as ``options`` say; return the summary."""
     subjects = list(EXECUTORS + EXTRA_SUBJECTS)
@@ -70,7 +82,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     versions = {f"{library}_version": r[0]["version"] for library, r in results.items()}
     meta = {"mode": mode, "runs": runs, "compare": options.compare, **versions,
             "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(),
+            "cpus": os.cpu_count(), "commit": _git_state(),
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
     return summarize(results, meta)
 
