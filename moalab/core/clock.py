@@ -6,14 +6,29 @@ offset), so it agrees with timestamps taken in other threads and processes on
 the same machine. Inside a run on any other clock (e.g.
 :class:`trio.testing.MockClock` for a dry run) it is that clock's virtual time.
 Outside a trio run it is :func:`time.perf_counter`.
+
+For tests of remote clock alignment only, a process can run on a skewed clock,
+as a Raspberry Pi runs on its own: the environment variable
+``MOALAB_CLOCK_SKEW="OFFSET[,DRIFT_PPM]"``, read once at import, makes the
+real-time experiment clock ``OFFSET + (1 + DRIFT_PPM * 1e-6) * perf_counter()``.
+A ``moalab-server`` or ProcessExecutor child started with it stamps its clock
+echoes and its devices' timestamps (:func:`now`) on that clock. Code that reads
+:func:`time.perf_counter` itself is not skewed.
 """
 
+import os
+from collections.abc import Callable
 from time import perf_counter
 
 import trio
 from trio._core._run import SystemClock  # trio does not export the class of its default clock
 
-__all__ = ("now", "sleep_until", "to_trio_time")
+from .errors import InvalidArgument
+
+__all__ = ("now", "sleep_until", "to_trio_time", "SKEW_ENV")
+
+SKEW_ENV = "MOALAB_CLOCK_SKEW"
+"""The environment variable that skews a process's clock (tests only)."""
 
 # A sleep ends this long before its deadline and spins on checkpoints for the
 # rest: epoll rounds its timeout up to whole milliseconds, which alone would
@@ -21,14 +36,38 @@ __all__ = ("now", "sleep_until", "to_trio_time")
 _SPIN_WINDOW = 0.0015
 
 
+def _real_time_from_env() -> Callable[[], float]:
+    spec = os.environ.get(SKEW_ENV, "").strip()
+    if not spec:
+        return perf_counter
+    try:
+        values = [float(part) for part in spec.split(",")]
+        if not 1 <= len(values) <= 2:
+            raise ValueError
+    except ValueError:
+        raise InvalidArgument(
+            f"{SKEW_ENV}={spec!r} is not accepted: give OFFSET or OFFSET,DRIFT_PPM in seconds "
+            "and parts per million, e.g. 3000,40"
+        ) from None
+    offset, rate = values[0], 1.0 + (values[1] if len(values) == 2 else 0.0) * 1e-6
+
+    def skewed() -> float:
+        return offset + rate * perf_counter()
+
+    return skewed
+
+
+_real_time = _real_time_from_env()  # perf_counter itself unless a test skews it
+
+
 def now() -> float:
     """Return the current experiment time in seconds."""
     try:
         clock = trio.lowlevel.current_clock()
     except RuntimeError:
-        return perf_counter()
+        return _real_time()
     if type(clock) is SystemClock:
-        return perf_counter()
+        return _real_time()
     return clock.current_time()
 
 
@@ -46,9 +85,9 @@ async def sleep_until(t: float) -> None:
     if type(clock) is not SystemClock:
         await trio.sleep_until(to_trio_time(t))
         return
-    if t - perf_counter() > _SPIN_WINDOW:
+    if t - _real_time() > _SPIN_WINDOW:
         await trio.sleep_until(to_trio_time(t - _SPIN_WINDOW))
     while True:
         await trio.lowlevel.checkpoint()
-        if perf_counter() >= t:
+        if _real_time() >= t:
             return

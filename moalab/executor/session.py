@@ -19,12 +19,12 @@ different objects and streams run independently.
 import inspect
 import math
 from collections.abc import Awaitable, Callable
-from time import perf_counter
 from typing import Any
 
 import outcome
 import trio
 
+from ..core.clock import now
 from .codec import decode_many, encode, encode_exception
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
@@ -67,12 +67,13 @@ class Session:
 
     ``send_frames`` writes encoded frames to the connection; :meth:`serve`
     reads frames until the connection ends, then cancels what the session
-    started. ``clock`` stamps clock echoes (injectable for tests).
+    started. ``clock`` stamps clock echoes: the experiment clock of this process by
+    default, the one its devices' timestamps are on.
     """
 
     def __init__(self, registry: ObjectRegistry,
                  send_frames: Callable[[list[bytes]], Awaitable[None]],
-                 clock: Callable[[], float] = perf_counter) -> None:
+                 clock: Callable[[], float] = now) -> None:
         self.registry = registry
         self.clock = clock
         self._send_frames = send_frames

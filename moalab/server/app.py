@@ -9,7 +9,6 @@ and the page at ``/``.
 import json
 import math
 from collections.abc import AsyncIterator, Callable
-from time import perf_counter
 from typing import Any
 
 import trio
@@ -17,6 +16,7 @@ from quart import Response, jsonify, request, websocket
 from quart_trio import QuartTrio
 
 from .. import __version__
+from ..core.clock import now
 from ..executor.codec import encode_exception, to_jsonable
 from ..executor.errors import NotAllowed, ProtocolError, UnknownObject
 from ..executor.registry import ObjectRegistry, RemoteObject
@@ -44,9 +44,14 @@ def _status_of(exc: Exception) -> int:
 
 
 async def _json_body() -> dict[str, Any]:
-    body = await request.get_json(force=True, silent=True)
-    if body is None:
+    data = await request.get_data(as_text=True)
+    if not data.strip():
         return {}
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise ProtocolError(f"the request body is not JSON ({exc}): send a JSON object, "
+                            'e.g. {"args": [1], "kwargs": {}}') from None
     if not isinstance(body, dict):
         raise ProtocolError(f"the request body must be a JSON object, not {body!r}")
     return body
@@ -83,8 +88,9 @@ class _UpdateList:
         self.updates.append(_update(name, props, event))
 
 
-def create_app(registry: ObjectRegistry, clock: Callable[[], float] = perf_counter) -> QuartTrio:
-    """Build the app serving ``registry``; ``clock`` stamps clock echoes."""
+def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now) -> QuartTrio:
+    """Build the app serving ``registry``; ``clock`` stamps clock echoes (default: the
+    experiment clock, which the devices' timestamps are on)."""
     app = QuartTrio("moalab.server")
 
     @app.route("/")

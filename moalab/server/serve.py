@@ -2,12 +2,12 @@
 
 import logging
 from collections.abc import Awaitable, Callable
-from time import perf_counter
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
+from ..core.clock import now
 from ..executor.registry import ObjectRegistry
 from .app import create_app
 from .config import ServerConfig
@@ -23,7 +23,7 @@ async def serve(
     config: ServerConfig,
     *,
     graceful_timeout: float = 5.0,
-    clock: Callable[[], float] = perf_counter,
+    clock: Callable[[], float] = now,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
