@@ -30,7 +30,18 @@ class Device(MoaBase, Loggable):
     _logged_trigger_names_ = ("on_data_update",)
 
     timestamp: float = NumericProperty(0.0)
-    """Experiment time (see :func:`moalab.now`) of the last state update."""
+    """Experiment time (see :func:`moalab.now`) of the last state update.
+
+    On a mirror of a remote device (``executor.ensure_remote_instance``) the far
+    side's timestamps are converted to this process's experiment clock as they
+    arrive (see :mod:`moalab.executor.clock`). A time a remote method *returns* is
+    on the far side's clock: a callback that stores it should convert it with
+    ``self.executor.to_local(t)``."""
+
+    remote_timestamp: float | None = NumericProperty(None, allownone=True)
+    """On a mirror of a remote device: the far side's :attr:`timestamp` of the last
+    mirrored update, on the far side's clock, as received (None otherwise). It is
+    set before :attr:`timestamp`."""
 
     executor = ObjectProperty(None, allownone=True)
     """The executor that runs this device's executor-decorated methods, or None."""

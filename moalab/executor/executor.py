@@ -8,6 +8,7 @@ import trio
 
 from ..core.dispatch import call_callback
 from ..core.errors import InvalidArgument
+from .clock import LOCAL_CLOCK, LocalClock, RemoteClock
 from .errors import ExecutorTimeout
 
 __all__ = ("Executor",)
@@ -23,6 +24,10 @@ class Executor:
 
     supports_coroutine = False
     """Whether async methods can run here."""
+
+    clock: LocalClock | RemoteClock = LOCAL_CLOCK
+    """The far side's clock as seen from here (see :mod:`moalab.executor.clock`): the
+    identity when it is this machine's clock, else a fitted model."""
 
     def __init__(self, timeout: float | None = None) -> None:
         if timeout is not None and not timeout > 0:
@@ -90,5 +95,15 @@ class Executor:
 
     async def get_echo_clock(self) -> tuple[float, float, float, float]:
         """Time a round trip: ``(t0, t1, t2, t3)``: local send, far receive, far send,
-        local receive (perf_counter of each side)."""
+        local receive (the experiment clock of each side)."""
         raise NotImplementedError
+
+    def to_local(self, remote_ts: float) -> float:
+        """A time ``remote_ts`` on the far side's clock, on this process's experiment
+        clock; e.g. a timestamp a remote method returned. ``clock.uncertainty()`` says
+        how far off it may be."""
+        return self.clock.to_local(remote_ts)
+
+    def to_remote(self, local_ts: float) -> float:
+        """A time ``local_ts`` on the experiment clock, on the far side's clock."""
+        return self.clock.to_remote(local_ts)

@@ -5,6 +5,7 @@ import sys
 
 import trio
 
+from .clock import ClockSync
 from .errors import ExecutorError
 from .framing import FramedStream
 from .remote import RemoteExecutor, Transport
@@ -21,11 +22,16 @@ class ProcessExecutor(RemoteExecutor):
     defined in the running script (``__main__``) are found by importing the
     script in the child (without running its main block). The child exits
     when the executor stops, and also when this process dies, even by SIGKILL.
+    The child's clock is aligned with this one (``clock_sync``, see
+    :class:`RemoteExecutor`) like a server's: the same machine's clock, unless a
+    test skews it (``MOALAB_CLOCK_SKEW``, see :mod:`moalab.core.clock`; the child
+    inherits this process's environment).
     """
 
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
-                 python: str = sys.executable) -> None:
-        super().__init__(timeout, stream_window)
+                 python: str = sys.executable,
+                 clock_sync: ClockSync | None = ClockSync()) -> None:
+        super().__init__(timeout, stream_window, clock_sync)
         self.python = python
         self.process: trio.Process | None = None
 

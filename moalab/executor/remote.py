@@ -11,13 +11,14 @@ import collections
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from time import perf_counter
 from typing import Any, Protocol
 
 import outcome
 import trio
 
+from ..core.clock import now
 from ..core.errors import InvalidArgument
+from .clock import LOCAL_CLOCK, ClockSync, RemoteClock
 from .codec import decode_exception, decode_many, encode
 from .errors import ConnectionLost, ExecutorNotRunning
 from .executor import Executor
@@ -100,15 +101,24 @@ class RemoteExecutor(Executor):
 
     Subclasses implement :meth:`_connect`. ``stream_window`` is how many
     generator items may be on their way before the reader takes them.
+
+    ``clock_sync`` says how the far side's clock is aligned with this one while
+    the executor runs (see :mod:`moalab.executor.clock`; None: it is this
+    machine's clock, use the identity). Mirrored ``timestamp`` properties of
+    remote objects are converted to this process's experiment clock, the far
+    side's value kept in ``remote_timestamp``. Values a method returns are
+    never converted: convert times among them with :meth:`to_local`.
     """
 
     supports_coroutine = True
 
-    def __init__(self, timeout: float | None = None, stream_window: int = 1024) -> None:
+    def __init__(self, timeout: float | None = None, stream_window: int = 1024,
+                 clock_sync: ClockSync | None = ClockSync()) -> None:
         super().__init__(timeout)
         if stream_window < 2:
             raise InvalidArgument(f"stream_window={stream_window!r} is not accepted: give >= 2")
         self.stream_window = stream_window
+        self.clock = LOCAL_CLOCK if clock_sync is None else RemoteClock(clock_sync)
         self._transport: Transport | None = None
         self._scope: trio.CancelScope | None = None
         self._stopped: trio.Event | None = None
@@ -142,6 +152,7 @@ class RemoteExecutor(Executor):
         except BaseException:
             self._scope = None
             raise
+        await self.clock.wait_aligned()  # the first probes, so timestamps align from the start
 
     async def stop_executor(self) -> None:
         scope, self._scope = self._scope, None
@@ -167,6 +178,7 @@ class RemoteExecutor(Executor):
                         return
                     self._out_send, out_receive = trio.open_memory_channel(math.inf)
                     nursery.start_soon(self._sender, transport, out_receive)
+                    nursery.start_soon(self.clock.run, self.get_echo_clock)
                     started.set(outcome.Value(None))
                     await self._receiver(transport)
                     nursery.cancel_scope.cancel()
@@ -236,14 +248,28 @@ class RemoteExecutor(Executor):
             stream.feed(msg)
 
     def _apply_update(self, obj: Any, props: dict, event: bool) -> None:
-        """Mirror the far side's property changes (and its on_data_update) here."""
+        """Mirror the far side's property changes (and its on_data_update) here; a
+        ``timestamp`` is converted to this process's experiment clock."""
         for name, value in props.items():
+            if name == "remote_timestamp":  # the far side's own: not a time of this link
+                continue
+            if name == "timestamp" and isinstance(value, float | int) and value:
+                value = self._local_timestamp(obj, value)  # 0.0 (never updated) stays
             try:
                 setattr(obj, name, value)
             except Exception:  # a value the local property rejects: keep the rest
                 pass
         if event:
             obj.dispatch("on_data_update", obj)
+
+    def _local_timestamp(self, obj: Any, remote_ts: float) -> float:
+        """Set ``obj.remote_timestamp`` (when it has one); ``remote_ts`` on the
+        experiment clock, or NaN before the first successful probe."""
+        if hasattr(obj, "remote_timestamp"):
+            obj.remote_timestamp = remote_ts
+        if not self.clock.aligned:
+            return math.nan
+        return self.clock.to_local(remote_ts)
 
     # --------------------------------------------------------------- requests
 
@@ -352,6 +378,19 @@ class RemoteExecutor(Executor):
         return await self._request({"op": "list"})
 
     async def get_echo_clock(self) -> tuple[float, float, float, float]:
-        t0 = perf_counter()
-        t1, t2 = await self._request({"op": "echo"})
-        return t0, t1, t2, perf_counter()
+        # t0 is read once the connection is free, just before the request is written:
+        # waiting behind other frames is not time on the wire
+        request_id = self._new_id()
+        future = self._pending[request_id] = Future()
+        frame = encode({"op": "echo", "id": request_id})
+        try:
+            async with self._send_lock:
+                if self._out_send is None:
+                    self._send({})  # raises the not-running error
+                t0 = now()
+                await self._transport.send_frames([frame])
+        except BaseException:
+            self._pending.pop(request_id, None)
+            raise
+        t1, t2 = await future.wait(lambda: self._pending.pop(request_id, None))
+        return t0, t1, t2, now()

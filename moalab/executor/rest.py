@@ -9,6 +9,8 @@ from urllib.parse import quote
 import httpx
 import trio
 
+from ..core.clock import now
+from .clock import ClockSync
 from .codec import decode_exception, to_jsonable
 from .errors import ConnectionLost, ProtocolError, RemoteError
 from .remote import RemoteExecutor, Transport
@@ -66,11 +68,15 @@ class RestExecutor(RemoteExecutor):
     Slower than :class:`WebSocketExecutor` (an HTTP request per call) but plain
     HTTP; values travel as JSON (numpy arrays arrive as lists). Remote objects'
     property changes are followed over a streamed ``/updates`` request each.
+    The server's clock is aligned over ``/api/echo`` (``clock_sync``, see
+    :class:`RemoteExecutor`); the executor outlives a restart of the server, and
+    a clock step it brings is detected.
     """
 
     def __init__(self, server: str = "127.0.0.1", port: int = 5000,
-                 timeout: float | None = None) -> None:
-        super().__init__(timeout)
+                 timeout: float | None = None,
+                 clock_sync: ClockSync | None = ClockSync()) -> None:
+        super().__init__(timeout, clock_sync=clock_sync)
         self.url = server_url(server, port, "http")
         self._client: httpx.AsyncClient | None = None
         self._nursery: trio.Nursery | None = None
@@ -133,6 +139,22 @@ class RestExecutor(RemoteExecutor):
             data = await self._send_http("GET", "/api/echo")
             return data["t1"], data["t2"]
         raise ProtocolError(f"RestExecutor cannot send op {op!r}")
+
+    async def get_echo_clock(self) -> tuple[float, float, float, float]:
+        # stamped around the exchange itself, not httpx's building of the request and
+        # decoding of the reply (they would add ~50 us of asymmetry)
+        client = self._http()
+        request = client.build_request("GET", "/api/echo")
+        try:
+            t0 = now()
+            response = await client.send(request)
+            t3 = now()
+        except httpx.TransportError as exc:
+            raise ConnectionLost(f"request to {self.url}/api/echo failed: {exc}") from exc
+        data = response.json()
+        if "error" in data:
+            raise decode_exception(data["error"])
+        return t0, data["t1"], data["t2"], t3
 
     @asynccontextmanager
     async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),

@@ -4,6 +4,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, connect_websocket_url
 
 from ..core.errors import InvalidArgument
+from .clock import ClockSync
 from .errors import ConnectionLost
 from .remote import RemoteExecutor, Transport
 
@@ -51,12 +52,14 @@ def server_url(server: str, port: int, scheme: str, path: str = "") -> str:
 class WebSocketExecutor(RemoteExecutor):
     """Runs device methods on a ``moalab-server`` at ``server:port``, over WebSocket.
 
-    Many calls share the connection at once; see :class:`RemoteExecutor`.
+    Many calls share the connection at once; see :class:`RemoteExecutor` (also for
+    ``clock_sync``: the server's clock is aligned with this one).
     """
 
     def __init__(self, server: str = "127.0.0.1", port: int = 5000,
-                 timeout: float | None = None, stream_window: int = 1024) -> None:
-        super().__init__(timeout, stream_window)
+                 timeout: float | None = None, stream_window: int = 1024,
+                 clock_sync: ClockSync | None = ClockSync()) -> None:
+        super().__init__(timeout, stream_window, clock_sync)
         self.url = server_url(server, port, "ws", "/ws")
 
     def _describe(self) -> str:
