@@ -22,8 +22,11 @@ least disturbed by queues on either side.
 Fit: weighted least squares of the burst minima's offsets on local time, over
 the last ``window`` seconds, refitted at every burst. Why this estimator:
 
-- each point comes with its own error bound (half its round trip), so it is
-  weighted by ``1 / round_trip**2``; Theil-Sen or a Huber fit would throw that
+- each point says how good it is: delay beyond the window's best round trip
+  (``excess``) lands on either way unseen, so its offset may be off by up to
+  half of it; a point is weighted by ``1 / (base**2 + excess**2 / 12)`` (a
+  spread even over that range, ``base`` being the best probes' own scatter,
+  5 % of their round trip). Theil-Sen or a Huber fit would throw that
   knowledge away;
 - a Gaussian prior on the drift (the previous estimate, else 0, give or take
   ``drift_prior_ppm``) stops the first bursts, which span too little time to
@@ -32,8 +35,8 @@ the last ``window`` seconds, refitted at every burst. Why this estimator:
 - the scale of the points' errors is estimated from the residuals, shrunk
   towards the round-trip bound while there are few of them;
 - bursts that were delayed as a whole (the far side was busy) are rejected by
-  clipping residuals beyond 4 robust sigmas (residuals measured in round trips;
-  at most 3 rounds, never more than half the points).
+  clipping residuals beyond 4 robust sigmas (residuals measured in the points'
+  modelled sigmas; at most 3 rounds, never more than half the points).
 
 It is a 2x2 solve: cheap enough to redo at every burst.
 
@@ -89,9 +92,12 @@ Probe = Callable[[], Awaitable[tuple[float, float, float, float]]]
 _CSV_COLUMNS = ("burst", "t0", "t1", "t2", "t3", "round_trip", "offset")
 _SIGMAS = 3.0  # standard errors in the uncertainty
 _CLIP = 4.0  # robust sigmas beyond which a burst is an outlier
-_MIN_SCALE = 0.005  # robust scale floor, in round trips: clean data are not clipped to nothing
-_UNIFORM = 1 / (2 * math.sqrt(3))  # std of an offset error spread evenly over +-rtt/2, per rtt
-_SCALE_PRIOR_WEIGHT = 1.0  # pseudo-points the round-trip bound counts in the error scale
+_BASE_JITTER = 0.05  # the fastest probes' own scatter, as a fraction of their round trip
+_MIN_SCALE = 0.1  # robust scale floor (modelled sigmas): clean data are not clipped to nothing
+# the error scale assumed before the residuals say: the best probe's offset error spread
+# evenly over +-half its round trip
+_SCALE_PRIOR = 1 / (2 * math.sqrt(3) * _BASE_JITTER)
+_SCALE_PRIOR_WEIGHT = 1.0  # pseudo-points that assumption counts for
 
 
 class ClockNotAligned(ExecutorError):
@@ -237,7 +243,8 @@ def fit_clock(local: np.ndarray, offset: np.ndarray, round_trip: np.ndarray,
     trips); see the module's docstring. Returns the model and the inlier mask."""
     n = len(local)
     rtt = np.maximum(round_trip, 1e-9)
-    w = 1 / rtt**2
+    excess = rtt - rtt.min()
+    w = 1 / ((_BASE_JITTER * rtt.min()) ** 2 + excess**2 / 12)  # 1 / modelled variance
     center = float((w * local).sum() / w.sum())
     dx = local - center
     ref = float(offset[np.argmin(rtt)])  # fit small numbers: offsets may be thousands of s
@@ -245,16 +252,16 @@ def fit_clock(local: np.ndarray, offset: np.ndarray, round_trip: np.ndarray,
     prior_var = (drift_prior_ppm * 1e-6) ** 2
     mask = np.ones(n, dtype=bool)
     for clip_round in range(4):
-        scale2 = _UNIFORM**2
+        scale2 = _SCALE_PRIOR**2
         for _ in range(2):  # the error scale, then the fit again under it
             c, cov = _solve(dx[mask], y[mask], w[mask], scale2, drift_prior, prior_var)
             r = y - c[0] - c[1] * dx
             chi2 = float((w[mask] * r[mask] ** 2).sum())
             dof = max(int(mask.sum()) - 2, 0)
-            scale2 = (_SCALE_PRIOR_WEIGHT * _UNIFORM**2 + chi2) / (_SCALE_PRIOR_WEIGHT + dof)
+            scale2 = (_SCALE_PRIOR_WEIGHT * _SCALE_PRIOR**2 + chi2) / (_SCALE_PRIOR_WEIGHT + dof)
         if n < 5 or clip_round == 3:
             break
-        z = np.abs(r) / rtt
+        z = np.abs(r) * np.sqrt(w)
         limit = _CLIP * max(1.4826 * float(np.median(z[mask])), _MIN_SCALE)
         new_mask = z <= limit
         if new_mask.sum() < n // 2 + 1:  # never reject most of the data
