@@ -1,4 +1,9 @@
-"""The `moalab-server` command: serve a rig's devices over REST and WebSocket."""
+"""The `moalab-server` command: serve a rig's devices over REST and WebSocket.
+
+Tests only: the environment variable ``MOALAB_CLOCK_SKEW=OFFSET,DRIFT_PPM`` runs
+the server on a skewed clock, like a Pi's (see :mod:`moalab.core.clock`). It is
+deliberately not a flag: no rig's command line sets it by accident.
+"""
 
 import argparse
 import signal

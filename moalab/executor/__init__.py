@@ -1,6 +1,7 @@
 """Executors: run device methods in a thread, a process, or on a remote server."""
 
 from ..core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
+from .clock import ClockNotAligned, ClockSync, LocalClock, RemoteClock
 from .errors import (
     ConnectionLost,
     ExecutorError,
@@ -31,6 +32,10 @@ __all__ = (
     "MultiprocessSocketExecutor",
     "WebSocketExecutor",
     "RestExecutor",
+    "ClockSync",
+    "RemoteClock",
+    "LocalClock",
+    "ClockNotAligned",
     "ExecutorError",
     "ExecutorNotRunning",
     "ExecutorTimeout",

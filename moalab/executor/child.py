@@ -4,7 +4,8 @@ Run as ``python -m moalab.executor.child [--main-script PATH]``. It listens on
 127.0.0.1 (port 0), prints the port on stdout, serves the parent's connection,
 and exits when that connection closes or its stdin closes: the parent holds
 the other end of stdin, so the child exits even when the parent is killed with
-SIGKILL.
+SIGKILL. It inherits the parent's environment, ``MOALAB_CLOCK_SKEW`` (tests
+only: a skewed clock, see :mod:`moalab.core.clock`) included.
 """
 
 import argparse
