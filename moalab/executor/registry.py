@@ -54,11 +54,12 @@ class RemoteObject:
         self.name = name
         self.obj = obj
         self.worker = WorkerThread(f"moalab-object-{name}")
-        self.watchers: set[Any] = set()  # sessions with an on_update(name, props, event)
+        self.watchers: set[Any] = set()  # with an on_update(name, seq, props, event)
         self._token = trio.lowlevel.current_trio_token()
         self._lock = threading.Lock()
-        self._pending: dict[str, Any] = {}
-        self._pending_event = False
+        self._changes: dict[str, Any] = {}  # since the last on_data_update
+        self._updates: list[tuple[dict[str, Any], bool]] = []  # closed by on_data_update
+        self._seq = 0
         self._flush_scheduled = False
         self._uids: list[tuple[str, int]] = []
         self._last_started: trio.Event | None = None
@@ -86,16 +87,19 @@ class RemoteObject:
                 values[prop] = value
         return values
 
-    # changes may come from the object's worker thread or the trio thread: collect
-    # them under a lock and flush once from the trio thread, in order with replies
+    # Changes may come from the object's worker thread or the trio thread: they are
+    # collected under a lock and flushed from the trio thread, in order with replies.
+    # Each on_data_update closes one update, so a burst of updates (edges of a pin)
+    # reaches watchers update by update; only changes between two events merge.
     def _on_property(self, prop: str, _obj: Any, value: Any) -> None:
         with self._lock:
-            self._pending[prop] = value
+            self._changes[prop] = value
             self._schedule()
 
     def _on_event(self, *_: Any) -> None:
         with self._lock:
-            self._pending_event = True
+            self._updates.append((self._changes, True))
+            self._changes = {}
             self._schedule()
 
     def _schedule(self) -> None:
@@ -107,15 +111,26 @@ class RemoteObject:
                 pass
 
     def flush(self) -> None:
-        """Send pending property changes to the watchers now (trio thread only)."""
+        """Send pending updates to the watchers now (trio thread only).
+
+        Each update carries a sequence number, so a watcher reached by two
+        paths (a REST reply and the updates stream) can drop the repeat.
+        """
         with self._lock:
-            props, self._pending = self._pending, {}
-            event, self._pending_event = self._pending_event, False
+            updates, self._updates = self._updates, []
+            if self._changes:
+                updates.append((self._changes, False))
+                self._changes = {}
             self._flush_scheduled = False
-        if not props and not event:
-            return
-        for watcher in list(self.watchers):
-            watcher.on_update(self.name, props, event)
+        for props, event in updates:
+            self._seq += 1
+            for watcher in list(self.watchers):
+                watcher.on_update(self.name, self._seq, props, event)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the last update sent."""
+        return self._seq
 
     def method(self, name: str, kind: str) -> Callable[..., Any]:
         """The undecorated function of exposed method ``name`` of kind 'call' or

@@ -126,6 +126,7 @@ class RemoteExecutor(Executor):
         self._pending: dict[int, Future] = {}
         self._streams: dict[int, _RemoteStream] = {}
         self._objects: dict[str, Any] = {}
+        self._seqs: dict[str, int] = {}  # last update applied, by object name
         self._out_send: trio.MemorySendChannel | None = None
         self._send_lock = trio.StrictFIFOLock()  # held while frames are being written
         self._lost: BaseException | None = None
@@ -231,8 +232,10 @@ class RemoteExecutor(Executor):
         if not isinstance(msg, dict):
             return
         if msg.get("op") == "update":
-            obj = self._objects.get(msg.get("obj"))
-            if obj is not None:
+            name = msg.get("obj")
+            obj = self._objects.get(name)
+            seq = msg.get("seq")
+            if obj is not None and not self._seen(name, seq):
                 self._apply_update(obj, msg.get("props") or {}, bool(msg.get("event")))
             return
         request_id = msg.get("id")
@@ -246,6 +249,16 @@ class RemoteExecutor(Executor):
         stream = self._streams.get(request_id)
         if stream is not None:
             stream.feed(msg)
+
+    def _seen(self, name: str, seq: Any) -> bool:
+        """Whether update ``seq`` of object ``name`` was applied already (an update can
+        arrive by two paths); records it otherwise."""
+        if not isinstance(seq, int):
+            return False
+        if seq <= self._seqs.get(name, -1):
+            return True
+        self._seqs[name] = seq
+        return False
 
     def _apply_update(self, obj: Any, props: dict, event: bool) -> None:
         """Mirror the far side's property changes (and its on_data_update) here; a
@@ -356,6 +369,7 @@ class RemoteExecutor(Executor):
                                      "cls": self._class_path(obj),
                                      "kwargs": getattr(obj, "init_kwargs", {})})
         self._objects[obj.name] = obj
+        self._seqs[obj.name] = reply.get("seq", -1)
         self._apply_update(obj, {k: v for k, v in reply["props"].items() if k != "name"}, False)
         return reply["created"]
 

@@ -11,7 +11,7 @@ Requests (client to server), each a map with ``op`` and a client-chosen ``id``:
 
 Replies: ``{id, ok: value}``, ``{id, error: {...}}``, and for streams
 ``{id, items: [...]}`` batches then ``{id, end: true}``. Updates of watched
-objects: ``{op: 'update', obj, props, event}``. Calls on one object start in
+objects: ``{op: 'update', obj, seq, props, event}``. Calls on one object start in
 arrival order (sync ones run in order in the object's thread); calls on
 different objects and streams run independently.
 """
@@ -131,8 +131,8 @@ class Session:
         else:
             self.send({"id": request_id, "error": encode_exception(result.error)})
 
-    def on_update(self, name: str, props: dict, event: bool) -> None:
-        message = {"op": "update", "obj": name, "props": props, "event": event}
+    def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
+        message = {"op": "update", "obj": name, "seq": seq, "props": props, "event": event}
         try:
             frame = encode(message)
         except Exception:  # a property holding something that cannot travel: skip it
@@ -254,7 +254,8 @@ class Session:
         )
         remote.watchers.add(self)
         self._watching.add(remote)
-        self.send({"id": request_id, "ok": {"created": created, "props": remote.snapshot()}})
+        self.send({"id": request_id, "ok": {"created": created, "props": remote.snapshot(),
+                                            "seq": remote.seq}})
 
     def _op_delete(self, request_id: Any, msg: dict, _: float) -> None:
         name = _check(msg, "name", str)

@@ -64,8 +64,8 @@ def _call_arguments(body: dict[str, Any]) -> tuple[list, dict]:
     return args, kwargs
 
 
-def _update(name: str, props: dict, event: bool) -> dict[str, Any]:
-    return {"op": "update", "obj": name, "props": props, "event": event}
+def _update(name: str, seq: int, props: dict, event: bool) -> dict[str, Any]:
+    return {"op": "update", "obj": name, "seq": seq, "props": props, "event": event}
 
 
 class _UpdateQueue:
@@ -74,8 +74,8 @@ class _UpdateQueue:
     def __init__(self) -> None:
         self.send, self.receive = trio.open_memory_channel(math.inf)
 
-    def on_update(self, name: str, props: dict, event: bool) -> None:
-        self.send.send_nowait(_update(name, props, event))
+    def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
+        self.send.send_nowait(_update(name, seq, props, event))
 
 
 class _UpdateList:
@@ -84,8 +84,8 @@ class _UpdateList:
     def __init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
 
-    def on_update(self, name: str, props: dict, event: bool) -> None:
-        self.updates.append(_update(name, props, event))
+    def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
+        self.updates.append(_update(name, seq, props, event))
 
 
 def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now) -> QuartTrio:
@@ -125,7 +125,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now) -> Qu
             remote, created = registry.create(body.get("name"), body.get("cls"), kwargs)
         except Exception as exc:
             return _error(exc, _status_of(exc))
-        return jsonify({"created": created, "props": to_jsonable(remote.snapshot())}), (
+        return jsonify({"created": created, "props": to_jsonable(remote.snapshot()),
+                        "seq": remote.seq}), (
             201 if created else 200)
 
     @app.route("/api/objects/<name>", methods=["DELETE"])
@@ -199,7 +200,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now) -> Qu
 
         async def lines() -> AsyncIterator[bytes]:
             try:
-                yield _line(_update(name, remote.snapshot(), False))
+                yield _line(_update(name, remote.seq, remote.snapshot(), False))
                 async for update in queue.receive:
                     yield _line(update)
             finally:

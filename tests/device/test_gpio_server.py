@@ -122,13 +122,6 @@ async def test_remote_input_edge_makes_a_local_gate_exit(gpio_server):
             await probe.drive(17, False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server's object registry (moalab/executor/registry.py, RemoteObject) "
-    "merges every property change between two flushes into one update, so edges "
-    "delivered in one pass of the pump reach the client as their last state only: a "
-    "short beam break never opens a remote gate",
-)
 async def test_a_burst_of_short_pulses_reaches_the_client_edge_by_edge(gpio_server):
     n = 25
     async with WebSocketExecutor(port=gpio_server.port, timeout=20) as executor:
