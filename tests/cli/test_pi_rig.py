@@ -39,9 +39,9 @@ def test_mock_rig_runs_the_sugar_pellet_tree(tmp_path):
 
     rows = read_rows(log)
     assert stage_events(rows) == SEED_STAGE_EVENTS
-    # the motor's pin went high then low once per trial, on the mock server
+    # the motor's pin opened low (on first use), then went high and low once per trial
     motor = [r["value"] for r in rows if r["name"] == "pellet_motor" and r["item"] == "state"]
-    assert motor == ["True", "False", "True", "False"]
+    assert motor == ["False", "True", "False", "True", "False"]
     # each gate exited on a beam break the server mirrored back (the beam may be
     # whole again by the time the gate's end is logged)
     beam = [(int(r["index"]), r["value"]) for r in rows
