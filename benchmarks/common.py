@@ -14,16 +14,22 @@ from pathlib import Path
 from typing import Any
 
 __all__ = (
-    "EXECUTORS", "EXTRA_SUBJECTS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "EXECUTORS", "EXTRA_SUBJECTS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
     "percentile", "median", "SideResults",
 )
 
 EXECUTORS = ("none", "dummy", "thread", "async_thread", "process", "websocket", "rest")
 """Executors measured on both sides, in table order (``none`` is a direct call)."""
 
-EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_timer", "stage_engine")
-"""Rows measured on the moalab side only: the machine's transport and timer floors
-and the stage engine's timing."""
+EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_timer", "stage_engine",
+                  "clock")
+"""Measured on the moalab side only: the machine's floors, the stage engine's timing
+and remote clock alignment (``clock``: ``clock_quality.py``, its rows go to the
+executors it goes through and to ``websocket_proxy`` / ``rest_proxy``)."""
+
+ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
+        "floor_websocket", "floor_timer", "stage_engine")
+"""Every row name a result can carry, in table order."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ METRICS = {m.name: m for m in (
     Metric("delay_error_p99_us", "us", False, "Delay end-time error p99"),
     Metric("gate_latency_p50_us", "us", False, "gate reaction latency p50"),
     Metric("gate_latency_p99_us", "us", False, "gate reaction latency p99"),
+    Metric("clock_error_p50_us", "us", False, "clock alignment error p50"),
+    Metric("clock_error_max_us", "us", False, "clock alignment error max"),
+    Metric("clock_goal_us", "us", False, "clock alignment goal (max error)"),
 )}
 
 

@@ -232,6 +232,25 @@ async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) ->
             if server_cm is not None:
                 await server_cm.__aexit__(None, None, None)
         nursery.cancel_scope.cancel()
+    if "clock" in subjects:
+        await run_clock(sizes is QUICK, results)
+
+
+async def run_clock(quick: bool, results: SideResults) -> None:
+    """Remote clock alignment error (``clock_quality.py``, servers on skewed clocks)."""
+    try:
+        from .clock_quality import run_clock_quality
+
+        with trio.fail_after(300):
+            rows = await run_clock_quality(quick)
+    except Exception as exc:
+        results.error("clock", "*", exc)
+        return
+    for row in rows:
+        name = row["transport"] + ("_proxy" if row["proxy"] else "")
+        results.record(name, "clock_error_p50_us", row["error_p50_us"])
+        results.record(name, "clock_error_max_us", row["error_max_us"])
+        results.record(name, "clock_goal_us", row["goal_us"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .common import EXECUTORS, EXTRA_SUBJECTS, METRICS, median
+from .common import EXECUTORS, METRICS, ROWS, median
 
 __all__ = ("summarize", "format_table", "GOALS", "plot")
 
@@ -20,7 +20,8 @@ class Goal:
     metric: str
     kind: str
     op: str  # ">=", "<=" or "<"
-    threshold: float
+    threshold: float | str
+    """A number, or the name of the metric (same row) holding it."""
 
     @property
     def text(self) -> str:
@@ -28,13 +29,15 @@ class Goal:
         if self.kind == "ratio":
             return f"{label}, {self.executor}: moalab/PyMoa {self.op} {self.threshold:g}x"
         unit = METRICS[self.metric].unit
+        if isinstance(self.threshold, str):
+            return f"{label}, {self.executor}: {self.op} {METRICS[self.threshold].label}"
         return f"{label}, {self.executor}: {self.op} {self.threshold:g} {unit}"
 
-    def met(self, value: float | None) -> bool | None:
-        if value is None or math.isnan(value):
+    def met(self, value: float | None, threshold: float | None) -> bool | None:
+        if value is None or threshold is None or math.isnan(value):
             return None
-        return {">=": value >= self.threshold, "<=": value <= self.threshold,
-                "<": value < self.threshold}[self.op]
+        return {">=": value >= threshold, "<=": value <= threshold,
+                "<": value < threshold}[self.op]
 
 
 GOALS = (
@@ -50,6 +53,8 @@ GOALS = (
     Goal("stage_engine", "delay_error_p99_us", "absolute", "<=", 1000),
     Goal("stage_engine", "gate_latency_p50_us", "absolute", "<=", 100),
     Goal("stage_engine", "gate_latency_p99_us", "absolute", "<=", 500),
+    *(Goal(e, "clock_error_max_us", "absolute", "<=", "clock_goal_us")
+      for e in ("websocket", "process", "rest", "websocket_proxy", "rest_proxy")),
 )
 """The goals of the benchmark issue (ratios measured against PyMoa in the same run)."""
 
@@ -81,7 +86,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
             medians[(library, executor, metric)] = stats["median"]
             results.append({"library": library, "executor": executor, "metric": metric,
                             "unit": m.unit, "higher_is_better": m.higher_is_better, **stats})
-    order = {name: i for i, name in enumerate(EXECUTORS + EXTRA_SUBJECTS)}
+    order = {name: i for i, name in enumerate(ROWS)}
     metric_order = {name: i for i, name in enumerate(METRICS)}
     results.sort(key=lambda r: (order.get(r["executor"], 99), metric_order[r["metric"]],
                                 r["library"]))
@@ -107,9 +112,11 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
         else:
             value = medians.get(("moalab", goal.executor, goal.metric))
             note = ""
+        threshold = (medians.get(("moalab", goal.executor, goal.threshold))
+                     if isinstance(goal.threshold, str) else goal.threshold)
         goals.append({"goal": goal.text, "executor": goal.executor, "metric": goal.metric,
-                      "kind": goal.kind, "op": goal.op, "threshold": goal.threshold,
-                      "value": value, "met": goal.met(value), "note": note})
+                      "kind": goal.kind, "op": goal.op, "threshold": threshold,
+                      "value": value, "met": goal.met(value, threshold), "note": note})
     return {"meta": meta, "results": results, "skipped": skipped, "errors": errors,
             "comparison": comparison, "goals": goals}
 
@@ -159,7 +166,7 @@ def format_table(summary: dict[str, Any]) -> str:
             return f"{_fmt(row['median'])} [{_fmt(row['min'])}-{_fmt(row['max'])}]"
         return _fmt(row["median"])
 
-    for executor in EXECUTORS + EXTRA_SUBJECTS:
+    for executor in ROWS:
         rows = [m for m in METRICS if any((lib, executor, m) in by_key for lib in libraries)]
         first = True
         for metric in rows:

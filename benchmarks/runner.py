@@ -80,9 +80,15 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             print(f"run {i + 1}/{runs}: {library}", file=sys.stderr, flush=True)
             results[library].append(_run_side(commands[library], SIDE_TIMEOUT[mode]))
     versions = {f"{library}_version": r[0]["version"] for library, r in results.items()}
+    loads = {  # the 1-minute load average when each run started and ended
+        library: [[run["info"].get(key, [None])[0] for key in ("loadavg_start", "loadavg_end")]
+                  for run in side_runs]
+        for library, side_runs in results.items()
+    }
     meta = {"mode": mode, "runs": runs, "compare": options.compare, **versions,
             "python": platform.python_version(), "platform": platform.platform(),
             "cpus": os.cpu_count(), "commit": _git_state(),
+            "loadavg_1min_start_end": loads,
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
     return summarize(results, meta)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 __all__ = ("add_bench_arguments", "run_bench", "find_benchmarks")
 
 SUBJECTS = ("none, dummy, thread, async_thread, process, websocket, rest (executors); "
-            "floor_thread, floor_tcp, floor_websocket, floor_timer (machine floors); stage_engine (timing)")
+            "floor_thread, floor_tcp, floor_websocket, floor_timer (machine floors); stage_engine "
+            "(timing); clock (remote clock alignment)")
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
