@@ -48,6 +48,7 @@ async def test_executor_context(kind):
         assert await device.where() == here
 
 
+@pytest.mark.parametrize("kind", ["thread", "dummy"], indirect=True)
 async def test_own_executor_wins_over_context(kind):
     async with kind.make() as executor:
         device = await _device_on(executor)
@@ -182,7 +183,7 @@ async def test_cancelled_queued_call_is_skipped(kind, new_device):
         nursery.start_soon(device.sleep, 0.5)
         await wait_until(lambda: device.stats["sync_started"] == 1 if kind == "thread"
                          else _peek(device, "sync_started", 1))
-        with trio.move_on_after(0.1):
+        with trio.move_on_after(0.05):
             await device.record("skipped")  # queued behind the sleep, then abandoned
     await device.record("done")
     assert await device.get_calls() == ["done"]

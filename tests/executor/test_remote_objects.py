@@ -50,7 +50,7 @@ async def test_remote_instance_context(remote_executor):
     assert device.name not in names
 
 
-async def test_constructor_arguments_travel(remote_executor):
+async def test_constructor_arguments_travel_and_names_are_unique(remote_executor):
     device = Probe(name=unique_name(), executor=remote_executor, label="from the client",
                    value=3)
     await remote_executor.ensure_remote_instance(device)
@@ -58,6 +58,10 @@ async def test_constructor_arguments_travel(remote_executor):
     await device.echo(0)
     await remote_executor.ensure_remote_instance(device)  # attach: the far side's values
     assert (device.label, device.value) == ("from the client", 3)
+
+    other = OtherProbe(name=device.name, executor=remote_executor)
+    with pytest.raises(InvalidArgument, match="already exists"):
+        await remote_executor.ensure_remote_instance(other)
 
 
 async def test_unnamed_device_is_refused(remote_kind):
@@ -130,14 +134,6 @@ async def test_second_client_attaches(moalab_server, second):
 
         entry, = [e for e in await first_executor.list_remote_instances() if e["name"] == name]
         assert entry["watchers"] >= 2
-
-
-async def test_same_name_other_class_is_refused(remote_executor):
-    name = unique_name()
-    await remote_executor.ensure_remote_instance(Probe(name=name, executor=remote_executor))
-    other = OtherProbe(name=name, executor=remote_executor)
-    with pytest.raises(InvalidArgument, match="already exists"):
-        await remote_executor.ensure_remote_instance(other)
 
 
 # ---------------------------------------------------------------- allowlist
