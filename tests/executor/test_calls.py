@@ -231,3 +231,16 @@ async def test_calls_on_one_object_keep_their_order(kind, new_device, method):
             nursery.start_soon(call, i)
     assert sorted(issued) == list(range(40))
     assert await device.get_calls() == issued
+
+
+async def test_numpy_arrays_travel(kind, new_device):
+    import numpy as np
+
+    device = await new_device()
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)
+    (received,), _ = await device.echo(array)
+    if kind == "rest":  # JSON: arrays arrive as lists
+        assert received == array.tolist()
+    else:
+        assert isinstance(received, np.ndarray) and received.dtype == np.float32
+        np.testing.assert_array_equal(received, array)
