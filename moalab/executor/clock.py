@@ -295,7 +295,8 @@ class RemoteClock:
     def __init__(self, sync: ClockSync | None = None) -> None:
         self.sync = sync or ClockSync()
         self.samples: list[ClockSample] = []
-        """Every probe so far, in order (raw, for offline re-alignment)."""
+        """Every probe so far, in order (raw, for offline re-alignment); about 100
+        bytes each: 8 probes every 2 s is under 2 MB an hour."""
         self.steps: list[ClockStep] = []
         """The far clock's steps detected so far."""
         self.model: ClockModel | None = None
