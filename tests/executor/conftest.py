@@ -22,6 +22,13 @@ SERVED = ("websocket", "rest")
 ALL = LOCAL + REMOTE
 ASYNC_CAPABLE = ("async_thread",) + REMOTE
 
+# A ProcessExecutor serves the same session and registry as the DummyRemoteExecutor,
+# over a socket as the WebSocketExecutor does, and each start costs about a second:
+# tests of protocol logic that transport does not change leave it out.
+ALL_BUT_PROCESS = tuple(kind for kind in ALL if kind != "process")
+REMOTE_BUT_PROCESS = tuple(kind for kind in REMOTE if kind != "process")
+ASYNC_BUT_PROCESS = tuple(kind for kind in ASYNC_CAPABLE if kind != "process")
+
 STREAM_WINDOW = 64
 """A small window, so long streams exercise the credit the client grants back."""
 

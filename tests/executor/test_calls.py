@@ -10,7 +10,14 @@ import trio
 from moalab.core.errors import InvalidArgument
 from moalab.executor import ExecutorContext, ExecutorTimeout, NotAllowed, RemoteError
 
-from .conftest import REMOTE, unique_name, wait_until
+from .conftest import (
+    ALL_BUT_PROCESS,
+    ASYNC_BUT_PROCESS,
+    REMOTE,
+    REMOTE_BUT_PROCESS,
+    unique_name,
+    wait_until,
+)
 from .devices import Probe, ProbeError
 
 
@@ -35,6 +42,7 @@ async def test_thread_executor_refuses_async_methods():
             await device.async_add(1, 2)
 
 
+@pytest.mark.parametrize("kind", ALL_BUT_PROCESS, indirect=True)
 async def test_executor_context(kind):
     async with kind.make() as executor:
         device = Probe(name=unique_name())
@@ -88,6 +96,7 @@ async def test_exception_keeps_its_type(kind, new_device):
     assert await device.echo(1) == [[1], {}]
 
 
+@pytest.mark.parametrize("remote_kind", REMOTE_BUT_PROCESS, indirect=True)
 async def test_unknown_exception_type_becomes_remote_error(new_remote_device):
     device = await new_remote_device()
     with pytest.raises(RemoteError, match="a type the caller cannot import") as info:
@@ -96,6 +105,7 @@ async def test_unknown_exception_type_becomes_remote_error(new_remote_device):
     assert "fail_unknown" in info.value.remote_traceback
 
 
+@pytest.mark.parametrize("remote_kind", REMOTE_BUT_PROCESS, indirect=True)
 async def test_refused_methods(new_remote_device, remote_executor):
     device = await new_remote_device()
 
@@ -124,6 +134,7 @@ async def test_executor_timeout(async_kind):
         assert await device.async_add(1, 1) == 2
 
 
+@pytest.mark.parametrize("async_kind", ASYNC_BUT_PROCESS, indirect=True)
 async def test_per_call_timeout(async_executor, new_async_device):
     device = await new_async_device()
     with trio.fail_after(10):
@@ -233,6 +244,7 @@ async def test_calls_on_one_object_keep_their_order(kind, new_device, method):
     assert await device.get_calls() == issued
 
 
+@pytest.mark.parametrize("kind", ALL_BUT_PROCESS, indirect=True)
 async def test_numpy_arrays_travel(kind, new_device):
     import numpy as np
 

@@ -9,7 +9,7 @@ from moalab.core.errors import InvalidArgument
 from moalab.executor import NotAllowed
 from moalab.executor.errors import UnknownObject
 
-from .conftest import SERVED, new_executor, unique_name, wait_until
+from .conftest import REMOTE_BUT_PROCESS, SERVED, new_executor, unique_name, wait_until
 from .devices import OtherProbe, Probe
 from .forbidden_devices import ForbiddenProbe
 
@@ -33,6 +33,7 @@ async def test_list_and_delete(remote_executor):
     assert await device.echo(2) == [[2], {}]
 
 
+@pytest.mark.parametrize("remote_kind", REMOTE_BUT_PROCESS, indirect=True)
 async def test_remote_instance_context(remote_executor):
     device = Probe(name=unique_name(), executor=remote_executor)
     async with remote_executor.remote_instance(device) as entered:
@@ -50,6 +51,7 @@ async def test_remote_instance_context(remote_executor):
     assert device.name not in names
 
 
+@pytest.mark.parametrize("remote_kind", REMOTE_BUT_PROCESS, indirect=True)
 async def test_constructor_arguments_travel_and_names_are_unique(remote_executor):
     device = Probe(name=unique_name(), executor=remote_executor, label="from the client",
                    value=3)
@@ -72,6 +74,7 @@ async def test_unnamed_device_is_refused(remote_kind):
 
 # ------------------------------------------------------------------- mirror
 
+@pytest.mark.parametrize("remote_kind", REMOTE_BUT_PROCESS, indirect=True)
 async def test_call_changes_are_mirrored_before_the_reply(new_remote_device):
     device = await new_remote_device()
     updates = []

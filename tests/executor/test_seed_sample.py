@@ -8,7 +8,7 @@ import pytest
 
 from moalab.executor import ExecutorNotRunning
 
-from .conftest import ALL, REMOTE, unique_name
+from .conftest import ALL, ALL_BUT_PROCESS, REMOTE, REMOTE_BUT_PROCESS, unique_name
 from .devices import VirtualDevice
 
 
@@ -39,6 +39,7 @@ async def test_seed_sample_start_stop(kind):
         await executor.stop_executor()
 
 
+@pytest.mark.parametrize("kind", ALL_BUT_PROCESS, indirect=True)
 async def test_seed_sample_async_with(kind):
     async with kind.make() as executor:
         device = VirtualDevice(name=unique_name("motor_device"), executor=executor)
@@ -47,6 +48,7 @@ async def test_seed_sample_async_with(kind):
         assert device.state is True
 
 
+@pytest.mark.parametrize("remote_kind", REMOTE_BUT_PROCESS, indirect=True)
 async def test_ensure_remote_instance_is_idempotent(remote_kind):
     async with remote_kind.make() as executor:
         device = VirtualDevice(name=unique_name("motor_device"), executor=executor)

@@ -6,7 +6,7 @@ import trio
 
 from moalab.executor.stream import DEFAULT_BUFFER
 
-from .conftest import LOCAL, STREAM_WINDOW, wait_until
+from .conftest import ALL_BUT_PROCESS, LOCAL, STREAM_WINDOW, wait_until
 
 SYNC_AND_ASYNC = pytest.mark.parametrize("method", ["count", "async_count"])
 
@@ -37,6 +37,7 @@ async def test_items_in_order_with_callback(kind, new_device, method):
     assert device.items_seen == received  # the callback ran here, once per item
 
 
+@pytest.mark.parametrize("kind", ALL_BUT_PROCESS, indirect=True)
 async def test_generator_error_reaches_the_reader(kind, new_device):
     device = await new_device()
     received = []
@@ -139,6 +140,7 @@ async def test_call_while_a_stream_runs(kind, new_device):
             assert index == 3
 
 
+@pytest.mark.parametrize("kind", ALL_BUT_PROCESS, indirect=True)
 async def test_streams_on_one_object_run_side_by_side(kind, new_device):
     device = await new_device()
     with trio.fail_after(30):
