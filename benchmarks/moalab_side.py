@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 # child processes (ProcessExecutor's child, moalab-server) import the device module
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+# the servers started here and the executors talking to them share this token
+os.environ.setdefault("MOALAB_TOKEN", secrets.token_hex(16))
+# the server started here and its clients share a token (both read MOALAB_TOKEN)
+os.environ.setdefault("MOALAB_TOKEN", secrets.token_urlsafe(16))
 
 import numpy as np  # noqa: E402
 import trio  # noqa: E402
