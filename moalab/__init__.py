@@ -32,6 +32,7 @@ from .device import (
 )
 from .executor import (
     AsyncThreadExecutor,
+    AuthenticationError,
     ConnectionLost,
     DummyRemoteExecutor,
     Executor,
@@ -127,5 +128,6 @@ __all__ = (
     "ExecutorTimeout",
     "RemoteError",
     "ConnectionLost",
+    "AuthenticationError",
     "NotAllowed",
 )

@@ -13,6 +13,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Every moalab-server and client the tests start shares this token (both read
+# MOALAB_TOKEN), and no server writes a generated token under the real home.
+os.environ.setdefault("MOALAB_TOKEN", "moalab-test-token")
+os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="moalab-test-data-"))
+AUTH_HEADERS = {"Authorization": f"Bearer {os.environ['MOALAB_TOKEN']}"}
+"""For raw HTTP and WebSocket clients of the tests' servers."""
+WS_AUTH_HEADERS = [(k.encode(), v.encode()) for k, v in AUTH_HEADERS.items()]
 TEST_DEVICES = "tests.executor.devices"
 
 
@@ -39,16 +47,27 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(*args: str, graceful_timeout: float = 0.2) -> Iterator[ServerProcess]:
-    """Start ``moalab-server`` on 127.0.0.1 with a free port; stop it at the end."""
+def running_server(*args: str, graceful_timeout: float = 0.2,
+                   env: dict[str, str | None] | None = None) -> Iterator[ServerProcess]:
+    """Start ``moalab-server`` on 127.0.0.1 with a free port; stop it at the end.
+
+    ``env`` changes the server's environment (None removes a variable).
+    """
     command = [sys.executable, "-m", "moalab.cli.server", "--host", "127.0.0.1", "--port", "0",
                "--graceful-timeout", str(graceful_timeout), "--allow", TEST_DEVICES, *args]
+    environ = repo_env()
+    for key, value in (env or {}).items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
     with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(command, cwd=REPO, env=repo_env(), stdout=subprocess.PIPE,
+        process = subprocess.Popen(command, cwd=REPO, env=environ, stdout=subprocess.PIPE,
                                    stderr=stderr)
         try:
             line = process.stdout.readline().decode()
-            match = re.fullmatch(r"moalab-server listening on http://127\.0\.0\.1:(\d+)\s*", line)
+            match = re.fullmatch(r"moalab-server listening on https?://127\.0\.0\.1:(\d+)\s*",
+                                 line)
             if match is None:
                 process.kill()
                 process.wait()

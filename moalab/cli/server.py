@@ -6,8 +6,10 @@ deliberately not a flag: no rig's command line sets it by accident.
 """
 
 import argparse
+import os
 import signal
 import sys
+from dataclasses import replace
 
 import trio
 from rich.console import Console
@@ -17,6 +19,7 @@ from ..core.errors import MoaError
 from ..core.nursery import unwrap_group
 from ..server.config import ServerConfig, load_config, merge_config
 from ..server.serve import serve
+from ..server.token import TOKEN_ENV, default_data_dir, is_loopback, load_or_create_token
 
 __all__ = ("main",)
 
@@ -36,7 +39,39 @@ def build_parser() -> argparse.ArgumentParser:
                         "moalab's own devices are always allowed)")
     parser.add_argument("--graceful-timeout", type=float, default=5.0, metavar="SECONDS",
                         help="how long open connections get to finish at shutdown (default 5)")
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument("--token", help="the token clients must bring (default: the config's, "
+                      "else $MOALAB_TOKEN, else one generated and kept in the data directory)")
+    auth.add_argument("--no-token", action="store_true",
+                      help="let any client in: only on 127.0.0.1 (this computer)")
+    parser.add_argument("--data-dir", help="where the generated token is kept (default "
+                        "~/.local/share/moalab)")
+    parser.add_argument("--certfile", help="TLS certificate (PEM): serve https and wss")
+    parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
+    parser.add_argument("--max-message-size", type=int, metavar="BYTES",
+                        help="largest request accepted (default 16 MiB)")
     return parser
+
+
+def resolve_token(config: ServerConfig, no_token: bool, console: Console) -> ServerConfig:
+    """The config with the token clients must bring (see :mod:`moalab.server.token`)."""
+    if no_token:
+        return replace(config, token=None)
+    if config.token is not None:
+        return config
+    if os.environ.get(TOKEN_ENV):
+        return replace(config, token=os.environ[TOKEN_ENV])
+    data_dir = config.data_dir or default_data_dir()
+    token, created = load_or_create_token(data_dir)
+    path = data_dir / "token"
+    if created:
+        console.print(f"generated an access token for clients, kept in {path} (readable by "
+                      f"this user only):\n  {token}\nclients: WebSocketExecutor(..., "
+                      f"token=...), RestExecutor(..., token=...), or {TOKEN_ENV}=...",
+                      highlight=False)
+    else:
+        console.print(f"clients must bring the access token kept in {path}", highlight=False)
+    return replace(config, token=token)
 
 
 async def _until_signal() -> None:
@@ -63,9 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True, soft_wrap=True)
     try:
         config = load_config(args.config) if args.config else ServerConfig()
-        config = merge_config(config, host=args.host, port=args.port, allow=args.allow)
+        config = merge_config(config, host=args.host, port=args.port, allow=args.allow,
+                              token=args.token, data_dir=args.data_dir,
+                              certfile=args.certfile, keyfile=args.keyfile,
+                              max_message_size=args.max_message_size)
         if args.graceful_timeout < 0:
             raise MoaError(f"--graceful-timeout {args.graceful_timeout} must be 0 or more")
+        config = resolve_token(config, args.no_token, console)
+        if config.token is None and not is_loopback(config.host):
+            raise MoaError(
+                f"refusing to listen on {config.host} with --no-token: anyone on that network "
+                "could run device methods; drop --no-token (a token is generated) or listen "
+                "on 127.0.0.1")
     except MoaError as exc:
         console.print(Text.assemble(("moalab-server: ", "red"), str(exc)))
         return 2

@@ -3,6 +3,7 @@
 from ..core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .clock import ClockNotAligned, ClockSync, LocalClock, RemoteClock
 from .errors import (
+    AuthenticationError,
     ConnectionLost,
     ExecutorError,
     ExecutorNotRunning,
@@ -37,6 +38,7 @@ __all__ = (
     "LocalClock",
     "ClockNotAligned",
     "ExecutorError",
+    "AuthenticationError",
     "ExecutorNotRunning",
     "ExecutorTimeout",
     "RemoteError",

@@ -11,6 +11,7 @@ __all__ = (
     "ProtocolError",
     "NotAllowed",
     "UnknownObject",
+    "AuthenticationError",
 )
 
 
@@ -54,3 +55,7 @@ class NotAllowed(ExecutorError, PermissionError):
 
 class UnknownObject(ExecutorError, LookupError):
     """No object of that name exists on the far side."""
+
+
+class AuthenticationError(ExecutorError, PermissionError):
+    """The server refused the connection or request: a missing or wrong token."""

@@ -18,6 +18,7 @@ import trio
 
 from ..core.clock import now
 from ..core.errors import InvalidArgument
+from ..core.nursery import open_nursery
 from .clock import LOCAL_CLOCK, ClockSync, RemoteClock
 from .codec import decode_exception, decode_many, encode
 from .errors import ConnectionLost, ExecutorNotRunning
@@ -171,7 +172,7 @@ class RemoteExecutor(Executor):
     async def _background(self, started: Future) -> None:
         try:
             with self._scope:
-                async with trio.open_nursery() as nursery:
+                async with open_nursery() as nursery:
                     try:
                         transport = self._transport = await self._connect(nursery)
                     except Exception as exc:

@@ -12,10 +12,10 @@ import trio
 from ..core.clock import now
 from .clock import ClockSync
 from .codec import decode_exception, to_jsonable
-from .errors import ConnectionLost, ProtocolError, RemoteError
+from .errors import AuthenticationError, ConnectionLost, ProtocolError, RemoteError
 from .remote import RemoteExecutor, Transport
 from .thread import read_items
-from .websocket import server_url
+from .endpoint import TOKEN_ENV, ServerEndpoint
 
 __all__ = ("RestExecutor",)
 
@@ -75,9 +75,11 @@ class RestExecutor(RemoteExecutor):
 
     def __init__(self, server: str = "127.0.0.1", port: int = 5000,
                  timeout: float | None = None,
-                 clock_sync: ClockSync | None = ClockSync()) -> None:
+                 clock_sync: ClockSync | None = ClockSync(), token: str | None = None,
+                 tls: bool = False, ca_file: str | None = None) -> None:
         super().__init__(timeout, clock_sync=clock_sync)
-        self.url = server_url(server, port, "http")
+        self.endpoint = ServerEndpoint(server, port, token, tls, ca_file)
+        self.url = self.endpoint.url("http")
         self._client: httpx.AsyncClient | None = None
         self._nursery: trio.Nursery | None = None
         self._followers: dict[str, trio.CancelScope] = {}
@@ -86,15 +88,22 @@ class RestExecutor(RemoteExecutor):
         return f"RestExecutor({self.url})"
 
     async def _connect(self, nursery: trio.Nursery) -> Transport:
-        client = httpx.AsyncClient(base_url=self.url, timeout=None)
+        client = httpx.AsyncClient(base_url=self.url, timeout=None,
+                                   headers=self.endpoint.headers(),
+                                   verify=self.endpoint.ssl_context or True)
         try:
-            response = await client.get("/health")
+            response = await client.get("/api/objects")  # checks the token too
+            if response.status_code == 401:
+                await client.aclose()
+                raise AuthenticationError(
+                    f"moalab-server at {self.url} refused the token: give the server's token "
+                    f"(token=... or {TOKEN_ENV})")
             response.raise_for_status()
         except httpx.HTTPError as exc:
             await client.aclose()
             raise ConnectionLost(
-                f"cannot reach moalab-server at {self.url}: {exc}; is the server running and "
-                "reachable?"
+                f"cannot reach moalab-server at {self.url}: {self.endpoint.describe_error(exc)}; "
+                "is the server running, reachable, and is its certificate trusted?"
             ) from exc
         self._client, self._nursery = client, nursery
         return _Idle(client)

@@ -1,32 +1,44 @@
 """WebSocketExecutor: device methods on a moalab-server, over one WebSocket."""
 
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, connect_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError, wrap_client_stream
 
-from ..core.errors import InvalidArgument
 from .clock import ClockSync
-from .errors import ConnectionLost
+from .codec import encode
+from .endpoint import TOKEN_ENV, ServerEndpoint
+from .errors import AuthenticationError, ConnectionLost
 from .remote import RemoteExecutor, Transport
 
 __all__ = ("WebSocketExecutor",)
+
+POLICY_VIOLATION = 1008  # the close code of a WebSocket without the right token
 
 MAX_MESSAGE = 256 * 1024 * 1024
 
 
 class _WebSocketTransport:
-    def __init__(self, ws: object) -> None:
+    def __init__(self, ws: object, url: str) -> None:
         self.ws = ws
+        self.url = url
         self._closing = False
         self._closed = trio.Event()
 
     async def send_frames(self, frames: list[bytes]) -> None:
         # messages joined end to end: one WebSocket message per burst
-        await self.ws.send_message(b"".join(frames))
+        try:
+            await self.ws.send_message(b"".join(frames))
+        except ConnectionClosed:
+            pass  # the receiver reports the closing, with its reason
 
     async def receive_frame(self) -> bytes | None:
         try:
             return await self.ws.get_message()
-        except ConnectionClosed:
+        except ConnectionClosed as exc:
+            if exc.reason.code == POLICY_VIOLATION:
+                raise AuthenticationError(
+                    f"moalab-server at {self.url} refused the connection "
+                    f"({exc.reason.reason}): give the server's token (token=... or "
+                    f"{TOKEN_ENV})") from None
             if self._closing:
                 # our close ends get_message at once, but the close handshake still
                 # needs the connection's reader: returning would cancel it
@@ -41,14 +53,6 @@ class _WebSocketTransport:
             self._closed.set()
 
 
-def server_url(server: str, port: int, scheme: str, path: str = "") -> str:
-    """``scheme://server:port/path``, bracketing IPv6 addresses."""
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise InvalidArgument(f"port={port!r} is not accepted: give the server's TCP port")
-    host = f"[{server}]" if ":" in server and not server.startswith("[") else server
-    return f"{scheme}://{host}:{port}{path}"
-
-
 class WebSocketExecutor(RemoteExecutor):
     """Runs device methods on a ``moalab-server`` at ``server:port``, over WebSocket.
 
@@ -58,19 +62,38 @@ class WebSocketExecutor(RemoteExecutor):
 
     def __init__(self, server: str = "127.0.0.1", port: int = 5000,
                  timeout: float | None = None, stream_window: int = 1024,
-                 clock_sync: ClockSync | None = ClockSync()) -> None:
+                 clock_sync: ClockSync | None = ClockSync(), token: str | None = None,
+                 tls: bool = False, ca_file: str | None = None) -> None:
         super().__init__(timeout, stream_window, clock_sync)
-        self.url = server_url(server, port, "ws", "/ws")
+        self.endpoint = ServerEndpoint(server, port, token, tls, ca_file)
+        self.url = self.endpoint.url("ws", "/ws")
 
     def _describe(self) -> str:
         return f"WebSocketExecutor({self.url})"
 
     async def _connect(self, nursery: trio.Nursery) -> Transport:
+        endpoint = self.endpoint
+        headers = [(k.encode(), v.encode()) for k, v in endpoint.headers().items()]
         try:
-            ws = await connect_websocket_url(nursery, self.url, max_message_size=MAX_MESSAGE)
-        except (OSError, HandshakeError) as exc:
+            stream = await trio.open_tcp_stream(endpoint.server, endpoint.port)
+            if endpoint.ssl_context is not None:
+                # our own handshake: a certificate that fails to verify raises here
+                # (inside trio-websocket it would leave the connection hanging)
+                stream = trio.SSLStream(stream, endpoint.ssl_context,
+                                        server_hostname=endpoint.server)
+                await stream.do_handshake()
+            ws = await wrap_client_stream(
+                nursery, stream, f"{endpoint.host}:{endpoint.port}", "/ws",
+                max_message_size=MAX_MESSAGE, extra_headers=headers)
+        except (OSError, trio.BrokenResourceError, HandshakeError) as exc:
             raise ConnectionLost(
-                f"cannot connect to moalab-server at {self.url}: {exc}; is the server running "
-                "(moalab-server --host ... --port ...) and reachable?"
+                f"cannot connect to moalab-server at {self.url}: "
+                f"{endpoint.describe_error(exc)}; is the server running (moalab-server "
+                "--host ... --port ...), reachable, and is its certificate trusted?"
             ) from exc
-        return _WebSocketTransport(ws)
+        transport = _WebSocketTransport(ws, self.url)
+        # one round trip before anything else: a refused token fails the start itself
+        await transport.send_frames([encode({"op": "echo", "id": 0})])
+        if await transport.receive_frame() is None:
+            raise ConnectionLost(f"moalab-server at {self.url} closed the connection at once")
+        return transport

@@ -18,12 +18,16 @@ from quart_trio import QuartTrio
 from .. import __version__
 from ..core.clock import now
 from ..executor.codec import encode_exception, to_jsonable
-from ..executor.errors import NotAllowed, ProtocolError, UnknownObject
+from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.registry import ObjectRegistry, RemoteObject
 from ..executor.session import Session
 from .docs import OPENAPI, index_page
+from .token import bearer_token, token_matches
 
-__all__ = ("create_app",)
+__all__ = ("create_app", "POLICY_VIOLATION")
+
+POLICY_VIOLATION = 1008
+"""WebSocket close code for a connection without the right token."""
 
 
 def _error(exc: BaseException, status: int) -> tuple[Response, int]:
@@ -88,10 +92,30 @@ class _UpdateList:
         self.updates.append(_update(name, seq, props, event))
 
 
-def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now) -> QuartTrio:
+def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
+               token: str | None = None) -> QuartTrio:
     """Build the app serving ``registry``; ``clock`` stamps clock echoes (default: the
-    experiment clock, which the devices' timestamps are on)."""
+    experiment clock, which the devices' timestamps are on).
+
+    With a ``token``, every ``/api`` request needs ``Authorization: Bearer
+    <token>`` (else 401, and nothing runs) and a WebSocket that does not bring
+    it (header, or ``?token=``) is closed with code 1008 (policy violation).
+    The page, ``/openapi.json`` and ``/health`` stay open.
+    """
     app = QuartTrio("moalab.server")
+
+    @app.before_request
+    async def check_token() -> Any:
+        if token is None or not request.path.startswith("/api/"):
+            return None
+        if token_matches(token, bearer_token(request.headers.get("Authorization"))):
+            return None
+        await request.get_data()  # read, so the keep-alive connection stays usable
+        response, _ = _error(AuthenticationError(
+            "missing or wrong token: send the server's token as 'Authorization: Bearer "
+            "<token>' (clients: token=... or the MOALAB_TOKEN environment variable)"), 401)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response, 401
 
     @app.route("/")
     async def index() -> Response:
@@ -210,6 +234,12 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now) -> Qu
 
     @app.websocket("/ws")
     async def ws() -> None:
+        if token is not None:
+            given = bearer_token(websocket.headers.get("Authorization"))
+            if not token_matches(token, given or websocket.args.get("token")):
+                await websocket.accept()
+                await websocket.close(POLICY_VIOLATION, "missing or wrong token")
+                return
         async def send_frames(frames: list[bytes]) -> None:
             # messages joined end to end: one WebSocket message per burst
             await websocket.send(b"".join(frames))

@@ -5,10 +5,13 @@ A config file holds top-level keys only::
     host = "0.0.0.0"            # address to listen on
     port = 5000                 # 0 picks a free port
     allow = ["myrig.devices"]   # modules whose device classes clients may create
-    data_dir = "/var/lib/moalab"
-    token = "a shared secret"   # optional: clients must present it
+    data_dir = "/var/lib/moalab"  # the generated token is kept here
+    token = "a shared secret"   # optional: else MOALAB_TOKEN, else generated
+    certfile = "rig.pem"        # optional, with keyfile: serve https and wss
+    keyfile = "rig-key.pem"
+    max_message_size = 16777216 # bytes; a larger request closes its connection
 
-Relative ``data_dir`` paths are taken relative to the file's folder.
+Relative paths are taken relative to the file's folder.
 """
 
 import tomllib
@@ -24,6 +27,7 @@ __all__ = ("ServerConfig", "load_config", "merge_config", "DEFAULT_HOST", "DEFAU
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
+DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
 
 
 def _bad(source: str, key: str, value: Any, accepted: str) -> InvalidArgument:
@@ -96,6 +100,24 @@ def _check_token(source: str, value: Any) -> str | None:
     return value
 
 
+def _check_file(source: str, key: str, value: Any, base: Path | None = None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser() if isinstance(value, (str, PathLike)) else None
+    if path is not None and base is not None and not path.is_absolute():
+        path = base / path
+    if path is None or not path.is_file():
+        raise _bad(source, key, value, "give the path of an existing PEM file")
+    return path
+
+
+def _check_size(source: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise _bad(source, "max_message_size", value,
+                   "give a whole number of bytes, at least 1024 (default 16 MiB)")
+    return value
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """What moalab-server serves and where.
@@ -105,6 +127,10 @@ class ServerConfig:
     :param allow: modules whose device classes clients may create, besides moalab's own.
     :param data_dir: where the server keeps its data, or None for none.
     :param token: a secret clients must present, or None for no check.
+    :param certfile: a TLS certificate (PEM); with ``keyfile``, serves https/wss.
+    :param keyfile: the certificate's private key (PEM).
+    :param max_message_size: the largest request (WebSocket message or REST body)
+        accepted, in bytes; a larger one closes that connection (413 for REST).
 
     Raises :class:`~moalab.core.errors.InvalidArgument` for a value of the wrong
     type or out of range.
@@ -115,6 +141,9 @@ class ServerConfig:
     allow: tuple[str, ...] = ()
     data_dir: Path | None = None
     token: str | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE
 
     def __post_init__(self) -> None:
         self._normalise("ServerConfig")
@@ -127,6 +156,13 @@ class ServerConfig:
         set_(self, "allow", _check_allow(source, self.allow))
         set_(self, "data_dir", _check_data_dir(source, self.data_dir, base))
         set_(self, "token", _check_token(source, self.token))
+        set_(self, "certfile", _check_file(source, "certfile", self.certfile, base))
+        set_(self, "keyfile", _check_file(source, "keyfile", self.keyfile, base))
+        if (self.certfile is None) != (self.keyfile is None):
+            raise InvalidArgument(
+                f"{source}: certfile and keyfile go together; give both (TLS) or neither"
+            )
+        set_(self, "max_message_size", _check_size(source, self.max_message_size))
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

@@ -30,9 +30,12 @@ OPENAPI: dict[str, Any] = {
         "version": __version__,
         "description": "Devices of a moalab rig over REST (JSON). Errors are "
                        "{\"error\": {\"type\", \"message\", \"traceback\"}} with status 400 (bad "
-                       "request), 403 (not allowed), 404 (no such object) or 500 (the device "
-                       "method raised). The binary WebSocket protocol is at /ws.",
+                       "request), 401 (missing or wrong token), 403 (not allowed), 404 (no such "
+                       "object) or 500 (the device method raised). /api requests need the "
+                       "server's token: 'Authorization: Bearer <token>'. The binary WebSocket protocol is at /ws.",
     },
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"token": []}],
     "paths": {
         "/health": {"get": {"summary": "Server status and version", "responses": _ok("ok")}},
         "/api/echo": {"get": {"summary": "Clock echo: server receive (t1) and send (t2) times",

@@ -8,9 +8,11 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from ..core.clock import now
+from ..core.errors import InvalidArgument
 from ..executor.registry import ObjectRegistry
 from .app import create_app
 from .config import ServerConfig
+from .token import is_loopback
 
 __all__ = ("serve",)
 
@@ -30,17 +32,33 @@ async def serve(
     """Serve REST and WebSocket on ``config.host:config.port`` until ``shutdown_trigger``
     returns (or cancelled); then the objects are closed.
 
+    Clients must bring ``config.token`` (None: no check, allowed only on a
+    loopback address: :class:`InvalidArgument` otherwise). With
+    ``config.certfile``/``keyfile`` it serves https and wss.
     ``task_status.started()`` gets the bound URLs (with the real port when the
     config says 0). Open connections get ``graceful_timeout`` seconds to finish.
     """
+    if config.token is None and not is_loopback(config.host):
+        raise InvalidArgument(
+            f"refusing to listen on {config.host} without a token: anyone on that network "
+            "could create devices and call their methods. Give a token (config token = ..., "
+            "MOALAB_TOKEN, or let moalab-server generate one), or listen on 127.0.0.1"
+        )
     registry = ObjectRegistry(allow=config.allow)
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [_bind(config.host, config.port)]
     hypercorn_config.graceful_timeout = graceful_timeout
     hypercorn_config.accesslog = None
     hypercorn_config.errorlog = logging.getLogger("moalab.server")
+    hypercorn_config.websocket_max_message_size = config.max_message_size
+    hypercorn_config.h11_max_incomplete_size = min(config.max_message_size, 1024 * 1024)
+    if config.certfile is not None:
+        hypercorn_config.certfile = str(config.certfile)
+        hypercorn_config.keyfile = str(config.keyfile)
+    app = create_app(registry, clock, config.token)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_message_size
     try:
-        await hypercorn_serve(create_app(registry, clock), hypercorn_config,
-                              shutdown_trigger=shutdown_trigger, task_status=task_status)
+        await hypercorn_serve(app, hypercorn_config, shutdown_trigger=shutdown_trigger,
+                              task_status=task_status)
     finally:
         registry.close()

@@ -8,6 +8,7 @@ import pytest
 import trio
 
 import moalab
+from ..conftest import AUTH_HEADERS
 
 PROBE = "tests.executor.devices:Probe"
 _count = iter(range(1_000_000))
@@ -15,7 +16,7 @@ _count = iter(range(1_000_000))
 
 @pytest.fixture
 def client(moalab_server):
-    with httpx.Client(base_url=moalab_server.url, timeout=20) as client:
+    with httpx.Client(base_url=moalab_server.url, headers=AUTH_HEADERS, timeout=20) as client:
         yield client
 
 
@@ -174,7 +175,7 @@ def test_refusals(client, probe):
 
 
 def test_updates_stream(moalab_server, client, probe):
-    with httpx.Client(base_url=moalab_server.url, timeout=20) as watcher:
+    with httpx.Client(base_url=moalab_server.url, headers=AUTH_HEADERS, timeout=20) as watcher:
         with watcher.stream("GET", f"/api/objects/{probe}/updates") as response:
             lines = response.iter_lines()
             first = json.loads(next(lines))
@@ -193,7 +194,8 @@ async def test_error_replies_keep_the_connection_usable(moalab_server):
     """An error answered before the request body was read used to stall the keep-alive
     connection: the next request on it never got an answer."""
     name = f"http-probe-{next(_count)}"
-    async with httpx.AsyncClient(base_url=moalab_server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=moalab_server.url, headers=AUTH_HEADERS,
+                                 timeout=10) as client:
         response = await client.post("/api/objects", json={"name": name, "cls": PROBE})
         assert response.status_code == 201
         with trio.fail_after(30):

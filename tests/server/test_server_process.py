@@ -12,7 +12,7 @@ import trio
 from trio_websocket import open_websocket_url
 
 from moalab.executor.websocket import WebSocketExecutor
-from tests.conftest import REPO, repo_env, running_server
+from tests.conftest import AUTH_HEADERS, REPO, WS_AUTH_HEADERS, repo_env, running_server
 from tests.executor.devices import Probe
 
 
@@ -20,12 +20,13 @@ from tests.executor.devices import Probe
 async def test_graceful_shutdown_with_open_connections(signum):
     with running_server(graceful_timeout=0.5) as server:
         async with WebSocketExecutor("127.0.0.1", server.port) as executor, \
-                httpx.AsyncClient(base_url=server.url) as client:
+                httpx.AsyncClient(base_url=server.url, headers=AUTH_HEADERS) as client:
             device = Probe(name="probe", executor=executor)
             await executor.ensure_remote_instance(device)
             assert await device.echo(1) == [[1], {}]
             assert (await client.get("/health")).status_code == 200  # a keep-alive connection
-            async with open_websocket_url(f"ws://127.0.0.1:{server.port}/ws"):
+            async with open_websocket_url(f"ws://127.0.0.1:{server.port}/ws",
+                                          extra_headers=WS_AUTH_HEADERS):
                 start = time.monotonic()
                 server.process.send_signal(signum)
                 code = await trio.to_thread.run_sync(server.process.wait, 20)

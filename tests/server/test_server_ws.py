@@ -9,6 +9,7 @@ from trio_websocket import open_websocket_url
 from moalab.executor.codec import decode_many, encode
 from moalab.executor.websocket import WebSocketExecutor
 from tests.executor.devices import Probe
+from ..conftest import AUTH_HEADERS, WS_AUTH_HEADERS
 
 PROBE = "tests.executor.devices:Probe"
 _count = iter(range(1_000_000))
@@ -16,7 +17,8 @@ _count = iter(range(1_000_000))
 
 @pytest.fixture
 async def ws(moalab_server):
-    async with open_websocket_url(f"ws://127.0.0.1:{moalab_server.port}/ws") as ws:
+    async with open_websocket_url(f"ws://127.0.0.1:{moalab_server.port}/ws",
+                                  extra_headers=WS_AUTH_HEADERS) as ws:
         yield ws
 
 
@@ -67,7 +69,7 @@ async def test_malformed_frames_get_error_replies(ws, moalab_server):
     # still serving, on this connection and to others
     reply = await request(ws, {"id": 4, "op": "list"})
     assert reply["id"] == 4 and isinstance(reply["ok"], list)
-    async with httpx.AsyncClient(base_url=moalab_server.url) as client:
+    async with httpx.AsyncClient(base_url=moalab_server.url, headers=AUTH_HEADERS) as client:
         assert (await client.get("/health")).json()["status"] == "ok"
 
 
@@ -101,7 +103,8 @@ async def test_refusals_over_websocket(ws):
 
 async def test_abandoned_connection_does_not_hurt_the_server(moalab_server):
     name = f"ws-probe-{next(_count)}"
-    async with open_websocket_url(f"ws://127.0.0.1:{moalab_server.port}/ws") as ws:
+    async with open_websocket_url(f"ws://127.0.0.1:{moalab_server.port}/ws",
+                                  extra_headers=WS_AUTH_HEADERS) as ws:
         await request(ws, {"id": 1, "op": "create", "name": name, "cls": PROBE})
         await ws.send_message(encode({"id": 2, "op": "call", "obj": name,
                                       "method": "async_sleep", "args": [30]}))
