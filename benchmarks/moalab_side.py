@@ -29,8 +29,6 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 # the servers started here and the executors talking to them share this token
 os.environ.setdefault("MOALAB_TOKEN", secrets.token_hex(16))
-# the server started here and its clients share a token (both read MOALAB_TOKEN)
-os.environ.setdefault("MOALAB_TOKEN", secrets.token_urlsafe(16))
 
 import numpy as np  # noqa: E402
 import trio  # noqa: E402
