@@ -22,19 +22,29 @@ _NDARRAY = 1
 
 def _default(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
-        array = np.ascontiguousarray(obj)
-        if array.dtype.hasobject:
+        if obj.dtype.hasobject:
             raise TypeError("numpy arrays of Python objects cannot be sent; use a numeric dtype")
-        header = msgpack.packb((array.dtype.str, array.shape))
-        return msgpack.ExtType(_NDARRAY, header + array.data.cast("B"))
+        # the shape of obj itself: ascontiguousarray makes a 0-d array 1-d; the bytes
+        # as a flat uint8 view, which also covers zero-size and datetime64 arrays
+        flat = np.ascontiguousarray(obj).reshape(-1).view(np.uint8)
+        header = msgpack.packb((_dtype_descr(obj.dtype), obj.shape))
+        return msgpack.ExtType(_NDARRAY, header + flat.data)
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, (set, frozenset)):
         return list(obj)
+    if isinstance(obj, int):
+        raise OverflowError(f"cannot send the integer {obj}: msgpack carries integers from "
+                            "-2**63 to 2**64-1; send a float or a string")
     raise TypeError(
         f"cannot send a {type(obj).__module__}.{type(obj).__qualname__} to the far side: send "
         "numbers, strings, bytes, lists, dicts, None or numpy arrays"
     )
+
+
+def _dtype_descr(dtype: np.dtype) -> Any:
+    # a structured dtype's str is only '|V<size>': its fields travel as numpy's descr
+    return np.lib.format.dtype_to_descr(dtype) if dtype.names else dtype.str
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
@@ -42,10 +52,20 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return msgpack.ExtType(code, data)
     unpacker = msgpack.Unpacker(use_list=False, raw=False)
     unpacker.feed(data)
-    dtype, shape = unpacker.unpack()
+    descr, shape = unpacker.unpack()
     offset = unpacker.tell()
     view = memoryview(data)[offset:]
-    return np.frombuffer(view, dtype=np.dtype(dtype)).reshape(shape)
+    dtype = np.lib.format.descr_to_dtype(_descr_lists(descr))
+    # np.frombuffer refuses dtypes holding Python objects: raw bytes never become pointers
+    return np.frombuffer(view, dtype=dtype).reshape(shape)
+
+
+def _descr_lists(descr: Any) -> Any:
+    # msgpack sends numpy's descr (a list of field tuples) as nested tuples; a
+    # field's name may be a (title, name) tuple
+    if isinstance(descr, str):
+        return descr
+    return [(field[0], _descr_lists(field[1]), *field[2:]) for field in descr]
 
 
 _packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
@@ -67,16 +87,26 @@ def decode(frame: bytes) -> Any:
 
 def decode_many(frame: bytes) -> list[Any]:
     """Decode a frame holding one or more messages (encoded frames joined end to end,
-    as a transport may send them); raise :class:`ProtocolError` if it is not valid."""
+    as a transport may send them); raise :class:`ProtocolError` if it is not valid,
+    including when it ends inside a message."""
     unpacker = msgpack.Unpacker(ext_hook=_ext_hook, raw=False, strict_map_key=False,
                                 max_buffer_size=max(len(frame), 1))
+    messages = []
+    end = 0  # where the last whole message ended
     try:
         unpacker.feed(frame)
-        messages = list(unpacker)
+        for message in unpacker:
+            messages.append(message)
+            end = unpacker.tell()
     except Exception as exc:
         raise ProtocolError(f"undecodable frame ({type(exc).__name__}: {exc})") from None
     if not messages:
-        raise ProtocolError("empty frame")
+        raise ProtocolError("empty frame" if not frame else
+                            f"undecodable frame: its {len(frame)} bytes end inside a message")
+    if end != len(frame):
+        # a message cut short after whole ones: refuse the frame, not drop its tail unseen
+        raise ProtocolError(f"undecodable frame: it ends inside a message (the last "
+                            f"{len(frame) - end} of {len(frame)} bytes)")
     return messages
 
 
