@@ -11,6 +11,7 @@ import collections
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from time import perf_counter
 from typing import Any, Protocol
 
 import outcome
@@ -27,10 +28,12 @@ from .future import Future
 from .registry import class_path
 from .thread import read_items
 
-__all__ = ("RemoteExecutor", "Transport")
+__all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
 
 
 _CLOSE_TIMEOUT = 2.0
+_BACKOFF = (0.1, 5.0)  # first and longest wait between reconnection attempts, seconds
+LOST_POLICIES = ("fail", "retry", "pause")
 
 
 async def _close_quietly(transport: "Transport") -> None:
@@ -109,16 +112,46 @@ class RemoteExecutor(Executor):
     remote objects are converted to this process's experiment clock, the far
     side's value kept in ``remote_timestamp``. Values a method returns are
     never converted: convert times among them with :meth:`to_local`.
+
+    A lost connection is noticed by heartbeats (a ping every
+    ``heartbeat[0]`` seconds; no word from the far side for ``heartbeat[1]``
+    seconds means the link is dead), then the executor reconnects with backoff
+    (``reconnect``) and creates its remote instances again. ``on_lost`` says
+    what calls do meanwhile: ``'fail'`` (calls in flight and new ones raise
+    :class:`ConnectionLost`), ``'retry'`` (they wait for the link, then are sent
+    again: a call in flight may so run twice), or ``'pause'`` (as retry, and
+    :func:`~moalab.run_experiment` pauses the stage tree until the link is back).
+    Streams in flight always fail. Listeners added with
+    :meth:`add_link_listener` are called with True/False as the link comes and goes.
     """
 
     supports_coroutine = True
 
+    _heartbeats = True
+    """Whether the transport is one connection that pings can keep watch on."""
+
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
-                 clock_sync: ClockSync | None = ClockSync()) -> None:
+                 clock_sync: ClockSync | None = ClockSync(), on_lost: str = "fail",
+                 reconnect: bool = True, heartbeat: tuple[float, float] = (1.0, 5.0)) -> None:
         super().__init__(timeout)
         if stream_window < 2:
             raise InvalidArgument(f"stream_window={stream_window!r} is not accepted: give >= 2")
+        if on_lost not in LOST_POLICIES:
+            raise InvalidArgument(f"on_lost={on_lost!r} is not accepted: use one of "
+                                  f"{', '.join(LOST_POLICIES)}")
+        interval, dead_after = heartbeat
+        if not 0 < interval < dead_after:
+            raise InvalidArgument(f"heartbeat={heartbeat!r} is not accepted: give (interval, "
+                                  "dead_after) seconds with 0 < interval < dead_after")
         self.stream_window = stream_window
+        self.on_lost = on_lost
+        self.reconnect = reconnect
+        self.heartbeat = (interval, dead_after)
+        self.connected = False
+        self._link_up = trio.Event()
+        self._link_listeners: list[Callable[[bool], Any]] = []
+        self._inflight: dict[int, dict] = {}  # requests to send again after a reconnect
+        self._last_heard = 0.0
         self.clock = LOCAL_CLOCK if clock_sync is None else RemoteClock(clock_sync)
         self._transport: Transport | None = None
         self._scope: trio.CancelScope | None = None
@@ -140,6 +173,25 @@ class RemoteExecutor(Executor):
 
     def _describe(self) -> str:
         return type(self).__name__
+
+    def add_link_listener(self, listener: Callable[[bool], Any]) -> None:
+        """Call ``listener(True)`` when the link comes back, ``listener(False)`` when it
+        is lost (in the trio thread)."""
+        self._link_listeners.append(listener)
+
+    def remove_link_listener(self, listener: Callable[[bool], Any]) -> None:
+        self._link_listeners.remove(listener)
+
+    def _set_link(self, up: bool) -> None:
+        if up == self.connected:
+            return
+        self.connected = up
+        if up:
+            self._link_up.set()
+        else:
+            self._link_up = trio.Event()
+        for listener in list(self._link_listeners):
+            listener(up)
 
     async def start_executor(self) -> None:
         if self._scope is not None:
@@ -170,36 +222,97 @@ class RemoteExecutor(Executor):
         await self._stopped.wait()
 
     async def _background(self, started: Future) -> None:
+        """Connect, serve the connection until it ends, reconnect (with backoff)."""
+        backoff = _BACKOFF[0]
         try:
             with self._scope:
-                async with open_nursery() as nursery:
+                while True:
                     try:
-                        transport = self._transport = await self._connect(nursery)
-                    except Exception as exc:
-                        started.set(outcome.Error(exc))
+                        await self._serve_connection(started)
+                    except Exception as exc:  # a system task must not raise
+                        self._lost = exc
+                        if not started.done:  # the first connection failed: so does start
+                            started.set(outcome.Error(exc))
+                            return
+                    if self.connected:  # it had come up: retry soon again
+                        backoff = _BACKOFF[0]
+                    self._connection_lost()
+                    if not self.reconnect:
                         return
-                    self._out_send, out_receive = trio.open_memory_channel(math.inf)
-                    nursery.start_soon(self._sender, transport, out_receive)
-                    nursery.start_soon(self.clock.run, self.get_echo_clock)
-                    started.set(outcome.Value(None))
-                    await self._receiver(transport)
-                    nursery.cancel_scope.cancel()
-        except Exception as exc:  # a system task must not raise: record and fail calls
-            self._lost = exc
+                    await trio.sleep(backoff)
+                    backoff = min(backoff * 2, _BACKOFF[1])
         finally:
             if not started.done:
                 started.set(outcome.Error(ConnectionLost(f"{self._describe()} stopped")))
-            self._fail_all(ConnectionLost(
-                f"connection of {self._describe()} lost"
-                + (f": {type(self._lost).__name__}: {self._lost}" if self._lost else "")
-            ))
-            self._out_send = None
+            self._inflight.clear()
+            self._fail_all(ConnectionLost(f"{self._describe()} stopped"))
+            self._set_link(False)
+            self._link_up.set()  # calls waiting for the link: there will be none
             self._scope = None
-            if self._transport is not None:
-                with trio.move_on_after(_CLOSE_TIMEOUT, shield=True):
-                    await _close_quietly(self._transport)
-                self._transport = None
             self._stopped.set()
+
+    async def _serve_connection(self, started: Future) -> None:
+        async with open_nursery() as nursery:
+            transport = self._transport = await self._connect(nursery)
+            try:
+                self._out_send, out_receive = trio.open_memory_channel(math.inf)
+                self._last_heard = perf_counter()
+                ended = trio.Event()
+                nursery.start_soon(self._sender, transport, out_receive)
+                nursery.start_soon(self._receive_until_closed, transport, ended)
+                if self._heartbeats:
+                    nursery.start_soon(self._watch_heartbeat, ended)
+                if started.done:  # a reconnection: the far side may have lost our objects
+                    await self._restore()
+                nursery.start_soon(self.clock.run, self.get_echo_clock)
+                self._set_link(True)
+                started.set(outcome.Value(None))
+                await ended.wait()
+                nursery.cancel_scope.cancel()
+            finally:
+                self._out_send = None
+                self._transport = None
+                with trio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+                    await _close_quietly(transport)
+
+    async def _receive_until_closed(self, transport: Transport, ended: trio.Event) -> None:
+        try:
+            await self._receiver(transport)
+            self._lost = None
+        finally:
+            ended.set()
+
+    async def _watch_heartbeat(self, ended: trio.Event) -> None:
+        """Ping; end the connection when the far side has been silent too long (real
+        time: a virtual clock must not make a live link look dead)."""
+        interval, dead_after = self.heartbeat
+        while True:
+            await trio.sleep(interval)
+            silent = perf_counter() - self._last_heard
+            if silent > dead_after:
+                self._lost = ConnectionLost(
+                    f"{self._describe()}: no word from the far side for {silent:.1f} s")
+                ended.set()
+                return
+            self._send({"op": "ping"})
+
+    def _connection_lost(self) -> None:
+        """The link is down: fail or keep the calls in flight, as ``on_lost`` says."""
+        self._set_link(False)
+        error = ConnectionLost(
+            f"connection of {self._describe()} lost"
+            + (f": {type(self._lost).__name__}: {self._lost}" if self._lost else "")
+            + ("; reconnecting" if self.reconnect else ""))
+        if self.on_lost == "fail":
+            self._inflight.clear()
+            self._fail_all(error)
+            return
+        # calls wait to be sent again; anything else in flight fails
+        for request_id in [i for i in self._pending if i not in self._inflight]:
+            self._pending.pop(request_id).set(outcome.Error(error))
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            stream.fail(error)
 
     def _fail_all(self, error: BaseException) -> None:
         pending, self._pending = self._pending, {}
@@ -208,6 +321,15 @@ class RemoteExecutor(Executor):
         streams, self._streams = self._streams, {}
         for stream in streams.values():
             stream.fail(error)
+
+    async def _restore(self) -> None:
+        """After a reconnection: create the remote instances again, then send the
+        calls that were in flight (``retry`` and ``pause`` policies)."""
+        for obj in list(self._objects.values()):
+            await self._create(obj, wait_link=False)
+        for request_id in sorted(self._inflight):
+            if request_id in self._pending:
+                self._send(self._inflight[request_id])
 
     async def _sender(self, transport: Transport, receive: trio.MemoryReceiveChannel) -> None:
         """Write queued frames, a burst at a time."""
@@ -226,11 +348,14 @@ class RemoteExecutor(Executor):
             frame = await transport.receive_frame()
             if frame is None:
                 return
+            self._last_heard = perf_counter()
             for msg in decode_many(frame):
                 self._dispatch(msg)
 
     def _dispatch(self, msg: Any) -> None:
         if not isinstance(msg, dict):
+            return
+        if msg.get("op") == "pong":
             return
         if msg.get("op") == "update":
             name = msg.get("obj")
@@ -310,21 +435,37 @@ class RemoteExecutor(Executor):
         async with self._send_lock:
             await self._transport.send_frames([encode(msg)])
 
-    async def _request(self, msg: dict) -> Any:
+    async def _wait_for_link(self) -> None:
+        """While the link is down: wait for it (``retry``, ``pause``) or raise."""
+        while self._scope is not None and not self.connected:
+            if self.on_lost == "fail":
+                raise ConnectionLost(f"{self._describe()} is not connected"
+                                     + ("; reconnecting" if self.reconnect else ""))
+            await self._link_up.wait()
+
+    async def _request(self, msg: dict, wait_link: bool = True) -> Any:
+        if wait_link:
+            await self._wait_for_link()
         await trio.lowlevel.checkpoint_if_cancelled()
         request_id = msg["id"] = self._new_id()
         future = self._pending[request_id] = Future()
+        if self.on_lost != "fail" and msg["op"] == "call":
+            self._inflight[request_id] = msg
         try:
             await self._send_request(msg)
         except BaseException:
             del self._pending[request_id]
+            self._inflight.pop(request_id, None)
             raise
 
         def cancel() -> None:
             if self._pending.pop(request_id, None) is not None and self._out_send is not None:
                 self._send({"op": "cancel", "id": request_id})
 
-        return await future.wait(cancel)
+        try:
+            return await future.wait(cancel)
+        finally:
+            self._inflight.pop(request_id, None)
 
     @staticmethod
     def _name(obj: Any) -> str:
@@ -366,9 +507,12 @@ class RemoteExecutor(Executor):
         or attach to the existing instance of that name; mirror its properties here.
 
         Returns whether it was created (False: attached)."""
+        return await self._create(obj)
+
+    async def _create(self, obj: Any, wait_link: bool = True) -> bool:
         reply = await self._request({"op": "create", "name": self._name(obj),
                                      "cls": self._class_path(obj),
-                                     "kwargs": getattr(obj, "init_kwargs", {})})
+                                     "kwargs": getattr(obj, "init_kwargs", {})}, wait_link)
         self._objects[obj.name] = obj
         self._seqs[obj.name] = reply.get("seq", -1)
         self._apply_update(obj, {k: v for k, v in reply["props"].items() if k != "name"}, False)

@@ -84,6 +84,8 @@ class RestExecutor(RemoteExecutor):
         self._nursery: trio.Nursery | None = None
         self._followers: dict[str, trio.CancelScope] = {}
 
+    _heartbeats = False  # every request is a connection of its own
+
     def _describe(self) -> str:
         return f"RestExecutor({self.url})"
 
@@ -128,7 +130,7 @@ class RestExecutor(RemoteExecutor):
             raise decode_exception(data["error"])
         return data
 
-    async def _request(self, msg: dict) -> Any:
+    async def _request(self, msg: dict, wait_link: bool = True) -> Any:
         op = msg["op"]
         if op == "call":
             path = f"/api/objects/{_q(msg['obj'])}/call/{_q(msg['method'])}"

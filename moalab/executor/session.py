@@ -19,6 +19,7 @@ different objects and streams run independently.
 import inspect
 import math
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 import outcome
@@ -34,6 +35,9 @@ __all__ = ("Session", "MAX_BATCH")
 
 MAX_BATCH = 512
 """Most items in one stream frame."""
+
+DEAD_AFTER = 15.0
+"""Seconds of silence after which a client is taken for gone (clients ping each second)."""
 
 
 class _Credit:
@@ -73,9 +77,11 @@ class Session:
 
     def __init__(self, registry: ObjectRegistry,
                  send_frames: Callable[[list[bytes]], Awaitable[None]],
-                 clock: Callable[[], float] = now) -> None:
+                 clock: Callable[[], float] = now, dead_after: float = DEAD_AFTER) -> None:
         self.registry = registry
         self.clock = clock
+        self.dead_after = dead_after
+        self._last_heard = perf_counter()
         self._send_frames = send_frames
         self._out_send, self._out_receive = trio.open_memory_channel(math.inf)
         self._scopes: dict[Any, trio.CancelScope] = {}
@@ -87,15 +93,21 @@ class Session:
     # ----------------------------------------------------------------- plumbing
 
     async def serve(self, receive: Callable[[], Awaitable[bytes | None]]) -> None:
-        """Handle frames from ``receive`` (None at the end of the connection)."""
+        """Handle frames from ``receive`` (None at the end of the connection).
+
+        A client silent for ``dead_after`` seconds (clients ping every second or
+        so) is taken for gone: the connection ends and its work is cancelled.
+        """
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._sender)
+                nursery.start_soon(self._watch_client, nursery.cancel_scope)
                 while True:
                     frame = await receive()
                     if frame is None:
                         break
+                    self._last_heard = perf_counter()
                     self.handle_frame(frame, self.clock())
                 nursery.cancel_scope.cancel()
         finally:
@@ -103,6 +115,11 @@ class Session:
                 job.abandon()
             for remote in self._watching:
                 remote.watchers.discard(self)
+
+    async def _watch_client(self, scope: trio.CancelScope) -> None:
+        while perf_counter() - self._last_heard < self.dead_after:
+            await trio.sleep(max(self.dead_after - (perf_counter() - self._last_heard), 0.01))
+        scope.cancel()
 
     async def _sender(self) -> None:
         receive = self._out_receive
@@ -163,8 +180,8 @@ class Session:
             handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
             if handler is None:
                 raise ProtocolError(
-                    f"unknown op {op!r}: use call, gen, credit, cancel, create, delete, list "
-                    "or echo"
+                    f"unknown op {op!r}: use call, gen, credit, cancel, create, delete, list, "
+                    "echo or ping"
                 )
             handler(request_id, msg, received_at)
         except Exception as exc:
@@ -265,6 +282,9 @@ class Session:
 
     def _op_list(self, request_id: Any, msg: dict, _: float) -> None:
         self.send({"id": request_id, "ok": self.registry.describe()})
+
+    def _op_ping(self, request_id: Any, msg: dict, _: float) -> None:
+        self.send({"op": "pong"})
 
     def _op_echo(self, request_id: Any, msg: dict, received_at: float) -> None:
         self.send({"id": request_id, "ok": [received_at, self.clock()]})

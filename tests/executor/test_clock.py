@@ -229,7 +229,9 @@ async def test_alignment_through_the_jittery_proxy():
     # see it, the uncertainty must cover it
     assert stats["within_uncertainty"] == 1.0, stats
     assert stats["goal_met"], stats
-    assert abs(stats["drift_error_ppm"]) < 20, stats
+    # 6 s of jittered probes pin the 40 ppm drift to within about +-20 ppm; the bound
+    # has room for a loaded machine and still tells the drift from none
+    assert abs(stats["drift_error_ppm"]) < 30, stats
     assert stats["steps"] == 0
 
 
