@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+from typing import Any
+
 import trio
 
 from .clock import ClockSync
@@ -30,8 +32,8 @@ class ProcessExecutor(RemoteExecutor):
 
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
                  python: str = sys.executable,
-                 clock_sync: ClockSync | None = ClockSync()) -> None:
-        super().__init__(timeout, stream_window, clock_sync)
+                 clock_sync: ClockSync | None = ClockSync(), **options: Any) -> None:
+        super().__init__(timeout, stream_window, clock_sync, **options)
         self.python = python
         self.process: trio.Process | None = None
 

@@ -1,5 +1,7 @@
 """WebSocketExecutor: device methods on a moalab-server, over one WebSocket."""
 
+from typing import Any
+
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, wrap_client_stream
 
@@ -56,15 +58,17 @@ class _WebSocketTransport:
 class WebSocketExecutor(RemoteExecutor):
     """Runs device methods on a ``moalab-server`` at ``server:port``, over WebSocket.
 
-    Many calls share the connection at once; see :class:`RemoteExecutor` (also for
-    ``clock_sync``: the server's clock is aligned with this one).
+    Many calls share the connection at once; see :class:`RemoteExecutor` for
+    ``clock_sync`` (the server's clock is aligned with this one) and the
+    ``options`` for lost links (``on_lost``, ``reconnect``, ``heartbeat``). The
+    server's ``token`` defaults to ``$MOALAB_TOKEN``; ``tls``/``ca_file``: wss.
     """
 
     def __init__(self, server: str = "127.0.0.1", port: int = 5000,
                  timeout: float | None = None, stream_window: int = 1024,
                  clock_sync: ClockSync | None = ClockSync(), token: str | None = None,
-                 tls: bool = False, ca_file: str | None = None) -> None:
-        super().__init__(timeout, stream_window, clock_sync)
+                 tls: bool = False, ca_file: str | None = None, **options: Any) -> None:
+        super().__init__(timeout, stream_window, clock_sync, **options)
         self.endpoint = ServerEndpoint(server, port, token, tls, ca_file)
         self.url = self.endpoint.url("ws", "/ws")
 

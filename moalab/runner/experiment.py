@@ -8,6 +8,7 @@ import trio
 
 from ..core.nursery import open_nursery
 from ..device.device import Device
+from ..stage.runstate import RunState
 from ..stage.stage import MoaStage
 
 __all__ = ("run_experiment", "has_pump")
@@ -28,14 +29,19 @@ async def run_experiment(
     """Run ``root`` to its end while the ``devices``' pumps run; then stop the pumps.
 
     ``executors`` (async context managers, e.g. :class:`~moalab.ThreadExecutor`)
-    are started first and stopped last. Devices without a ``pump_state`` of
-    their own are not pumped. An exception in the tree or a pump stops
-    everything and propagates with its own type. ``task_status.started()`` is
-    called once the root stage has started.
+    are started first and stopped last; while the link of one with
+    ``on_lost='pause'`` is down, the tree is paused. Devices without a
+    ``pump_state`` of their own are not pumped. An exception in the tree or a
+    pump stops everything and propagates with its own type.
+    ``task_status.started()`` is called once the root stage has started.
     """
     async with AsyncExitStack() as stack:
         for executor in executors:
             await stack.enter_async_context(executor)
+            if getattr(executor, "on_lost", None) == "pause":
+                listener = _PauseWhileLinkDown(root)
+                executor.add_link_listener(listener)
+                stack.callback(executor.remove_link_listener, listener)
         async with open_nursery() as nursery:
             for device in devices:
                 if has_pump(device):
@@ -44,3 +50,21 @@ async def run_experiment(
                 await root.run_stage(task_status=task_status)
             finally:
                 nursery.cancel_scope.cancel()
+
+
+class _PauseWhileLinkDown:
+    """A link listener pausing ``root`` while a link is down; it resumes only a pause
+    of its own making."""
+
+    def __init__(self, root: MoaStage) -> None:
+        self.root = root
+        self.paused_it = False
+
+    def __call__(self, up: bool) -> None:
+        if not up and self.root.run_state is RunState.RUNNING:
+            self.root.pause()
+            self.paused_it = True
+        elif up and self.paused_it:
+            self.paused_it = False
+            if self.root.run_state is RunState.PAUSED:
+                self.root.resume()

@@ -1,0 +1,137 @@
+"""Lost links: a killed or frozen server is noticed, the executor reconnects and
+restores its objects, and the stage tree follows the executor's on_lost policy."""
+
+import os
+import signal
+
+import pytest
+import trio
+
+from moalab import Delay, MemoryLogger, MoaStage, RunState, run_experiment
+from moalab.executor import ConnectionLost, WebSocketExecutor
+from moalab.executor.clock import ClockSync
+
+from ..conftest import running_server
+from .devices import Probe, VirtualDevice
+
+NO_CLOCK_SYNC = None  # these tests are about the link, not the clock
+FAST_HEARTBEAT = (0.2, 1.5)
+
+
+class Pellet(MoaStage):
+    """Drives the remote motor high then low each trial."""
+
+    async def do_trial(self):
+        await self.motor.write_state(True)
+        await trio.sleep(0.05)
+        await self.motor.write_state(False)
+
+
+def kill(server) -> None:
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+
+
+async def test_pause_policy_rides_out_a_server_killed_mid_tree():
+    """kill -9 the server during the trials, start it again on the same port: the tree
+    pauses while the link is down, then completes with every event logged."""
+    with running_server() as first:
+        port = first.port
+        executor = WebSocketExecutor(port=port, clock_sync=NO_CLOCK_SYNC, on_lost="pause",
+                                     heartbeat=FAST_HEARTBEAT)
+        motor = VirtualDevice(name="motor-link-loss", executor=executor)
+        root = MoaStage(name="root")
+        trial = MoaStage(name="trial", repeat=4)
+        root.add_stage(Delay(name="habituation", delay=0.2))
+        root.add_stage(trial)
+        trial.add_stage(Pellet(name="pellet", motor=motor))
+        trial.add_stage(Delay(name="iti", delay=0.3))
+        logger = MemoryLogger()
+        for stage in root.iterate_stages():
+            logger.add_logged_instance(stage)
+        states = []
+        executor.add_link_listener(lambda up: states.append((up, str(root.run_state))))
+        async with trio.open_nursery() as nursery:
+            async def kill_during_trial_two():
+                while trial.count < 1:
+                    await trio.sleep(0.01)
+                kill(first)
+
+            nursery.start_soon(kill_during_trial_two)
+            await executor.start_executor()
+            await executor.ensure_remote_instance(motor)
+            run = trio.Event()
+
+            async def experiment():
+                with trio.fail_after(60):
+                    await run_experiment(root, executors=[executor])
+                run.set()
+
+            nursery.start_soon(experiment)
+            with trio.fail_after(30):
+                while executor.connected:
+                    await trio.sleep(0.01)
+            assert root.run_state is RunState.PAUSED  # the link is down: the tree waits
+            await trio.sleep(0.5)
+            assert root.run_state is RunState.PAUSED
+            with running_server("--port", str(port)):
+                with trio.fail_after(60):
+                    await run.wait()
+
+    assert root.run_state is RunState.DONE
+    assert [up for up, _ in states][:3] == [True, False, True]  # up, lost, back (then stop)
+    rows = [(r.name, r.trigger) for r in logger.rows]
+    for name in ("root", "habituation", "trial", "pellet", "iti"):
+        assert rows.count((name, "on_stage_start")) == rows.count((name, "on_stage_end")) > 0
+    assert rows.count(("pellet", "on_trial_end")) == 4
+    assert rows[-1] == ("root", "on_stage_end")
+
+
+async def test_fail_policy_fails_calls_then_reconnects_and_restores_objects():
+    with running_server() as first:
+        port = first.port
+        executor = WebSocketExecutor(port=port, clock_sync=NO_CLOCK_SYNC,
+                                     heartbeat=FAST_HEARTBEAT)
+        probe = Probe(name="probe-fail-policy", executor=executor)
+        async with executor:
+            await executor.ensure_remote_instance(probe)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.to_thread.run_sync, kill, first)
+                with trio.fail_after(30), pytest.raises(ConnectionLost):
+                    await probe.sleep(5)  # in flight when the server dies
+            with pytest.raises(ConnectionLost, match="reconnecting"):
+                await probe.echo(1)  # nothing to reach now
+            with running_server("--port", str(port)):
+                with trio.fail_after(30):
+                    while not executor.connected:
+                        await trio.sleep(0.05)
+                # the object was created again on the new server
+                assert await probe.echo(2) == [[2], {}]
+                names = [o["name"] for o in await executor.list_remote_instances()]
+                assert "probe-fail-policy" in names
+
+
+async def test_a_frozen_server_is_noticed_by_heartbeats():
+    """SIGSTOP keeps the TCP connection open but silent: only heartbeats can tell."""
+    with running_server() as server:
+        executor = WebSocketExecutor(port=server.port, clock_sync=NO_CLOCK_SYNC,
+                                     heartbeat=FAST_HEARTBEAT, reconnect=False)
+        probe = Probe(name="probe-frozen", executor=executor)
+        async with executor:
+            await executor.ensure_remote_instance(probe)
+            os.kill(server.process.pid, signal.SIGSTOP)
+            try:
+                start = trio.current_time()
+                with trio.fail_after(30), pytest.raises(ConnectionLost, match="no word"):
+                    await probe.echo(3)
+                assert trio.current_time() - start < 15  # dead_after is 1.5 s
+            finally:
+                os.kill(server.process.pid, signal.SIGCONT)
+
+
+def test_policies_are_checked():
+    with pytest.raises(ValueError, match="on_lost"):
+        WebSocketExecutor(on_lost="ignore")
+    with pytest.raises(ValueError, match="heartbeat"):
+        WebSocketExecutor(heartbeat=(2.0, 1.0))
+    assert isinstance(ClockSync(), ClockSync)
