@@ -11,13 +11,14 @@ __all__ = ("Delay", "RandomDelay", "UniformRandomDelay", "GaussianRandomDelay")
 
 
 class Delay(MoaStage):
-    """Waits :attr:`delay` seconds each trial; pausing keeps the remaining time."""
+    """Waits :attr:`delay` seconds each trial, counted from the trial's start (its
+    ``on_trial_start`` row); pausing keeps the remaining time."""
 
     delay: float = BoundedNumericProperty(0, min=0)
     """Seconds to wait each trial."""
 
     async def do_trial(self) -> None:
-        await self.sleep(self.delay)
+        await self.sleep(self.delay, since=self.trial_start_time)
 
 
 class RandomDelay(Delay):

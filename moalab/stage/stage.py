@@ -31,8 +31,13 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, trio.Cancelled)
 
 
-async def _call_hook(result: Any) -> None:
-    # hooks may be overridden as plain functions as well as coroutines
+async def _call_hook(stage: "MoaStage", name: str, *args: Any) -> None:
+    """Call hook ``name`` of ``stage`` unless it is MoaStage's own (a no-op): skipping
+    it keeps stage transitions short. Hooks may be coroutines or plain functions."""
+    method = getattr(type(stage), name)
+    if method is getattr(MoaStage, name):
+        return
+    result = method(stage, *args)
     if inspect.isawaitable(result):
         await result
 
@@ -124,6 +129,9 @@ class MoaStage(MoaBase, Loggable):
         self._stop_requested = False
         self._resumed: trio.Event | None = None  # set while paused, None otherwise
         self._pause_scopes: set[trio.CancelScope] = set()
+        self.trial_start_time = 0.0
+        """Experiment time the current (or last) trial started, just before
+        ``on_trial_start``."""
 
     def __repr__(self) -> str:
         return (
@@ -257,10 +265,14 @@ class MoaStage(MoaBase, Loggable):
         return self.run_state is RunState.PAUSED
 
     async def wait_resumed(self) -> None:
-        """Return at once if not paused, else when resumed. Always a checkpoint."""
+        """Return at once if not paused (raising if cancelled), else when resumed.
+
+        Not a scheduling point when running: stage transitions stay a few
+        microseconds (a gate's exit reaches the next stage sooner).
+        """
         resumed = self._resumed
         if resumed is None:
-            await trio.lowlevel.checkpoint()
+            await trio.lowlevel.checkpoint_if_cancelled()
         else:
             await resumed.wait()
 
@@ -274,9 +286,10 @@ class MoaStage(MoaBase, Loggable):
             finally:
                 self._pause_scopes.discard(scope)
 
-    async def sleep(self, duration: float) -> None:
-        """Sleep ``duration`` seconds of running time: time spent paused does not count."""
-        remaining = duration
+    async def sleep(self, duration: float, since: float | None = None) -> None:
+        """Sleep ``duration`` seconds of running time from experiment time ``since``
+        (default: now); time spent paused does not count."""
+        remaining = duration if since is None else duration - (now() - since)
         while True:
             await self.wait_resumed()
             end = now() + remaining
@@ -347,7 +360,7 @@ class MoaStage(MoaBase, Loggable):
                 if self.max_duration:
                     self._stage_scope.deadline = trio.current_time() + self.max_duration
                 self.dispatch("on_stage_start")
-                await _call_hook(self.init_stage())
+                await _call_hook(self, "init_stage")
                 task_status.started()
                 await self._run_trials()
             if self._stop_requested:
@@ -359,7 +372,7 @@ class MoaStage(MoaBase, Loggable):
             self._stage_scope = None
             with trio.CancelScope(shield=True):
                 try:
-                    await _call_hook(self.stage_done())
+                    await _call_hook(self, "stage_done")
                 finally:
                     self.active = False
                     self._resumed = None
@@ -371,33 +384,44 @@ class MoaStage(MoaBase, Loggable):
         while self.repeat < 0 or i < self.repeat:
             await self.wait_resumed()
             self.count = i
-            await _call_hook(self.init_trial(i))
+            await _call_hook(self, "init_trial", i)
+            self.trial_start_time = now()
             self.dispatch("on_trial_start", i)
             try:
                 await self._run_trial()
             finally:
                 with trio.CancelScope(shield=True):
                     try:
-                        await _call_hook(self.trial_done())
+                        await _call_hook(self, "trial_done")
                     finally:
                         self.dispatch("on_trial_end", i)
             i += 1
 
     async def _run_trial(self) -> None:
         whom, any_ = self._completion_targets()
+        if not whom:  # nothing to wait for: yield once, so a repeat=-1 loop cannot spin
+            await trio.lowlevel.checkpoint()
         try:
             with trio.CancelScope() as self._trial_scope:
                 if self.max_trial_duration:
                     self._trial_scope.deadline = trio.current_time() + self.max_trial_duration
                 completion = _Completion(whom, any_, self._trial_scope)
-                async with open_nursery() as nursery:
+                if not self.stages:
+                    # a leaf (a Delay, a gate): its action runs in this task, so a trial
+                    # costs no nursery and no task switch
                     if self._has_action:
-                        nursery.start_soon(self._run_action, completion)
-                    if self.order == "serial":
-                        nursery.start_soon(self._run_serial, completion)
-                    else:
-                        for stage in self.stages:
-                            await nursery.start(self._run_child, stage, completion)
+                        await self._run_action(completion)
+                elif not self._has_action and self.order == "serial":
+                    await self._run_serial(completion)
+                else:
+                    async with open_nursery() as nursery:
+                        if self._has_action:
+                            nursery.start_soon(self._run_action, completion)
+                        if self.order == "serial":
+                            nursery.start_soon(self._run_serial, completion)
+                        else:
+                            for stage in self.stages:
+                                await nursery.start(self._run_child, stage, completion)
         finally:
             self._trial_scope = None
         # a paused stage does not end its trial until resumed
