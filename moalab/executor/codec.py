@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ProtocolError, RemoteError
 
-__all__ = ("encode", "decode", "decode_many", "encode_exception", "decode_exception", "to_jsonable")
+__all__ = ("encode", "decode", "decode_many", "join_frames", "BURST_BYTES", "encode_exception", "decode_exception", "to_jsonable")
 
 _NDARRAY = 1
 
@@ -107,6 +107,27 @@ def decode_many(frame: bytes) -> list[Any]:
         # a message cut short after whole ones: refuse the frame, not drop its tail unseen
         raise ProtocolError(f"undecodable frame: it ends inside a message (the last "
                             f"{len(frame) - end} of {len(frame)} bytes)")
+    return messages
+
+
+BURST_BYTES = 1 << 20
+"""Frames are joined into transport messages of about this size at most."""
+
+
+def join_frames(frames: list[bytes], limit: int = BURST_BYTES) -> list[bytes]:
+    """Join frames end to end into messages of at most ``limit`` bytes (a larger frame
+    alone), for transports whose messages can hold several (see :func:`decode_many`)."""
+    messages: list[bytes] = []
+    group: list[bytes] = []
+    size = 0
+    for frame in frames:
+        if group and size + len(frame) > limit:
+            messages.append(b"".join(group))
+            group, size = [], 0
+        group.append(frame)
+        size += len(frame)
+    if group:
+        messages.append(b"".join(group))
     return messages
 
 

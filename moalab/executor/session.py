@@ -26,7 +26,7 @@ import outcome
 import trio
 
 from ..core.clock import now
-from .codec import decode_many, encode, encode_exception
+from .codec import BURST_BYTES, decode_many, encode, encode_exception
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
 from .stream import ItemBuffer
@@ -56,6 +56,22 @@ class _Credit:
             self.event = trio.Event()
             await self.event.wait()
         return self.credit
+
+
+def _chunks(items: list[Any], limit: int = BURST_BYTES) -> list[list[Any]]:
+    """Split a batch so that no frame holds much more than ``limit`` bytes of arrays or
+    bytes: big frames keep one side idle while the other copies them."""
+    chunks: list[list[Any]] = [[]]
+    size = 0
+    for item in items:
+        item_size = getattr(item, "nbytes", None) or (len(item) if isinstance(item, bytes)
+                                                      else 0)
+        if chunks[-1] and size + item_size > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += item_size
+    return chunks
 
 
 def _check(msg: dict, key: str, kind: type | tuple, default: Any = ...) -> Any:
@@ -250,7 +266,8 @@ class Session:
                 self.send({"id": request_id, "end": True})
                 return
             credit.credit -= len(batch)
-            self.send({"id": request_id, "items": batch})
+            for chunk in _chunks(batch):
+                self.send({"id": request_id, "items": chunk})
 
     def _op_credit(self, request_id: Any, msg: dict, _: float) -> None:
         credit = self._credits.get(request_id)

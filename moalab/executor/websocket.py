@@ -6,7 +6,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, wrap_client_stream
 
 from .clock import ClockSync
-from .codec import encode
+from .codec import encode, join_frames
 from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost
 from .remote import RemoteExecutor, Transport
@@ -26,9 +26,10 @@ class _WebSocketTransport:
         self._closed = trio.Event()
 
     async def send_frames(self, frames: list[bytes]) -> None:
-        # messages joined end to end: one WebSocket message per burst
+        # frames joined end to end: few WebSocket messages per burst
         try:
-            await self.ws.send_message(b"".join(frames))
+            for message in join_frames(frames):
+                await self.ws.send_message(message)
         except ConnectionClosed:
             pass  # the receiver reports the closing, with its reason
 

@@ -17,7 +17,7 @@ from quart_trio import QuartTrio
 
 from .. import __version__
 from ..core.clock import now
-from ..executor.codec import encode_exception, to_jsonable
+from ..executor.codec import encode_exception, join_frames, to_jsonable
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.registry import ObjectRegistry, RemoteObject
 from ..executor.session import Session
@@ -241,8 +241,9 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                 await websocket.close(POLICY_VIOLATION, "missing or wrong token")
                 return
         async def send_frames(frames: list[bytes]) -> None:
-            # messages joined end to end: one WebSocket message per burst
-            await websocket.send(b"".join(frames))
+            # frames joined end to end: few WebSocket messages per burst
+            for message in join_frames(frames):
+                await websocket.send(message)
 
         async def receive() -> bytes | None:
             data = await websocket.receive()
