@@ -58,6 +58,13 @@ class _Credit:
         return self.credit
 
 
+def _kwargs(msg: dict) -> dict[str, Any]:
+    kwargs = _check(msg, "kwargs", dict, {})
+    if not all(isinstance(key, str) for key in kwargs):
+        raise ProtocolError("request field 'kwargs' must map names (strings) to values")
+    return kwargs
+
+
 def _chunks(items: list[Any], limit: int = BURST_BYTES) -> list[list[Any]]:
     """Split a batch so that no frame holds much more than ``limit`` bytes of arrays or
     bytes: big frames keep one side idle while the other copies them."""
@@ -192,6 +199,14 @@ class Session:
             if not isinstance(msg, dict):
                 raise ProtocolError(f"a request must be a map, not {type(msg).__name__}")
             request_id = msg.get("id")
+            if not isinstance(request_id, int | str | None):
+                request_id = None
+                raise ProtocolError("a request id must be an integer or a string")
+            if request_id is not None and (request_id in self._scopes
+                                           or request_id in self._jobs
+                                           or request_id in self._credits):
+                raise ProtocolError(f"request id {request_id!r} is already in flight: give "
+                                    "each request an id of its own")
             op = msg.get("op")
             handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
             if handler is None:
@@ -204,9 +219,11 @@ class Session:
             self.send({"id": request_id, "error": encode_exception(exc)})
 
     def _target(self, msg: dict, kind: str) -> tuple[RemoteObject, Callable, list, dict]:
+        if msg.get("id") is None:
+            raise ProtocolError(f"a {msg.get('op')} request needs an id to be answered by")
         remote = self.registry.get(_check(msg, "obj", str))
         fn = remote.method(_check(msg, "method", str), kind)
-        return remote, fn, _check(msg, "args", list, []), _check(msg, "kwargs", dict, {})
+        return remote, fn, _check(msg, "args", list, []), _kwargs(msg)
 
     def _op_call(self, request_id: Any, msg: dict, _: float) -> None:
         remote, fn, args, kwargs = self._target(msg, "call")
@@ -228,17 +245,15 @@ class Session:
         with scope:
             try:
                 await ticket()
-                result = await outcome.acapture(fn, remote.obj, *args, **kwargs)
+                result = await outcome.acapture(lambda: fn(remote.obj, *args, **kwargs))
             finally:
                 del self._scopes[request_id]
         if not scope.cancel_called:  # a cancelled call's client no longer listens
             self._reply(request_id, remote, result)
 
     def _op_gen(self, request_id: Any, msg: dict, _: float) -> None:
-        remote = self.registry.get(_check(msg, "obj", str))
-        method = _check(msg, "method", str)
-        remote.method(method, "generator")  # refuse at once, not from the task
-        args, kwargs = _check(msg, "args", list, []), _check(msg, "kwargs", dict, {})
+        remote, _fn, args, kwargs = self._target(msg, "generator")
+        method = msg["method"]
         self._credits[request_id] = _Credit(_check(msg, "credit", int, 64))
         # registered now: the client's cancel may come in the same frame
         scope = self._scopes[request_id] = trio.CancelScope()

@@ -95,6 +95,10 @@ class _LoopJob:
         self.previous: trio.Event | None = None  # set when the job before this one started
         self.started: trio.Event | None = None
 
+    def _call(self) -> Any:
+        # inside the capture: even an error binding the arguments becomes the outcome
+        return self.fn(*self.args, **self.kwargs)
+
     async def run(self) -> None:
         with self.scope:
             try:
@@ -103,9 +107,9 @@ class _LoopJob:
             finally:
                 self.started.set()
             if inspect.iscoroutinefunction(self.fn):
-                result = await outcome.acapture(self.fn, *self.args, **self.kwargs)
+                result = await outcome.acapture(self._call)
             else:
-                result = outcome.capture(self.fn, *self.args, **self.kwargs)
+                result = outcome.capture(self._call)
         if not self.abandoned:
             try:
                 self.caller_token.run_sync_soon(self._wake, result)

@@ -44,11 +44,16 @@ class Job:
     def _run(self) -> None:
         if self.abandoned:
             return
-        result = outcome.capture(self.fn, *self.args, **self.kwargs)
+        # the call is made inside the capture: any error, even in binding its
+        # arguments, becomes the outcome and never reaches (and ends) the thread
+        result = outcome.capture(self._call)
         try:
             self.token.run_sync_soon(self._deliver, result)
         except trio.RunFinishedError:
             pass
+
+    def _call(self) -> Any:
+        return self.fn(*self.args, **self.kwargs)
 
     def _deliver(self, result: outcome.Outcome) -> None:
         if not self.abandoned:

@@ -14,6 +14,7 @@ from typing import Any
 import trio
 from quart import Response, jsonify, request, websocket
 from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..core.clock import now
@@ -104,6 +105,12 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     """
     app = QuartTrio("moalab.server")
 
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Any:
+        # Quart's own errors (no such route, method not allowed, body too large) as
+        # JSON, like every other error of the API
+        return _error(exc, exc.code or 500)
+
     @app.before_request
     async def check_token() -> Any:
         if token is None or not request.path.startswith("/api/"):
@@ -181,12 +188,13 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         remote.watchers.add(collected)
         try:
             result = await remote.call(method, args, kwargs)
-        except Exception as exc:  # raised by the device method itself
+            reply = {"result": to_jsonable(result), "updates": to_jsonable(collected.updates)}
+        except Exception as exc:  # raised by the device method, or a result JSON can't hold
             return _error(exc, 500)
         finally:
             remote.flush()
             remote.watchers.discard(collected)
-        return jsonify({"result": to_jsonable(result), "updates": to_jsonable(collected.updates)})
+        return jsonify(reply)
 
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
