@@ -58,6 +58,9 @@ class _Credit:
         return self.credit
 
 
+_STARTING = ("call", "gen")  # ops that put an id in flight (cancel and credit refer to one)
+
+
 def _kwargs(msg: dict) -> dict[str, Any]:
     kwargs = _check(msg, "kwargs", dict, {})
     if not all(isinstance(key, str) for key in kwargs):
@@ -202,12 +205,12 @@ class Session:
             if not isinstance(request_id, int | str | None):
                 request_id = None
                 raise ProtocolError("a request id must be an integer or a string")
-            if request_id is not None and (request_id in self._scopes
-                                           or request_id in self._jobs
-                                           or request_id in self._credits):
+            op = msg.get("op")
+            if op in _STARTING and request_id is not None and (
+                    request_id in self._scopes or request_id in self._jobs
+                    or request_id in self._credits):
                 raise ProtocolError(f"request id {request_id!r} is already in flight: give "
                                     "each request an id of its own")
-            op = msg.get("op")
             handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
             if handler is None:
                 raise ProtocolError(
