@@ -319,7 +319,9 @@ moalab $installed is installed; moalab-server listens on $conf_host:$conf_port.
 Connect from the lab PC (on the same network) with a WebSocket executor:
 
     from moalab import WebSocketExecutor
-    executor = WebSocketExecutor(server="$name.local", port=$conf_port)
+    executor = WebSocketExecutor(server="$name.local", port=$conf_port, token="...")
+    # token: the one set in $config, else the one the server generated on its
+    # first start: sudo cat <data_dir>/token on this Pi (data_dir is in $config)
 
 If "$name.local" is not found, use this Pi's address instead: ${first_ip:-see hostname -I}
 Check from the PC's browser or terminal: http://$name.local:$conf_port/health
