@@ -6,8 +6,7 @@ in-process against a real ObjectRegistry, turns every bad request into an error
 reply: no exception escapes handle_frame or serve(), a request that asks for a
 reply gets exactly one, and the session (and its objects) keep serving.
 
-Requests the session is known to mishandle are kept out of the broad properties
-by :func:`without_known_bugs` and pinned by the strict xfail tests at the end.
+The tests at the end pin the bugs these properties found (now fixed).
 """
 
 import math
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 import trio
 import trio.testing
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
 
@@ -33,10 +32,11 @@ from ..conftest import TEST_DEVICES
 PROBE = "tests.executor.devices:Probe"
 
 # database=None: no .hypothesis directory in the repository; a failure prints the
-# falsifying example (and @reproduce_failure) instead
-FAST = settings(max_examples=200, deadline=None, database=None,
+# falsifying example instead. No explain phase: it reruns a failure many times over
+PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+FAST = settings(max_examples=200, deadline=None, database=None, phases=PHASES,
                 suppress_health_check=[HealthCheck.too_slow])
-SESSION = settings(max_examples=40, deadline=None, database=None,
+SESSION = settings(max_examples=40, deadline=None, database=None, phases=PHASES,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 UINT64_MAX = 2**64 - 1
@@ -234,10 +234,13 @@ class Served:
     def answers(self, request_id: Any) -> list[dict]:
         """The replies to ``request_id`` so far (updates left out)."""
         key = encode(request_id)
-        return [r for r in self.replies
-                if isinstance(r, dict) and r.get("op") != "update" and encode(r.get("id")) == key]
+        return [r for r in self.replies if isinstance(r, dict)
+                and r.get("op") not in ("update", "pong") and encode(r.get("id")) == key]
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
+    def pongs(self) -> int:
+        return sum(isinstance(r, dict) and r.get("op") == "pong" for r in self.replies)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5) -> None:
         with trio.fail_after(timeout):
             while not predicate():
                 await trio.sleep(0.002)
@@ -302,6 +305,8 @@ def well_formed(reply: Any) -> bool:
         return False
     if reply.get("op") == "update":
         return {"obj", "seq", "props", "event"} <= reply.keys()
+    if reply.get("op") == "pong":  # the answer to a heartbeat ping
+        return reply.keys() == {"op"}
     return "id" in reply and len(reply.keys() & {"ok", "error", "items", "end"}) == 1
 
 
@@ -367,7 +372,7 @@ def test_session_answers_arbitrary_bytes_and_keeps_serving(frames):
 
 # ------------------------------------------------------------ random requests
 
-OPS = ["call", "gen", "credit", "cancel", "create", "delete", "list", "echo"]
+OPS = ["call", "gen", "credit", "cancel", "create", "delete", "list", "echo", "ping"]
 # every kind of method: sync, async, generators, failing, refused, missing; not the
 # ones whose random arguments could sleep or allocate without bound (sleep, tick,
 # endless)
@@ -393,7 +398,9 @@ FIELDS = {
     "obj": mostly(st.sampled_from(["p", "p", "p", "q", "q", "nobody", ""])),
     "method": mostly(st.sampled_from(METHODS), st.sampled_from(REFUSED) | values),
     "args": mostly(st.lists(small, max_size=4)),
-    "kwargs": mostly(st.dictionaries(st.sampled_from(["a", "b", "n", "self", "name", "value"])
+    # names a method takes, names outcome.capture takes, keys that are not names
+    "kwargs": mostly(st.dictionaries(st.sampled_from(["a", "b", "n", "self", "name", "value",
+                                                      "sync_fn", "async_fn"])
                                      | st.text(max_size=6), small, max_size=3)
                      | st.just({})),
     "credit": mostly(st.integers(-2, 100)),
@@ -410,18 +417,8 @@ request_fields = st.builds(
 )
 
 
-def without_known_bugs(msg: dict) -> dict:
-    """``msg`` without what the known-bug tests below pin: keyword arguments a call
-    cannot take by name (not strings, or outcome's own parameter names)."""
-    kwargs = msg.get("kwargs")
-    if msg.get("op") == "call" and isinstance(kwargs, dict):
-        msg = {**msg, "kwargs": {k: v for k, v in kwargs.items()
-                                 if isinstance(k, str) and k not in ("sync_fn", "async_fn")}}
-    return msg
-
-
 # a request and, for credit and cancel, which earlier request it names (if any)
-requests = st.lists(st.tuples(request_fields.map(without_known_bugs), st.integers(0, 9)),
+requests = st.lists(st.tuples(request_fields, st.integers(0, 9)),
                     min_size=1, max_size=10)
 
 
@@ -430,7 +427,7 @@ requests = st.lists(st.tuples(request_fields.map(without_known_bugs), st.integer
 def test_session_answers_random_requests_once_and_keeps_serving(drawn, new_frame):
     messages: list[dict] = []
     for i, (fields, target) in enumerate(drawn):
-        request_id = 1000 + i  # unique: a reused id is a known bug, below
+        request_id = 1000 + i  # unique: reused ones are tested below
         if fields["op"] in ("credit", "cancel") and target < i:
             request_id = messages[target]["id"]
         messages.append({**fields, "id": request_id})
@@ -440,10 +437,11 @@ def test_session_answers_random_requests_once_and_keeps_serving(drawn, new_frame
         if m["op"] == "credit" and not isinstance(m.get("n"), int):
             bad_credits[m["id"]] = bad_credits.get(m["id"], 0) + 1
     owed = {m["id"] for m in messages  # exactly one reply each (unless cancelled)
-            if m["op"] not in ("gen", "credit", "cancel")}
+            if m["op"] not in ("gen", "credit", "cancel", "ping")}
+    pings = sum(m["op"] == "ping" for m in messages)  # each answered by a pong
     streams = {m["id"] for m in messages if m["op"] == "gen"}
     # credit and cancel naming no other request: nothing to answer
-    silent = {m["id"] for m in messages if m["op"] in ("credit", "cancel")} - owed - streams
+    silent = {m["id"] for m in messages if m["op"] in ("credit", "cancel", "ping")} - owed - streams
 
     async def body(served: Served) -> None:
         start = len(served.replies)
@@ -455,11 +453,13 @@ def test_session_answers_random_requests_once_and_keeps_serving(drawn, new_frame
             frame.append(msg)
         served.send(*frame)
         await served.wait_for(lambda: all(served.answers(i) for i in owed - cancelled))
+        await trio.testing.wait_all_tasks_blocked()  # the sender wrote what is queued
 
         sent = {encode(m["id"]) for m in messages}
         for reply in served.replies[start:]:
             assert well_formed(reply), reply
-            assert reply.get("op") == "update" or encode(reply["id"]) in sent, reply
+            assert reply.get("op") in ("update", "pong") or encode(reply["id"]) in sent, reply
+        assert served.pongs() == pings
         for m in messages:  # what was reached: see --hypothesis-show-statistics
             kinds = sorted({k for a in served.answers(m["id"]) for k in a if k != "id"})
             event(f"{m['op'] if isinstance(m['op'], str) else 'bad op'}: {'/'.join(kinds)}")
@@ -490,117 +490,104 @@ ids = (st.none() | st.booleans() | msgpack_ints | st.floats() | st.text(max_size
 @SESSION
 @given(ids, st.sampled_from(OPS + ["fly"]), st.sampled_from(["echo", "async_add", "count", "nope"]))
 def test_replies_carry_the_request_id_back(request_id, op, method):
+    """The reply names the request by its id; or the session refuses the id itself (an
+    id that is not an integer or a string) with one error naming no request."""
     try:
         hash(request_id)
         hashable = True
     except TypeError:
         hashable = False
-    if op == "call" and not hashable:
-        op = "list"  # an unhashable id on a call is a known bug, below
     msg = {"id": request_id, "op": op, "obj": "p", "method": method, "args": [1, 2],
            "name": "p", "cls": PROBE, "n": 1}
 
     async def body(served: Served) -> None:
+        start = len(served.replies)
         served.send(msg)
-        if op in ("credit", "cancel"):
-            await trio.testing.wait_all_tasks_blocked()
-            assert len(served.answers(request_id)) == (0 if hashable else 1)
-        elif op == "gen":
-            await served.wait_for(lambda: any("end" in r or "error" in r
-                                              for r in served.answers(request_id)))
+
+        def refusals() -> list[dict]:  # an id of a type the session does not take
+            return [r for r in served.replies[start:] if r.get("id") is None and "error" in r
+                    and "request id" in r["error"]["message"]]
+
+        if op == "gen":
+            await served.wait_for(lambda: refusals() or any(
+                "end" in r or "error" in r for r in served.answers(request_id)))
+        elif op not in ("credit", "cancel", "ping"):
+            await served.wait_for(lambda: refusals() or served.answers(request_id))
+        await trio.testing.wait_all_tasks_blocked()
+        replies = [r for r in served.replies[start:] if r.get("op") not in ("update", "pong")]
+        if refusals() and request_id is not None:
+            assert not isinstance(request_id, int | str), replies
+            assert replies == refusals() and len(replies) == 1, replies
         else:
-            await served.wait_for(lambda: served.answers(request_id))
-            await trio.testing.wait_all_tasks_blocked()
-            assert len(served.answers(request_id)) == 1
-        assert all(encode(r.get("id")) == encode(request_id) for r in served.replies
-                   if r.get("op") != "update" and not str(r.get("id")).startswith("create-"))
+            assert all(encode(r.get("id")) == encode(request_id) for r in replies), replies
+            if op in ("credit", "cancel"):
+                assert len(replies) == (0 if hashable else 1), replies
+            elif op == "ping":
+                assert served.pongs() == 1 and not replies, replies
+            elif op != "gen":
+                assert len(replies) == 1, replies
         await served.check_serving("p")
 
     run_served(body, "p")
 
 
-# ------------------------------------------------------------------ known bugs
-# Found by the properties above; each request here is kept out of them.
+# ---------------------------------------------- bugs the properties above found
+# Each used to end the connection, wedge an object or kill the whole server.
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Session: a request id reused while its async call (or stream) is in flight: the "
-    "first to finish deletes the other's entry and the second's `del self._scopes[id]` "
-    "(or `del self._credits[id]`) raises KeyError out of Session.serve, ending the "
-    "connection instead of answering"))
 @pytest.mark.parametrize("op, method, args", [("call", "async_add", [1, 2]),
-                                            ("gen", "count", [3])])
-def test_reused_request_id(op, method, args):
+                                              ("call", "sleep", [0.2]),
+                                              ("gen", "count", [3])])
+def test_reused_request_id_is_refused_while_in_flight(op, method, args):
+    """It used to end the connection: the first to finish deleted the other's cancel
+    scope, and the second's `del self._scopes[id]` raised KeyError out of serve()."""
     async def body(served: Served) -> None:
         request = {"id": 5, "op": op, "obj": "p", "method": method, "args": args}
         served.send(request, request)
-        await trio.sleep(0.2)
+        await served.wait_for(lambda: any("ok" in r or "end" in r for r in served.answers(5)))
+        refused = [r for r in served.answers(5) if "error" in r]
+        assert len(refused) == 1 and "in flight" in refused[0]["error"]["message"]
         await served.check_serving("p")
 
     run_served(body, "p")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Session._run_async unpacks the request's kwargs into outcome.acapture(fn, obj, "
-    "*args, **kwargs): a key that is not a string, or is 'async_fn', raises TypeError "
-    "outside the capture, out of Session.serve, ending the connection with no reply"))
-@pytest.mark.parametrize("kwargs", [{1: 2}, {"async_fn": 1}])
-def test_async_call_with_keywords_it_cannot_take(kwargs):
+@pytest.mark.parametrize("method", ["async_add", "echo"])
+@pytest.mark.parametrize("kwargs", [{1: 2}, {"async_fn": 1}, {"sync_fn": 1}])
+def test_keywords_a_call_cannot_take_get_a_reply(method, kwargs):
+    """A key that is not a string, or named like outcome.capture's own parameter, used
+    to raise out of serve() (async methods) or kill the object's worker thread, after
+    which its sync calls hung for ever (sync methods)."""
     async def body(served: Served) -> None:
-        reply = await served.request({"id": 6, "op": "call", "obj": "p",
-                                      "method": "async_add", "args": [1, 2], "kwargs": kwargs})
-        assert reply["error"]["type"] == "builtins.TypeError"
-        await served.check_serving("p")
-
-    run_served(body, "p")
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "worker.Job._run unpacks kwargs into outcome.capture(fn, *args, **kwargs) outside "
-    "the capture: a key that is not a string, or is 'sync_fn', raises TypeError in the "
-    "object's WorkerThread, which dies: no reply, and every later sync call on that "
-    "object (WebSocket or REST) hangs for ever"))
-@pytest.mark.parametrize("kwargs", [{1: 2}, {"sync_fn": 1}])
-def test_sync_call_with_keywords_it_cannot_take(kwargs):
-    async def body(served: Served) -> None:
-        with trio.fail_after(2):
-            reply = await served.request({"id": 6, "op": "call", "obj": "p",
-                                          "method": "echo", "kwargs": kwargs})
-        assert reply["error"]["type"] == "builtins.TypeError"
-        with trio.fail_after(2):
+        with trio.fail_after(5):
+            reply = await served.request({"id": 6, "op": "call", "obj": "p", "method": method,
+                                          "args": [1, 2], "kwargs": kwargs})
+            if method == "echo" and isinstance(next(iter(kwargs)), str):
+                assert reply["ok"] == [[1, 2], kwargs]  # echo takes any name
+            else:
+                assert "error" in reply, reply
             await served.check_serving("p")
 
     run_served(body, "p")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Session._op_call with an unhashable id (a list) on an async method: the object's "
-    "start ticket is taken, then `self._scopes[id] = ...` raises TypeError; the ticket "
-    "is never released, so every later async call on that object waits for ever"))
-def test_unhashable_id_on_an_async_call():
-    async def body(served: Served) -> None:
-        served.send({"id": [1], "op": "call", "obj": "p", "method": "async_add",
-                     "args": [1, 2]})
-        with trio.fail_after(2):
-            await served.check_serving("p")
-
-    run_served(body, "p")
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "Session._op_call with an unhashable id (a list) on a sync method: the job is "
-    "submitted, then `self._jobs[id] = ...` raises TypeError (an error reply), and the "
-    "job's result comes too (a second reply); if another sync call is pending, "
-    "_reply's `self._jobs.pop(id)` raises TypeError in a run_sync_soon callback: "
-    "TrioInternalError ends the whole trio run - the whole moalab-server process"))
 @pytest.mark.parametrize("other_call_pending", [False, True])
-def test_unhashable_id_on_a_sync_call(other_call_pending):
+@pytest.mark.parametrize("method", ["echo", "async_add"])
+def test_unhashable_id_gets_one_refusal(method, other_call_pending):
+    """On a sync call it used to get two replies (an error, then the result) or, with
+    another call pending, a TypeError in a run_sync_soon callback: TrioInternalError,
+    the end of the whole server. On an async call it used to leave the object's
+    start ticket taken: every later async call on it waited for ever."""
     async def body(served: Served) -> None:
         if other_call_pending:
             served.send({"id": 1, "op": "call", "obj": "q", "method": "sleep", "args": [0.3]})
-        served.send({"id": [2], "op": "call", "obj": "p", "method": "echo"})
+        start = len(served.replies)
+        served.send({"id": [2], "op": "call", "obj": "p", "method": method, "args": [1, 2]})
         await trio.sleep(0.5)
-        assert len(served.answers([2])) == 1, served.answers([2])
-        await served.check_serving("p", "q")
+        answers = [r for r in served.replies[start:] if r.get("id") != 1]
+        assert len(answers) == 1 and answers[0]["id"] is None, answers
+        assert "request id" in answers[0]["error"]["message"]
+        with trio.fail_after(5):
+            await served.check_serving("p", "q")
 
     run_served(body, "p", "q")

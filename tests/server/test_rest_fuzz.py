@@ -4,8 +4,8 @@ against the real app and a real ObjectRegistry.
 Random paths, names, methods, JSON bodies (wrong types, huge strings, bad
 bytes) and tokens: every answer comes (no hang), an error is a 4xx/5xx JSON
 error, a request without the right token runs nothing, and the app keeps
-answering /health and calls. Requests the app is known to mishandle are kept out
-of the broad property and pinned by the strict xfail tests at the end.
+answering /health and calls. The tests at the end pin the bugs the property
+found (now fixed).
 """
 
 import json
@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 import trio
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
 
@@ -29,7 +29,9 @@ TOKEN = "rest-fuzz-token"
 GOOD = f"Bearer {TOKEN}"
 LIMIT = 1 << 20  # the app's MAX_CONTENT_LENGTH here (moalab-server sets its own)
 
+# no .hypothesis directory; no explain phase (it reruns a failure many times over)
 REST = settings(max_examples=100, deadline=None, database=None,
+                phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -103,7 +105,8 @@ def mostly(likely: st.SearchStrategy, other: st.SearchStrategy) -> st.SearchStra
 # what a route reads, with right and wrong types
 body_fields = st.fixed_dictionaries({}, optional={
     "args": st.lists(st.integers(-3, 40) | st.text(max_size=5), max_size=3) | json_values,
-    "kwargs": st.just({}) | st.dictionaries(st.sampled_from(["a", "n", "self", "name", "value"])
+    "kwargs": st.just({}) | st.dictionaries(st.sampled_from(["a", "n", "self", "name", "value",
+                                                           "sync_fn", "async_fn"])
                                             | st.text(max_size=6), json_values, max_size=3)
     | json_values,
     "name": mostly(st.sampled_from(["q", "r"]), names | json_values),
@@ -152,11 +155,10 @@ requests = st.one_of(
                                     authorizations))
 
 
-def without_known_bugs(method: str, path: str, body: str | bytes | None,
-                       registry: ObjectRegistry) -> tuple[str, str | bytes | None]:
-    """The request without what the known-bug tests below pin, and without requests
-    that rightly never end: the updates stream of an existing object, and streams of
-    millions of items."""
+def bounded(path: str, body: str | bytes | None,
+            registry: ObjectRegistry) -> tuple[str, str | bytes | None]:
+    """The request, but not one that rightly never ends: the updates stream of an
+    existing object, or a stream of millions of items."""
     parts = path.split("/")
     if len(parts) == 5 and parts[1:3] == ["api", "objects"] and parts[4] == "updates" \
             and parts[3] in registry.objects:
@@ -166,8 +168,6 @@ def without_known_bugs(method: str, path: str, body: str | bytes | None,
             data = json.loads(body)
         except ValueError:
             return path, body
-        if isinstance(data.get("kwargs"), dict):
-            data["kwargs"].pop("sync_fn", None)  # kills the object's worker thread
         if "/stream/" in path:  # count(n) streams n items
             if isinstance(data.get("args"), list) and data["args"] and \
                     isinstance(data["args"][0], int):
@@ -209,7 +209,7 @@ async def state_of(client: Any, registry: ObjectRegistry) -> Any:
 def test_rest_answers_random_requests_with_json_errors(requests):
     async def body(client: Any, registry: ObjectRegistry, app: Any) -> None:
         for method, path, data, authorization in requests:
-            path, data = without_known_bugs(method, path, data, registry)
+            path, data = bounded(path, data, registry)
             headers = {} if authorization is None else {"Authorization": authorization}
             if isinstance(data, str) and data[:1] in "{[":
                 headers["Content-Type"] = "application/json"
@@ -224,10 +224,7 @@ def test_rest_answers_random_requests_with_json_errors(requests):
             refused = needs_token and not authorized(authorization)
             routing = route_error(app, method, path)
             oversized = data is not None and len(data) > LIMIT
-            # Quart's own answers are HTML pages (known bugs below): a routing error, or
-            # a body over the limit (read before the token is checked)
-            quart_page = status in (routing, 413 if oversized else None)
-            if refused:
+            if refused:  # a body over the limit is read (and refused) before the token
                 assert status == (413 if oversized else 401), (method, path, status, text[:200])
                 assert await state_of(client, registry) == before  # nothing ran
             elif routing is not None:
@@ -235,8 +232,6 @@ def test_rest_answers_random_requests_with_json_errors(requests):
             elif oversized and method == "POST":  # a route that reads its body
                 assert status in (400, 413), (method, path, status, text[:200])
             assert 200 <= status < 600, status
-            if quart_page:
-                continue
             if method == "HEAD" or method == "OPTIONS":
                 pass  # no body
             elif status >= 400:
@@ -275,58 +270,54 @@ def test_wrong_tokens_run_nothing():
     run_app(body)
 
 
-# ------------------------------------------------------------------ known bugs
+# ---------------------------------------------- bugs the property above found
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app: Quart's own HTTP errors are answered with its HTML pages, not JSON errors "
-    "(the app has no errorhandler(HTTPException)): a path no route takes (404), a "
-    "method a route does not take (405), and a body over MAX_CONTENT_LENGTH sent with "
-    "a wrong token (413, raised by check_token's get_data)"))
-@pytest.mark.parametrize("method, path, authorization, data", [
-    ("GET", "/nope", GOOD, b""),
-    ("PUT", "/api/objects", GOOD, b""),
-    ("GET", "/api/objects/p/call/echo", GOOD, b""),
-    ("POST", "/api/objects/p/call/echo", "Bearer wrong", b"x" * (LIMIT + 1)),
+@pytest.mark.parametrize("method, path, authorization, data, status", [
+    ("GET", "/nope", GOOD, b"", 404),
+    ("PUT", "/api/objects", GOOD, b"", 405),
+    ("GET", "/api/objects/p/call/echo", GOOD, b"", 405),
+    ("POST", "/api/objects/p/call/echo", "Bearer wrong", b"x" * (LIMIT + 1), 413),
 ])
-def test_quart_errors_are_json_errors(method, path, authorization, data):
+def test_quart_errors_are_json_errors(method, path, authorization, data, status):
+    """Quart's own errors used to be its HTML pages."""
     async def body(client: Any, registry: ObjectRegistry, app: Any) -> None:
         response = await client.open(path, method=method, data=data,
                                      headers={"Authorization": authorization})
-        assert 400 <= response.status_code < 500
+        assert response.status_code == status
         assert response.content_type == "application/json"
+        assert (await response.get_json())["error"]["message"]
 
     run_app(body)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app.call: the reply is built (to_jsonable(result)) outside the try: a result "
-    "nested deeper than the recursion limit allows (here echo of arguments nested "
-    "800 deep, which json.loads accepts) raises RecursionError out of the handler: a "
-    "500 HTML page, not a JSON error"))
 def test_deeply_nested_result_gets_a_json_error():
+    """Echoing arguments nested 800 deep (json.loads takes them) used to raise
+    RecursionError out of app.call, building the reply: a 500 HTML page."""
     async def body(client: Any, registry: ObjectRegistry, app: Any) -> None:
         data = '{"args": ' + "[" * 800 + "]" * 800 + "}"
         response = await client.post("/api/objects/p/call/echo", data=data,
                                      headers={"Authorization": GOOD})
+        assert response.status_code == 500
         assert response.content_type == "application/json"
         await still_serving(client, registry)
 
     run_app(body)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "worker.Job._run unpacks kwargs into outcome.capture(fn, *args, **kwargs) outside "
-    "the capture: a call with the keyword 'sync_fn' raises TypeError in the object's "
-    "WorkerThread, which dies: the REST call never answers, nor any later sync call "
-    "on that object"))
-def test_sync_call_with_a_keyword_named_like_capture_s_parameter():
+@pytest.mark.parametrize("method", ["echo", "async_add"])
+def test_keyword_named_like_capture_s_parameter(method):
+    """It used to raise TypeError in the object's worker thread, which died: the call
+    never answered, nor any later sync call on that object."""
     async def body(client: Any, registry: ObjectRegistry, app: Any) -> None:
-        with trio.fail_after(3):
-            response = await client.post("/api/objects/p/call/echo",
-                                         json={"kwargs": {"sync_fn": 1}},
+        with trio.fail_after(5):
+            response = await client.post(f"/api/objects/p/call/{method}",
+                                         json={"args": [1, 2], "kwargs": {"sync_fn": 1}},
                                          headers={"Authorization": GOOD})
-        assert response.status_code == 500
-        await still_serving(client, registry)
+            if method == "echo":
+                assert (await response.get_json())["result"] == [[1, 2], {"sync_fn": 1}]
+            else:
+                assert response.status_code == 500
+            await still_serving(client, registry)
 
     run_app(body)
