@@ -26,6 +26,7 @@ __all__ = (
     "current_executor",
     "call_callback",
     "exposed_kind",
+    "read_items",
     "Dispatcher",
     "EXPOSED_ATTR",
 )
@@ -154,19 +155,17 @@ def apply_generator_executor(func: Callable[..., Any] | None = None, callback: A
 
 
 @asynccontextmanager
-async def _direct_generator(obj: Any, func: Callable[..., Any], args: tuple, kwargs: dict,
-                            callback: Any) -> AsyncIterator[AsyncIterator[Any]]:
-    generator = func(obj, *args, **kwargs)
+async def read_items(obj: Any, callback: Any, source: Any) -> AsyncIterator[AsyncIterator[Any]]:
+    """Turn a source with ``receive_batch()`` (raising ``StopAsyncIteration`` at the
+    end) into an async iterator of items, calling ``obj``'s ``callback`` with each."""
 
     async def items() -> AsyncIterator[Any]:
-        if inspect.isasyncgen(generator):
-            async for item in generator:
-                call_callback(obj, callback, item)
-                yield item
-        else:
-            for item in generator:
-                # a checkpoint per item keeps a long sync generator cancellable
-                await trio.lowlevel.checkpoint()
+        while True:
+            try:
+                batch = await source.receive_batch()
+            except StopAsyncIteration:
+                return
+            for item in batch:
                 call_callback(obj, callback, item)
                 yield item
 
@@ -175,6 +174,33 @@ async def _direct_generator(obj: Any, func: Callable[..., Any], args: tuple, kwa
         yield iterator
     finally:
         await iterator.aclose()
+
+
+class _GeneratorSource:
+    """``receive_batch`` over a generator run in the reading task, an item at a time."""
+
+    def __init__(self, generator: Any) -> None:
+        self.generator = generator
+
+    async def receive_batch(self) -> list[Any]:
+        if inspect.isasyncgen(self.generator):
+            return [await self.generator.__anext__()]
+        # a checkpoint per item keeps a long sync generator cancellable
+        await trio.lowlevel.checkpoint()
+        try:
+            return [next(self.generator)]
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+@asynccontextmanager
+async def _direct_generator(obj: Any, func: Callable[..., Any], args: tuple, kwargs: dict,
+                            callback: Any) -> AsyncIterator[AsyncIterator[Any]]:
+    generator = func(obj, *args, **kwargs)
+    try:
+        async with read_items(obj, callback, _GeneratorSource(generator)) as items:
+            yield items
+    finally:
         if inspect.isasyncgen(generator):
             await generator.aclose()
         else:

@@ -18,6 +18,7 @@ import outcome
 import trio
 
 from ..core.clock import now
+from ..core.dispatch import read_items
 from ..core.errors import InvalidArgument
 from ..core.nursery import open_nursery
 from .clock import LOCAL_CLOCK, ClockSync, RemoteClock
@@ -26,7 +27,6 @@ from .errors import ConnectionLost, ExecutorNotRunning
 from .executor import Executor
 from .future import Future
 from .registry import class_path
-from .thread import read_items
 
 __all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
 

@@ -10,12 +10,12 @@ import httpx
 import trio
 
 from ..core.clock import now
+from ..core.dispatch import read_items
 from .clock import ClockSync
 from .codec import decode_exception, to_jsonable
+from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost, ProtocolError, RemoteError
 from .remote import RemoteExecutor, Transport
-from .thread import read_items
-from .endpoint import TOKEN_ENV, ServerEndpoint
 
 __all__ = ("RestExecutor",)
 

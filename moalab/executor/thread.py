@@ -12,34 +12,12 @@ import trio
 
 from ..core.errors import InvalidArgument
 from .errors import ExecutorNotRunning
-from ..core.dispatch import call_callback
+from ..core.dispatch import read_items
 from .executor import Executor
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
-__all__ = ("ThreadExecutor", "AsyncThreadExecutor", "read_items")
-
-
-@asynccontextmanager
-async def read_items(obj: Any, callback: Any, buffer: Any) -> AsyncIterator[AsyncIterator[Any]]:
-    """Turn a source with ``receive_batch()`` into an async iterator of items,
-    calling ``obj``'s ``callback`` with each item as it is read."""
-
-    async def items() -> AsyncIterator[Any]:
-        while True:
-            try:
-                batch = await buffer.receive_batch()
-            except StopAsyncIteration:
-                return
-            for item in batch:
-                call_callback(obj, callback, item)
-                yield item
-
-    iterator = items()
-    try:
-        yield iterator
-    finally:
-        await iterator.aclose()
+__all__ = ("ThreadExecutor", "AsyncThreadExecutor")
 
 
 class ThreadExecutor(Executor):
