@@ -129,9 +129,8 @@ class MoaStage(MoaBase, Loggable):
         self._stop_requested = False
         self._resumed: trio.Event | None = None  # set while paused, None otherwise
         self._pause_scopes: set[trio.CancelScope] = set()
+        # experiment time the current (or last) trial started, just before on_trial_start
         self.trial_start_time = 0.0
-        """Experiment time the current (or last) trial started, just before
-        ``on_trial_start``."""
 
     def __repr__(self) -> str:
         return (
