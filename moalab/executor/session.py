@@ -36,6 +36,10 @@ __all__ = ("Session", "MAX_BATCH")
 MAX_BATCH = 512
 """Most items in one stream frame."""
 
+QUEUE_LIMIT = 8 * 1024 * 1024
+"""Bytes of replies and stream items waiting to be sent before the session stops
+reading requests and producing items."""
+
 DEAD_AFTER = 15.0
 """Seconds of silence after which a client is taken for gone (clients ping each second)."""
 
@@ -110,6 +114,8 @@ class Session:
         self._last_heard = perf_counter()
         self._send_frames = send_frames
         self._out_send, self._out_receive = trio.open_memory_channel(math.inf)
+        self._queued = 0  # bytes waiting to be sent
+        self._drained = trio.Event()
         self._scopes: dict[Any, trio.CancelScope] = {}
         self._jobs: dict[Any, Any] = {}
         self._credits: dict[Any, _Credit] = {}
@@ -130,6 +136,7 @@ class Session:
                 nursery.start_soon(self._sender)
                 nursery.start_soon(self._watch_client, nursery.cancel_scope)
                 while True:
+                    await self._until_drained()  # a client that does not read is not read
                     frame = await receive()
                     if frame is None:
                         break
@@ -157,6 +164,20 @@ class Session:
                 except trio.WouldBlock:
                     break
             await self._send_frames(frames)
+            self._queued -= sum(map(len, frames))
+            if self._queued <= QUEUE_LIMIT // 2:
+                self._drained.set()
+
+    async def _until_drained(self) -> None:
+        """Wait while more than :data:`QUEUE_LIMIT` bytes wait to be sent: replies and
+        stream items then stop growing, and the client's requests wait in its socket."""
+        while self._queued > QUEUE_LIMIT:
+            self._drained = trio.Event()
+            await self._drained.wait()
+
+    def _queue(self, frame: bytes) -> None:
+        self._queued += len(frame)
+        self._out_send.send_nowait(frame)
 
     def send(self, message: dict) -> None:
         """Queue a message to the client."""
@@ -164,7 +185,7 @@ class Session:
             frame = encode(message)
         except Exception as exc:  # a value that cannot travel: tell the caller why
             frame = encode({"id": message.get("id"), "error": encode_exception(exc)})
-        self._out_send.send_nowait(frame)
+        self._queue(frame)
 
     def _reply(self, request_id: Any, remote: RemoteObject, result: outcome.Outcome) -> None:
         self._jobs.pop(request_id, None)
@@ -181,7 +202,7 @@ class Session:
         except Exception:  # a property holding something that cannot travel: skip it
             message["props"] = {k: v for k, v in props.items() if encodable(v)}
             frame = encode(message)
-        self._out_send.send_nowait(frame)
+        self._queue(frame)
 
     # ----------------------------------------------------------------- requests
 
@@ -286,6 +307,7 @@ class Session:
             credit.credit -= len(batch)
             for chunk in _chunks(batch):
                 self.send({"id": request_id, "items": chunk})
+            await self._until_drained()
 
     def _op_credit(self, request_id: Any, msg: dict, _: float) -> None:
         credit = self._credits.get(request_id)

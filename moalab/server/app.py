@@ -255,7 +255,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
 
         async def receive() -> bytes | None:
             data = await websocket.receive()
-            return data if isinstance(data, bytes) else data.encode()
+            # text is taken as its UTF-8 bytes; an empty message arrives as None
+            return data.encode() if isinstance(data, str) else data or b""
 
         await Session(registry, send_frames, clock).serve(receive)
 

@@ -10,8 +10,9 @@ stays up and its memory bounded.
 ``MOALAB_FUZZ_SEED`` replays a run (the seed is printed); ``MOALAB_FUZZ_FRAMES``
 sets how many frames (default 10,000).
 
-Empty frames (a known bug) and floods the server does not bound are pinned by
-strict xfail tests at the end.
+Tests at the end pin fixed bugs: an empty frame, and floods (a huge stream
+credit, calls whose replies are never read) that once grew the server without
+bound.
 """
 
 import os
@@ -404,10 +405,6 @@ async def test_unhashable_id_with_a_call_pending_leaves_the_server_up(server):
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app.ws receive(): Quart hands an empty binary WebSocket message over as None, and "
-    "`data.encode()` raises AttributeError out of Session.serve: the server logs an "
-    "error and drops the connection instead of answering 'empty frame'"))
 async def test_empty_frame_gets_an_error_reply(server):
     async with open_websocket_url(ws_url(server), extra_headers=WS_AUTH_HEADERS) as ws:
         await ws.send_message(b"")
@@ -470,12 +467,6 @@ async def still_serving(server) -> None:
             assert await device.echo(1) == [[1], {}]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Session: a stream's items are queued to an unbounded channel (Session._out_send, "
-    "math.inf) as fast as the credit the client grants; a client that grants a huge "
-    "credit and reads nothing makes the server's memory grow without bound (here "
-    "about 150 MB/s on `endless`) until the connection ends: no backpressure on "
-    "the WebSocket send, no limit on credit or on the queue"))
 async def test_stream_with_huge_credit_and_no_reader_is_bounded(own_server):
     async def flood(ws) -> None:
         await ws.send_message(encode({"id": 1, "op": "create", "name": "flood",
@@ -490,11 +481,6 @@ async def test_stream_with_huge_credit_and_no_reader_is_bounded(own_server):
     assert growth <= BOUND_MB, f"server RSS grew by {growth:.0f} MB"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Session: replies are queued to an unbounded channel while the server keeps "
-    "reading requests: a client that sends calls and reads no replies makes the "
-    "server's memory grow without bound (here calls of echo with 100 kB arguments: "
-    "hundreds of MB in seconds); nothing slows the reading or closes the connection"))
 async def test_calls_without_reading_replies_are_bounded(own_server):
     payload = b"x" * 100_000
     ids = iter(range(10**9))
