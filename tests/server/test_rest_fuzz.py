@@ -293,13 +293,16 @@ def test_quart_errors_are_json_errors(method, path, authorization, data, status)
 
 def test_deeply_nested_result_gets_a_json_error():
     """Echoing arguments nested 800 deep (json.loads takes them) used to raise
-    RecursionError out of app.call, building the reply: a 500 HTML page."""
+    RecursionError out of app.call, building the reply: a 500 HTML page. Whether
+    the reply can be built depends on how deep the stack already is (it differs
+    between a lone run and the whole suite): either way the answer is JSON."""
     async def body(client: Any, registry: ObjectRegistry, app: Any) -> None:
         data = '{"args": ' + "[" * 800 + "]" * 800 + "}"
         response = await client.post("/api/objects/p/call/echo", data=data,
                                      headers={"Authorization": GOOD})
-        assert response.status_code == 500
+        assert response.status_code in (200, 500)
         assert response.content_type == "application/json"
+        assert ("error" in await response.get_json()) == (response.status_code == 500)
         await still_serving(client, registry)
 
     run_app(body)
