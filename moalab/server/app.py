@@ -168,18 +168,18 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
             return _error(exc, _status_of(exc))
         return jsonify({"deleted": name})
 
-    def _lookup(name: str, method: str, kind: str) -> RemoteObject:
+    async def _target(name: str, method: str, kind: str) -> tuple[RemoteObject, list, dict]:
+        """The object and the arguments of a call or stream request; raises for a bad one."""
+        # the body first: answering before it is read stalls the keep-alive connection
+        body = await _json_body()
         remote = registry.get(name)
         remote.method(method, kind)
-        return remote
+        return (remote, *_call_arguments(body))
 
     @app.route("/api/objects/<name>/call/<method>", methods=["POST"])
     async def call(name: str, method: str) -> Any:
         try:
-            # the body first: answering before it is read stalls the keep-alive connection
-            body = await _json_body()
-            remote = _lookup(name, method, "call")
-            args, kwargs = _call_arguments(body)
+            remote, args, kwargs = await _target(name, method, "call")
         except Exception as exc:
             return _error(exc, _status_of(exc))
         # the updates the call causes travel with its reply too: the /updates stream
@@ -199,10 +199,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
         try:
-            # the body first: answering before it is read stalls the keep-alive connection
-            body = await _json_body()
-            remote = _lookup(name, method, "generator")
-            args, kwargs = _call_arguments(body)
+            remote, args, kwargs = await _target(name, method, "generator")
         except Exception as exc:
             return _error(exc, _status_of(exc))
 
