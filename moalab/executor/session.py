@@ -172,7 +172,8 @@ class Session:
         """Wait while more than :data:`QUEUE_LIMIT` bytes wait to be sent: replies and
         stream items then stop growing, and the client's requests wait in its socket."""
         while self._queued > QUEUE_LIMIT:
-            self._drained = trio.Event()
+            if self._drained.is_set():  # a new wait; waiters already waiting share it
+                self._drained = trio.Event()
             await self._drained.wait()
 
     def _queue(self, frame: bytes) -> None:
