@@ -1,0 +1,61 @@
+"""The session's send queue: a slow reader holds the session back, and it recovers."""
+
+import math
+
+import trio
+
+from moalab.executor.codec import decode_many, encode
+from moalab.executor.registry import ObjectRegistry
+from moalab.executor.session import QUEUE_LIMIT, Session
+
+PROBE = "tests.executor.devices:Probe"
+
+
+async def test_reader_and_stream_both_waiting_for_the_queue_recover():
+    """A stream fills the queue past its limit while the client does not read: both the
+    session's reader and the stream wait for it to drain. Once the client reads again,
+    the session answers a new request (it used to wake only one of the two waiters
+    and stop reading for good)."""
+    registry = ObjectRegistry(allow=["tests"])
+    reading = trio.Event()
+    replies: list[dict] = []
+
+    async def send_frames(frames: list[bytes]) -> None:
+        await reading.wait()  # a client that has stopped reading
+        for frame in frames:
+            replies.extend(decode_many(frame))
+
+    requests_send, requests_receive = trio.open_memory_channel(math.inf)
+
+    async def receive() -> bytes | None:
+        try:
+            return await requests_receive.receive()
+        except trio.EndOfChannel:
+            return None
+
+    session = Session(registry, send_frames)
+    big = QUEUE_LIMIT // 64
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.serve, receive)
+        requests_send.send_nowait(encode({"id": 1, "op": "create", "name": "p", "cls": PROBE}))
+        requests_send.send_nowait(encode({"id": 2, "op": "gen", "obj": "p",
+                                          "method": "endless", "args": [big],
+                                          "credit": 10**6}))
+        with trio.fail_after(20):
+            while session._queued <= QUEUE_LIMIT:
+                await trio.sleep(0.01)
+        requests_send.send_nowait(encode({"id": 3, "op": "list"}))
+        await trio.sleep(0.2)  # reader and stream are both waiting for the queue now
+        queued_items = session._queued // big
+        reading.set()
+        with trio.fail_after(20):
+            # the stream goes on past what was queued, and the request is answered
+            while len(stream_items(replies)) <= 2 * queued_items:
+                await trio.sleep(0.01)
+        assert any(r.get("id") == 3 for r in replies)
+        nursery.cancel_scope.cancel()
+    registry.close()
+
+
+def stream_items(replies: list[dict]) -> list:
+    return [item for r in replies if r.get("id") == 2 for item in r.get("items", ())]
