@@ -27,6 +27,7 @@ from .errors import ConnectionLost, ExecutorNotRunning
 from .executor import Executor
 from .future import Future
 from .registry import class_path
+from .stream import receive_burst
 
 __all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
 
@@ -334,13 +335,8 @@ class RemoteExecutor(Executor):
     async def _sender(self, transport: Transport, receive: trio.MemoryReceiveChannel) -> None:
         """Write queued frames, a burst at a time."""
         while True:
-            frames = [await receive.receive()]
+            frames = await receive_burst(receive)
             async with self._send_lock:
-                while True:
-                    try:
-                        frames.append(receive.receive_nowait())
-                    except trio.WouldBlock:
-                        break
                 await transport.send_frames(frames)
 
     async def _receiver(self, transport: Transport) -> None:

@@ -29,7 +29,7 @@ from ..core.clock import now
 from .codec import BURST_BYTES, decode_many, encode, encode_exception
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
-from .stream import ItemBuffer
+from .stream import ItemBuffer, receive_burst
 
 __all__ = ("Session", "MAX_BATCH")
 
@@ -157,12 +157,7 @@ class Session:
     async def _sender(self) -> None:
         receive = self._out_receive
         while True:
-            frames = [await receive.receive()]
-            while True:
-                try:
-                    frames.append(receive.receive_nowait())
-                except trio.WouldBlock:
-                    break
+            frames = await receive_burst(receive)
             await self._send_frames(frames)
             self._queued -= sum(map(len, frames))
             if self._queued <= QUEUE_LIMIT // 2:

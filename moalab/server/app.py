@@ -188,11 +188,11 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         remote.watchers.add(collected)
         try:
             result = await remote.call(method, args, kwargs)
+            remote.flush()  # the call's changes into `collected` before the reply is built
             reply = {"result": to_jsonable(result), "updates": to_jsonable(collected.updates)}
         except Exception as exc:  # raised by the device method, or a result JSON can't hold
             return _error(exc, 500)
         finally:
-            remote.flush()
             remote.watchers.discard(collected)
         return jsonify(reply)
 
