@@ -1,31 +1,42 @@
-"""The machine's floors: bare trio TCP and websocket echo between two processes, and a
-bare hand-off from a trio task to a worker thread and back.
+"""The machine's floors: bare trio TCP and websocket echo between two processes, the
+same through a bare Quart app on hypercorn, and a bare hand-off from a trio task to
+a worker thread and back.
 
-The server half runs as ``python -m benchmarks.floor tcp|ws`` (it prints its
-port, then serves until killed); the client half is measured with the same
+The server half runs as ``python -m benchmarks.floor tcp|ws|quart`` (it prints
+its port, then serves until killed); the client half is measured with the same
 sizes as the executors: echo round trip (p50/p99), sequential echoes per
-second, and bulk transfer in MB/s (128 KiB messages for the websocket, like
-the array stream's items). The thread floor is the least any trio executor
-with a worker thread pays per call: a queue put, the thread's wake-up and a
-``run_sync_soon`` back (no executor machinery at all).
+second, and bulk transfer in MB/s (128 KiB messages or chunks, like the array
+stream's items). The Quart server (``quart_trio`` + hypercorn, the stack of both
+moalab-server and PyMoa's server) has a websocket ``/ws`` like the trio-websocket
+server, ``POST /echo`` (``{"args": [x]}`` -> ``{"result": x + 1}``) and ``GET
+/bulk?count=N&size=S`` (a streamed body of N chunks of S bytes); REST also gets
+the concurrent rate of 8 callers. The thread floor is the least any trio
+executor with a worker thread pays per call: a queue put, the thread's wake-up
+and a ``run_sync_soon`` back (no executor machinery at all).
 """
 
 import queue
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from time import perf_counter
 
 import outcome
 import trio
 
 from .common import SideResults, Sizes, percentile
+from .workloads import concurrent_rate
 
 __all__ = ("run_floors",)
 
 ECHO_SIZE = 64
+WS_RECEIVE_BUFFER = 1 << 20
+"""``receive_buffer_size`` of the trio-websocket clients: its default, 4 KiB a read,
+held the websocket floor to 90-190 MB/s here, below what moalab's
+WebSocketExecutor (1 MiB reads) gets; with 1 MiB the floor is 650-1,600 MB/s."""
 
 
 async def _receive_exactly(stream: trio.abc.ReceiveStream, n: int) -> bytes:
@@ -65,28 +76,70 @@ async def serve_tcp() -> None:
     await trio.serve_listeners(_tcp_handler, listeners)
 
 
+async def _ws_echo(receive: Callable[[], Awaitable[str | bytes]],
+                   send: Callable[[str | bytes], Awaitable[None]]) -> None:
+    """Send each message back; ``"bulk COUNT SIZE"`` gets COUNT binary messages of
+    SIZE bytes, then ``"end"``."""
+    while True:
+        message = await receive()
+        if isinstance(message, str) and message.startswith("bulk "):
+            _, count, size = message.split()
+            payload = bytes(int(size))
+            for _ in range(int(count)):
+                await send(payload)
+            await send("end")
+        else:
+            await send(message)
+
+
 async def serve_ws() -> None:
     from trio_websocket import ConnectionClosed, serve_websocket
 
     async def handler(request) -> None:
         ws = await request.accept()
         try:
-            while True:
-                message = await ws.get_message()
-                if isinstance(message, str) and message.startswith("bulk "):
-                    _, count, size = message.split()
-                    payload = bytes(int(size))
-                    for _ in range(int(count)):
-                        await ws.send_message(payload)
-                    await ws.send_message("end")
-                else:
-                    await ws.send_message(message)
+            await _ws_echo(ws.get_message, ws.send_message)
         except ConnectionClosed:
             pass
 
     async with trio.open_nursery() as nursery:
         server = await nursery.start(serve_websocket, handler, "127.0.0.1", 0, None)
         print(server.port, flush=True)
+
+
+async def serve_quart() -> None:
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+    from quart import Response, request, websocket
+    from quart_trio import QuartTrio
+
+    app = QuartTrio(__name__)
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await _ws_echo(websocket.receive, websocket.send)
+
+    @app.post("/echo")
+    async def echo() -> dict[str, int]:
+        return {"result": (await request.get_json())["args"][0] + 1}
+
+    @app.get("/bulk")
+    async def bulk() -> Response:
+        count = request.args.get("count", type=int)
+        payload = bytes(request.args.get("size", type=int))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(count):
+                yield payload
+
+        return Response(chunks(), mimetype="application/octet-stream")
+
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.loglevel = "WARNING"  # no "Running on" line in the bench output
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(serve, app, config)  # bound URLs, with the real port
+        print(urls[0].rsplit(":", 1)[1], flush=True)
 
 
 # ------------------------------------------------------------------- clients
@@ -155,26 +208,57 @@ async def measure_tcp(sizes: Sizes, results: SideResults) -> None:
                            received / (perf_counter() - start) / 1e6)
 
 
-async def measure_ws(sizes: Sizes, results: SideResults) -> None:
+async def measure_ws(name: str, kind: str, path: str, sizes: Sizes,
+                     results: SideResults) -> None:
+    """A trio-websocket client to the ``kind`` floor server's websocket at ``path``."""
     from trio_websocket import open_websocket_url
 
-    async with _server("ws") as port:
-        async with open_websocket_url(f"ws://127.0.0.1:{port}/") as ws:
+    async with _server(kind) as port:
+        async with open_websocket_url(f"ws://127.0.0.1:{port}{path}",
+                                      receive_buffer_size=WS_RECEIVE_BUFFER) as ws:
             message = bytes(ECHO_SIZE)
 
             async def echo() -> None:
                 await ws.send_message(message)
                 await ws.get_message()
 
-            _record_echo(results, "floor_websocket", *await _echo_series(echo, sizes))
+            _record_echo(results, name, *await _echo_series(echo, sizes))
             size = sizes.array_floats * 8
             start = perf_counter()
             await ws.send_message(f"bulk {sizes.array_items} {size}")
             received = 0
             while (message := await ws.get_message()) != "end":
                 received += len(message)
-            results.record("floor_websocket", "array_stream_mb_s",
-                           received / (perf_counter() - start) / 1e6)
+            results.record(name, "array_stream_mb_s", received / (perf_counter() - start) / 1e6)
+
+
+async def measure_rest(sizes: Sizes, results: SideResults) -> None:
+    """httpx to the Quart floor server, one client (keep-alive connections)."""
+    import httpx
+
+    async with _server("quart") as port, httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=None) as client:
+
+        async def call(x: int) -> None:
+            response = await client.post("/echo", json={"args": [x]})
+            if response.raise_for_status().json() != {"result": x + 1}:
+                raise AssertionError(f"POST /echo {x}: {response.text}")
+
+        _record_echo(results, "floor_quart_rest", *await _echo_series(partial(call, 1), sizes))
+        results.record("floor_quart_rest", "concurrent_rate_hz",
+                       await concurrent_rate(call, sizes.time_cap))
+        size = sizes.array_floats * 8
+        total = sizes.array_items * size
+        start = perf_counter()
+        received = 0
+        async with client.stream("GET", "/bulk",
+                                 params={"count": sizes.array_items, "size": size}) as response:
+            async for chunk in response.raise_for_status().aiter_raw():
+                received += len(chunk)
+        if received != total:
+            raise EOFError(f"bulk transfer cut short: {received} of {total} bytes")
+        results.record("floor_quart_rest", "array_stream_mb_s",
+                       received / (perf_counter() - start) / 1e6)
 
 
 async def measure_thread(sizes: Sizes, results: SideResults) -> None:
@@ -199,9 +283,18 @@ async def measure_thread(sizes: Sizes, results: SideResults) -> None:
         thread.join()
 
 
+FLOORS = {
+    "floor_thread": measure_thread,
+    "floor_tcp": measure_tcp,
+    "floor_websocket": partial(measure_ws, "floor_websocket", "ws", "/"),
+    "floor_quart_ws": partial(measure_ws, "floor_quart_ws", "quart", "/ws"),
+    "floor_quart_rest": measure_rest,
+}
+"""Each floor's row name and its measurement, in the order they run."""
+
+
 async def run_floors(subjects: list[str], sizes: Sizes, results: SideResults) -> None:
-    for name, measure in (("floor_thread", measure_thread), ("floor_tcp", measure_tcp),
-                          ("floor_websocket", measure_ws)):
+    for name, measure in FLOORS.items():
         if name not in subjects:
             continue
         try:
@@ -211,11 +304,14 @@ async def run_floors(subjects: list[str], sizes: Sizes, results: SideResults) ->
             results.error(name, "*", exc)
 
 
+SERVERS = {"tcp": serve_tcp, "ws": serve_ws, "quart": serve_quart}
+
+
 if __name__ == "__main__":
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
-    if kind not in ("tcp", "ws"):
-        sys.exit("usage: python -m benchmarks.floor tcp|ws")
+    if kind not in SERVERS:
+        sys.exit(f"usage: python -m benchmarks.floor {'|'.join(SERVERS)}")
     try:
-        trio.run(serve_tcp if kind == "tcp" else serve_ws)
+        trio.run(SERVERS[kind])
     except KeyboardInterrupt:
         pass

@@ -6,7 +6,7 @@ libraries run exactly the same loops. Needs only trio (present in both
 environments).
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from time import perf_counter
 from typing import Any, Protocol
@@ -15,7 +15,7 @@ import trio
 
 from .common import SideResults, Sizes, median, percentile
 
-__all__ = ("Subject", "run_workloads", "CONCURRENT_CALLERS")
+__all__ = ("Subject", "run_workloads", "concurrent_rate", "CONCURRENT_CALLERS")
 
 CONCURRENT_CALLERS = 8
 MEASURE_TIMEOUT = 120.0
@@ -82,21 +82,27 @@ async def measure_exec_rate(subject: Subject, sizes: Sizes) -> dict[str, float]:
     return {"exec_rate_hz": n / (perf_counter() - start)}
 
 
-async def measure_concurrent(subject: Subject, sizes: Sizes) -> dict[str, float]:
+async def concurrent_rate(call: Callable[[int], Awaitable[Any]], duration: float) -> float:
+    """Calls per second of :data:`CONCURRENT_CALLERS` tasks, task ``i`` awaiting
+    ``call(i)`` over and over for ``duration`` seconds."""
     count = 0
     start = perf_counter()
-    end = start + sizes.time_cap
+    end = start + duration
 
     async def caller(i: int) -> None:
         nonlocal count
         while perf_counter() < end:
-            await subject.call(i)
+            await call(i)
             count += 1
 
     async with trio.open_nursery() as nursery:
         for i in range(CONCURRENT_CALLERS):
             nursery.start_soon(caller, i)
-    return {"concurrent_rate_hz": count / (perf_counter() - start)}
+    return count / (perf_counter() - start)
+
+
+async def measure_concurrent(subject: Subject, sizes: Sizes) -> dict[str, float]:
+    return {"concurrent_rate_hz": await concurrent_rate(subject.call, sizes.time_cap)}
 
 
 async def measure_stream(subject: Subject, sizes: Sizes) -> dict[str, float]:
