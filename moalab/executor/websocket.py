@@ -17,6 +17,10 @@ POLICY_VIOLATION = 1008  # the close code of a WebSocket without the right token
 
 MAX_MESSAGE = 256 * 1024 * 1024
 
+RECEIVE_BYTES = 1 << 20
+"""Bytes read from the socket at once. trio-websocket reads 4 KiB by default: an array
+stream then ran at 150 MB/s, against 500 MB/s with 1 MiB reads (same machine)."""
+
 
 class _WebSocketTransport:
     def __init__(self, ws: object, url: str) -> None:
@@ -89,7 +93,8 @@ class WebSocketExecutor(RemoteExecutor):
                 await stream.do_handshake()
             ws = await wrap_client_stream(
                 nursery, stream, f"{endpoint.host}:{endpoint.port}", "/ws",
-                max_message_size=MAX_MESSAGE, extra_headers=headers)
+                max_message_size=MAX_MESSAGE, extra_headers=headers,
+                receive_buffer_size=RECEIVE_BYTES)
         except (OSError, trio.BrokenResourceError, HandshakeError) as exc:
             raise ConnectionLost(
                 f"cannot connect to moalab-server at {self.url}: "
