@@ -1,11 +1,16 @@
-"""The wire codec: msgpack frames, numpy arrays without copies, exceptions by type.
+"""The wire codec: msgpack frames, numpy arrays with one copy, exceptions by type.
 
-Frames are msgpack maps. numpy arrays travel as an extension type holding the
-dtype, the shape and the raw buffer; decoding wraps the received bytes with
-``np.frombuffer`` (no copy; the array is read only). Tuples arrive as lists.
+Frames are msgpack maps. A numpy array travels as an extension holding its
+dtype, shape and size; the array's bytes follow the message, all of a
+message's arrays in one msgpack ``bin`` (so a frame is still a sequence of
+msgpack objects). Encoding copies each array once (into the frame); decoding
+wraps the received frame with ``np.frombuffer`` (no copy; the array is read
+only). Tuples arrive as lists.
 """
 
 import builtins
+import functools
+import struct
 import sys
 import traceback
 from typing import Any
@@ -15,31 +20,40 @@ import numpy as np
 
 from .errors import ProtocolError, RemoteError
 
-__all__ = ("encode", "decode", "decode_many", "join_frames", "BURST_BYTES", "encode_exception", "decode_exception", "to_jsonable")
+__all__ = ("encode", "decode", "decode_many", "join_frames", "BURST_BYTES", "encode_exception",
+           "decode_exception", "to_jsonable")
 
 _NDARRAY = 1
+_BIN32 = struct.Struct(">BI")  # a msgpack bin 32 header: 0xc6, then the length
+_BIN32_CODE = 0xC6
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
-            raise TypeError("numpy arrays of Python objects cannot be sent; use a numeric dtype")
-        # the shape of obj itself: ascontiguousarray makes a 0-d array 1-d; the bytes
-        # as a flat uint8 view, which also covers zero-size and datetime64 arrays
-        flat = np.ascontiguousarray(obj).reshape(-1).view(np.uint8)
-        header = msgpack.packb((_dtype_descr(obj.dtype), obj.shape))
-        return msgpack.ExtType(_NDARRAY, header + flat.data)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    if isinstance(obj, int):
-        raise OverflowError(f"cannot send the integer {obj}: msgpack carries integers from "
-                            "-2**63 to 2**64-1; send a float or a string")
-    raise TypeError(
-        f"cannot send a {type(obj).__module__}.{type(obj).__qualname__} to the far side: send "
-        "numbers, strings, bytes, lists, dicts, None or numpy arrays"
-    )
+def _array_bytes(obj: np.ndarray) -> memoryview:
+    if obj.dtype.hasobject:
+        raise TypeError("numpy arrays of Python objects cannot be sent; use a numeric dtype")
+    # the bytes as a flat uint8 view, which also covers 0-d, zero-size and datetime64 arrays
+    return np.ascontiguousarray(obj).reshape(-1).view(np.uint8).data
+
+
+def _default_collecting(payloads: list[memoryview]) -> Any:
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            data = _array_bytes(obj)
+            payloads.append(data)
+            return msgpack.ExtType(
+                _NDARRAY, msgpack.packb((_dtype_descr(obj.dtype), obj.shape, data.nbytes)))
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, (set, frozenset)):
+            return list(obj)
+        if isinstance(obj, int):
+            raise OverflowError(f"cannot send the integer {obj}: msgpack carries integers from "
+                                "-2**63 to 2**64-1; send a float or a string")
+        raise TypeError(
+            f"cannot send a {type(obj).__module__}.{type(obj).__qualname__} to the far side: "
+            "send numbers, strings, bytes, lists, dicts, None or numpy arrays"
+        )
+    return default
 
 
 def _dtype_descr(dtype: np.dtype) -> Any:
@@ -47,17 +61,9 @@ def _dtype_descr(dtype: np.dtype) -> Any:
     return np.lib.format.dtype_to_descr(dtype) if dtype.names else dtype.str
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code != _NDARRAY:
-        return msgpack.ExtType(code, data)
-    unpacker = msgpack.Unpacker(use_list=False, raw=False)
-    unpacker.feed(data)
-    descr, shape = unpacker.unpack()
-    offset = unpacker.tell()
-    view = memoryview(data)[offset:]
-    dtype = np.lib.format.descr_to_dtype(_descr_lists(descr))
-    # np.frombuffer refuses dtypes holding Python objects: raw bytes never become pointers
-    return np.frombuffer(view, dtype=dtype).reshape(shape)
+@functools.lru_cache(maxsize=256)
+def _dtype(descr: Any) -> np.dtype:
+    return np.lib.format.descr_to_dtype(_descr_lists(descr))
 
 
 def _descr_lists(descr: Any) -> Any:
@@ -68,46 +74,125 @@ def _descr_lists(descr: Any) -> Any:
     return [(field[0], _descr_lists(field[1]), *field[2:]) for field in descr]
 
 
-_packer_options = {"default": _default, "use_bin_type": True, "datetime": False}
+class _ArrayRef:
+    """An array announced in a message; its bytes come after the message."""
+
+    __slots__ = ("dtype", "shape", "nbytes", "array")
+
+    def __init__(self, data: bytes) -> None:
+        descr, shape, nbytes = msgpack.unpackb(data, use_list=False)
+        # np.frombuffer refuses dtypes holding Python objects: raw bytes never become pointers
+        self.dtype = _dtype(descr)
+        self.shape = tuple(shape)
+        self.nbytes = nbytes
+        if not isinstance(nbytes, int) or nbytes < 0:
+            raise ValueError(f"bad array size {nbytes!r}")
+        self.array: np.ndarray | None = None
 
 
 def encode(message: Any) -> bytes:
     """Encode a message to one frame."""
-    return msgpack.packb(message, **_packer_options)
+    payloads: list[memoryview] = []
+    packed = msgpack.packb(message, default=_default_collecting(payloads), use_bin_type=True,
+                           datetime=False)
+    if not payloads:
+        return packed
+    size = sum(data.nbytes for data in payloads)
+    return b"".join([packed, _BIN32.pack(_BIN32_CODE, size), *payloads])
 
 
 def decode(frame: bytes) -> Any:
     """Decode a frame holding one message; raise :class:`ProtocolError` if it is not
-    valid msgpack."""
-    try:
-        return msgpack.unpackb(frame, ext_hook=_ext_hook, raw=False, strict_map_key=False)
-    except Exception as exc:
-        raise ProtocolError(f"undecodable frame ({type(exc).__name__}: {exc})") from None
+    valid, or holds more than one message."""
+    messages = decode_many(frame)
+    if len(messages) != 1:
+        raise ProtocolError(f"undecodable frame: {len(messages)} messages where one was expected")
+    return messages[0]
 
 
 def decode_many(frame: bytes) -> list[Any]:
     """Decode a frame holding one or more messages (encoded frames joined end to end,
     as a transport may send them); raise :class:`ProtocolError` if it is not valid,
     including when it ends inside a message."""
-    unpacker = msgpack.Unpacker(ext_hook=_ext_hook, raw=False, strict_map_key=False,
+    refs: list[_ArrayRef] = []
+    unpacker = msgpack.Unpacker(ext_hook=lambda code, data: _ext_hook(code, data, refs),
+                                raw=False, strict_map_key=False,
                                 max_buffer_size=max(len(frame), 1))
+    view = memoryview(frame)
     messages = []
-    end = 0  # where the last whole message ended
     try:
         unpacker.feed(frame)
-        for message in unpacker:
+        while unpacker.tell() < len(frame):
+            message = unpacker.unpack()
+            if refs:
+                message = _attach_arrays(message, refs, unpacker, view)
+                refs.clear()
             messages.append(message)
-            end = unpacker.tell()
+    except msgpack.OutOfData:
+        raise ProtocolError("empty frame" if not frame else
+                            f"undecodable frame: it ends inside a message (the last "
+                            f"{len(frame) - unpacker.tell()} of {len(frame)} bytes)") from None
+    except ProtocolError:
+        raise
     except Exception as exc:
         raise ProtocolError(f"undecodable frame ({type(exc).__name__}: {exc})") from None
     if not messages:
-        raise ProtocolError("empty frame" if not frame else
-                            f"undecodable frame: its {len(frame)} bytes end inside a message")
-    if end != len(frame):
-        # a message cut short after whole ones: refuse the frame, not drop its tail unseen
-        raise ProtocolError(f"undecodable frame: it ends inside a message (the last "
-                            f"{len(frame) - end} of {len(frame)} bytes)")
+        raise ProtocolError("empty frame")
     return messages
+
+
+def _ext_hook(code: int, data: bytes, refs: list[_ArrayRef]) -> Any:
+    if code != _NDARRAY:
+        return msgpack.ExtType(code, data)
+    ref = _ArrayRef(data)
+    refs.append(ref)
+    return ref
+
+
+def _attach_arrays(message: Any, refs: list[_ArrayRef], unpacker: msgpack.Unpacker,
+                   view: memoryview) -> Any:
+    """The bytes of a message's arrays follow it in one bin: wrap them, zero copy."""
+    start = unpacker.tell()
+    header = _bin_header(view, start)
+    if header is None:
+        raise ProtocolError("undecodable frame: a message announces arrays, but their "
+                            "bytes do not follow it")
+    header_size, size = header
+    if size != sum(ref.nbytes for ref in refs):
+        raise ProtocolError(f"undecodable frame: its arrays announce "
+                            f"{sum(ref.nbytes for ref in refs)} bytes, {size} follow")
+    unpacker.skip()  # raises OutOfData when the bytes are cut short
+    offset = start + header_size
+    for ref in refs:
+        ref.array = np.frombuffer(view[offset:offset + ref.nbytes], dtype=ref.dtype
+                                  ).reshape(ref.shape)
+        offset += ref.nbytes
+    return _replace_refs(message)
+
+
+_BIN_SIZES = {0xC4: 1, 0xC5: 2, 0xC6: 4}  # msgpack bin 8/16/32: bytes of the length
+
+
+def _bin_header(view: memoryview, start: int) -> tuple[int, int] | None:
+    """(header size, data size) of the msgpack bin at ``start``, or None if none is there."""
+    length_size = _BIN_SIZES.get(view[start]) if start < len(view) else None
+    if length_size is None or len(view) < start + 1 + length_size:
+        return None
+    return 1 + length_size, int.from_bytes(view[start + 1:start + 1 + length_size], "big")
+
+
+def _replace_refs(value: Any) -> Any:
+    if type(value) is _ArrayRef:
+        return value.array
+    if type(value) is list:
+        for i, item in enumerate(value):
+            if type(item) in (_ArrayRef, list, dict):
+                value[i] = _replace_refs(item)
+    elif type(value) is dict:
+        for key, item in value.items():
+            if type(item) in (_ArrayRef, list, dict):
+                value[key] = _replace_refs(item)
+    return value
 
 
 BURST_BYTES = 1 << 20

@@ -147,16 +147,29 @@ ndarray_headers = st.tuples(
 
 
 @FAST
-@given(ndarray_headers, st.binary(max_size=64))
-def test_decoder_refuses_bad_array_headers(header, data):
-    frame = encode({"x": msgpack.ExtType(1, msgpack.packb(header) + data)})
+@given(ndarray_headers, st.integers(-2, 2**40) | values, st.binary(max_size=64))
+def test_decoder_refuses_bad_array_headers(header, size, data):
+    # an array announces (dtype, shape, size); its bytes follow the message in a bin
+    announced = msgpack.ExtType(1, msgpack.packb((*header, size)))
+    frame = encode({"x": announced}) + msgpack.packb(data, use_bin_type=True)
     try:
         array = decode(frame)["x"]
     except ProtocolError:
         return
     # what decodes is an array over exactly the bytes sent, never of Python objects
     assert isinstance(array, np.ndarray) and not array.dtype.hasobject
-    assert array.nbytes == len(data)
+    assert array.nbytes == len(data) == size
+
+
+def test_array_bytes_must_follow_their_message():
+    frame = encode({"x": np.arange(4)})
+    message_end = frame.index(b"\xc6")  # the bin of the array's bytes
+    with pytest.raises(ProtocolError, match="do not follow"):
+        decode_many(frame[:message_end] + encode({"id": 1}))
+    with pytest.raises(ProtocolError, match="inside a message"):
+        decode_many(frame[:-1])
+    with pytest.raises(ProtocolError, match="announce 32 bytes, 31 follow"):
+        decode_many(frame[:message_end] + msgpack.packb(bytes(31), use_bin_type=True))
 
 
 @pytest.mark.parametrize("frame", [
@@ -164,6 +177,7 @@ def test_decoder_refuses_bad_array_headers(header, data):
     b"\xdd\xff\xff\xff\xff",  # an array of 2**32-1 items announced, none sent
     b"\xdb\xff\xff\xff\xff" + b"x" * 10,  # a 4 GiB string announced
     b"\xc7\xff\x01" + b"\x00" * 10,  # an ndarray extension cut short
+    b"\x81\xa1x\xc7\x04\x01\x93\xa3<f8\x90\x08",  # an array whose bytes never come
     b"",
 ])
 def test_decoder_refuses_bombs(frame):
