@@ -20,6 +20,7 @@ import trio
 from ..core.clock import now
 from ..core.dispatch import read_items
 from ..core.errors import InvalidArgument
+from ..core.memory import keep_large_buffers
 from ..core.nursery import open_nursery
 from .clock import LOCAL_CLOCK, ClockSync, RemoteClock
 from .codec import decode_exception, decode_many, encode
@@ -197,6 +198,7 @@ class RemoteExecutor(Executor):
     async def start_executor(self) -> None:
         if self._scope is not None:
             return
+        keep_large_buffers()  # received frames and arrays reuse memory (no page faults)
         started: Future = Future()
         self._scope = trio.CancelScope()
         self._stopped = trio.Event()

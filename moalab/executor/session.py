@@ -26,6 +26,7 @@ import outcome
 import trio
 
 from ..core.clock import now
+from ..core.memory import keep_large_buffers
 from .codec import BURST_BYTES, decode_many, encode, encode_exception
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
@@ -108,6 +109,7 @@ class Session:
     def __init__(self, registry: ObjectRegistry,
                  send_frames: Callable[[list[bytes]], Awaitable[None]],
                  clock: Callable[[], float] = now, dead_after: float = DEAD_AFTER) -> None:
+        keep_large_buffers()  # frames and arrays reuse memory (no page faults)
         self.registry = registry
         self.clock = clock
         self.dead_after = dead_after
