@@ -20,8 +20,11 @@ import numpy as np
 
 from .errors import ProtocolError, RemoteError
 
-__all__ = ("encode", "decode", "decode_many", "join_frames", "BURST_BYTES", "encode_exception",
+__all__ = ("encode", "decode", "decode_many", "join_frames", "chunk_items", "BURST_BYTES", "MEDIA_TYPE", "encode_exception",
            "decode_exception", "to_jsonable")
+
+MEDIA_TYPE = "application/x-msgpack"
+"""The HTTP media type of moalab frames."""
 
 _NDARRAY = 1
 _BIN32 = struct.Struct(">BI")  # a msgpack bin 32 header: 0xc6, then the length
@@ -214,6 +217,22 @@ def join_frames(frames: list[bytes], limit: int = BURST_BYTES) -> list[bytes]:
     if group:
         messages.append(b"".join(group))
     return messages
+
+
+def chunk_items(items: list[Any], limit: int = BURST_BYTES) -> list[list[Any]]:
+    """Split a batch so that no frame holds much more than ``limit`` bytes of arrays or
+    bytes: big frames keep one side idle while the other copies them."""
+    chunks: list[list[Any]] = [[]]
+    size = 0
+    for item in items:
+        item_size = getattr(item, "nbytes", None) or (len(item) if isinstance(item, bytes)
+                                                      else 0)
+        if chunks[-1] and size + item_size > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += item_size
+    return chunks
 
 
 def _type_path(cls: type) -> str:

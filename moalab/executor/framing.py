@@ -6,13 +6,36 @@ import trio
 
 from .errors import ProtocolError
 
-__all__ = ("FramedStream", "MAX_FRAME")
+__all__ = ("FramedStream", "MAX_FRAME", "prefixed", "pop_frames")
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 _CHUNK = 256 * 1024
 _JOIN_LIMIT = 64 * 1024
 """Frames at least this long are written on their own instead of joined with others."""
+
+
+def prefixed(frame: bytes) -> bytes:
+    """``frame`` with its length in front, as :class:`FramedStream` and :func:`pop_frames`
+    read it."""
+    return _HEADER.pack(len(frame)) + frame
+
+
+def pop_frames(buffer: bytearray, max_frame: int = MAX_FRAME) -> list[bytes]:
+    """Take the whole length-prefixed frames at the start of ``buffer`` out of it."""
+    frames = []
+    start = 0
+    while len(buffer) - start >= _HEADER.size:
+        (length,) = _HEADER.unpack_from(buffer, start)
+        if length > max_frame:
+            raise ProtocolError(f"frame of {length} bytes is over the limit of {max_frame}")
+        end = start + _HEADER.size + length
+        if len(buffer) < end:
+            break
+        frames.append(bytes(buffer[start + _HEADER.size:end]))
+        start = end
+    del buffer[:start]
+    return frames
 
 
 class FramedStream:

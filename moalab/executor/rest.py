@@ -1,4 +1,8 @@
-"""RestExecutor: device methods on a moalab-server, over its JSON REST API (httpx)."""
+"""RestExecutor: device methods on a moalab-server, over its REST API (httpx).
+
+Requests are JSON; replies and streams come as msgpack (``Accept:
+application/x-msgpack``), so arrays arrive as arrays, in binary.
+"""
 
 import json
 from collections.abc import AsyncIterator, Callable
@@ -12,9 +16,10 @@ import trio
 from ..core.clock import now
 from ..core.dispatch import read_items
 from .clock import ClockSync
-from .codec import decode_exception, to_jsonable
+from .codec import MEDIA_TYPE, decode, decode_exception, to_jsonable
 from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost, ProtocolError, RemoteError
+from .framing import pop_frames
 from .remote import RemoteExecutor, Transport
 
 __all__ = ("RestExecutor",)
@@ -39,23 +44,30 @@ class _Idle:
         await self.client.aclose()
 
 
-class _LineStream:
-    """Items of a streamed generator, read from NDJSON lines."""
+class _FrameStream:
+    """Items of a streamed generator, read from length-prefixed msgpack frames."""
 
-    def __init__(self, lines: AsyncIterator[str]) -> None:
-        self.lines = lines
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
+        self.buffer = bytearray()
+        self.frames: list[bytes] = []
 
     async def receive_batch(self) -> list[Any]:
-        async for line in self.lines:
-            if not line:
-                continue
-            msg = json.loads(line)
-            if "item" in msg:
-                return [msg["item"]]
-            if "error" in msg:
-                raise decode_exception(msg["error"])
-            break
+        while not self.frames:
+            chunk = await anext(self.chunks, None)
+            if chunk is None:
+                raise ConnectionLost("the server ended the stream without its end mark")
+            self.buffer += chunk
+            self.frames = pop_frames(self.buffer)
+        msg = decode(self.frames.pop(0))
+        if "items" in msg:
+            return msg["items"]
+        if "error" in msg:
+            raise decode_exception(msg["error"])
         raise StopAsyncIteration
+
+
+_ACCEPT_MSGPACK = {"Accept": MEDIA_TYPE}
 
 
 def _q(part: str) -> str:
@@ -63,10 +75,11 @@ def _q(part: str) -> str:
 
 
 class RestExecutor(RemoteExecutor):
-    """Runs device methods on a ``moalab-server`` at ``server:port`` over REST (JSON).
+    """Runs device methods on a ``moalab-server`` at ``server:port`` over REST.
 
     Slower than :class:`WebSocketExecutor` (an HTTP request per call) but plain
-    HTTP; values travel as JSON (numpy arrays arrive as lists). Remote objects'
+    HTTP; arguments travel as JSON, results and streamed items as msgpack (numpy
+    arrays arrive as arrays). Remote objects'
     property changes are followed over a streamed ``/updates`` request each.
     The server's clock is aligned over ``/api/echo`` (``clock_sync``, see
     :class:`RemoteExecutor`); the executor outlives a restart of the server, and
@@ -118,12 +131,16 @@ class RestExecutor(RemoteExecutor):
     async def _send_http(self, method: str, path: str, body: Any = None) -> Any:
         try:
             response = await self._http().request(
-                method, path, json=None if body is None else to_jsonable(body))
+                method, path, json=None if body is None else to_jsonable(body),
+                headers=_ACCEPT_MSGPACK)
         except httpx.TransportError as exc:
             raise ConnectionLost(f"request to {self.url}{path} failed: {exc}") from exc
         try:
-            data = response.json()
-        except ValueError:
+            if response.headers.get("content-type") == MEDIA_TYPE:
+                data = decode(response.content)
+            else:
+                data = response.json()
+        except (ValueError, ProtocolError):
             raise RemoteError(f"{method} {path} answered {response.status_code} "
                               f"{response.reason_phrase}: {response.text[:200]}") from None
         if "error" in data:
@@ -173,11 +190,12 @@ class RestExecutor(RemoteExecutor):
                                 ) -> AsyncIterator[AsyncIterator[Any]]:
         path = f"/api/objects/{_q(self._name(obj))}/stream/{_q(fn.__name__)}"
         body = to_jsonable({"args": list(args), "kwargs": kwargs or {}})
-        async with self._http().stream("POST", path, json=body) as response:
+        async with self._http().stream("POST", path, json=body,
+                                       headers=_ACCEPT_MSGPACK) as response:
             if response.status_code != 200:
                 await response.aread()
                 raise decode_exception(response.json().get("error"))
-            async with read_items(obj, callback, _LineStream(response.aiter_lines())) as items:
+            async with read_items(obj, callback, _FrameStream(response.aiter_raw())) as items:
                 yield items
 
     async def ensure_remote_instance(self, obj: Any) -> bool:

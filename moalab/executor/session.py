@@ -27,7 +27,7 @@ import trio
 
 from ..core.clock import now
 from ..core.memory import keep_large_buffers
-from .codec import BURST_BYTES, decode_many, encode, encode_exception
+from .codec import chunk_items, decode_many, encode, encode_exception
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
 from .stream import ItemBuffer, receive_burst
@@ -71,22 +71,6 @@ def _kwargs(msg: dict) -> dict[str, Any]:
     if not all(isinstance(key, str) for key in kwargs):
         raise ProtocolError("request field 'kwargs' must map names (strings) to values")
     return kwargs
-
-
-def _chunks(items: list[Any], limit: int = BURST_BYTES) -> list[list[Any]]:
-    """Split a batch so that no frame holds much more than ``limit`` bytes of arrays or
-    bytes: big frames keep one side idle while the other copies them."""
-    chunks: list[list[Any]] = [[]]
-    size = 0
-    for item in items:
-        item_size = getattr(item, "nbytes", None) or (len(item) if isinstance(item, bytes)
-                                                      else 0)
-        if chunks[-1] and size + item_size > limit:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(item)
-        size += item_size
-    return chunks
 
 
 def _check(msg: dict, key: str, kind: type | tuple, default: Any = ...) -> Any:
@@ -303,7 +287,7 @@ class Session:
                 self.send({"id": request_id, "end": True})
                 return
             credit.credit -= len(batch)
-            for chunk in _chunks(batch):
+            for chunk in chunk_items(batch):
                 self.send({"id": request_id, "items": chunk})
             await self._until_drained()
 

@@ -18,8 +18,10 @@ from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..core.clock import now
-from ..executor.codec import encode_exception, join_frames, to_jsonable
+from ..executor.codec import (MEDIA_TYPE, chunk_items, encode, encode_exception, join_frames,
+                              to_jsonable)
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
+from ..executor.framing import prefixed
 from ..executor.registry import ObjectRegistry, RemoteObject
 from ..executor.session import Session
 from .docs import OPENAPI, index_page
@@ -29,6 +31,7 @@ __all__ = ("create_app", "POLICY_VIOLATION")
 
 POLICY_VIOLATION = 1008
 """WebSocket close code for a connection without the right token."""
+
 
 
 def _error(exc: BaseException, status: int) -> tuple[Response, int]:
@@ -67,6 +70,41 @@ def _call_arguments(body: dict[str, Any]) -> tuple[list, dict]:
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise ProtocolError('give "args" as a JSON list and "kwargs" as a JSON object')
     return args, kwargs
+
+
+def _frame(message: dict) -> bytes:
+    return prefixed(encode(message))
+
+
+def _lines(items: list[Any]) -> bytes:
+    return b"".join(_line({"item": item}) for item in items)
+
+
+def _frames(items: list[Any]) -> bytes:
+    return b"".join(_frame({"items": chunk}) for chunk in chunk_items(items))
+
+
+def _wants_msgpack() -> bool:
+    """A client accepting msgpack (RestExecutor does) gets a call's reply as one frame
+    and a stream as length-prefixed frames, arrays as arrays; others get JSON."""
+    return MEDIA_TYPE in request.headers.get("Accept", "")
+
+
+async def _stream_body(remote: RemoteObject, method: str, args: list, kwargs: dict,
+                       pack_items: Callable[[list[Any]], bytes],
+                       pack: Callable[[dict], bytes]) -> AsyncIterator[bytes]:
+    """A generator method's items, then ``{"end": true}`` or ``{"error": ...}``."""
+    try:
+        async with remote.stream(method, args, kwargs) as items:
+            while True:
+                try:
+                    batch = await items.receive_batch()
+                except StopAsyncIteration:
+                    break
+                yield pack_items(batch)
+        yield pack({"end": True})
+    except Exception as exc:
+        yield pack({"error": encode_exception(exc)})
 
 
 def _update(name: str, seq: int, props: dict, event: bool) -> dict[str, Any]:
@@ -189,12 +227,14 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         try:
             result = await remote.call(method, args, kwargs)
             remote.flush()  # the call's changes into `collected` before the reply is built
-            reply = {"result": to_jsonable(result), "updates": to_jsonable(collected.updates)}
-        except Exception as exc:  # raised by the device method, or a result JSON can't hold
+            reply = {"result": result, "updates": collected.updates}
+            if _wants_msgpack():
+                return Response(encode(reply), mimetype=MEDIA_TYPE)
+            return jsonify(to_jsonable(reply))
+        except Exception as exc:  # raised by the device method, or a result that can't travel
             return _error(exc, 500)
         finally:
             remote.watchers.discard(collected)
-        return jsonify(reply)
 
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
@@ -202,21 +242,11 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
             remote, args, kwargs = await _target(name, method, "generator")
         except Exception as exc:
             return _error(exc, _status_of(exc))
-
-        async def lines() -> AsyncIterator[bytes]:
-            try:
-                async with remote.stream(method, args, kwargs) as items:
-                    while True:
-                        try:
-                            batch = await items.receive_batch()
-                        except StopAsyncIteration:
-                            break
-                        yield b"".join(_line({"item": item}) for item in batch)
-                yield _line({"end": True})
-            except Exception as exc:
-                yield _line({"error": encode_exception(exc)})
-
-        return Response(lines(), mimetype="application/x-ndjson")
+        if _wants_msgpack():
+            return Response(_stream_body(remote, method, args, kwargs, _frames, _frame),
+                            mimetype=MEDIA_TYPE)
+        return Response(_stream_body(remote, method, args, kwargs, _lines, _line),
+                        mimetype="application/x-ndjson")
 
     @app.route("/api/objects/<name>/updates")
     async def updates(name: str) -> Any:

@@ -59,9 +59,13 @@ OPENAPI: dict[str, Any] = {
                                            "responses": _ok("{deleted}")}},
         "/api/objects/{name}/call/{method}": {"post": {
             "summary": "Call a method", "parameters": [_NAME, _METHOD],
-            "requestBody": _CALL_BODY, "responses": _ok("{result}")}},
+            "requestBody": _CALL_BODY,
+            "responses": _ok("{result, updates}; with Accept: application/x-msgpack, as one "
+                             "msgpack frame (arrays as arrays)")}},
         "/api/objects/{name}/stream/{method}": {"post": {
-            "summary": "Stream a generator method's items as NDJSON lines {item}, then {end}",
+            "summary": "Stream a generator method's items as NDJSON lines {item}, then {end} "
+                       "(with Accept: application/x-msgpack: length-prefixed msgpack frames "
+                       "{items}, then {end})",
             "parameters": [_NAME, _METHOD], "requestBody": _CALL_BODY,
             "responses": _ok("application/x-ndjson")}},
         "/api/objects/{name}/updates": {"get": {

@@ -12,6 +12,7 @@ import time
 from time import perf_counter
 from typing import Any
 
+import numpy as np
 import trio
 
 from moalab import Device, DigitalChannel
@@ -62,6 +63,10 @@ class Probe(Device):
     @apply_executor(callback=on_result)
     def echo(self, *args: Any, **kwargs: Any) -> list:
         return [list(args), kwargs]
+
+    @apply_executor
+    def ramp(self, n: int) -> np.ndarray:
+        return np.arange(n, dtype=np.float32)
 
     @apply_executor
     async def async_add(self, a: float, b: float) -> float:
@@ -151,6 +156,11 @@ class Probe(Device):
     def count(self, n: int):
         for i in range(n):
             yield i
+
+    @apply_generator_executor
+    def ramps(self, n: int, size: int):
+        for i in range(n):
+            yield np.full(size, i, dtype=np.int16)
 
     @apply_generator_executor(callback=on_item)
     async def async_count(self, n: int):

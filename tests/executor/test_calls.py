@@ -251,7 +251,7 @@ async def test_numpy_arrays_travel(kind, new_device):
     device = await new_device()
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     (received,), _ = await device.echo(array)
-    if kind == "rest":  # JSON: arrays arrive as lists
+    if kind == "rest":  # arguments travel as JSON: the device gets a list, and echoes it
         assert received == array.tolist()
     else:
         assert isinstance(received, np.ndarray) and received.dtype == np.float32

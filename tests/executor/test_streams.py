@@ -4,6 +4,7 @@ stopping early, back-pressure, and calls that do not wait behind a stream."""
 import pytest
 import trio
 
+from moalab.executor.codec import BURST_BYTES
 from moalab.executor.stream import DEFAULT_BUFFER
 
 from .conftest import ALL_BUT_PROCESS, LOCAL, STREAM_WINDOW, wait_until
@@ -98,7 +99,9 @@ async def test_back_pressure(kind, new_device, method):
     if kind in LOCAL:
         bound = 2 * DEFAULT_BUFFER + 2
     elif kind == "rest":
-        bound = DEFAULT_BUFFER + 2000  # plus what the sockets hold of 10 kB lines
+        # plus what the sockets hold of 10 kB items, and the frame of about 1 MiB
+        # (BURST_BYTES) the client decoded at once
+        bound = DEFAULT_BUFFER + 2000 + BURST_BYTES // 10_000 + 1
     else:
         bound = DEFAULT_BUFFER + 2 * STREAM_WINDOW + 2
     with trio.fail_after(30):

@@ -4,10 +4,13 @@ server process."""
 import json
 
 import httpx
+import numpy as np
 import pytest
 import trio
 
 import moalab
+from moalab.executor.codec import MEDIA_TYPE, decode
+from moalab.executor.framing import pop_frames
 from ..conftest import AUTH_HEADERS
 
 PROBE = "tests.executor.devices:Probe"
@@ -102,6 +105,37 @@ def test_create_list_call_stream_delete(client):
     assert client.delete(f"/api/objects/{name}").json() == {"deleted": name}
     assert name not in [entry["name"] for entry in client.get("/api/objects").json()]
     assert_error(call(client, name, "echo"), 404, "UnknownObject", name)
+
+
+def test_msgpack_replies_carry_arrays(client, probe):
+    accept = {"Accept": MEDIA_TYPE}
+    response = client.post(f"/api/objects/{probe}/call/ramp", json={"args": [5]}, headers=accept)
+    assert response.headers["content-type"] == MEDIA_TYPE
+    result = decode(response.content)["result"]
+    assert result.dtype == np.float32 and result.tolist() == [0, 1, 2, 3, 4]
+    # without the Accept header, JSON as before
+    assert call(client, probe, "ramp", 2).json()["result"] == [0.0, 1.0]
+
+    # a stream: length-prefixed frames of items, then the end; 3 MiB of arrays come in
+    # several frames of about 1 MiB
+    response = client.post(f"/api/objects/{probe}/stream/ramps", json={"args": [6, 1 << 18]},
+                           headers=accept)
+    assert response.headers["content-type"] == MEDIA_TYPE
+    frames = pop_frames(bytearray(response.content))
+    messages = [decode(frame) for frame in frames]
+    assert messages[-1] == {"end": True}
+    items = [item for message in messages[:-1] for item in message["items"]]
+    assert len(messages) > 2
+    assert [int(item[0]) for item in items] == list(range(6))
+    assert all(item.dtype == np.int16 and item.shape == (1 << 18,) for item in items)
+
+
+def test_msgpack_stream_error_is_the_last_frame(client, probe):
+    response = client.post(f"/api/objects/{probe}/stream/count_then_fail", json={"args": [2]},
+                           headers={"Accept": MEDIA_TYPE})
+    messages = [decode(frame) for frame in pop_frames(bytearray(response.content))]
+    assert [item for message in messages[:-1] for item in message["items"]] == [0, 1]
+    assert messages[-1]["error"]["type"].endswith("ValueError")
 
 
 def test_stream_error_is_the_last_line(client, probe):
