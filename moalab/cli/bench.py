@@ -15,7 +15,8 @@ from pathlib import Path
 __all__ = ("add_bench_arguments", "run_bench", "find_benchmarks")
 
 SUBJECTS = ("none, dummy, thread, async_thread, process, websocket, rest (executors); "
-            "floor_thread, floor_tcp, floor_websocket, floor_timer (machine floors); stage_engine "
+            "floor_thread, floor_tcp, floor_websocket, floor_timer (machine floors); "
+            "floor_quart_ws, floor_quart_rest (the server stack's floors); stage_engine "
             "(timing); clock (remote clock alignment)")
 
 
