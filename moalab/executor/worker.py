@@ -41,16 +41,13 @@ class Job:
         self.deliver = self.future.set if deliver is None else deliver
         self.abandoned = False
 
-    def _run(self) -> None:
+    def _run(self) -> outcome.Outcome | None:
+        """Make the call (unless abandoned); its outcome, to deliver."""
         if self.abandoned:
-            return
+            return None
         # the call is made inside the capture: any error, even in binding its
         # arguments, becomes the outcome and never reaches (and ends) the thread
-        result = outcome.capture(self._call)
-        try:
-            self.token.run_sync_soon(self._deliver, result)
-        except trio.RunFinishedError:
-            pass
+        return outcome.capture(self._call)
 
     def _call(self) -> Any:
         return self.fn(*self.args, **self.kwargs)
@@ -64,6 +61,33 @@ class Job:
 
     async def wait(self) -> Any:
         return await self.future.wait(self.abandon)
+
+
+class _Outbox:
+    """Outcomes on their way to one trio run. An outcome ready while the run has not
+    yet taken the previous ones joins them: one wake-up of the trio thread for the
+    lot, not one an outcome (each is still handed over as soon as it is ready)."""
+
+    def __init__(self, token: trio.lowlevel.TrioToken) -> None:
+        self.token = token
+        self.lock = threading.Lock()
+        self.done: list[tuple[Job, outcome.Outcome]] = []
+
+    def put(self, job: Job, result: outcome.Outcome) -> None:
+        with self.lock:
+            self.done.append((job, result))
+            if len(self.done) > 1:
+                return  # a wake-up is on its way
+        try:
+            self.token.run_sync_soon(self._deliver)
+        except trio.RunFinishedError:
+            pass
+
+    def _deliver(self) -> None:
+        with self.lock:
+            done, self.done = self.done, []
+        for job, result in done:
+            job._deliver(result)
 
 
 class WorkerThread:
@@ -103,11 +127,17 @@ class WorkerThread:
 
     def _loop(self) -> None:
         get = self._queue.get
+        outboxes: dict[trio.lowlevel.TrioToken, _Outbox] = {}
         while True:
             job = get()
             if job is _STOP:
                 return
-            job._run()
+            result = job._run()
+            if result is not None:
+                outbox = outboxes.get(job.token)
+                if outbox is None:
+                    outbox = outboxes[job.token] = _Outbox(job.token)
+                outbox.put(job, result)
 
     def submit(self, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                deliver: Callable[[outcome.Outcome], None] | None = None) -> Job:
