@@ -22,6 +22,9 @@ class Goal:
     op: str  # ">=", "<=" or "<"
     threshold: float | str
     """A number, or the name of the metric (same row) holding it."""
+    floor: str | None = None
+    """The floor row bounding this metric (same metric), for a ratio goal: the report
+    says when the goal asks for more than the floor allows."""
 
     @property
     def text(self) -> str:
@@ -40,14 +43,18 @@ class Goal:
                 "<": value < threshold}[self.op]
 
 
+FLOORS = {"thread": "floor_thread", "process": "floor_tcp", "websocket": "floor_quart_ws",
+          "rest": "floor_quart_rest"}
+"""The floor under each executor: the bare transport or server stack it runs on."""
+
 GOALS = (
-    Goal("thread", "exec_rate_hz", "ratio", ">=", 1.5),
-    Goal("process", "exec_rate_hz", "ratio", ">=", 3),
-    Goal("websocket", "exec_rate_hz", "ratio", ">=", 2),
-    Goal("rest", "exec_rate_hz", "ratio", ">=", 1.5),
-    *(Goal(e, "concurrent_rate_hz", "ratio", ">=", 5) for e in REMOTE),
+    Goal("thread", "exec_rate_hz", "ratio", ">=", 1.5, FLOORS["thread"]),
+    Goal("process", "exec_rate_hz", "ratio", ">=", 3, FLOORS["process"]),
+    Goal("websocket", "exec_rate_hz", "ratio", ">=", 2, FLOORS["websocket"]),
+    Goal("rest", "exec_rate_hz", "ratio", ">=", 1.5, FLOORS["rest"]),
+    *(Goal(e, "concurrent_rate_hz", "ratio", ">=", 5, FLOORS[e]) for e in REMOTE),
     *(Goal(e, "stream_rate_hz", "ratio", ">=", 10) for e in REMOTE),
-    *(Goal(e, "array_stream_mb_s", "ratio", ">=", 10) for e in REMOTE),
+    *(Goal(e, "array_stream_mb_s", "ratio", ">=", 10, FLOORS[e]) for e in REMOTE),
     *(Goal(e, "call_during_stream_ms", "absolute", "<", 5)
       for e in ("dummy", "thread", "async_thread", "process", "websocket", "rest")),
     Goal("stage_engine", "delay_error_p99_us", "absolute", "<=", 1000),
@@ -109,6 +116,11 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
             theirs = medians.get(("pymoa", goal.executor, goal.metric))
             value = ours / theirs if ours is not None and theirs else None
             note = "" if compared else "needs --compare pymoa"
+            floor = medians.get(("moalab", goal.floor, goal.metric))
+            if theirs and floor is not None and theirs * goal.threshold > floor:
+                unit = METRICS[goal.metric].unit
+                note = (f"needs {_fmt(theirs * goal.threshold)} {unit}, above the floor: "
+                        f"{goal.floor} {_fmt(floor)} {unit}")
         else:
             value = medians.get(("moalab", goal.executor, goal.metric))
             note = ""
