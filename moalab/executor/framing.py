@@ -86,19 +86,26 @@ class FramedStream:
                 frame = bytes(view[_HEADER.size:end])
             del self._buffer[:end]
             return frame
-        # the rest of a large frame: gather its chunks and join them once, rather than
-        # growing the buffer and copying the frame out of it
-        with memoryview(self._buffer) as view:
-            chunks = [bytes(view[_HEADER.size:])]
+        # the rest of a large frame: received straight into a buffer of its size
+        frame = bytearray(length)
+        view = memoryview(frame)
         received = len(self._buffer) - _HEADER.size
+        view[:received] = memoryview(self._buffer)[_HEADER.size:]
         self._buffer.clear()
         while received < length:
-            chunk = await self.stream.receive_some(min(length - received, _CHUNK))
-            if not chunk:
+            count = await self._receive_into(view[received:])
+            if not count:
                 return None
-            chunks.append(chunk)
-            received += len(chunk)
-        return b"".join(chunks)
+            received += count
+        return frame
+
+    async def _receive_into(self, view: memoryview) -> int:
+        socket = getattr(self.stream, "socket", None)
+        if socket is not None:  # a SocketStream: the kernel copies into the frame itself
+            return await socket.recv_into(view)
+        chunk = await self.stream.receive_some(min(len(view), _CHUNK))
+        view[:len(chunk)] = chunk
+        return len(chunk)
 
     async def aclose(self) -> None:
         await self.stream.aclose()

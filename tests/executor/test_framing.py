@@ -1,0 +1,62 @@
+import os
+
+import pytest
+import trio
+import trio.testing
+
+from moalab.executor.errors import ProtocolError
+from moalab.executor.framing import FramedStream, pop_frames, prefixed
+
+FRAMES = [b"", b"a", os.urandom(1000), os.urandom(3 << 20), b"after", os.urandom(70_000)]
+
+
+async def _socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
+    a, b = trio.socket.socketpair()
+    return trio.SocketStream(a), trio.SocketStream(b)
+
+
+@pytest.mark.parametrize("pair", ["socket", "memory"])
+async def test_frames_arrive_whole_and_in_order(pair):
+    if pair == "socket":
+        left, right = await _socket_pair()
+    else:  # a stream without a socket: read in chunks
+        left, right = trio.testing.memory_stream_pair()
+    sender, receiver = FramedStream(left), FramedStream(right)
+    received = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sender.send_frames, FRAMES)
+        for _ in FRAMES:
+            received.append(bytes(await receiver.receive_frame()))
+    assert received == FRAMES
+    await sender.aclose()
+    assert await receiver.receive_frame() is None
+
+
+async def test_a_large_frame_cut_short_ends_the_stream():
+    left, right = await _socket_pair()
+    receiver = FramedStream(right)
+
+    async def send_part() -> None:
+        await left.send_all(prefixed(bytes(1 << 20))[:500_000])
+        await left.aclose()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send_part)
+        assert await receiver.receive_frame() is None
+
+
+async def test_an_oversized_frame_is_refused():
+    left, right = await _socket_pair()
+    await left.send_all(prefixed(bytes(100)))
+    with pytest.raises(ProtocolError, match="over the limit of 50"):
+        await FramedStream(right, max_frame=50).receive_frame()
+
+
+def test_pop_frames_takes_whole_frames_only():
+    buffer = bytearray(prefixed(b"one") + prefixed(b"two") + prefixed(b"three")[:5])
+    assert pop_frames(buffer) == [b"one", b"two"]
+    assert pop_frames(buffer) == []
+    buffer += prefixed(b"three")[5:]
+    assert pop_frames(buffer) == [b"three"] and buffer == bytearray()
+    with pytest.raises(ProtocolError, match="over the limit"):
+        pop_frames(bytearray(prefixed(bytes(10))), max_frame=5)
