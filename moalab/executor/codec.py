@@ -5,7 +5,7 @@ dtype, shape and size; the array's bytes follow the message, all of a
 message's arrays in one msgpack ``bin`` (so a frame is still a sequence of
 msgpack objects). Encoding copies each array once (into the frame); decoding
 wraps the received frame with ``np.frombuffer`` (no copy; the array is read
-only). Tuples arrive as lists.
+only when the frame is ``bytes``). Tuples arrive as lists.
 """
 
 import builtins
