@@ -88,10 +88,13 @@ class GateStage(MoaStage):
                         return
                     if hold_deadline == math.inf:
                         hold_deadline = trio.current_time() + self.hold_time
-                with trio.move_on_at(hold_deadline) as hold:
+                if hold_deadline == math.inf:  # no scope to enter: a quicker exit
                     value = await receive.receive()
-                if hold.cancelled_caught:
-                    return
+                else:
+                    with trio.move_on_at(hold_deadline) as hold:
+                        value = await receive.receive()
+                    if hold.cancelled_caught:
+                        return
                 self.state = value
         finally:
             device.unbind_uid(prop, uid)

@@ -31,14 +31,20 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, trio.Cancelled)
 
 
-async def _call_hook(stage: "MoaStage", name: str, *args: Any) -> None:
+async def _call_hook(stage: "MoaStage", name: str, *args: Any, shield: bool = False) -> None:
     """Call hook ``name`` of ``stage`` unless it is MoaStage's own (a no-op): skipping
-    it keeps stage transitions short. Hooks may be coroutines or plain functions."""
+    it keeps stage transitions short. Hooks may be coroutines or plain functions;
+    ``shield``: a coroutine hook runs shielded from cancellation (cleanup hooks)."""
     method = getattr(type(stage), name)
     if method is getattr(MoaStage, name):
         return
     result = method(stage, *args)
-    if inspect.isawaitable(result):
+    if not inspect.isawaitable(result):
+        return
+    if shield:
+        with trio.CancelScope(shield=True):
+            await result
+    else:
         await result
 
 
@@ -369,14 +375,13 @@ class MoaStage(MoaBase, Loggable):
             raise
         finally:
             self._stage_scope = None
-            with trio.CancelScope(shield=True):
-                try:
-                    await _call_hook(self, "stage_done")
-                finally:
-                    self.active = False
-                    self._resumed = None
-                    self._set_run_state(outcome)
-                    self.dispatch("on_stage_end")
+            try:
+                await _call_hook(self, "stage_done", shield=True)
+            finally:
+                self.active = False
+                self._resumed = None
+                self._set_run_state(outcome)
+                self.dispatch("on_stage_end")
 
     async def _run_trials(self) -> None:
         i = 0
@@ -389,11 +394,10 @@ class MoaStage(MoaBase, Loggable):
             try:
                 await self._run_trial()
             finally:
-                with trio.CancelScope(shield=True):
-                    try:
-                        await _call_hook(self, "trial_done")
-                    finally:
-                        self.dispatch("on_trial_end", i)
+                try:
+                    await _call_hook(self, "trial_done", shield=True)
+                finally:
+                    self.dispatch("on_trial_end", i)
             i += 1
 
     async def _run_trial(self) -> None:
