@@ -20,8 +20,8 @@ import numpy as np
 
 from .errors import ProtocolError, RemoteError
 
-__all__ = ("encode", "decode", "decode_many", "join_frames", "chunk_items", "BURST_BYTES", "MEDIA_TYPE", "encode_exception",
-           "decode_exception", "to_jsonable")
+__all__ = ("encode", "decode", "decode_many", "join_frames", "chunk_items", "BURST_BYTES",
+           "MEDIA_TYPE", "encode_exception", "decode_exception", "to_jsonable")
 
 MEDIA_TYPE = "application/x-msgpack"
 """The HTTP media type of moalab frames."""
@@ -192,6 +192,8 @@ def _replace_refs(value: Any) -> Any:
             if type(item) in (_ArrayRef, list, dict):
                 value[i] = _replace_refs(item)
     elif type(value) is dict:
+        if any(type(key) is _ArrayRef for key in value):
+            raise ProtocolError("undecodable frame: an array cannot be a map key")
         for key, item in value.items():
             if type(item) in (_ArrayRef, list, dict):
                 value[key] = _replace_refs(item)

@@ -79,8 +79,8 @@ class RestExecutor(RemoteExecutor):
 
     Slower than :class:`WebSocketExecutor` (an HTTP request per call) but plain
     HTTP; arguments travel as JSON, results and streamed items as msgpack (numpy
-    arrays arrive as arrays). Remote objects'
-    property changes are followed over a streamed ``/updates`` request each.
+    arrays arrive as arrays). Remote objects' property changes are followed over
+    a streamed ``/updates`` request each.
     The server's clock is aligned over ``/api/echo`` (``clock_sync``, see
     :class:`RemoteExecutor`); the executor outlives a restart of the server, and
     a clock step it brings is detected.

@@ -33,7 +33,6 @@ POLICY_VIOLATION = 1008
 """WebSocket close code for a connection without the right token."""
 
 
-
 def _error(exc: BaseException, status: int) -> tuple[Response, int]:
     return jsonify({"error": to_jsonable(encode_exception(exc))}), status
 

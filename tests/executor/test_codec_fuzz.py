@@ -170,6 +170,10 @@ def test_array_bytes_must_follow_their_message():
         decode_many(frame[:-1])
     with pytest.raises(ProtocolError, match="announce 32 bytes, 31 follow"):
         decode_many(frame[:message_end] + msgpack.packb(bytes(31), use_bin_type=True))
+    # an array as a map key: refused, not left as an undecoded placeholder
+    key = msgpack.ExtType(1, msgpack.packb(("<i8", (1,), 8)))
+    with pytest.raises(ProtocolError, match="map key"):
+        decode_many(msgpack.packb({"x": {key: 1}}) + msgpack.packb(bytes(8)))
 
 
 @pytest.mark.parametrize("frame", [
