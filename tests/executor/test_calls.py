@@ -11,6 +11,7 @@ from moalab.core.errors import InvalidArgument
 from moalab.executor import ExecutorContext, ExecutorTimeout, NotAllowed, RemoteError
 
 from .conftest import (
+    ALL,
     ALL_BUT_PROCESS,
     ASYNC_BUT_PROCESS,
     REMOTE,
@@ -242,6 +243,17 @@ async def test_calls_on_one_object_keep_their_order(kind, new_device, method):
             nursery.start_soon(call, i)
     assert sorted(issued) == list(range(40))
     assert await device.get_calls() == issued
+
+
+@pytest.mark.parametrize("kind", ALL, indirect=True)
+async def test_array_results_arrive_as_arrays(kind, new_device):
+    import numpy as np
+
+    device = await new_device()
+    # 400 kB: a process child's frame this large is received straight into its buffer
+    result = await device.ramp(100_000)
+    assert isinstance(result, np.ndarray) and result.dtype == np.float32  # REST too: msgpack
+    np.testing.assert_array_equal(result, np.arange(100_000, dtype=np.float32))
 
 
 @pytest.mark.parametrize("kind", ALL_BUT_PROCESS, indirect=True)
