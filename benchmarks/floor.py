@@ -12,7 +12,9 @@ server, ``POST /echo`` (``{"args": [x]}`` -> ``{"result": x + 1}``) and ``GET
 /bulk?count=N&size=S`` (a streamed body of N chunks of S bytes); REST also gets
 the concurrent rate of 8 callers. The thread floor is the least any trio
 executor with a worker thread pays per call: a queue put, the thread's wake-up
-and a ``run_sync_soon`` back (no executor machinery at all).
+and a ``run_sync_soon`` back (no executor machinery at all). ``floor_tcp_thread``
+is the TCP echo with that hand-off on the server side for each message: the
+least a call to a child process that runs sync methods in a worker thread costs.
 """
 
 import queue
@@ -39,6 +41,29 @@ held the websocket floor to 90-190 MB/s here, below what moalab's
 WebSocketExecutor (1 MiB reads) gets; with 1 MiB the floor is 650-1,600 MB/s."""
 
 
+class _HandOff:
+    """A worker thread that the calling trio task hands itself to and waits for: a
+    queue put, the thread's wake-up, and a ``run_sync_soon`` back."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._token = trio.lowlevel.current_trio_token()
+        self._thread = threading.Thread(target=self._work, name="floor-thread", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (task := self._jobs.get()) is not None:
+            self._token.run_sync_soon(trio.lowlevel.reschedule, task, outcome.Value(None))
+
+    async def __call__(self) -> None:
+        self._jobs.put(trio.lowlevel.current_task())
+        await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+
 async def _receive_exactly(stream: trio.abc.ReceiveStream, n: int) -> bytes:
     data = bytearray()
     while len(data) < n:
@@ -54,12 +79,16 @@ async def _receive_exactly(stream: trio.abc.ReceiveStream, n: int) -> bytes:
 async def _tcp_handler(stream: trio.SocketStream) -> None:
     try:
         mode = await _receive_exactly(stream, 1)
-        if mode == b"e":
-            while True:
-                data = await stream.receive_some(65536)
-                if not data:
-                    return
-                await stream.send_all(data)
+        if mode in (b"e", b"t"):  # echo; "t": each message through a worker thread first
+            hand_off = _HandOff() if mode == b"t" else None
+            try:
+                while data := await stream.receive_some(65536):
+                    if hand_off is not None:
+                        await hand_off()
+                    await stream.send_all(data)
+            finally:
+                if hand_off is not None:
+                    hand_off.close()
         elif mode == b"b":
             total = int.from_bytes(await _receive_exactly(stream, 8), "big")
             chunk = bytes(1 << 20)
@@ -183,16 +212,17 @@ def _record_echo(results: SideResults, name: str, samples: list[float], rate: fl
 
 async def measure_tcp(sizes: Sizes, results: SideResults) -> None:
     async with _server("tcp") as port:
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        async with stream:
-            await stream.send_all(b"e")
-            message = bytes(ECHO_SIZE)
+        for mode, name in ((b"e", "floor_tcp"), (b"t", "floor_tcp_thread")):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                await stream.send_all(mode)
+                message = bytes(ECHO_SIZE)
 
-            async def echo() -> None:
-                await stream.send_all(message)
-                await _receive_exactly(stream, ECHO_SIZE)
+                async def echo() -> None:
+                    await stream.send_all(message)
+                    await _receive_exactly(stream, ECHO_SIZE)
 
-            _record_echo(results, "floor_tcp", *await _echo_series(echo, sizes))
+                _record_echo(results, name, *await _echo_series(echo, sizes))
         total = sizes.array_items * sizes.array_floats * 8
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         async with stream:
@@ -262,25 +292,11 @@ async def measure_rest(sizes: Sizes, results: SideResults) -> None:
 
 
 async def measure_thread(sizes: Sizes, results: SideResults) -> None:
-    jobs: queue.SimpleQueue = queue.SimpleQueue()
-    token = trio.lowlevel.current_trio_token()
-
-    def worker() -> None:
-        while (task := jobs.get()) is not None:
-            token.run_sync_soon(trio.lowlevel.reschedule, task, outcome.Value(None))
-
-    thread = threading.Thread(target=worker, name="floor-thread", daemon=True)
-    thread.start()
-
-    async def echo() -> None:
-        jobs.put(trio.lowlevel.current_task())
-        await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
-
+    hand_off = _HandOff()
     try:
-        _record_echo(results, "floor_thread", *await _echo_series(echo, sizes))
+        _record_echo(results, "floor_thread", *await _echo_series(hand_off, sizes))
     finally:
-        jobs.put(None)
-        thread.join()
+        hand_off.close()
 
 
 FLOORS = {
