@@ -20,8 +20,9 @@ import numpy as np
 
 from .errors import ProtocolError, RemoteError
 
-__all__ = ("encode", "decode", "decode_many", "join_frames", "chunk_items", "BURST_BYTES",
-           "MEDIA_TYPE", "encode_exception", "decode_exception", "to_jsonable")
+__all__ = ("encode", "encode_parts", "decode", "decode_many", "Frame", "frame_size",
+           "frame_bytes", "join_frames", "chunk_items", "BURST_BYTES", "MEDIA_TYPE",
+           "encode_exception", "decode_exception", "to_jsonable")
 
 MEDIA_TYPE = "application/x-msgpack"
 """The HTTP media type of moalab frames."""
@@ -93,15 +94,35 @@ class _ArrayRef:
         self.array: np.ndarray | None = None
 
 
-def encode(message: Any) -> bytes:
-    """Encode a message to one frame."""
+Frame = bytes | list[bytes | memoryview]
+"""An encoded message: bytes, or its parts (the message, then its arrays' bytes as
+they lie in memory) for a transport that can send buffers without joining them."""
+
+
+def encode_parts(message: Any) -> Frame:
+    """Encode a message; one with arrays comes as parts, its arrays not copied (they
+    must not change until the frame is sent)."""
     payloads: list[memoryview] = []
     packed = msgpack.packb(message, default=_default_collecting(payloads), use_bin_type=True,
                            datetime=False)
     if not payloads:
         return packed
     size = sum(data.nbytes for data in payloads)
-    return b"".join([packed, _BIN32.pack(_BIN32_CODE, size), *payloads])
+    return [packed, _BIN32.pack(_BIN32_CODE, size), *payloads]
+
+
+def encode(message: Any) -> bytes:
+    """Encode a message to one frame."""
+    return frame_bytes(encode_parts(message))
+
+
+def frame_size(frame: Frame) -> int:
+    return len(frame) if isinstance(frame, bytes) else sum(map(len, frame))
+
+
+def frame_bytes(frame: Frame) -> bytes:
+    """The frame as one bytes object (its parts joined: one copy)."""
+    return frame if isinstance(frame, bytes) else b"".join(frame)
 
 
 def decode(frame: bytes) -> Any:
@@ -204,18 +225,22 @@ BURST_BYTES = 1 << 20
 """Frames are joined into transport messages of about this size at most."""
 
 
-def join_frames(frames: list[bytes], limit: int = BURST_BYTES) -> list[bytes]:
+def join_frames(frames: list[Frame], limit: int = BURST_BYTES) -> list[bytes]:
     """Join frames end to end into messages of at most ``limit`` bytes (a larger frame
     alone), for transports whose messages can hold several (see :func:`decode_many`)."""
     messages: list[bytes] = []
-    group: list[bytes] = []
+    group: list[bytes | memoryview] = []
     size = 0
     for frame in frames:
-        if group and size + len(frame) > limit:
+        frame_length = frame_size(frame)
+        if group and size + frame_length > limit:
             messages.append(b"".join(group))
             group, size = [], 0
-        group.append(frame)
-        size += len(frame)
+        if isinstance(frame, bytes):
+            group.append(frame)
+        else:
+            group.extend(frame)
+        size += frame_length
     if group:
         messages.append(b"".join(group))
     return messages

@@ -4,6 +4,7 @@ import math
 
 import trio
 
+from .codec import Frame, frame_bytes
 from .registry import ObjectRegistry
 from .remote import RemoteExecutor, Transport
 from .session import Session
@@ -17,9 +18,9 @@ class _MemoryTransport:
     def __init__(self, send: trio.MemorySendChannel, receive: trio.MemoryReceiveChannel) -> None:
         self._send, self._receive = send, receive
 
-    async def send_frames(self, frames: list[bytes]) -> None:
+    async def send_frames(self, frames: list[Frame]) -> None:
         for frame in frames:
-            self._send.send_nowait(frame)
+            self._send.send_nowait(frame_bytes(frame))
 
     async def receive_frame(self) -> bytes | None:
         try:

@@ -4,6 +4,7 @@ import struct
 
 import trio
 
+from .codec import Frame, frame_size
 from .errors import ProtocolError
 
 __all__ = ("FramedStream", "MAX_FRAME", "prefixed", "pop_frames")
@@ -41,7 +42,8 @@ def pop_frames(buffer: bytearray, max_frame: int = MAX_FRAME) -> list[bytes]:
 class FramedStream:
     """Frames on a :class:`trio.abc.Stream`: a 4-byte big-endian length, then the frame.
 
-    :meth:`send_frames` writes several frames in one ``send_all``;
+    :meth:`send_frames` writes several frames in one ``send_all``, and the large
+    parts of a frame (arrays) as they lie in memory;
     :meth:`receive_frame` returns None at the end of the stream.
     """
 
@@ -51,18 +53,20 @@ class FramedStream:
         self._buffer = bytearray()
         self._send_lock = trio.StrictFIFOLock()
 
-    async def send_frames(self, frames: list[bytes]) -> None:
+    async def send_frames(self, frames: list[Frame]) -> None:
         async with self._send_lock:
-            pending: list[bytes] = []
+            pending: list[bytes | memoryview] = []
             for frame in frames:
-                pending.append(_HEADER.pack(len(frame)))
-                if len(frame) < _JOIN_LIMIT:
-                    pending.append(frame)
-                    continue
-                # a large frame (arrays) goes out as it is: joining would copy it
-                await self.stream.send_all(b"".join(pending))
-                pending = []
-                await self.stream.send_all(frame)
+                parts = [frame] if isinstance(frame, bytes) else frame
+                pending.append(_HEADER.pack(frame_size(frame)))
+                for part in parts:
+                    if len(part) < _JOIN_LIMIT:
+                        pending.append(part)
+                        continue
+                    # a large part (arrays) goes out as it is: joining would copy it
+                    await self.stream.send_all(b"".join(pending))
+                    pending = []
+                    await self.stream.send_all(part)
             if pending:
                 await self.stream.send_all(b"".join(pending))
 

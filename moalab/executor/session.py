@@ -27,7 +27,8 @@ import trio
 
 from ..core.clock import now
 from ..core.memory import keep_large_buffers
-from .codec import chunk_items, decode_many, encode, encode_exception
+from .codec import (Frame, chunk_items, decode_many, encode, encode_exception,
+                    encode_parts, frame_size)
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
 from .stream import ItemBuffer, receive_burst
@@ -91,7 +92,7 @@ class Session:
     """
 
     def __init__(self, registry: ObjectRegistry,
-                 send_frames: Callable[[list[bytes]], Awaitable[None]],
+                 send_frames: Callable[[list[Frame]], Awaitable[None]],
                  clock: Callable[[], float] = now, dead_after: float = DEAD_AFTER) -> None:
         keep_large_buffers()  # frames and arrays reuse memory (no page faults)
         self.registry = registry
@@ -145,7 +146,7 @@ class Session:
         while True:
             frames = await receive_burst(receive)
             await self._send_frames(frames)
-            self._queued -= sum(map(len, frames))
+            self._queued -= sum(map(frame_size, frames))
             if self._queued <= QUEUE_LIMIT // 2:
                 self._drained.set()
 
@@ -157,14 +158,16 @@ class Session:
                 self._drained = trio.Event()
             await self._drained.wait()
 
-    def _queue(self, frame: bytes) -> None:
-        self._queued += len(frame)
+    def _queue(self, frame: Frame) -> None:
+        self._queued += frame_size(frame)
         self._out_send.send_nowait(frame)
 
-    def send(self, message: dict) -> None:
-        """Queue a message to the client."""
+    def send(self, message: dict, copy_arrays: bool = True) -> None:
+        """Queue a message to the client. ``copy_arrays=False``: its arrays are sent
+        from where they lie, without a copy (stream items, which their generator
+        handed over; a call's result is copied, its device may reuse the buffer)."""
         try:
-            frame = encode(message)
+            frame = encode(message) if copy_arrays else encode_parts(message)
         except Exception as exc:  # a value that cannot travel: tell the caller why
             frame = encode({"id": message.get("id"), "error": encode_exception(exc)})
         self._queue(frame)
@@ -288,7 +291,7 @@ class Session:
                 return
             credit.credit -= len(batch)
             for chunk in chunk_items(batch):
-                self.send({"id": request_id, "items": chunk})
+                self.send({"id": request_id, "items": chunk}, copy_arrays=False)
             await self._until_drained()
 
     def _op_credit(self, request_id: Any, msg: dict, _: float) -> None:

@@ -18,8 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..core.clock import now
-from ..executor.codec import (MEDIA_TYPE, chunk_items, encode, encode_exception, join_frames,
-                              to_jsonable)
+from ..executor.codec import (MEDIA_TYPE, Frame, chunk_items, encode, encode_exception,
+                              join_frames, to_jsonable)
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
 from ..executor.registry import ObjectRegistry, RemoteObject
@@ -274,7 +274,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                 await websocket.accept()
                 await websocket.close(POLICY_VIOLATION, "missing or wrong token")
                 return
-        async def send_frames(frames: list[bytes]) -> None:
+        async def send_frames(frames: list[Frame]) -> None:
             # frames joined end to end: few WebSocket messages per burst
             for message in join_frames(frames):
                 await websocket.send(message)

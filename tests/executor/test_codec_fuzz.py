@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
 
-from moalab.executor.codec import decode, decode_many, encode
+from moalab.executor.codec import decode, decode_many, encode, encode_parts, join_frames
 from moalab.executor.errors import ProtocolError
 from moalab.executor.registry import ObjectRegistry
 from moalab.executor.session import Session
@@ -609,3 +609,19 @@ def test_unhashable_id_gets_one_refusal(method, other_call_pending):
             await served.check_serving("p", "q")
 
     run_served(body, "p", "q")
+
+
+def test_parts_point_at_the_arrays_and_join_to_the_frame():
+    arrays = [np.arange(10.0), np.ones((3, 4), dtype=np.int16)]
+    message = {"id": 1, "items": arrays}
+    parts = encode_parts(message)
+    # the arrays' bytes are not copied: the parts are views of them
+    assert [np.shares_memory(np.frombuffer(part, np.uint8), array)
+            for part, array in zip(parts[2:], arrays)] == [True, True]
+    assert b"".join(parts) == encode(message)
+    small = encode({"id": 2})
+    for joined in (join_frames([parts, small]), join_frames([small, parts], limit=10)):
+        received = [m for frame in joined for m in decode_many(frame)]
+        assert [m["id"] for m in received] in ([1, 2], [2, 1])
+        items = next(m for m in received if m["id"] == 1)["items"]
+        assert all(same(a, b) for a, b in zip(arrays, items))

@@ -8,6 +8,7 @@ from moalab.executor.errors import ProtocolError
 from moalab.executor.framing import FramedStream, pop_frames, prefixed
 
 FRAMES = [b"", b"a", os.urandom(1000), os.urandom(3 << 20), b"after", os.urandom(70_000)]
+PARTS = [b"head", memoryview(os.urandom(200_000)), b"", memoryview(os.urandom(100))]
 
 
 async def _socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
@@ -24,10 +25,11 @@ async def test_frames_arrive_whole_and_in_order(pair):
     sender, receiver = FramedStream(left), FramedStream(right)
     received = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(sender.send_frames, FRAMES)
-        for _ in FRAMES:
+        # a frame may come in parts (a message and its arrays' bytes): sent as one frame
+        nursery.start_soon(sender.send_frames, [*FRAMES, PARTS])
+        for _ in range(len(FRAMES) + 1):
             received.append(bytes(await receiver.receive_frame()))
-    assert received == FRAMES
+    assert received == [*FRAMES, b"".join(PARTS)]
     await sender.aclose()
     assert await receiver.receive_frame() is None
 

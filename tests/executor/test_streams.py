@@ -1,13 +1,14 @@
 """Generator methods through every executor: items in order, callbacks, errors,
 stopping early, back-pressure, and calls that do not wait behind a stream."""
 
+import numpy as np
 import pytest
 import trio
 
 from moalab.executor.codec import BURST_BYTES
 from moalab.executor.stream import DEFAULT_BUFFER
 
-from .conftest import ALL_BUT_PROCESS, LOCAL, STREAM_WINDOW, wait_until
+from .conftest import ALL, ALL_BUT_PROCESS, LOCAL, STREAM_WINDOW, wait_until
 
 SYNC_AND_ASYNC = pytest.mark.parametrize("method", ["count", "async_count"])
 
@@ -22,6 +23,18 @@ async def stats_of(kind, device) -> dict:
 def skip_async_on_thread(kind, method):
     if kind == "thread" and method.startswith("async"):
         pytest.skip("ThreadExecutor runs only sync methods")
+
+
+@pytest.mark.parametrize("kind", ALL, indirect=True)
+async def test_array_items_arrive_whole(kind, new_device):
+    device = await new_device()
+    # 200 kB arrays: several frames of about a MiB, sent from the arrays themselves
+    with trio.fail_after(30):
+        async with device.ramps(20, 100_000) as items:
+            received = [item async for item in items]
+    assert [(item.dtype, item.shape) for item in received] == [(np.int16, (100_000,))] * 20
+    assert [int(item.min()) for item in received] == [int(item.max()) for item in received] \
+        == list(range(20))
 
 
 @SYNC_AND_ASYNC
