@@ -16,10 +16,10 @@ _JOIN_LIMIT = 64 * 1024
 """Frames at least this long are written on their own instead of joined with others."""
 
 
-def prefixed(frame: bytes) -> bytes:
+def prefixed(frame: Frame) -> list[bytes | memoryview]:
     """``frame`` with its length in front, as :class:`FramedStream` and :func:`pop_frames`
-    read it."""
-    return _HEADER.pack(len(frame)) + frame
+    read it: its parts, to send or join."""
+    return [_HEADER.pack(frame_size(frame)), *([frame] if isinstance(frame, bytes) else frame)]
 
 
 def pop_frames(buffer: bytearray, max_frame: int = MAX_FRAME) -> list[bytes]:
@@ -57,9 +57,7 @@ class FramedStream:
         async with self._send_lock:
             pending: list[bytes | memoryview] = []
             for frame in frames:
-                parts = [frame] if isinstance(frame, bytes) else frame
-                pending.append(_HEADER.pack(frame_size(frame)))
-                for part in parts:
+                for part in prefixed(frame):
                     if len(part) < _JOIN_LIMIT:
                         pending.append(part)
                         continue

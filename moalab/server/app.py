@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from .. import __version__
 from ..core.clock import now
 from ..executor.codec import (MEDIA_TYPE, Frame, chunk_items, encode, encode_exception,
-                              join_frames, to_jsonable)
+                              encode_parts, join_frames, to_jsonable)
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
 from ..executor.registry import ObjectRegistry, RemoteObject
@@ -72,7 +72,7 @@ def _call_arguments(body: dict[str, Any]) -> tuple[list, dict]:
 
 
 def _frame(message: dict) -> bytes:
-    return prefixed(encode(message))
+    return b"".join(prefixed(encode_parts(message)))
 
 
 def _lines(items: list[Any]) -> bytes:
@@ -80,7 +80,9 @@ def _lines(items: list[Any]) -> bytes:
 
 
 def _frames(items: list[Any]) -> bytes:
-    return b"".join(_frame({"items": chunk}) for chunk in chunk_items(items))
+    # one copy of the arrays: the parts of every frame joined at once
+    return b"".join(part for chunk in chunk_items(items)
+                    for part in prefixed(encode_parts({"items": chunk})))
 
 
 def _wants_msgpack() -> bool:

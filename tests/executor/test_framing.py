@@ -8,6 +8,10 @@ from moalab.executor.errors import ProtocolError
 from moalab.executor.framing import FramedStream, pop_frames, prefixed
 
 FRAMES = [b"", b"a", os.urandom(1000), os.urandom(3 << 20), b"after", os.urandom(70_000)]
+def framed(frame: bytes) -> bytes:
+    return b"".join(prefixed(frame))
+
+
 PARTS = [b"head", memoryview(os.urandom(200_000)), b"", memoryview(os.urandom(100))]
 
 
@@ -39,7 +43,7 @@ async def test_a_large_frame_cut_short_ends_the_stream():
     receiver = FramedStream(right)
 
     async def send_part() -> None:
-        await left.send_all(prefixed(bytes(1 << 20))[:500_000])
+        await left.send_all(framed(bytes(1 << 20))[:500_000])
         await left.aclose()
 
     async with trio.open_nursery() as nursery:
@@ -49,16 +53,16 @@ async def test_a_large_frame_cut_short_ends_the_stream():
 
 async def test_an_oversized_frame_is_refused():
     left, right = await _socket_pair()
-    await left.send_all(prefixed(bytes(100)))
+    await left.send_all(framed(bytes(100)))
     with pytest.raises(ProtocolError, match="over the limit of 50"):
         await FramedStream(right, max_frame=50).receive_frame()
 
 
 def test_pop_frames_takes_whole_frames_only():
-    buffer = bytearray(prefixed(b"one") + prefixed(b"two") + prefixed(b"three")[:5])
+    buffer = bytearray(framed(b"one") + framed(b"two") + framed(b"three")[:5])
     assert pop_frames(buffer) == [b"one", b"two"]
     assert pop_frames(buffer) == []
-    buffer += prefixed(b"three")[5:]
+    buffer += framed(b"three")[5:]
     assert pop_frames(buffer) == [b"three"] and buffer == bytearray()
     with pytest.raises(ProtocolError, match="over the limit"):
-        pop_frames(bytearray(prefixed(bytes(10))), max_frame=5)
+        pop_frames(bytearray(framed(bytes(10))), max_frame=5)
