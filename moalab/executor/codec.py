@@ -117,6 +117,7 @@ def encode(message: Any) -> bytes:
 
 
 def frame_size(frame: Frame) -> int:
+    """The frame's length in bytes."""
     return len(frame) if isinstance(frame, bytes) else sum(map(len, frame))
 
 
