@@ -408,15 +408,17 @@ class MoaStage(MoaBase, Loggable):
             with trio.CancelScope() as self._trial_scope:
                 if self.max_trial_duration:
                     self._trial_scope.deadline = trio.current_time() + self.max_trial_duration
-                completion = _Completion(whom, any_, self._trial_scope)
                 if not self.stages:
-                    # a leaf (a Delay, a gate): its action runs in this task, so a trial
-                    # costs no nursery and no task switch
+                    # a leaf (a Delay, a gate): its action runs in this task and its
+                    # return ends the trial: no nursery, no task switch, no completion
+                    if not whom:
+                        self._trial_scope.cancel()
                     if self._has_action:
-                        await self._run_action(completion)
+                        await self.do_trial()
                 elif not self._has_action and self.order == "serial":
-                    await self._run_serial(completion)
+                    await self._run_serial(_Completion(whom, any_, self._trial_scope))
                 else:
+                    completion = _Completion(whom, any_, self._trial_scope)
                     async with open_nursery() as nursery:
                         if self._has_action:
                             nursery.start_soon(self._run_action, completion)
