@@ -22,14 +22,15 @@ EXECUTORS = ("none", "dummy", "thread", "async_thread", "process", "websocket", 
 """Executors measured on both sides, in table order (``none`` is a direct call)."""
 
 EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_quart_ws",
-                  "floor_quart_rest", "floor_timer", "stage_engine", "clock")
+                  "floor_quart_ws_thread", "floor_quart_rest", "floor_timer", "stage_engine", "clock")
 """Measured on the moalab side only: the machine's floors, the stage engine's timing
 and remote clock alignment (``clock``: ``clock_quality.py``, its rows go to the
 executors it goes through and to ``websocket_proxy`` / ``rest_proxy``; ``floor_tcp``
 also gives the ``floor_tcp_thread`` row)."""
 
 ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
-        "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_rest", "floor_timer", "stage_engine")
+        "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_ws_thread",
+        "floor_quart_rest", "floor_timer", "stage_engine")
 """Every row name a result can carry, in table order."""
 
 

@@ -8,7 +8,7 @@ sizes as the executors: echo round trip (p50/p99), sequential echoes per
 second, and bulk transfer in MB/s (128 KiB messages or chunks, like the array
 stream's items). The Quart server (``quart_trio`` + hypercorn, the stack of both
 moalab-server and PyMoa's server) has a websocket ``/ws`` like the trio-websocket
-server, ``POST /echo`` (``{"args": [x]}`` -> ``{"result": x + 1}``) and ``GET
+server (and ``/ws-thread``, the same with a worker-thread hand-off per message), ``POST /echo`` (``{"args": [x]}`` -> ``{"result": x + 1}``) and ``GET
 /bulk?count=N&size=S`` (a streamed body of N chunks of S bytes); REST also gets
 the concurrent rate of 8 callers. The thread floor is the least any trio
 executor with a worker thread pays per call: a queue put, the thread's wake-up
@@ -147,6 +147,22 @@ async def serve_quart() -> None:
     @app.websocket("/ws")
     async def ws() -> None:
         await _ws_echo(websocket.receive, websocket.send)
+
+    @app.websocket("/ws-thread")
+    async def ws_thread() -> None:
+        # each message handed to a worker thread and back before its echo, as
+        # moalab-server runs a sync method's call
+        hand_off = _HandOff()
+
+        async def receive() -> str | bytes:
+            message = await websocket.receive()
+            await hand_off()
+            return message
+
+        try:
+            await _ws_echo(receive, websocket.send)
+        finally:
+            hand_off.close()
 
     @app.post("/echo")
     async def echo() -> dict[str, int]:
@@ -304,6 +320,7 @@ FLOORS = {
     "floor_tcp": measure_tcp,
     "floor_websocket": partial(measure_ws, "floor_websocket", "ws", "/"),
     "floor_quart_ws": partial(measure_ws, "floor_quart_ws", "quart", "/ws"),
+    "floor_quart_ws_thread": partial(measure_ws, "floor_quart_ws_thread", "quart", "/ws-thread"),
     "floor_quart_rest": measure_rest,
 }
 """Each floor's row name and its measurement, in the order they run."""

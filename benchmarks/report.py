@@ -47,8 +47,9 @@ FLOORS = {"thread": "floor_thread", "process": "floor_tcp", "websocket": "floor_
           "rest": "floor_quart_rest"}
 """The floor under each executor: the bare transport or server stack it runs on."""
 
-CALL_FLOORS = {**FLOORS, "process": "floor_tcp_thread"}
-"""The floor under a call: a process child runs sync methods in a worker thread."""
+CALL_FLOORS = {**FLOORS, "process": "floor_tcp_thread", "websocket": "floor_quart_ws_thread"}
+"""The floor under a call: a process child and moalab-server run sync methods in a
+worker thread."""
 
 GOALS = (
     Goal("thread", "exec_rate_hz", "ratio", ">=", 1.5, CALL_FLOORS["thread"]),
@@ -166,7 +167,7 @@ def format_table(summary: dict[str, Any]) -> str:
     lines = [f"moalab bench: medians over {runs} run(s)"
              + (" (moalab and PyMoa alternating)" if len(libraries) > 1 else "")
              + "; [min-max] over runs", ""]
-    header = f"{'executor':16s} {'metric':38s} {'moalab':>30s}"
+    header = f"{'executor':21s} {'metric':38s} {'moalab':>30s}"
     if len(libraries) > 1:
         header += f" {'PyMoa':>30s} {'moalab/PyMoa':>13s}"
     lines += [header, "-" * len(header)]
@@ -187,7 +188,7 @@ def format_table(summary: dict[str, Any]) -> str:
         for metric in rows:
             m = METRICS[metric]
             label = f"{m.label} ({m.unit})"
-            line = (f"{executor if first else '':16s} {label:38s} "
+            line = (f"{executor if first else '':21s} {label:38s} "
                     f"{cell('moalab', executor, metric):>30s}")
             if len(libraries) > 1:
                 ours = by_key.get(("moalab", executor, metric))

@@ -16,8 +16,8 @@ __all__ = ("add_bench_arguments", "run_bench", "find_benchmarks")
 
 SUBJECTS = ("none, dummy, thread, async_thread, process, websocket, rest (executors); "
             "floor_thread, floor_tcp, floor_websocket, floor_timer (machine floors); "
-            "floor_quart_ws, floor_quart_rest (the server stack's floors); stage_engine "
-            "(timing); clock (remote clock alignment)")
+            "floor_quart_ws, floor_quart_ws_thread, floor_quart_rest (the server stack's "
+            "floors); stage_engine (timing); clock (remote clock alignment)")
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
