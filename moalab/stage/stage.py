@@ -2,7 +2,6 @@
 
 import inspect
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import trio
@@ -46,6 +45,26 @@ async def _call_hook(stage: "MoaStage", name: str, *args: Any, shield: bool = Fa
             await result
     else:
         await result
+
+
+class _Pausable:
+    """``with stage.pausable() as scope``: a cancel scope registered for :meth:`pause`
+    while entered (a class, not a generator: a gate's exit is on the reaction path)."""
+
+    __slots__ = ("scopes", "scope")
+
+    def __init__(self, scopes: set[trio.CancelScope]) -> None:
+        self.scopes = scopes
+        self.scope = trio.CancelScope()
+
+    def __enter__(self) -> trio.CancelScope:
+        self.scope.__enter__()
+        self.scopes.add(self.scope)
+        return self.scope
+
+    def __exit__(self, *exc: Any) -> bool:
+        self.scopes.discard(self.scope)
+        return self.scope.__exit__(*exc)
 
 
 class _Completion:
@@ -281,15 +300,9 @@ class MoaStage(MoaBase, Loggable):
         else:
             await resumed.wait()
 
-    @contextmanager
-    def pausable(self) -> Iterator[trio.CancelScope]:
+    def pausable(self) -> "_Pausable":
         """A cancel scope that :meth:`pause` cancels; check ``cancelled_caught`` after it."""
-        with trio.CancelScope() as scope:
-            self._pause_scopes.add(scope)
-            try:
-                yield scope
-            finally:
-                self._pause_scopes.discard(scope)
+        return _Pausable(self._pause_scopes)
 
     async def sleep(self, duration: float, since: float | None = None) -> None:
         """Sleep ``duration`` seconds of running time from experiment time ``since``
