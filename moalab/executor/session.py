@@ -85,7 +85,8 @@ def _check(msg: dict, key: str, kind: type | tuple, default: Any = ...) -> Any:
 class Session:
     """Serves one connection against ``registry``.
 
-    ``send_frames`` writes encoded frames to the connection; :meth:`serve`
+    ``send_frames`` writes encoded frames to the connection (a frame may come in
+    parts, see :data:`~moalab.executor.codec.Frame`); :meth:`serve`
     reads frames until the connection ends, then cancels what the session
     started. ``clock`` stamps clock echoes: the experiment clock of this process by
     default, the one its devices' timestamps are on.
