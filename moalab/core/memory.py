@@ -5,9 +5,9 @@ reads, frames, decoded arrays). By default glibc gives such blocks back to the
 system when they are freed (unmapping them, or trimming the heap), so the next
 buffers fault their pages in again, one fault per 4 KiB. Measured on a 2-core
 VM: copying 1 MiB into a new buffer took 1 ms, against 0.1 ms into reused
-memory; a WebSocket array stream ran at 500 MB/s, against 750 MB/s once tuned. :func:`keep_large_buffers` has the
-allocator serve blocks below 16 MiB from the heap and keep up to 64 MiB of freed
-memory for reuse, for the whole process.
+memory; a WebSocket array stream ran at 500 MB/s, against 750 MB/s once tuned.
+:func:`keep_large_buffers` has the allocator serve blocks below 16 MiB from the
+heap and keep up to 64 MiB of freed memory for reuse, for the whole process.
 """
 
 import ctypes

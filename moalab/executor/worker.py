@@ -80,8 +80,9 @@ class _Outbox:
                 return  # a wake-up is on its way
         try:
             self.token.run_sync_soon(self._deliver)
-        except trio.RunFinishedError:
-            pass
+        except trio.RunFinishedError:  # nobody to deliver to, now or later
+            with self.lock:
+                self.done.clear()
 
     def _deliver(self) -> None:
         with self.lock:
