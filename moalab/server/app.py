@@ -143,6 +143,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     The page, ``/openapi.json`` and ``/health`` stay open.
     """
     app = QuartTrio("moalab.server")
+    # "//" in a path is not merged with a redirect (an HTML 308): it matches no route
+    app.url_map.merge_slashes = False
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Any:
