@@ -5,7 +5,6 @@ import io
 import logging
 
 import pytest
-import trio
 
 from moalab import (
     Delay,

@@ -3,7 +3,6 @@
 import random
 
 import pytest
-import trio
 
 from moalab import Delay, GaussianRandomDelay, InvalidArgument, MemoryLogger, UniformRandomDelay
 
