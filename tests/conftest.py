@@ -46,6 +46,15 @@ class ServerProcess:
         return self.stderr.read().decode(errors="replace")
 
 
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` in MiB (Linux)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 @contextmanager
 def running_server(*args: str, graceful_timeout: float = 0.2,
                    env: dict[str, str | None] | None = None) -> Iterator[ServerProcess]:

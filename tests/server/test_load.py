@@ -15,19 +15,11 @@ import trio
 from moalab.executor.websocket import WebSocketExecutor
 from tests.executor.devices import Probe
 
-from ..conftest import running_server
+from ..conftest import rss_mb, running_server
 
 CLIENTS = 50
 CALLS = int(os.environ.get("MOALAB_LOAD_CALLS") or 1000)
 CALL_TIMEOUT = 30  # seconds: a call slower than this is an error, never a hang
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

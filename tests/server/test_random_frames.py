@@ -31,7 +31,7 @@ from moalab.executor.errors import ProtocolError
 from moalab.executor.websocket import WebSocketExecutor
 from tests.executor.devices import Probe
 
-from ..conftest import AUTH_HEADERS, WS_AUTH_HEADERS, running_server
+from ..conftest import AUTH_HEADERS, WS_AUTH_HEADERS, rss_mb, running_server
 
 PROBE = "tests.executor.devices:Probe"
 LIMIT = 1 << 20  # --max-message-size of the server here: an oversized frame is cheap
@@ -39,14 +39,6 @@ SEED = int(os.environ.get("MOALAB_FUZZ_SEED") or random.randrange(2**32))
 FRAMES = int(os.environ.get("MOALAB_FUZZ_FRAMES") or 10_000)
 CONNECTIONS = 4
 BIG_REPLIES = 64 << 20  # what a raw client here accepts in one message
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 @pytest.fixture(scope="module")
