@@ -23,6 +23,20 @@ AUTH_HEADERS = {"Authorization": f"Bearer {os.environ['MOALAB_TOKEN']}"}
 WS_AUTH_HEADERS = [(k.encode(), v.encode()) for k, v in AUTH_HEADERS.items()]
 TEST_DEVICES = "tests.executor.devices"
 
+STRICT_ENV = "MOALAB_TESTS_STRICT"
+"""Set to 1 (``.ci/run`` does) and a test missing a service or tool fails instead of
+skipping: CI must run every test."""
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip the calling test with ``reason`` unless ``available``; under
+    ``MOALAB_TESTS_STRICT=1`` fail with it instead."""
+    if available:
+        return
+    if os.environ.get(STRICT_ENV) == "1":
+        pytest.fail(f"{reason} ({STRICT_ENV}=1: this test must run here)", pytrace=False)
+    pytest.skip(reason)
+
 
 def repo_env() -> dict[str, str]:
     """The environment with the repository on PYTHONPATH, so child processes import
