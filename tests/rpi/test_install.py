@@ -179,6 +179,22 @@ def build_wheel(dest: Path, version: str) -> Path:
     return wheel
 
 
+def see_this_environment(venv_python: Path) -> None:
+    """Let the venv of ``venv_python`` import this test's packages (moalab's dependencies).
+
+    On a Pi, ``--system-site-packages`` shows the venv what apt installed. Here the
+    dependencies are in the environment running the tests, which may itself be a venv:
+    its site-packages are not the base interpreter's ones that flag links, so a .pth
+    file lists them. Plain paths, after the venv's own site-packages: the venv's moalab
+    comes first, and the .pth files there (an editable moalab's) are not run.
+    """
+    purelib = subprocess.check_output(
+        [venv_python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True
+    ).strip()
+    ours = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+    (Path(purelib) / "test-environment.pth").write_text("".join(f"{p}\n" for p in ours))
+
+
 def test_venv_install_and_upgrade_in_place(tmp_path):
     root = tmp_path / "root"
     venv_python = root / "opt/moalab/bin/python"
@@ -186,11 +202,14 @@ def test_venv_install_and_upgrade_in_place(tmp_path):
         "import importlib.metadata as m, moalab; "
         "print(m.version('moalab'), moalab.__file__)"
     )
-    # --system-site-packages: moalab's dependencies come from this test's environment
+    # --offline: no index and no dependencies (see_this_environment provides them)
     common = ["--system-site-packages", "--offline"]
 
     proc = install(root, *common, "--source", str(build_wheel(tmp_path, "0.1.0")))
     assert "Creating the virtual environment /opt/moalab" in proc.stdout
+    pyvenv = (root / "opt/moalab/pyvenv.cfg").read_text()
+    assert "include-system-site-packages = true" in pyvenv
+    see_this_environment(venv_python)
     version, location = subprocess.check_output([venv_python, "-c", probe], text=True, cwd=tmp_path).split()
     assert version == "0.1.0"
     assert location.startswith(str(root / "opt/moalab/lib"))
