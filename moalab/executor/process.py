@@ -1,5 +1,7 @@
-"""ProcessExecutor: device methods in a child process, over a local TCP connection."""
+"""ProcessExecutor: device methods in a child process, over a private socketpair."""
 
+import os
+import socket
 import subprocess
 import sys
 
@@ -14,20 +16,29 @@ from .remote import RemoteExecutor, Transport
 
 __all__ = ("ProcessExecutor", "MultiprocessSocketExecutor")
 
+READY = b"moalab-child-ready\n"
+"""What the child writes on its socket first, once it serves."""
+
 _START_TIMEOUT = 30.0
+_STOP_TIMEOUT = 5.0
+_POLL = 0.01
 
 
 class ProcessExecutor(RemoteExecutor):
     """Runs device methods in a child Python process serving the moalab protocol.
 
-    Objects are created there with :meth:`ensure_remote_instance`; classes
-    defined in the running script (``__main__``) are found by importing the
-    script in the child (without running its main block). The child exits
-    when the executor stops, and also when this process dies, even by SIGKILL.
-    The child's clock is aligned with this one (``clock_sync``, see
-    :class:`RemoteExecutor`) like a server's: the same machine's clock, unless a
-    test skews it (``MOALAB_CLOCK_SKEW``, see :mod:`moalab.core.clock`; the child
-    inherits this process's environment).
+    Parent and child talk over a socketpair the child inherits: it listens on
+    no port, so no other process can reach it. Objects are created there with
+    :meth:`ensure_remote_instance`; classes defined in the running script
+    (``__main__``) are found by importing the script in the child (without
+    running its main block). The child runs ``python -P``: the working directory
+    is not on its ``sys.path``, the main script's folder is. It exits when the
+    executor stops, and within about a second when this process dies, even by
+    SIGKILL and even while one of its methods blocks (see
+    :mod:`moalab.executor.child`). The child's clock is aligned with this one
+    (``clock_sync``, see :class:`RemoteExecutor`) like a server's: the same
+    machine's clock, unless a test skews it (``MOALAB_CLOCK_SKEW``, see
+    :mod:`moalab.core.clock`; the child inherits this process's environment).
     """
 
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
@@ -35,30 +46,44 @@ class ProcessExecutor(RemoteExecutor):
                  clock_sync: ClockSync | None = ClockSync(), **options: Any) -> None:
         super().__init__(timeout, stream_window, clock_sync, **options)
         self.python = python
-        self.process: trio.Process | None = None
+        self.process: subprocess.Popen | None = None
 
     async def _connect(self, nursery: trio.Nursery) -> Transport:
-        command = [self.python, "-m", "moalab.executor.child"]
+        parent_end, child_end = socket.socketpair()
+        command = [self.python, "-P", "-m", "moalab.executor.child",
+                   "--fd", str(child_end.fileno()), "--parent-pid", str(os.getpid())]
         main_file = getattr(sys.modules.get("__main__"), "__file__", None)
         if main_file:
             command += ["--main-script", main_file]
-        self.process = await trio.lowlevel.open_process(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
+        try:
+            with child_end:
+                # forked from this thread, not from one of trio's worker threads: Linux
+                # sends the child's parent-death signal when the thread that forked it
+                # ends, and trio's worker threads end when idle
+                self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
+                                                pass_fds=(child_end.fileno(),))
+        except BaseException:
+            parent_end.close()
+            raise
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(parent_end))
         try:
             with trio.fail_after(_START_TIMEOUT):
-                line = b""
-                while not line.endswith(b"\n"):
-                    chunk = await self.process.stdout.receive_some(64)
+                ready = b""
+                while len(ready) < len(READY):
+                    chunk = await stream.receive_some(len(READY) - len(ready))
                     if not chunk:
+                        code = await _exit_code(self.process)
                         raise ExecutorError(
-                            f"the ProcessExecutor child exited during start-up (code "
-                            f"{await self.process.wait()}); run `{' '.join(command)}` to see why"
-                        )
-                    line += chunk
-            stream = await trio.open_tcp_stream("127.0.0.1", int(line))
+                            f"the ProcessExecutor child ({self.python}) exited during "
+                            f"start-up (code {code}); its error, if any, is in this "
+                            "process's stderr")
+                    ready += chunk
+            if ready != READY:
+                raise ExecutorError(f"the ProcessExecutor child ({self.python}) started with "
+                                    f"{ready!r}, not moalab's greeting: is it moalab's child?")
         except BaseException:
-            await self._end_process()
+            await self._end_process()  # shielded: a stop cancels start-ups too
+            await stream.aclose()
             raise
         return _ChildTransport(FramedStream(stream), self)
 
@@ -67,12 +92,19 @@ class ProcessExecutor(RemoteExecutor):
         if process is None:
             return
         with trio.CancelScope(shield=True):
-            await process.stdin.aclose()  # the child exits when its stdin closes
-            with trio.move_on_after(5):
-                await process.wait()
+            process.stdin.close()  # the child exits when its stdin closes
+            with trio.move_on_after(_STOP_TIMEOUT):
+                await _exit_code(process)
                 return
             process.kill()
-            await process.wait()
+            await _exit_code(process)
+
+
+async def _exit_code(process: subprocess.Popen) -> int:
+    """Wait for ``process`` to exit (polled: it was not started by trio); its code."""
+    while process.poll() is None:
+        await trio.sleep(_POLL)
+    return process.returncode
 
 
 class _ChildTransport:
