@@ -2,28 +2,51 @@
 
 from typing import Any
 
+from .arguments import check_extra_arguments, describe
+from .errors import InvalidArgument
 from .events import EventDispatcher, StringProperty
 
 __all__ = ("MoaBase",)
 
 
 class MoaBase(EventDispatcher):
-    """An :class:`EventDispatcher` with a ``name``.
+    """An :class:`EventDispatcher` with a ``name``, whose keyword arguments are checked.
 
-    Keyword arguments naming a Kivy property set it; any other keyword argument
-    becomes a plain attribute of the instance, so a subclass can be configured
-    without declaring properties (``SugarPalletStage(motor_device=dev, delay=0.2)``).
+    A keyword argument naming a Kivy property sets it; ``name`` is set first, so
+    messages about the others name the object. A value the property refuses
+    raises :class:`InvalidArgument` naming the object, the argument and the value.
+    Any other keyword argument must be accepted by the class (see
+    :mod:`moalab.core.arguments`) and becomes a plain attribute of the instance,
+    so a user's subclass can be configured without declaring properties
+    (``SugarPalletStage(motor_device=dev, delay=0.2)``); an unknown one raises
+    :class:`InvalidArgument` naming it and the closest accepted names.
     """
 
     name: str = StringProperty("")
     """A human-readable name, used in logs and displays."""
 
     def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        if "name" in kwargs:
+            self._set_argument("name", kwargs.pop("name"))
         props = self.properties()
         extra = {key: kwargs.pop(key) for key in list(kwargs) if key not in props}
-        super().__init__(**kwargs)
+        if extra:
+            check_extra_arguments(type(self), props, extra, describe(self))
+        for key, value in kwargs.items():
+            self._set_argument(key, value)
         for key, value in extra.items():
             setattr(self, key, value)
+
+    def _set_argument(self, key: str, value: Any) -> None:
+        try:
+            setattr(self, key, value)
+        except InvalidArgument:
+            raise
+        except (ValueError, TypeError) as exc:  # Kivy's own checks (bounds, options, types)
+            raise InvalidArgument(
+                f"{describe(self)}: {key}={value!r} is not accepted ({exc})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"

@@ -1,14 +1,23 @@
 """ADC devices: multi-channel, sampled analog input."""
 
+import math
 from typing import Any
 
 import numpy as np
 
+from ..core.arguments import NUMBER, Accepts, CheckedNumericProperty, whole_number
 from ..core.errors import InvalidArgument
-from ..core.events import BoundedNumericProperty, NumericProperty, ObjectProperty
+from ..core.events import NumericProperty, ObjectProperty
 from .device import Device
 
 __all__ = ("ADCPort",)
+
+
+_FINITE = Accepts(lambda v: NUMBER.test(v) and abs(v) < math.inf, "a finite number")
+_FREQUENCY = Accepts(lambda v: _FINITE.test(v) and v >= 0,
+                     "samples per second, a finite number >= 0")
+# counts are divided by the scale: 0 would make every value infinite
+_SCALE = Accepts(lambda v: _FINITE.test(v) and v != 0, "a finite number other than 0")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -27,13 +36,13 @@ class ADCPort(Device):
 
     _logged_names_ = ("raw_data", "data", "ts_idx")
 
-    frequency: float = BoundedNumericProperty(1000.0, min=0)
+    frequency: float = CheckedNumericProperty(1000.0, _FREQUENCY)
     """Samples per second per channel."""
 
-    bit_depth: int = BoundedNumericProperty(16, min=1, max=64)
-    num_channels: int = BoundedNumericProperty(1, min=1)
-    scale: float = NumericProperty(1.0)
-    offset: float = NumericProperty(0.0)
+    bit_depth: int = CheckedNumericProperty(16, whole_number(1, 64))
+    num_channels: int = CheckedNumericProperty(1, whole_number(1))
+    scale: float = CheckedNumericProperty(1.0, _SCALE)
+    offset: float = CheckedNumericProperty(0.0, _FINITE)
 
     active_channels = ObjectProperty(None, allownone=True)
     """A list of ``num_channels`` booleans; None means all active."""

@@ -13,6 +13,14 @@ from typing import Any
 import numpy as np
 import trio
 
+from ..core.arguments import (
+    NON_NEGATIVE,
+    RANDOM,
+    SECONDS,
+    check_value,
+    describe,
+    whole_number,
+)
 from ..core.clock import now, to_trio_time
 from ..core.dispatch import apply_executor
 from ..core.errors import InvalidArgument
@@ -38,14 +46,18 @@ class _RandomPump:
         interval: tuple[float, float] = (1.0, 11.0),
         **kwargs: Any,
     ) -> None:
-        lo, hi = interval
-        if not 0 <= lo <= hi:
-            raise InvalidArgument(
-                f"interval={interval!r} is not accepted: give (lo, hi) seconds with 0 <= lo <= hi"
-            )
         super().__init__(**kwargs)
+        if not (
+            isinstance(interval, tuple | list) and len(interval) == 2
+            and all(SECONDS.test(t) for t in interval) and interval[0] <= interval[1]
+        ):
+            raise InvalidArgument(
+                f"{describe(self)}: interval={interval!r} is not accepted; give (lo, hi) "
+                "seconds with 0 <= lo <= hi"
+            )
+        check_value(self, "rng", rng, RANDOM)
         self.rng = rng or random.Random()
-        self.interval = (lo, hi)
+        self.interval = (interval[0], interval[1])
         self.init_kwargs["interval"] = self.interval
 
     @apply_executor
@@ -121,11 +133,11 @@ class VirtualADCPort(ADCPort):
     def __init__(
         self, block_size: int = 100, noise: float = 0.01, seed: int | None = None, **kwargs: Any
     ) -> None:
-        if block_size < 1:
-            raise InvalidArgument(f"block_size={block_size!r} is not accepted: give at least 1")
         super().__init__(**kwargs)
+        check_value(self, "block_size", block_size, whole_number(1))
+        check_value(self, "noise", noise, NON_NEGATIVE)
         if not self.frequency:
-            raise InvalidArgument(f"ADC {self.name!r}: frequency must be above 0 to pump")
+            raise InvalidArgument(f"{describe(self)}: frequency must be above 0 to pump")
         self.block_size = block_size
         self.noise = noise
         self.init_kwargs.update(block_size=block_size, noise=noise, seed=seed)

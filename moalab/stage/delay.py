@@ -3,8 +3,14 @@
 import random
 from typing import Any
 
-from ..core.errors import InvalidArgument
-from ..core.events import BoundedNumericProperty, NumericProperty
+from ..core.arguments import (
+    POSITIVE,
+    RANDOM,
+    SECONDS,
+    CheckedNumericProperty,
+    check_range,
+    check_value,
+)
 from .stage import MoaStage
 
 __all__ = ("Delay", "RandomDelay", "UniformRandomDelay", "GaussianRandomDelay")
@@ -14,7 +20,7 @@ class Delay(MoaStage):
     """Waits :attr:`delay` seconds each trial, counted from the trial's start (its
     ``on_trial_start`` row); pausing keeps the remaining time."""
 
-    delay: float = BoundedNumericProperty(0, min=0)
+    delay: float = CheckedNumericProperty(0, SECONDS)
     """Seconds to wait each trial."""
 
     async def do_trial(self) -> None:
@@ -31,6 +37,7 @@ class RandomDelay(Delay):
 
     def __init__(self, rng: random.Random | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_value(self, "rng", rng, RANDOM)
         self.rng = rng or random.Random()
 
     def draw(self) -> float:
@@ -44,26 +51,27 @@ class RandomDelay(Delay):
 class UniformRandomDelay(RandomDelay):
     """Waits a delay drawn uniformly from [:attr:`min`, :attr:`max`] each trial."""
 
-    min: float = BoundedNumericProperty(0, min=0)
-    max: float = BoundedNumericProperty(1, min=0)
+    min: float = CheckedNumericProperty(0, SECONDS)
+    max: float = CheckedNumericProperty(1, SECONDS)
 
     def __init__(self, rng: random.Random | None = None, **kwargs: Any) -> None:
         super().__init__(rng, **kwargs)
-        if self.min > self.max:
-            raise InvalidArgument(
-                f"UniformRandomDelay {self.name!r}: min={self.min} is above max={self.max}; "
-                "min must be at most max"
-            )
+        check_range(self, "min", "max")
 
     def draw(self) -> float:
+        # checked again here: min and max may have been set one at a time since
+        check_range(self, "min", "max")
         return self.rng.uniform(self.min, self.max)
 
 
 class GaussianRandomDelay(RandomDelay):
     """Waits a delay drawn from a normal distribution (:attr:`mu`, :attr:`sigma`), clipped at 0."""
 
-    mu: float = NumericProperty(1)
-    sigma: float = BoundedNumericProperty(0.1, min=0)
+    mu: float = CheckedNumericProperty(1, SECONDS)
+    """The mean delay, in seconds."""
+
+    sigma: float = CheckedNumericProperty(0.1, POSITIVE)
+    """The standard deviation, in seconds."""
 
     def draw(self) -> float:
         return max(0.0, self.rng.gauss(self.mu, self.sigma))

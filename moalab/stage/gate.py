@@ -6,14 +6,9 @@ from typing import Any
 
 import trio
 
+from ..core.arguments import NUMBER, SECONDS, CheckedNumericProperty, check_range
 from ..core.errors import InvalidArgument
-from ..core.events import (
-    BooleanProperty,
-    BoundedNumericProperty,
-    NumericProperty,
-    ObjectProperty,
-    StringProperty,
-)
+from ..core.events import BooleanProperty, ObjectProperty, StringProperty
 from .stage import MoaStage
 
 __all__ = ("GateStage", "DigitalGateStage", "AnalogGateStage")
@@ -58,7 +53,7 @@ class GateStage(MoaStage):
     state_prop: str = StringProperty("state")
     """The name of the device property to watch."""
 
-    hold_time: float = BoundedNumericProperty(0, min=0)
+    hold_time: float = CheckedNumericProperty(0, SECONDS)
     """Seconds the value must keep passing before the gate exits."""
 
     use_initial: bool = BooleanProperty(True)
@@ -135,8 +130,16 @@ class DigitalGateStage(GateStage):
 class AnalogGateStage(GateStage):
     """Exits when the device's value lies in [:attr:`min`, :attr:`max`]."""
 
-    min: float = NumericProperty(0)
-    max: float = NumericProperty(0)
+    min: float = CheckedNumericProperty(0, NUMBER)
+    max: float = CheckedNumericProperty(0, NUMBER)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        check_range(self, "min", "max")
+
+    async def init_trial(self, i: int) -> None:
+        # checked again here: min and max may have been set one at a time since
+        check_range(self, "min", "max")
 
     def check_done(self, value: Any) -> bool:
         return value is not None and self.min <= value <= self.max

@@ -6,6 +6,7 @@ from typing import Any
 
 import trio
 
+from ..core.arguments import SECONDS, TRIALS, CheckedNumericProperty
 from ..core.base import MoaBase
 from ..core.clock import now, sleep_until
 from ..core.errors import InvalidArgument, StageStateError
@@ -114,8 +115,9 @@ class MoaStage(MoaBase, Loggable):
     parent: "MoaStage | None" = ObjectProperty(None, allownone=True)
     """The stage this one is a child of, or None for a root."""
 
-    repeat: int = BoundedNumericProperty(1, min=-1)
-    """How many trials to run; -1 runs trials until stopped."""
+    repeat: int = CheckedNumericProperty(1, TRIALS)
+    """How many trials to run: a whole number >= 0; -1 (or ``math.inf``) runs trials
+    until stopped."""
 
     count: int = BoundedNumericProperty(-1, min=-1)
     """Index of the current (or last) trial; -1 before the first trial of a run."""
@@ -134,10 +136,10 @@ class MoaStage(MoaBase, Loggable):
     disabled: bool = BooleanProperty(False)
     """A disabled stage is skipped: running it does nothing."""
 
-    max_duration: float = BoundedNumericProperty(0, min=0)
+    max_duration: float = CheckedNumericProperty(0, SECONDS)
     """If non-zero, the stage ends (as done) after this many seconds, trials included."""
 
-    max_trial_duration: float = BoundedNumericProperty(0, min=0)
+    max_trial_duration: float = CheckedNumericProperty(0, SECONDS)
     """If non-zero, each trial ends after this many seconds."""
 
     active: bool = BooleanProperty(False)
