@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 
+from ..core.arguments import declared_arguments
 from ..core.errors import InvalidArgument
 from ..device.device import Device
 from .codec import encode
@@ -28,7 +29,10 @@ from .worker import WorkerThread
 
 __all__ = ("ObjectRegistry", "RemoteObject", "class_path", "encodable")
 
-ALWAYS_ALLOWED = ("moalab",)
+# moalab's modules that define devices a client may create: its device library and
+# the guide's remote sample (examples/remote_sugar_pellet.py creates it on a server);
+# not the rest of moalab, whose modules (examples, cli) run code when imported
+ALWAYS_ALLOWED = ("moalab.device", "moalab.examples.remote_devices")
 _MAIN_ALIAS = "__moalab_main__"
 _NOT_MIRRORED = {"executor"}
 
@@ -207,12 +211,13 @@ class RemoteObject:
 class ObjectRegistry:
     """The objects of a server, by name.
 
-    Classes are imported only from moalab itself and the modules in ``allow``
-    (a module allows its submodules too); ``allow_all`` lifts that (for a
-    process executor's child, which serves only its own parent). Classes of
-    ``__main__`` come from ``main_script`` if given (the parent's script,
-    imported once under another name so its main block does not run). Only
-    :class:`~moalab.Device` subclasses can be created.
+    Classes are imported only from moalab's device modules (``ALWAYS_ALLOWED``)
+    and the modules in ``allow`` (a module allows its submodules too);
+    ``allow_all`` lifts that (for a process executor's child, which serves only
+    its own parent). Classes of ``__main__`` come from ``main_script`` if given
+    (the parent's script, imported once under another name so its main block
+    does not run). Only :class:`~moalab.Device` subclasses can be created, with
+    only their declared properties and constructor parameters as arguments.
     """
 
     def __init__(self, allow: Iterable[str] = (), allow_all: bool = False,
@@ -239,9 +244,12 @@ class ObjectRegistry:
                 "moalab-server with --allow <that module>"
             )
         if not self._allowed(module_name):
+            # a user's package is allowed whole; of moalab, only the module named
+            package = module_name.split(".")[0]
+            hint = module_name if package == "moalab" else package
             raise NotAllowed(
                 f"module {module_name!r} is not allowed on this server: start moalab-server "
-                f"with --allow {module_name.split('.')[0]} (allowed now: {', '.join(self.allow)})"
+                f"with --allow {hint} (allowed now: {', '.join(self.allow)})"
             )
         try:
             obj: Any = self._import(module_name)
@@ -300,10 +308,25 @@ class ObjectRegistry:
         cls = self.resolve_class(cls_path)
         if kwargs is not None and not isinstance(kwargs, dict):
             raise InvalidArgument(f"constructor arguments must be a map, not {kwargs!r}")
+        self._check_arguments(cls, kwargs or {})
         obj = cls(**{**(kwargs or {}), "name": name})
         remote = self.objects[name] = RemoteObject(name, obj)
         remote.worker.start()
         return remote, True
+
+    @staticmethod
+    def _check_arguments(cls: type, kwargs: dict[Any, Any]) -> None:
+        """Refuse constructor arguments other than ``cls``'s declared properties and
+        constructor parameters: an attribute a client could set otherwise (``rng``,
+        ``on_data_update``, ``__dict__``) would change how the object behaves."""
+        accepted = declared_arguments(cls) - _NOT_MIRRORED
+        refused = [key for key in kwargs if key not in accepted]
+        if refused:
+            raise NotAllowed(
+                f"{cls.__name__} cannot be created with argument(s) "
+                f"{', '.join(map(repr, refused))}: a remote create accepts only its declared "
+                f"properties and constructor parameters ({', '.join(sorted(accepted))})"
+            )
 
     def delete(self, name: str) -> None:
         self.get(name).close()
