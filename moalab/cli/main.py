@@ -2,15 +2,16 @@
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
-from rich.traceback import Traceback
 
 from ..core.errors import MoaError
+from . import failure
 from .bench import add_bench_arguments, run_bench
-from .run import default_log_path, run_cli_experiment
+from .run import EXIT_INTERRUPTED, default_log_path, run_cli_experiment
 from .script import CONVENTION, load_module, load_script
 
 __all__ = ("main",)
@@ -19,13 +20,31 @@ DEMO_MODULE = "moalab.examples.sugar_pellet"
 DEMO_SPEED = 20.0
 
 
-def _positive(text: str) -> float:
+SPEED_MAX = 1e6
+"""The fastest --speed accepted: beyond it a run's own microseconds of work become
+seconds of virtual time."""
+SPEED_WARN = 100.0
+"""Above this --speed, the run's own work shows in logged durations: a warning says so."""
+
+SPEED_HELP = (
+    "run in virtual time FACTOR times faster than real time: sleeps and delays pass "
+    "FACTOR times faster, but the run's own work (stage transitions, logging, device "
+    "calls) is not sped up, so it shows in the logged durations multiplied by FACTOR "
+    f"(0.1 ms of work is logged as 0.1 s at 1000); a warning says so above {SPEED_WARN:g}. "
+    f"Accepted: above 0, up to {SPEED_MAX:,.0f}"
+)
+
+
+def _speed(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    if not 0 < value <= SPEED_MAX:  # also refuses nan; inf is above the maximum
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: give a factor above 0 and up to {SPEED_MAX:,.0f} "
+            "(1 is real time; --dry-run passes delays at once)"
+        )
     return value
 
 
@@ -33,22 +52,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     timing = parser.add_mutually_exclusive_group()
     timing.add_argument("--dry-run", action="store_true",
                         help="run in virtual time: delays pass at once")
-    timing.add_argument("--speed", type=_positive, metavar="FACTOR",
-                        help="run in virtual time FACTOR times faster than real time")
+    timing.add_argument("--speed", type=_speed, metavar="FACTOR", help=SPEED_HELP)
     parser.add_argument("--log", type=Path, metavar="FILE.csv",
                         help="CSV log file (default: <name>-<date>-<time>.csv here)")
     parser.add_argument("--overwrite", action="store_true", help="overwrite an existing log file")
     parser.add_argument("--no-live", dest="live", action="store_false",
                         help="no live view of the stage tree")
-
-
-def _script_traceback(exc: BaseException, script: Path) -> Traceback:
-    """The traceback of an exception raised by ``script``, from the script's first frame
-    on (runpy's and moalab's frames above it say nothing to the script's author)."""
-    tb, target = exc.__traceback__, script.resolve()
-    while tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve() != target:
-        tb = tb.tb_next
-    return Traceback.from_exception(type(exc), exc, tb, max_frames=4)
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, print the full traceback (by default, only the "
+                        "frames of the experiment's own code)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         errors.print(Text.assemble((f"moalab {args.command}: ", "red"), message))
         return 2
 
+    if args.speed is not None and args.speed > SPEED_WARN:
+        errors.print(Text.assemble(
+            ("warning: ", "yellow"),
+            f"at --speed {args.speed:g} the run's own work is not sped up: each 0.1 ms of "
+            f"it adds {args.speed * 1e-4:g} s to the logged durations",
+        ))
     try:
         if args.command == "demo":
             experiment = load_module(DEMO_MODULE)
@@ -107,17 +125,24 @@ def main(argv: list[str] | None = None) -> int:
             except MoaError:
                 raise
             except Exception as exc:  # the user's script failed: show where, briefly
-                errors.print(_script_traceback(exc, args.script), soft_wrap=False)
+                shown = (failure.full_traceback(exc) if args.traceback else
+                         failure.user_traceback(exc)
+                         or "".join(traceback.format_exception_only(exc)))
+                errors.out(shown, highlight=False, end="")
                 return error(f"the script {str(args.script)!r} raised {type(exc).__name__} "
                              f"while loading ({exc}); fix it and run again")
             stem = args.script.stem
         log_path = args.log or default_log_path(stem)
         return run_cli_experiment(
             experiment, log_path, dry_run=args.dry_run, speed=args.speed, live=args.live,
-            overwrite=args.overwrite, console=console,
+            overwrite=args.overwrite, console=console, errors=errors,
+            full_traceback=args.traceback,
         )
     except MoaError as exc:
         return error(str(exc))
+    except KeyboardInterrupt:  # Ctrl-C while the script loads: nothing ran yet
+        error("interrupted before the experiment started")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ import trio.testing
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
-from rich.traceback import Traceback
 
-from ..core.errors import InvalidArgument, MoaError
+from ..core.errors import InvalidArgument
 from ..log.loggers import SimpleCSVLogger
 from ..runner.experiment import run_experiment
 from ..stage.runstate import RunState
+from . import failure
 from .live import LiveView
 from .script import Experiment
 
@@ -76,8 +76,15 @@ def run_cli_experiment(
     live: bool = True,
     overwrite: bool = False,
     console: Console | None = None,
+    errors: Console | None = None,
+    full_traceback: bool = False,
 ) -> int:
-    """Run ``experiment``, logging every stage and device to ``log_path``; return an exit code."""
+    """Run ``experiment``, logging every stage and device to ``log_path``; return an exit code.
+
+    The live view and the summary go to ``console``; an exception of the run goes to
+    ``errors`` (stderr by default) as the user's frames and the stage it was raised in,
+    or with every frame when ``full_traceback``.
+    """
     console = console or Console()
     clock = _make_clock(dry_run, speed)
     if log_path.is_dir():
@@ -100,19 +107,25 @@ def run_cli_experiment(
     start = read_clock()
     view = LiveView(experiment.root, lambda: read_clock() - start, str(log_path))
     interrupted = False
-    error: BaseException | None = None
+    failed: BaseExceptionGroup | None = None
+    keyboard: BaseExceptionGroup | None = None
     try:
         display = (
             Live(get_renderable=view.render, console=console, refresh_per_second=8)
             if live
             else nullcontext()
         )
-        with display:
-            interrupted = trio.run(_run_with_signals, experiment, console, clock=clock)
-        if live:
-            console.line()
-    except Exception as exc:  # the experiment's own failure: report it, keep the log
-        error = exc
+        try:
+            with display:
+                interrupted = trio.run(_run_with_signals, experiment, console, clock=clock)
+        finally:
+            if live:  # the live view's last line ends before anything else is printed
+                console.line()
+    # the tree's exceptions reach here in trio's groups: split them at this edge
+    except* KeyboardInterrupt as group:  # a Ctrl-C outside trio's signal handling: a stop
+        interrupted, keyboard = True, group
+    except* Exception as group:  # the experiment's own failure: report it, keep the log
+        failed = group
     finally:
         logger.remove_all()
         logger.close()
@@ -127,12 +140,29 @@ def run_cli_experiment(
         ),
         soft_wrap=True,
     )
-    if error is not None:
-        if not isinstance(error, MoaError):
-            console.print(Traceback.from_exception(type(error), error, error.__traceback__))
-        console.print(Text.assemble(("error: ", "red"), f"{type(error).__name__}: {error}"),
-                      soft_wrap=True)
+    errors = errors or Console(stderr=True, soft_wrap=True)
+    if keyboard is not None:
+        first = next(failure.leaves(keyboard))
+        errors.print(Text.assemble(("interrupted: ", "yellow"), failure.headline(first)),
+                     soft_wrap=True)
+    if failed is not None:
+        _report_failure(failed, errors, full_traceback)
         return EXIT_FAILED
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if state in (RunState.DONE, RunState.STOPPED) else EXIT_FAILED
+
+
+def _report_failure(group: BaseExceptionGroup, errors: Console, full: bool) -> None:
+    """Print each exception of ``group``: the user's frames (all of them with ``full``),
+    then one line naming its type and the stage it was raised in."""
+    if full:
+        errors.out(failure.full_traceback(group), highlight=False, end="")
+    for exc in failure.leaves(group):
+        if not full:
+            text = failure.user_traceback(exc)
+            if text:
+                errors.out(text, highlight=False, end="")
+        hint = "" if full else " (--traceback shows every frame)"
+        errors.print(Text.assemble(("error: ", "red"), failure.headline(exc), hint),
+                     soft_wrap=True)

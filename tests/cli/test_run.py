@@ -167,7 +167,7 @@ def test_a_script_that_raises_shows_its_own_frames(tmp_path):
     result = run("moalab", "run", "broken.py", "--dry-run", "--no-live", cwd=tmp_path)
     assert result.returncode == 2
     # the script's traceback (its line, not moalab's or runpy's frames), then one line
-    assert "broken.py:2" in result.stderr
+    assert 'File "broken.py", line 2, in <module>' in result.stderr
     assert "moalab/cli" not in result.stderr and "runpy" not in result.stderr
     last = lines(result.stderr)[-1]
     assert last == ("moalab run: the script 'broken.py' raised ValueError while loading "
@@ -186,8 +186,9 @@ def test_a_script_with_a_syntax_error(tmp_path):
 @pytest.mark.parametrize(
     "flags, expected",
     [
-        (["--speed", "-1"], "moalab run: error: argument --speed: '-1' must be above 0"),
-        (["--speed", "0"], "moalab run: error: argument --speed: '0' must be above 0"),
+        *((["--speed", value], f"moalab run: error: argument --speed: {value!r} is out of "
+           "range: give a factor above 0 and up to 1,000,000 (1 is real time; --dry-run "
+           "passes delays at once)") for value in ("-1", "0", "1e9", "inf", "nan")),
         (["--speed", "fast"], "moalab run: error: argument --speed: 'fast' is not a number"),
         (["--dry-run", "--speed", "2"],
          "moalab run: error: argument --speed: not allowed with argument --dry-run"),
@@ -293,3 +294,215 @@ def test_devices_of_a_script(tmp_path, declaration, pumped):
     for name, expected in pumped.items():
         assert expected - 1 <= updates[name] <= expected, (name, updates)
     assert stage_events(rows)[-1] == ("Root stage", "on_stage_end")
+
+
+# ------------------------------------------------- an exception of the experiment
+
+LEAF = """\
+from moalab import MoaStage
+
+class Bad(MoaStage):
+    async def do_trial(self):
+        1 / 0
+
+root = MoaStage(name='root')
+root.add_stage(Bad(name='bad'))
+"""
+
+NESTED = """\
+from moalab import Delay, MoaStage
+
+def check(value):
+    raise ValueError(f'the reward size {value} is not allowed')
+
+class Reward(MoaStage):
+    async def do_trial(self):
+        check(-1)
+
+root = MoaStage(name='root')
+block = MoaStage(name='block', repeat=2)
+root.add_stage(Delay(delay=1, name='wait'))
+root.add_stage(block)
+block.add_stage(Delay(delay=1, name='iti'))
+block.add_stage(Reward(name='reward'))
+"""
+
+DEVICE_METHOD = """\
+from moalab import DigitalChannel, MoaStage, ThreadExecutor, apply_executor
+
+class Lever(DigitalChannel):
+    @apply_executor
+    def read_state(self):
+        raise OSError("the lever's cable is unplugged")
+
+executor = ThreadExecutor()
+executors = [executor]
+lever = Lever(name='lever', executor=executor)
+
+class Press(MoaStage):
+    async def do_trial(self):
+        await lever.read_state()
+
+root = MoaStage(name='root')
+root.add_stage(Press(name='press'))
+"""
+
+HINT = " (--traceback shows every frame)"
+
+
+def assert_only_user_frames(stderr: str) -> None:
+    for internal in ("site-packages", "trio", "moalab/", "ExceptionGroup", "runpy"):
+        assert internal not in stderr, (internal, stderr)
+
+
+@pytest.mark.parametrize(
+    "script, frames, headline",
+    [
+        pytest.param(LEAF, [("do_trial", "1 / 0")],
+                     "ZeroDivisionError in stage 'bad' (root/bad): division by zero",
+                     id="leaf"),
+        pytest.param(NESTED, [("do_trial", "check(-1)"), ("check", "raise ValueError")],
+                     "ValueError in stage 'reward' (root/block/reward): the reward size -1 "
+                     "is not allowed", id="nested-stage"),
+        pytest.param(DEVICE_METHOD, [("do_trial", "await lever.read_state()"),
+                                     ("read_state", "raise OSError")],
+                     "OSError in device 'lever', called by stage 'press' (root/press): the "
+                     "lever's cable is unplugged", id="device-method"),
+    ],
+)
+def test_an_exception_in_the_tree_is_the_users(tmp_path, script, frames, headline):
+    write_script(tmp_path, script)
+    log = tmp_path / "run.csv"
+    # the default live view, so its last line and the summary must stay apart
+    result = run("moalab", "run", "experiment.py", "--dry-run", "--log", log, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    # stdout: the live view and the summary, each line whole; no traceback
+    assert "Traceback" not in result.stdout
+    summary = lines(result.stdout)[-1]
+    assert summary.startswith("experiment experiment.py: failed after "), result.stdout
+    # stderr: a short traceback through the user's frames only, then one line
+    err = lines(result.stderr)
+    assert err[0] == "Traceback (most recent call last):", result.stderr
+    shown = [(line.split(", in ")[1], code.strip()) for line, code in zip(err, err[1:])
+             if line.startswith('  File "experiment.py", line ')]
+    assert [(name, code[:len(prefix)]) for (name, code), (_, prefix) in zip(shown, frames)
+            ] == frames, result.stderr
+    assert len(shown) == len(frames), result.stderr
+    assert_only_user_frames(result.stderr)
+    assert err[-1] == f"error: {headline}{HINT}"
+    assert len(err) <= 12, result.stderr
+    # the log is whole: the root's end is its last row
+    assert stage_events(read_rows(log))[-1] == ("root", "on_stage_end")
+
+
+def test_traceback_flag_shows_every_frame(tmp_path):
+    write_script(tmp_path, LEAF)
+    result = run("moalab", "run", "experiment.py", "--dry-run", "--no-live", "--traceback",
+                 "--log", tmp_path / "run.csv", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ExceptionGroup" in result.stderr and "trio" in result.stderr
+    assert "moalab/stage/stage.py" in result.stderr
+    assert 'File "experiment.py", line 5, in do_trial' in result.stderr
+    assert lines(result.stderr)[-1] == (
+        "error: ZeroDivisionError in stage 'bad' (root/bad): division by zero")
+
+
+PUMP = """\
+from moalab import Delay, MoaStage, VirtualDigitalChannel
+
+class Flaky(VirtualDigitalChannel):
+    async def read_state(self):
+        raise RuntimeError('the sensor stopped answering')
+
+beam = Flaky(name='beam', interval=(0.5, 0.5))
+root = MoaStage(name='root')
+root.add_stage(Delay(delay=5, name='wait'))
+"""
+
+
+def test_an_exception_in_a_device_pump_names_the_device(tmp_path):
+    write_script(tmp_path, PUMP)
+    result = run("moalab", "run", "experiment.py", "--dry-run", "--no-live",
+                 "--log", tmp_path / "run.csv", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert_only_user_frames(result.stderr)
+    assert 'File "experiment.py", line 5, in read_state' in result.stderr
+    assert lines(result.stderr)[-1] == (
+        f"error: RuntimeError in device 'beam': the sensor stopped answering{HINT}")
+
+
+KEYBOARD = """\
+from moalab import Delay, MoaStage
+
+class Quit(MoaStage):
+    async def do_trial(self):
+        raise KeyboardInterrupt
+
+root = MoaStage(name='root')
+root.add_stage(Delay(delay=1, name='wait'))
+root.add_stage(Quit(name='quit'))
+"""
+
+
+def test_a_keyboard_interrupt_in_the_tree_is_a_stop(tmp_path):
+    write_script(tmp_path, KEYBOARD)
+    log = tmp_path / "run.csv"
+    result = run("moalab", "run", "experiment.py", "--dry-run", "--no-live", "--log", log,
+                 cwd=tmp_path)
+    assert result.returncode == 130, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert lines(result.stderr) == ["interrupted: KeyboardInterrupt in stage 'quit' (root/quit)"]
+    assert stage_events(read_rows(log))[-1] == ("root", "on_stage_end")
+
+
+SLOW_LOAD = """\
+import pathlib, time
+pathlib.Path('loading').touch()
+time.sleep(60)
+from moalab import Delay
+root = Delay(delay=1)
+"""
+
+
+def test_sigint_while_the_script_loads(tmp_path):
+    script = write_script(tmp_path, SLOW_LOAD)
+    process = subprocess.Popen(
+        [*command("moalab"), "run", str(script), "--dry-run", "--no-live"],
+        cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until((tmp_path / "loading").exists, 30, "the script to start loading")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stdout + stderr
+    assert "Traceback" not in stdout + stderr
+    assert lines(stderr) == ["moalab run: interrupted before the experiment started"]
+    assert not list(tmp_path.glob("*.csv"))
+
+
+# ------------------------------------------------------------------------ speed
+
+SHORT = "from moalab import Delay\nroot = Delay(delay=0.1, name='short')\n"
+
+
+@pytest.mark.parametrize("speed, warned", [("50", False), ("1000", True)])
+def test_a_high_speed_warns_that_overhead_shows(tmp_path, speed, warned):
+    write_script(tmp_path, SHORT)
+    result = run("moalab", "run", "experiment.py", "--speed", speed, "--no-live",
+                 "--log", tmp_path / "run.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    warning = (f"warning: at --speed {speed} the run's own work is not sped up: each 0.1 ms "
+               f"of it adds {float(speed) * 1e-4:g} s to the logged durations")
+    assert lines(result.stderr) == ([warning] if warned else [])
+
+
+def test_help_says_what_speed_does_to_timing(tmp_path):
+    result = run("moalab", "run", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "the run's own work (stage transitions, logging, device calls) is not sped up" in text
+    assert "multiplied by FACTOR" in text and "up to 1,000,000" in text
