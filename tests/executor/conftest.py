@@ -35,6 +35,14 @@ STREAM_WINDOW = 64
 _names = itertools.count()
 
 
+def kinds_and_methods(kinds: tuple[str, ...], methods: tuple[str, ...]) -> pytest.MarkDecorator:
+    """Parametrize ``kind`` (indirectly) and ``method`` with every pair that can run:
+    a ThreadExecutor runs only sync methods, so no ``async_*`` method is paired with it."""
+    pairs = [(kind, method) for kind in kinds for method in methods
+             if not (kind == "thread" and method.startswith("async"))]
+    return pytest.mark.parametrize("kind, method", pairs, indirect=["kind"])
+
+
 def unique_name(prefix: str = "dev") -> str:
     # unique across the session: tests share one moalab-server
     return f"{prefix}-{os.getpid()}-{next(_names)}"

@@ -16,6 +16,7 @@ from .conftest import (
     ASYNC_BUT_PROCESS,
     REMOTE,
     REMOTE_BUT_PROCESS,
+    kinds_and_methods,
     unique_name,
     wait_until,
 )
@@ -187,9 +188,9 @@ async def test_cancelling_the_caller_cancels_the_far_side(new_async_device):
     assert stats["async_started"] == 1 and stats["async_finished"] == 0
 
 
+# an AsyncThreadExecutor runs sync calls at once: it has no queue to skip from
+@pytest.mark.parametrize("kind", [kind for kind in ALL if kind != "async_thread"], indirect=True)
 async def test_cancelled_queued_call_is_skipped(kind, new_device):
-    if kind == "async_thread":
-        pytest.skip("AsyncThreadExecutor runs sync calls at once, there is no queue")
     device = await new_device()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(device.sleep, 0.5)
@@ -225,12 +226,9 @@ async def test_async_calls_overlap(async_executor):
     assert elapsed < 0.5 * 8 / 2, f"8 calls of 0.5 s took {elapsed:.2f} s: they did not overlap"
 
 
-@pytest.mark.parametrize("method", ["record", "async_record"])
+# each REST call is its own HTTP request: concurrent ones have no order
+@kinds_and_methods(tuple(kind for kind in ALL if kind != "rest"), ("record", "async_record"))
 async def test_calls_on_one_object_keep_their_order(kind, new_device, method):
-    if kind == "rest":
-        pytest.skip("each REST call is its own HTTP request: concurrent ones have no order")
-    if kind == "thread" and method == "async_record":
-        pytest.skip("ThreadExecutor runs only sync methods")
     device = await new_device()
     issued = []
 

@@ -8,9 +8,7 @@ import trio
 from moalab.executor.codec import BURST_BYTES
 from moalab.executor.stream import DEFAULT_BUFFER
 
-from .conftest import ALL, ALL_BUT_PROCESS, LOCAL, STREAM_WINDOW, wait_until
-
-SYNC_AND_ASYNC = pytest.mark.parametrize("method", ["count", "async_count"])
+from .conftest import ALL, ALL_BUT_PROCESS, LOCAL, STREAM_WINDOW, kinds_and_methods, wait_until
 
 
 async def stats_of(kind, device) -> dict:
@@ -18,11 +16,6 @@ async def stats_of(kind, device) -> dict:
     if kind in LOCAL:
         return dict(device.stats)  # the object itself
     return await device.peek_stats()
-
-
-def skip_async_on_thread(kind, method):
-    if kind == "thread" and method.startswith("async"):
-        pytest.skip("ThreadExecutor runs only sync methods")
 
 
 @pytest.mark.parametrize("kind", ALL, indirect=True)
@@ -37,9 +30,8 @@ async def test_array_items_arrive_whole(kind, new_device):
         == list(range(20))
 
 
-@SYNC_AND_ASYNC
+@kinds_and_methods(ALL, ("count", "async_count"))
 async def test_items_in_order_with_callback(kind, new_device, method):
-    skip_async_on_thread(kind, method)
     device = await new_device()
     n = 1000  # more than the stream window: the reader grants credit as it goes
     with trio.fail_after(30):
@@ -63,9 +55,8 @@ async def test_generator_error_reaches_the_reader(kind, new_device):
     assert await device.echo(1) == [[1], {}]
 
 
-@pytest.mark.parametrize("method", ["endless", "async_endless"])
+@kinds_and_methods(ALL, ("endless", "async_endless"))
 async def test_leaving_early_stops_the_generator(kind, new_device, method):
-    skip_async_on_thread(kind, method)
     device = await new_device()
     received = []
     with trio.fail_after(30):
@@ -101,11 +92,10 @@ async def _closed_or_not_started(kind, device) -> bool:
     return stats["gen_closed"] == 1 or stats["produced"] == 0
 
 
-@pytest.mark.parametrize("method", ["endless", "async_endless"])
+@kinds_and_methods(ALL, ("endless", "async_endless"))
 async def test_back_pressure(kind, new_device, method):
     """A reader that stops reading holds the generator back: what it produces stays
     within the buffers on the way."""
-    skip_async_on_thread(kind, method)
     device = await new_device()
     # the producer's buffer, plus the batch the reader took from it (locally), or the
     # items the stream window lets travel (twice: read from the wire and granted again)
