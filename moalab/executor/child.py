@@ -4,8 +4,8 @@ Run by :class:`~moalab.executor.process.ProcessExecutor` as ``python -P -m
 moalab.executor.child --fd N --parent-pid PID [--main-script PATH]``. Descriptor
 ``N`` is the child's end of a socketpair whose other end only the parent holds:
 the child listens on nothing, so no other process can reach it. It writes
-:data:`~moalab.executor.process.READY` on that socket once it serves, then serves the parent's requests
-until the socket closes.
+:data:`~moalab.executor.process.READY` on that socket once it serves, then
+serves the parent's requests until the socket closes.
 
 ``-P`` keeps the working directory off ``sys.path``; the main script's folder is
 put there instead (the parent's script imports its neighbours from it). The
