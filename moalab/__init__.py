@@ -5,7 +5,7 @@ objects from it, record everything with loggers, and move device methods to
 threads, processes or a Raspberry Pi with executors.
 """
 
-from .core.clock import now
+from .core.clock import ClockOrigin, now
 from .core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .core.errors import InvalidArgument, MoaError, StageStateError
 from .core.loggable import Loggable
@@ -71,6 +71,7 @@ __version__ = "0.1.0"
 
 __all__ = (
     "now",
+    "ClockOrigin",
     "start",
     "run",
     "RunHandle",

@@ -14,18 +14,26 @@ real-time experiment clock ``OFFSET + (1 + DRIFT_PPM * 1e-6) * perf_counter()``.
 A ``moalab-server`` or ProcessExecutor child started with it stamps its clock
 echoes and its devices' timestamps (:func:`now`) on that clock. Code that reads
 :func:`time.perf_counter` itself is not skewed.
+
+A log places its experiment times in the world with a :class:`ClockOrigin`: the
+wall-clock time and the experiment time read together, and the kind of clock.
 """
 
 import os
 from collections.abc import Callable
+from datetime import datetime
 from time import perf_counter
+from typing import Literal, NamedTuple
 
 import trio
 from trio._core._run import SystemClock  # trio does not export the class of its default clock
 
 from .errors import InvalidArgument
 
-__all__ = ("now", "sleep_until", "to_trio_time", "SKEW_ENV")
+__all__ = (
+    "now", "sleep_until", "to_trio_time", "clock_kind", "clock_reader", "ClockOrigin",
+    "clock_origin", "SKEW_ENV",
+)
 
 SKEW_ENV = "MOALAB_CLOCK_SKEW"
 """The environment variable that skews a process's clock (tests only)."""
@@ -69,6 +77,58 @@ def now() -> float:
     if type(clock) is SystemClock:
         return _real_time()
     return clock.current_time()
+
+
+def clock_kind() -> Literal["real", "virtual"]:
+    """'virtual' inside a trio run on a clock other than trio's own (a dry run,
+    ``--speed``), else 'real'."""
+    try:
+        clock = trio.lowlevel.current_clock()
+    except RuntimeError:
+        return "real"
+    return "real" if type(clock) is SystemClock else "virtual"
+
+
+def clock_reader() -> Callable[[], float]:
+    """Return a function reading the current experiment clock, callable from any thread.
+
+    Called in a trio run, the function reads that run's clock (its virtual time
+    in a dry run) wherever it is called later, e.g. in an executor's worker
+    thread; called elsewhere, it reads real time.
+    """
+    if clock_kind() == "real":
+        return _real_time
+    # a MockClock's current_time only reads floats: safe from other threads
+    return trio.lowlevel.current_clock().current_time
+
+
+class ClockOrigin(NamedTuple):
+    """Where a log's time axis sits in the world: the wall clock read ``started_at``
+    (local time with its UTC offset) as the experiment clock read ``start_time``.
+
+    On a 'real' ``clock`` a timestamp ``t`` happened ``t - start_time`` seconds
+    after ``started_at``; on a 'virtual' one (a dry run, ``--speed``) timestamps
+    are virtual seconds and only ``started_at`` is wall-clock time.
+    """
+
+    started_at: datetime
+    start_time: float
+    clock: Literal["real", "virtual"]
+
+    def as_dict(self) -> dict[str, str | float]:
+        """The fields with ``started_at`` in ISO 8601 (e.g. for a file's header)."""
+        return {"started_at": self.started_at.isoformat(), "start_time": self.start_time,
+                "clock": self.clock}
+
+    def text(self) -> str:
+        """One line: ``started_at: ...  start_time: ...  clock: ...``."""
+        return "  ".join(f"{key}: {value}" for key, value in self.as_dict().items())
+
+
+def clock_origin() -> ClockOrigin:
+    """Read the wall clock and the experiment clock together, now."""
+    start_time = now()
+    return ClockOrigin(datetime.now().astimezone(), start_time, clock_kind())
 
 
 def to_trio_time(t: float) -> float:

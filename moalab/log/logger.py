@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from ..core.clock import now
+from ..core.clock import ClockOrigin, clock_origin, now
 from ..core.errors import InvalidArgument
 from ..core.loggable import Loggable
 
@@ -29,8 +29,12 @@ class ObjectLogger:
     For each instance, every trigger (a property change or an event dispatch
     named in its trigger names) writes one row per logged name, holding that
     name's current value; without logged names it writes one row with an empty
-    item. An instance with no trigger names logs each change of a logged name
-    as its own row. Timestamps are on the experiment clock.
+    item. A property trigger that is not itself a logged name writes one row
+    with its own new value instead (a gate's ``state`` row holds the value the
+    gate saw, ``wait_press,state,state,True``). An
+    instance with no trigger names logs each change of a logged name as its
+    own row. Timestamps are on the experiment clock; :attr:`origin` places them
+    in time.
 
     Subclasses implement :meth:`write_rows`; it runs in the thread that changed
     the object (the experiment's trio thread) and must not block for long.
@@ -39,6 +43,21 @@ class ObjectLogger:
     def __init__(self) -> None:
         self.logged_instances: dict[Any, list[tuple[str, int]]] = {}
         self.count = 0
+        self.origin: ClockOrigin | None = None
+        """The wall-clock time and experiment time of the run's start: set by
+        :meth:`set_origin` (a run does it as it starts), else read as the first
+        row is logged."""
+
+    def set_origin(self, origin: ClockOrigin) -> None:
+        """Record where this log's time axis starts; a logger keeps its first origin
+        (log each run to loggers of its own: a dry run's virtual clock starts anew)."""
+        if self.origin is None:
+            self.origin = origin
+            self.write_origin(origin)
+
+    def write_origin(self, origin: ClockOrigin) -> None:
+        """Record ``origin`` in the output; runs once, before the first row. Subclasses
+        that write somewhere implement it."""
 
     def add_logged_instance(
         self,
@@ -65,7 +84,10 @@ class ObjectLogger:
         uids = self.logged_instances.setdefault(loggable, [])
         if triggers:
             for trigger in triggers:
-                uid = loggable.fbind(trigger, self._log_trigger, trigger, tracked)
+                names = tracked
+                if trigger not in tracked and loggable.property(trigger, quiet=True) is not None:
+                    names = [trigger]
+                uid = loggable.fbind(trigger, self._log_trigger, trigger, names)
                 uids.append((trigger, uid))
         else:
             for name in tracked:
@@ -83,6 +105,8 @@ class ObjectLogger:
             self.remove_logged_instance(loggable)
 
     def _log_trigger(self, trigger: str, tracked: Sequence[str], obj: Any, *args: Any) -> None:
+        if self.origin is None:
+            self.set_origin(clock_origin())
         index = self.count
         self.count += 1
         t = now()

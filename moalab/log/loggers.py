@@ -6,6 +6,7 @@ import os
 import sys
 from typing import IO, Any
 
+from ..core.clock import ClockOrigin
 from ..core.errors import InvalidArgument
 from .logger import COLUMNS, LogRow, ObjectLogger
 
@@ -15,7 +16,17 @@ __all__ = ("SimpleCSVLogger", "SimpleTerminalLogger", "PythonLogger", "MemoryLog
 class SimpleCSVLogger(ObjectLogger):
     """Writes rows to a CSV file with columns ``index,timestamp,name,trigger,item,value``.
 
-    The file is created when the first row arrives (or on :meth:`open`), and
+    Below the column names, before the first row, comment lines give the
+    :attr:`origin` of the timestamps::
+
+        index,timestamp,name,trigger,item,value
+        # started_at: 2026-12-01T10:14:41.319509+01:00
+        # start_time: 1040.282386034
+        # clock: real
+        0,1040.28240411,Root stage,on_stage_start,count,-1
+
+    (read it with ``pandas.read_csv(path, comment="#")``; see
+    :class:`~moalab.core.clock.ClockOrigin`). The file is created when the first row arrives (or on :meth:`open`), and
     every row is flushed to the operating system as it is written, so killing
     the process loses no row already logged. ``fsync=True`` also forces rows to
     disk (survives a power cut; slower). An existing file is never overwritten
@@ -68,22 +79,35 @@ class SimpleCSVLogger(ObjectLogger):
         if self.fsync:
             os.fsync(self._file.fileno())
 
-    def write_rows(self, rows: list[LogRow]) -> None:
-        if self._file is None:
-            if self._closed:
-                return
+    def _opened(self) -> bool:
+        """Whether the file is open, opening it for the first row (not after close)."""
+        if self._file is None and not self._closed:
             self.open()
-        self._writer.writerows(rows)
-        self._flush()
+        return self._file is not None
+
+    def write_origin(self, origin: ClockOrigin) -> None:
+        if self._opened():
+            self._file.writelines(f"# {key}: {value}\n" for key, value in origin.as_dict().items())
+            self._flush()
+
+    def write_rows(self, rows: list[LogRow]) -> None:
+        if self._opened():
+            self._writer.writerows(rows)
+            self._flush()
 
 
 class SimpleTerminalLogger(ObjectLogger):
-    """Prints rows as a table: ``index | timestamp | name | trigger | item | value``."""
+    """Prints rows as a table: ``index | timestamp | name | trigger | item | value``,
+    below a ``# started_at: ...`` line giving their :attr:`origin`."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__()
         self.stream = stream
         self._header_done = False
+
+    def write_origin(self, origin: ClockOrigin) -> None:
+        stream = self.stream or sys.stdout
+        stream.write(f"# {origin.text()}\n")
 
     def write_rows(self, rows: list[LogRow]) -> None:
         stream = self.stream or sys.stdout
@@ -101,7 +125,11 @@ class SimpleTerminalLogger(ObjectLogger):
 
 
 class PythonLogger(ObjectLogger):
-    """Forwards rows to Python's :mod:`logging` (logger ``moalab.log`` by default)."""
+    """Forwards rows to Python's :mod:`logging` (logger ``moalab.log`` by default).
+
+    The first record gives their :attr:`origin` (``started_at: ...``; the
+    :class:`ClockOrigin` in its ``moalab_origin`` attribute).
+    """
 
     def __init__(self, logger: str | logging.Logger = "moalab.log",
                  level: int = logging.INFO) -> None:
@@ -110,6 +138,9 @@ class PythonLogger(ObjectLogger):
         if not isinstance(level, int):
             raise InvalidArgument(f"level={level!r} is not accepted: give a logging level int")
         self.level = level
+
+    def write_origin(self, origin: ClockOrigin) -> None:
+        self.logger.log(self.level, "%s", origin.text(), extra={"moalab_origin": origin})
 
     def write_rows(self, rows: list[LogRow]) -> None:
         for row in rows:
@@ -121,7 +152,8 @@ class PythonLogger(ObjectLogger):
 
 
 class MemoryLogger(ObjectLogger):
-    """Keeps rows in :attr:`rows`, a list of :class:`LogRow` (e.g. for a notebook)."""
+    """Keeps rows in :attr:`rows`, a list of :class:`LogRow` (e.g. for a notebook),
+    and their :attr:`origin`."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -36,9 +36,9 @@ def run(script: str, *args: str, cwd: Path, timeout: float = 60
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    """The rows of a moalab CSV log (header checked)."""
+    """The rows of a moalab CSV log (header checked; its ``#`` origin lines left out)."""
     with open(path, newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file)
+        reader = csv.DictReader(line for line in file if not line.startswith("#"))
         assert reader.fieldnames == ["index", "timestamp", "name", "trigger", "item", "value"]
         return list(reader)
 

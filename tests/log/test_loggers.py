@@ -3,10 +3,14 @@
 import csv
 import io
 import logging
+from datetime import datetime
 
+import pandas
 import pytest
+import trio
 
 from moalab import (
+    ClockOrigin,
     Delay,
     InvalidArgument,
     MoaStage,
@@ -19,8 +23,16 @@ COLUMNS = ["index", "timestamp", "name", "trigger", "item", "value"]
 
 
 def read_csv(path) -> list[list[str]]:
+    """The rows of a CSV log, its ``#`` comment lines left out."""
     with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.reader(f))
+        return list(csv.reader(line for line in f if not line.startswith("#")))
+
+
+def comments(path) -> dict[str, str]:
+    """The ``# key: value`` lines of a CSV log."""
+    with open(path, encoding="utf-8") as f:
+        pairs = [line[2:].rstrip("\n").split(": ", 1) for line in f if line.startswith("# ")]
+    return dict(pairs)
 
 
 async def test_csv_columns_and_rows(tmp_path, autojump_clock):
@@ -41,6 +53,44 @@ async def test_csv_columns_and_rows(tmp_path, autojump_clock):
         ["3", "1.5", "d", "on_stage_end", "count", "0"],
         ["3", "1.5", "d", "on_stage_end", "delay", "1.5"],
     ]
+
+
+async def test_csv_says_when_its_real_time_run_started(tmp_path):
+    path = tmp_path / "log.csv"
+    before = datetime.now().astimezone()
+    with SimpleCSVLogger(path) as logger:
+        stage = Delay(name="d", delay=0.01)
+        logger.add_logged_instance(stage)
+        await stage.run_stage()
+    lines = path.read_text().splitlines()
+    # the columns, then the origin, then the rows
+    assert lines[0] == ",".join(COLUMNS)
+    assert [line.split(":")[0] for line in lines[1:4]] == [
+        "# started_at", "# start_time", "# clock"]
+    origin = comments(path)
+    started_at = datetime.fromisoformat(origin["started_at"])
+    assert started_at.utcoffset() is not None  # with its time zone
+    assert 0 <= (started_at - before).total_seconds() < 5
+    assert origin["clock"] == "real"
+    first = read_csv(path)[1]
+    # the first row was logged right after the origin was read, on the same clock
+    assert 0 <= float(first[1]) - float(origin["start_time"]) < 0.1
+    assert logger.origin == ClockOrigin(started_at, float(origin["start_time"]), "real")
+    # pandas skips the origin lines
+    frame = pandas.read_csv(path, comment="#")
+    assert list(frame.columns) == COLUMNS and len(frame) == 4
+
+
+async def test_csv_origin_of_a_dry_run_is_virtual(tmp_path, autojump_clock):
+    await trio.sleep(7)
+    path = tmp_path / "log.csv"
+    stage = MoaStage(name="s")
+    with SimpleCSVLogger(path) as logger:
+        logger.add_logged_instance(stage)
+        await stage.run_stage()
+    origin = comments(path)
+    assert origin["clock"] == "virtual" and float(origin["start_time"]) == 7.0
+    assert read_csv(path)[1][1] == "7.0"
 
 
 def test_csv_rows_are_flushed_as_written(tmp_path):
@@ -76,6 +126,7 @@ def test_csv_fsync(tmp_path):
         logger.add_logged_instance(stage)
         stage.dispatch("on_stage_start")
         assert len(read_csv(path)) == 2
+        assert comments(path)["clock"] == "real"
 
 
 def test_csv_never_overwrites_an_existing_file(tmp_path):
@@ -102,7 +153,8 @@ def test_terminal_logger_prints_the_table(capsys):
     stage.dispatch("on_stage_start")
     stage.count = 0
     stage.dispatch("on_trial_start", 0)
-    lines = capsys.readouterr().out.splitlines()
+    origin, *lines = capsys.readouterr().out.splitlines()
+    assert origin.startswith("# started_at: ") and origin.endswith("  clock: real")
     assert len(lines) == 3
     assert [cell.strip() for cell in lines[0].split("|")] == COLUMNS
     first = [cell.strip() for cell in lines[1].split("|")]
@@ -119,7 +171,8 @@ async def test_terminal_logger_to_a_stream_prints_the_header_once(autojump_clock
     stage = Delay(name="Habituation", delay=20)
     logger.add_logged_instance(stage)
     await stage.run_stage()
-    lines = stream.getvalue().splitlines()
+    origin, *lines = stream.getvalue().splitlines()
+    assert "start_time: 0.0  clock: virtual" in origin
     assert len(lines) == 5
     assert sum("timestamp" in line for line in lines) == 1
     assert lines[3].split("|")[1].strip() == "20.0000000"
@@ -131,7 +184,9 @@ def test_python_logger_forwards_rows(caplog):
     logger.add_logged_instance(stage)
     with caplog.at_level(logging.INFO, logger="moalab.log"):
         stage.dispatch("on_stage_start")
-    (record,) = caplog.records
+    origin, record = caplog.records
+    assert origin.getMessage().startswith("started_at: ")
+    assert origin.moalab_origin.clock == "real"
     assert record.name == "moalab.log"
     assert record.levelno == logging.INFO
     assert "s on_stage_start count=-1" in record.getMessage()

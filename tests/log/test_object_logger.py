@@ -118,3 +118,13 @@ def test_two_loggers_log_the_same_instance():
     first.remove_logged_instance(stage)
     stage.dispatch("on_stage_end")
     assert len(first.rows) == 1 and len(second.rows) == 2
+
+
+def test_a_property_trigger_logs_its_own_value():
+    # not a logged name: its row holds the new value, not the logged names' values
+    stage = MoaStage(name="s")
+    logger = MemoryLogger()
+    logger.add_logged_instance(stage, triggered_names=["repeat"],
+                               use_default_logged_trigger_names=False)
+    stage.repeat = 4
+    assert [(r.trigger, r.item, r.value) for r in logger.rows] == [("repeat", "repeat", 4)]
