@@ -50,6 +50,19 @@ async def test_digital_gate_exits_on_the_exit_state(autojump_clock):
     assert [(r.timestamp, r.value) for r in state_rows] == [(0, False), (2.5, True)]
 
 
+async def test_the_gate_logs_the_value_it_saw(autojump_clock):
+    # with its default logged names: the state row holds the state, not the trial count
+    device = digital(False)
+    gate = DigitalGateStage(name="wait_press", device=device, exit_state=True)
+    logger = MemoryLogger()
+    logger.add_logged_instance(gate)
+    await run_gate(gate, device, [(2, True)])
+    assert [(r.timestamp, r.name, r.trigger, r.item, r.value) for r in logger.rows
+            if r.trigger == "state"] == [
+        (0, "wait_press", "state", "state", False), (2, "wait_press", "state", "state", True),
+    ]
+
+
 async def test_digital_gate_on_low(autojump_clock):
     device = digital(True)
     gate = DigitalGateStage(name="gate", device=device, exit_state=False)

@@ -119,7 +119,9 @@ async def test_seed_event_order_and_delays(autojump_clock):
     rows = logger.rows
     assert [(r.name, r.trigger) for r in rows] == SEED_TABLE
     assert [r.index for r in rows] == list(range(len(SEED_TABLE)))
-    assert all(r.item == "count" for r in rows)
+    # stage events log the trial count; the gate's state rows the value it saw
+    assert all(r.item == ("state" if r.trigger == "state" else "count") for r in rows)
+    assert [r.value for r in rows if r.trigger == "state"] == [False, True] * 2
 
     approx = lambda x: pytest.approx(x, abs=1e-9)  # noqa: E731
     (habituation,) = trial_spans(rows, "Habituation")
