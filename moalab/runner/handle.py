@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import outcome
 import trio
 
+from ..core.clock import ClockOrigin, clock_origin
 from ..core.errors import InvalidArgument, StageStateError
 from ..core.loggable import Loggable
 from ..log.logger import COLUMNS, ObjectLogger
@@ -77,6 +78,9 @@ class RunHandle:
         """The logger behind :attr:`log`, or None if started with ``log=False``."""
         self.error: BaseException | None = None
         """The exception a failed run raised, else None."""
+        self.origin: ClockOrigin | None = None
+        """When the run started (wall clock and experiment clock, real or virtual);
+        None until it has. Its loggers and :attr:`log` share it."""
         self._outcome: Status | None = None
         self._pause_pending = False
         self._root_started = False
@@ -130,7 +134,9 @@ class RunHandle:
     @property
     def log(self) -> "pandas.DataFrame":
         """The rows logged so far as a pandas DataFrame with columns
-        ``index, timestamp, name, trigger, item, value`` (one row per :class:`LogRow`).
+        ``index, timestamp, name, trigger, item, value`` (one row per :class:`LogRow`);
+        its ``attrs`` hold the run's :attr:`origin` (``started_at`` in ISO 8601,
+        ``start_time``, ``clock``) once it has started.
 
         Raises :class:`InvalidArgument` if the run was started with ``log=False``.
         """
@@ -141,7 +147,10 @@ class RunHandle:
             )
         import pandas  # imported here: pandas is slow to import and only needed for this
 
-        return pandas.DataFrame(list(self.memory_logger.rows), columns=list(COLUMNS))
+        frame = pandas.DataFrame(list(self.memory_logger.rows), columns=list(COLUMNS))
+        if self.origin is not None:
+            frame.attrs.update(self.origin.as_dict())
+        return frame
 
     # ---------------------------------------------------------------- control
 
@@ -296,7 +305,9 @@ class RunHandle:
         """Log every stage and device to every logger; note each pair in ``attached``."""
         loggers = [*self.loggers, *([self.memory_logger] if self.memory_logger else [])]
         instances = [*self.root.iterate_stages(), *self.devices]
+        self.origin = clock_origin()
         for logger in loggers:
+            logger.set_origin(self.origin)
             for instance in instances:
                 if isinstance(instance, Loggable) and instance not in logger.logged_instances:
                     logger.add_logged_instance(instance)

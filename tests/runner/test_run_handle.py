@@ -7,12 +7,21 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 import pytest
 import trio
 import trio.testing
 
-from moalab import Delay, Device, InvalidArgument, MemoryLogger, MoaStage, StageStateError
+from moalab import (
+    Delay,
+    Device,
+    InvalidArgument,
+    MemoryLogger,
+    MoaStage,
+    SimpleCSVLogger,
+    StageStateError,
+)
 from moalab.runner import RunHandle, run, start
 
 
@@ -282,6 +291,26 @@ def test_run_on_a_virtual_clock_passes_long_delays_at_once():
     ends = handle.log[(handle.log.name == "root") & (handle.log.trigger == "on_stage_end")]
     starts = handle.log[(handle.log.name == "root") & (handle.log.trigger == "on_stage_start")]
     assert ends.timestamp.iloc[0] - starts.timestamp.iloc[0] == pytest.approx(200)
+    # virtual seconds from 0, started at a wall-clock time
+    assert handle.log.attrs["clock"] == "virtual" and handle.log.attrs["start_time"] == 0
+    assert handle.origin.started_at.isoformat() == handle.log.attrs["started_at"]
+
+
+def test_the_log_and_the_loggers_say_when_the_run_started(tmp_path):
+    before = datetime.now().astimezone()
+    csv_log = SimpleCSVLogger(tmp_path / "run.csv")
+    handle = run(make_tree(first=0.01, trial_delay=0.01), loggers=[csv_log])
+    origin = handle.origin
+    assert origin.clock == "real" and 0 <= (origin.started_at - before).total_seconds() < 5
+    assert origin.started_at.utcoffset() is not None
+    # one origin for the handle, its memory logger and the loggers given
+    assert handle.memory_logger.origin == csv_log.origin == origin
+    frame = handle.log
+    assert frame.attrs == {"started_at": origin.started_at.isoformat(),
+                           "start_time": origin.start_time, "clock": "real"}
+    # the first row came just after the origin, on the same (real) clock
+    assert 0 <= frame.timestamp.iloc[0] - origin.start_time < 1
+    assert f"# start_time: {origin.start_time}" in (tmp_path / "run.csv").read_text()
 
 
 def test_extra_loggers_get_every_stage_and_device_for_the_run_only():
