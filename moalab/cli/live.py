@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
+from ..stage.html import trial_text
 from ..stage.runstate import RunState
 from ..stage.stage import MoaStage
 
@@ -22,8 +23,7 @@ _STYLE = {
 
 
 def _label(stage: MoaStage) -> Text:
-    repeat = "inf" if stage.repeat < 0 else str(stage.repeat)
-    trial = f"trial {stage.count + 1}/{repeat}" if stage.count >= 0 else f"0/{repeat} trials"
+    trial = f"trial {trial_text(stage)}"
     text = Text(stage.name or type(stage).__name__, style=_STYLE[stage.run_state])
     if stage.disabled:
         text.append("  disabled", style="dim")

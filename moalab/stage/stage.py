@@ -19,7 +19,7 @@ from ..core.events import (
 )
 from ..core.loggable import Loggable
 from ..core.nursery import open_nursery, unwrap_group
-from .html import stage_tree_html
+from .html import stage_tree_html, trial_text
 from .runstate import RunState, check_transition
 
 __all__ = ("MoaStage",)
@@ -162,7 +162,7 @@ class MoaStage(MoaBase, Loggable):
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} name={self.name!r} {self.run_state} "
-            f"trial {self.count}/{self.repeat}>"
+            f"trial {trial_text(self)}>"
         )
 
     def _repr_html_(self) -> str:

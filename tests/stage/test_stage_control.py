@@ -275,3 +275,17 @@ def test_run_state_machine():
             else:
                 with pytest.raises(StageStateError, match=f"stage 's' is {current}"):
                     check_transition("s", current, new)
+
+
+async def test_repr_html_and_cli_count_trials_alike(autojump_clock):
+    from moalab.cli.live import render_tree  # the CLI's live view of the tree
+
+    stage = Delay(name="d", delay=1, repeat=2)
+    views = lambda: (repr(stage), stage._repr_html_(), str(render_tree(stage).label))  # noqa: E731
+    assert all("0/2" in view for view in views())  # before the first trial
+    await stage.run_stage()
+    finished = views()
+    assert "trial 2/2" in finished[0] and "trial 2/2" in finished[2]
+    assert ">2/2</td>" in finished[1]
+    stage.repeat = -1
+    assert all("/∞" in view for view in views())
