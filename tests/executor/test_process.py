@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 
+import pytest
 import trio
 
 from moalab.executor.process import MultiprocessSocketExecutor, ProcessExecutor
@@ -48,38 +49,107 @@ async def test_child_exits_on_stop():
     assert await trio.to_thread.run_sync(wait_gone, pid)
 
 
-PARENT = """
+BLOCKING_PARENT = """
+import os
+import sys
+import time
+
+import pytest
 import trio
+
+from moalab import Device
+from moalab.executor import apply_executor
 from moalab.executor.process import ProcessExecutor
 
-async def main():
-    async with ProcessExecutor() as executor:
-        print(executor.process.pid, flush=True)
-        await trio.sleep_forever()
 
-trio.run(main)
+class Blocker(Device):
+    @apply_executor
+    def sync_block(self, marker):
+        open(marker, "w").close()
+        time.sleep(60)
+
+    @apply_executor
+    async def async_block(self, marker):
+        open(marker, "w").close()
+        time.sleep(60)  # blocks the child's trio thread
+
+
+async def main(mode, marker, then):
+    async with ProcessExecutor() as executor:
+        device = Blocker(name="blocker", executor=executor)
+        await executor.ensure_remote_instance(device)
+        print(executor.process.pid, flush=True)
+        async with trio.open_nursery() as nursery:
+            if mode == "idle":
+                open(marker, "w").close()
+            else:
+                nursery.start_soon(getattr(device, mode), marker)
+            if then == "wait":
+                await trio.sleep_forever()
+            while not os.path.exists(marker):
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()
+        print("stopping", flush=True)
+
+
+if __name__ == "__main__":
+    trio.run(main, *sys.argv[1:])
 """
 
 
-def test_child_exits_when_the_parent_is_killed():
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE,
-                              env=repo_env())
+def start_blocking_parent(tmp_path, mode: str, then: str) -> tuple[subprocess.Popen, int]:
+    """Run a parent whose ProcessExecutor child runs ``mode`` (``idle``, ``sync_block``:
+    a sync method sleeping in its worker thread, ``async_block``: an async one sleeping in
+    the child's trio thread); return the parent and its child's pid once ``mode`` runs.
+    ``then``: ``wait`` (the parent waits for ever) or ``stop`` (it stops the executor)."""
+    script, marker = tmp_path / "parent.py", tmp_path / "running"
+    script.write_text(BLOCKING_PARENT, encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script), mode, str(marker), then],
+                              stdout=subprocess.PIPE, text=True, env=repo_env())
+    child = int(parent.stdout.readline())
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline, f"{mode} did not start in the child"
+        time.sleep(0.02)
+    return parent, child
+
+
+@pytest.mark.parametrize("mode", ["idle", "sync_block", "async_block"])
+def test_child_exits_when_the_parent_is_killed(tmp_path, mode):
+    parent, child = start_blocking_parent(tmp_path, mode, "wait")
     try:
-        child = int(parent.stdout.readline())
         assert alive(child)
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        assert wait_gone(child), f"the child {child} outlived its parent killed with SIGKILL"
+        assert wait_gone(child, 2), f"the child {child} ({mode}) outlived its killed parent by 2 s"
     finally:
         parent.kill()
         parent.wait()
         parent.stdout.close()
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_a_child_blocked_in_its_trio_thread_exits_soon_after_the_stop(tmp_path):
+    # the parent lives: only the child's stdin watch (not the parent-death signal) ends it,
+    # well before the parent's own 5 s kill
+    parent, child = start_blocking_parent(tmp_path, "async_block", "stop")
+    try:
+        assert parent.stdout.readline() == "stopping\n"
+        assert wait_gone(child, 3), f"the child {child} blocked its stop for 3 s"
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
 
 
 SCRIPT = """
 import os
 import sys
 
+import pytest
 import trio
 
 from moalab import Device
