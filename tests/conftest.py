@@ -50,10 +50,11 @@ class ServerProcess:
     process: subprocess.Popen
     port: int
     stderr: object
+    host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def log(self) -> str:
         self.stderr.seek(0)
@@ -71,13 +72,17 @@ def rss_mb(pid: int) -> float:
 
 @contextmanager
 def running_server(*args: str, graceful_timeout: float = 0.2,
-                   env: dict[str, str | None] | None = None) -> Iterator[ServerProcess]:
-    """Start ``moalab-server`` on 127.0.0.1 with a free port; stop it at the end.
+                   env: dict[str, str | None] | None = None, host: str = "127.0.0.1",
+                   netns: str | None = None) -> Iterator[ServerProcess]:
+    """Start ``moalab-server`` on ``host`` with a free port; stop it at the end.
 
-    ``env`` changes the server's environment (None removes a variable).
+    ``env`` changes the server's environment (None removes a variable); ``netns``
+    runs it in that network namespace (``ip netns exec``).
     """
-    command = [sys.executable, "-m", "moalab.cli.server", "--host", "127.0.0.1", "--port", "0",
+    command = [sys.executable, "-m", "moalab.cli.server", "--host", host, "--port", "0",
                "--graceful-timeout", str(graceful_timeout), "--allow", TEST_DEVICES, *args]
+    if netns is not None:
+        command = ["ip", "netns", "exec", netns, *command]
     environ = repo_env()
     for key, value in (env or {}).items():
         if value is None:
@@ -89,15 +94,15 @@ def running_server(*args: str, graceful_timeout: float = 0.2,
                                    stderr=stderr)
         try:
             line = process.stdout.readline().decode()
-            match = re.fullmatch(r"moalab-server listening on https?://127\.0\.0\.1:(\d+)\s*",
-                                 line)
+            address = re.escape(host)
+            match = re.fullmatch(rf"moalab-server listening on https?://{address}:(\d+)\s*", line)
             if match is None:
                 process.kill()
                 process.wait()
                 stderr.seek(0)
                 raise RuntimeError(f"moalab-server did not start: stdout {line!r}, stderr "
                                    f"{stderr.read().decode(errors='replace')}")
-            yield ServerProcess(process, int(match[1]), stderr)
+            yield ServerProcess(process, int(match[1]), stderr, host)
         finally:
             if process.poll() is None:
                 process.terminate()
