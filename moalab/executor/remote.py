@@ -33,7 +33,7 @@ from .stream import receive_burst
 __all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
 
 
-_CLOSE_TIMEOUT = 2.0
+_CLOSE_TIMEOUT = 2.0  # for a close handshake (a dead link is marked down before it)
 _BACKOFF = (0.1, 5.0)  # first and longest wait between reconnection attempts, seconds
 LOST_POLICIES = ("fail", "retry", "pause")
 
@@ -117,7 +117,8 @@ class RemoteExecutor(Executor):
 
     A lost connection is noticed by heartbeats (a ping every
     ``heartbeat[0]`` seconds; no word from the far side for ``heartbeat[1]``
-    seconds means the link is dead), then the executor reconnects with backoff
+    seconds means the link is dead: it is marked down at once, before the
+    connection is closed), then the executor reconnects with backoff
     (``reconnect``) and creates its remote instances again. ``on_lost`` says
     what calls do meanwhile: ``'fail'`` (calls in flight and new ones raise
     :class:`ConnectionLost`), ``'retry'`` (they wait for the link, then are sent
@@ -134,7 +135,7 @@ class RemoteExecutor(Executor):
 
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
                  clock_sync: ClockSync | None = ClockSync(), on_lost: str = "fail",
-                 reconnect: bool = True, heartbeat: tuple[float, float] = (1.0, 5.0)) -> None:
+                 reconnect: bool = True, heartbeat: tuple[float, float] = (0.5, 2.5)) -> None:
         super().__init__(timeout)
         if stream_window < 2:
             raise InvalidArgument(f"stream_window={stream_window!r} is not accepted: give >= 2")
@@ -230,16 +231,17 @@ class RemoteExecutor(Executor):
         try:
             with self._scope:
                 while True:
+                    came_up = trio.Event()
                     try:
-                        await self._serve_connection(started)
+                        await self._serve_connection(started, came_up)
                     except Exception as exc:  # a system task must not raise
                         self._lost = exc
                         if not started.done:  # the first connection failed: so does start
                             started.set(outcome.Error(exc))
                             return
-                    if self.connected:  # it had come up: retry soon again
+                    if came_up.is_set():  # retry soon again
                         backoff = _BACKOFF[0]
-                    self._connection_lost()
+                    self._connection_lost()  # if an error ended it, not yet done
                     if not self.reconnect:
                         return
                     await trio.sleep(backoff)
@@ -254,7 +256,9 @@ class RemoteExecutor(Executor):
             self._scope = None
             self._stopped.set()
 
-    async def _serve_connection(self, started: Future) -> None:
+    async def _serve_connection(self, started: Future, came_up: trio.Event) -> None:
+        """Connect and serve the connection until it ends (the far side closed it, or
+        was silent too long); ``came_up`` is set once the link is up."""
         async with open_nursery() as nursery:
             transport = self._transport = await self._connect(nursery)
             try:
@@ -265,39 +269,58 @@ class RemoteExecutor(Executor):
                 nursery.start_soon(self._receive_until_closed, transport, ended)
                 if self._heartbeats:
                     nursery.start_soon(self._watch_heartbeat, ended)
+                # also ends a restore that waits on a link gone meanwhile
+                nursery.start_soon(self._end_when, ended, nursery.cancel_scope)
                 if started.done:  # a reconnection: the far side may have lost our objects
                     await self._restore()
                 nursery.start_soon(self.clock.run, self.get_echo_clock)
                 self._set_link(True)
+                came_up.set()
                 started.set(outcome.Value(None))
-                await ended.wait()
-                nursery.cancel_scope.cancel()
+                await trio.sleep_forever()
             finally:
                 self._out_send = None
                 self._transport = None
                 with trio.move_on_after(_CLOSE_TIMEOUT, shield=True):
                     await _close_quietly(transport)
 
+    async def _end_when(self, ended: trio.Event, connection: trio.CancelScope) -> None:
+        """Once the connection has ended, mark the link down, then cancel the
+        connection's tasks: a close handshake on a dead socket (seconds) comes after."""
+        await ended.wait()
+        if self._scope is not None:  # not a stop (stop_executor fails calls as stopped)
+            self._connection_lost()
+        connection.cancel()
+
     async def _receive_until_closed(self, transport: Transport, ended: trio.Event) -> None:
         try:
             await self._receiver(transport)
             self._lost = None
+        except Exception as exc:
+            self._lost = exc  # the reason calls fail with
+            raise
         finally:
             ended.set()
 
     async def _watch_heartbeat(self, ended: trio.Event) -> None:
-        """Ping; end the connection when the far side has been silent too long (real
-        time: a virtual clock must not make a live link look dead)."""
+        """Ping every ``heartbeat[0]`` s; end the connection as soon as the far side
+        has been silent for ``heartbeat[1]`` s: the watch wakes for the next ping or
+        for that moment, whichever comes first. Silence is real time (a virtual clock
+        must not make a live link look dead)."""
         interval, dead_after = self.heartbeat
+        next_ping = perf_counter() + interval
         while True:
-            await trio.sleep(interval)
-            silent = perf_counter() - self._last_heard
-            if silent > dead_after:
+            t = perf_counter()
+            silent = t - self._last_heard
+            if silent >= dead_after:
                 self._lost = ConnectionLost(
                     f"{self._describe()}: no word from the far side for {silent:.1f} s")
                 ended.set()
                 return
-            self._send({"op": "ping"})
+            if t >= next_ping:
+                self._send({"op": "ping"})
+                next_ping = t + interval
+            await trio.sleep(min(next_ping, self._last_heard + dead_after) - t)
 
     def _connection_lost(self) -> None:
         """The link is down: fail or keep the calls in flight, as ``on_lost`` says."""
