@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from moalab.server.config import ServerConfig, load_config
+from tests.conftest import require
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "rpi" / "install.sh"
@@ -239,8 +240,9 @@ def verify(unit_path: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
 def test_unit_file_passes_systemd_analyze_verify(tmp_path):
+    require(shutil.which("systemd-analyze") is not None,
+            "no systemd-analyze here: apt-get install systemd")
     install(tmp_path / "root", "--no-venv", "--no-pip")
     # verify checks that ExecStart's program exists: point it at a stand-in
     server = tmp_path / "bin" / "moalab-server"
@@ -268,8 +270,8 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path):
     assert "sometimes" in verify(unit).stderr
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="no shellcheck here")
 def test_scripts_are_shellcheck_clean():
+    require(shutil.which("shellcheck") is not None, "no shellcheck here: apt-get install shellcheck")
     scripts = [str(REPO / "rpi" / name) for name in ("install.sh", "check_wheels.sh")]
     proc = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
