@@ -1,19 +1,20 @@
-"""Summaries of the runs: medians over runs, moalab/PyMoa ratios, goals, table, JSON, plot."""
+"""Summaries of the runs: medians over runs, moalab/PyMoa ratios, goals, JSON, plot."""
 
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from .common import EXECUTORS, METRICS, ROWS, median
+from .table import fmt
 
-__all__ = ("summarize", "format_table", "GOALS", "plot")
+__all__ = ("summarize", "GOALS", "plot", "plot_unavailable")
 
 REMOTE = ("process", "websocket", "rest")
 
 
 @dataclass(frozen=True)
 class Goal:
-    """A target of the benchmark issue: a ratio moalab/PyMoa (``kind='ratio'``) or an
+    """A target: a ratio moalab/PyMoa (``kind='ratio'``) or an
     absolute moalab value (``kind='absolute'``), at least or at most ``threshold``."""
 
     executor: str
@@ -67,7 +68,7 @@ GOALS = (
     *(Goal(e, "clock_error_max_us", "absolute", "<=", "clock_goal_us")
       for e in ("websocket", "process", "rest", "websocket_proxy", "rest_proxy")),
 )
-"""The goals of the benchmark issue (ratios measured against PyMoa in the same run)."""
+"""The goals moalab aims for (ratios measured against PyMoa in the same run)."""
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -123,8 +124,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
             floor = medians.get(("moalab", goal.floor, goal.metric))
             if theirs and floor is not None and theirs * goal.threshold > floor:
                 unit = METRICS[goal.metric].unit
-                note = (f"needs {_fmt(theirs * goal.threshold)} {unit}, above the floor: "
-                        f"{goal.floor} {_fmt(floor)} {unit}")
+                note = (f"needs {fmt(theirs * goal.threshold)} {unit}, above the floor: "
+                        f"{goal.floor} {fmt(floor)} {unit}")
         else:
             value = medians.get(("moalab", goal.executor, goal.metric))
             note = ""
@@ -137,95 +138,27 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
             "comparison": comparison, "goals": goals}
 
 
-def _fmt(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if value >= 1000:
-        return f"{value:,.0f}"
-    if value >= 100:
-        return f"{value:.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    if value >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
-
-
-def _ratio(value: float) -> str:
-    return f"{value:.2f}x" if value >= 0.01 else f"{value:.1e}x"
-
-
-def format_table(summary: dict[str, Any]) -> str:
-    """The summary as plain text: one row per executor and metric, then the goals."""
-    by_key = {(r["library"], r["executor"], r["metric"]): r for r in summary["results"]}
-    skips = {}
-    for s in summary["skipped"]:
-        skips.setdefault((s["library"], s["executor"], s["metric"]), s["reason"])
-        skips.setdefault((s["library"], s["executor"], "*"), None)
-    libraries = ["moalab"] + (["pymoa"] if summary["meta"].get("compare") else [])
-    runs = summary["meta"].get("runs", 1)
-    lines = [f"moalab bench: medians over {runs} run(s)"
-             + (" (moalab and PyMoa alternating)" if len(libraries) > 1 else "")
-             + "; [min-max] over runs", ""]
-    header = f"{'executor':21s} {'metric':38s} {'moalab':>30s}"
-    if len(libraries) > 1:
-        header += f" {'PyMoa':>30s} {'moalab/PyMoa':>13s}"
-    lines += [header, "-" * len(header)]
-
-    def cell(library: str, executor: str, metric: str) -> str:
-        row = by_key.get((library, executor, metric))
-        if row is None:
-            if (library, executor, metric) in skips or (library, executor, "*") in skips:
-                return "n/a"
-            return "-"
-        if row["n"] > 1:
-            return f"{_fmt(row['median'])} [{_fmt(row['min'])}-{_fmt(row['max'])}]"
-        return _fmt(row["median"])
-
-    for executor in ROWS:
-        rows = [m for m in METRICS if any((lib, executor, m) in by_key for lib in libraries)]
-        first = True
-        for metric in rows:
-            m = METRICS[metric]
-            label = f"{m.label} ({m.unit})"
-            line = (f"{executor if first else '':21s} {label:38s} "
-                    f"{cell('moalab', executor, metric):>30s}")
-            if len(libraries) > 1:
-                ours = by_key.get(("moalab", executor, metric))
-                theirs = by_key.get(("pymoa", executor, metric))
-                ratio = (_ratio(ours["median"] / theirs["median"])
-                         if ours and theirs and theirs["median"] else "")
-                line += f" {cell('pymoa', executor, metric):>30s} {ratio:>13s}"
-            lines.append(line)
-            first = False
-    reasons = {}
-    for s in summary["skipped"]:
-        reasons.setdefault((s["library"], s["executor"], s["reason"]), None)
-    if reasons:
-        lines += ["", "Not measured:"]
-        for library, executor, reason in reasons:
-            lines.append(f"  {library} {executor}: {reason}")
-    if summary["errors"]:
-        lines += ["", "Failed:"]
-        for e in summary["errors"]:
-            lines.append(f"  {e['library']} {e['executor']} {e['metric']}: {e['error']}")
-    lines += ["", "Goals (issue 5):"]
-    for goal in summary["goals"]:
-        status = {True: "met   ", False: "MISSED", None: "  -   "}[goal["met"]]
-        value = goal["value"]
-        shown = ("-" if value is None else
-                 _ratio(value) if goal["kind"] == "ratio" else _fmt(value))
-        note = f"  ({goal['note']})" if goal["note"] else ""
-        lines.append(f"  [{status}] {goal['goal']}: {shown}{note}")
-    return "\n".join(lines)
+def plot_unavailable() -> str | None:
+    """Why :func:`plot` cannot draw here (matplotlib does not import), or None; asked
+    before the suite runs, so a missing dependency costs no wasted run."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        return (f'--plot needs matplotlib, which does not import here ({exc}): '
+                'pip install "moalab[bench]", or run without --plot')
+    return None
 
 
 def plot(summary: dict[str, Any], path: str) -> None:
-    """Bar charts (log scale) of each executor metric, moalab beside PyMoa."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from None
+    """Bar charts (log scale) of each executor metric, moalab beside PyMoa.
+
+    Raises RuntimeError with :func:`plot_unavailable`'s reason when matplotlib is missing.
+    """
+    missing = plot_unavailable()
+    if missing:
+        raise RuntimeError(missing)
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

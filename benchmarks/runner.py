@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .common import EXECUTORS, EXTRA_SUBJECTS
-from .report import format_table, plot, summarize
+from .report import plot, plot_unavailable, summarize
+from .table import format_table
 
 __all__ = ("main", "run")
 
@@ -94,6 +95,10 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(options: argparse.Namespace) -> int:
+    missing = options.plot and plot_unavailable()
+    if missing:
+        print(f"moalab bench: {missing}", file=sys.stderr)
+        return 2
     try:
         summary = run(options)
     except (ValueError, RuntimeError, subprocess.SubprocessError) as exc:

@@ -1,4 +1,5 @@
-"""`moalab bench --quick` runs end to end and writes the promised JSON.
+"""`moalab bench --quick` runs end to end, prints a short table with a legend and
+writes the promised JSON; the full table's marks on a kept full comparison.
 
 The one place the test suite runs the benchmarks; nothing here depends on a
 timing. PyMoa is not compared (no --compare), so no virtual environment is made.
@@ -6,8 +7,10 @@ timing. PyMoa is not compared (no --compare), so no virtual environment is made.
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,22 +19,58 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import EXECUTORS, EXTRA_SUBJECTS, METRICS  # noqa: E402
+from benchmarks.table import NAMES, format_table  # noqa: E402
 
 EXECUTOR_METRICS = {"exec_rate_hz", "concurrent_rate_hz", "stream_rate_hz", "array_stream_mb_s"}
+
+
+KEPT = REPO / "benchmarks" / "results" / "2026-11-22-session2.json"
+"""A full comparison kept in the repository: 3 runs, moalab and PyMoa."""
+
+
+def bench(*args: str, python_path: tuple[str, ...] = (), timeout: float = 400
+          ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [*python_path, str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    return subprocess.run([sys.executable, "-m", "moalab.cli.main", "bench", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def legend(table: str) -> dict[str, str]:
+    """The legend's entries by name (its first column, 21 characters wide)."""
+    entries = table.split("\nLegend:\n")[1].split("\n\n")[0].splitlines()
+    return {line[2:23].rstrip(): line[24:] for line in entries if line[2:23].strip()}
+
+
+def assert_every_name_is_explained(table: str) -> None:
+    explained = legend(table)
+    words = set(table.split("\nLegend:\n")[0].replace(",", " ").replace(":", " ").split())
+    unexplained = (words & set(NAMES)) - set(explained)
+    assert not unexplained, f"names without a legend entry: {unexplained}"
+
+
+def assert_quick_table_is_readable(table: str) -> None:
+    assert table.startswith("moalab bench --quick: medians over 1 run(s)")
+    # short and readable: a row per executor, the stage engine, goals without the
+    # ones that need --compare (one line says what it adds), every name explained
+    assert len(table.splitlines()) <= 60, table
+    rows = [line.split()[0] for line in table.split("\n\n")[1].splitlines()[2:]]
+    assert rows == [e for e in EXECUTORS if e in rows] and len(rows) >= 4, table
+    assert "floor_" not in table.split("\nLegend:\n")[0]
+    assert "issue" not in table and "needs --compare" not in table
+    assert "--compare pymoa adds 13 goals" in table
+    assert "[" not in table.split("\nGoals")[0], "[min-max] shown with one run"
+    assert_every_name_is_explained(table)
+    for heading in ("calls/s", "8 callers/s", "stream items/s", "arrays MB/s"):
+        assert heading in legend(table), heading
 
 
 @pytest.mark.timeout(420)
 def test_bench_quick_writes_table_and_json(tmp_path):
     out = tmp_path / "bench.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
-    completed = subprocess.run(
-        [sys.executable, "-m", "moalab.cli.main", "bench", "--quick", "--json", str(out)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=400,
-    )
+    completed = bench("--quick", "--json", str(out))
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert "moalab bench" in completed.stdout
-    assert "Goals" in completed.stdout
+    assert_quick_table_is_readable(completed.stdout.split("\n\nJSON written to")[0])
 
     summary = json.loads(out.read_text())
     assert set(summary) >= {"meta", "results", "skipped", "errors", "comparison", "goals"}
@@ -58,3 +97,53 @@ def test_bench_quick_writes_table_and_json(tmp_path):
     assert {g["metric"] for g in summary["goals"]} >= {"exec_rate_hz", "gate_latency_p99_us"}
     for goal in summary["goals"]:
         assert set(goal) >= {"goal", "value", "met"}
+
+
+def test_full_table_marks_spread_and_explains_names():
+    summary = json.loads(KEPT.read_text())
+    table = format_table(summary)
+    assert table.startswith("moalab bench: medians over 3 run(s) (moalab and PyMoa alternating)")
+    assert_every_name_is_explained(table)
+    assert {"[min-max]", "!", "moalab/PyMoa"} <= set(legend(table))
+    # every result has a row; "!" exactly on those whose runs spread over 20% of the median
+    by_row = {}
+    current = None
+    for line in table.split("\n\n")[1].splitlines()[2:]:
+        if not line.startswith(" "):
+            current = line.split()[0]
+        label, cells = line[22:60].strip(), line[61:]
+        by_row[(current, label)] = re.split(r"\s{2,}", cells.strip())[0]
+    for result in summary["results"]:
+        if result["library"] != "moalab":
+            continue
+        m = METRICS[result["metric"]]
+        cell = by_row[(result["executor"], f"{m.label} ({m.unit})")]
+        spread = (result["max"] - result["min"]) / result["median"]
+        assert cell.endswith(" !") == (spread > 0.2), (result, cell)
+        assert "[" in cell
+    assert "Goals (met, MISSED" in table and "needs --compare" not in table
+    # one run: no [min-max] (one value is its own min and max), nothing flagged
+    one_run = {**summary, "meta": {**summary["meta"], "runs": 1}, "results": [
+        {**r, "min": r["median"], "max": r["median"], "n": 1, "values": [r["median"]]}
+        for r in summary["results"]]}
+    single = format_table(one_run)
+    assert "[" not in single.split("\nGoals")[0] and " !" not in single
+    assert "[min-max]" not in legend(single) and "!" not in legend(single)
+
+
+def test_plot_without_matplotlib_fails_before_running(tmp_path):
+    # matplotlib made unimportable, as on a machine without the bench extra
+    hidden = tmp_path / "hidden"
+    (hidden / "matplotlib").mkdir(parents=True)
+    (hidden / "matplotlib" / "__init__.py").write_text(
+        "raise ImportError(\"No module named 'matplotlib'\")\n")
+    started = time.monotonic()
+    completed = bench("--quick", "--plot", str(tmp_path / "bench.png"),
+                      python_path=(str(hidden),), timeout=60)
+    elapsed = time.monotonic() - started
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert completed.stderr.strip() == (
+        "moalab bench: --plot needs matplotlib, which does not import here (No module named "
+        "'matplotlib'): pip install \"moalab[bench]\", or run without --plot")
+    assert completed.stdout == "" and "run 1/1" not in completed.stderr
+    assert elapsed < 20, f"it took {elapsed:.1f} s: the suite ran before the check"

@@ -1,0 +1,252 @@
+"""The summary as a table a person reads: the quick one (a row per executor), the full
+one (every row and metric), the goals, and a legend for every name shown."""
+
+import math
+import re
+from typing import Any
+
+from .common import EXECUTORS, METRICS, ROWS
+
+__all__ = ("format_table", "fmt", "spread_is_large", "NAMES", "SPREAD_FLAG")
+
+SPREAD_FLAG = 0.2
+"""A figure whose runs spread over more than this fraction of their median is flagged."""
+
+NAMES = {
+    "none": "a direct call, no executor",
+    "dummy": "DummyRemoteExecutor: the whole remote protocol, in-process",
+    "thread": "ThreadExecutor: a worker thread",
+    "async_thread": "AsyncThreadExecutor: a trio loop in a worker thread (async methods)",
+    "process": "ProcessExecutor: a child process, over a local socket",
+    "websocket": "WebSocketExecutor to a moalab-server on 127.0.0.1",
+    "rest": "RestExecutor to a moalab-server on 127.0.0.1",
+    "websocket_proxy": "WebSocketExecutor through a proxy adding jitter (clock alignment)",
+    "rest_proxy": "RestExecutor through that proxy (clock alignment)",
+    "floor_thread": "floor: a bare hand-off to a worker thread and back (no moalab code)",
+    "floor_tcp": "floor: a bare trio TCP echo between two processes",
+    "floor_tcp_thread": "floor: that TCP echo with a worker-thread hand-off "
+                        "(the least a process call costs)",
+    "floor_websocket": "floor: a bare trio-websocket echo between two processes",
+    "floor_quart_ws": "floor: a bare Quart WebSocket route on hypercorn (moalab-server's stack)",
+    "floor_quart_ws_thread": "floor: that route with a worker-thread hand-off "
+                             "(the least a moalab-server call costs)",
+    "floor_quart_rest": "floor: a bare Quart REST route on hypercorn, an httpx client",
+    "floor_timer": "floor: bare sleeps and task wake-ups, without the stage engine",
+    "stage_engine": "moalab's stage engine: Delay trials and a gate's reaction to a device",
+}
+"""What each row name measures (benchmarks/README.md says how)."""
+
+QUICK_COLUMNS = (
+    ("exec_rate_hz", "calls/s", "sequential calls of a sync method returning x + 1"),
+    ("concurrent_rate_hz", "8 callers/s", "the same, 8 tasks calling at once"),
+    ("lag_p50_ms", "lag ms", "a call's round trip, p50"),
+    ("stream_rate_hz", "stream items/s", "small ints from a generator method"),
+    ("array_stream_mb_s", "arrays MB/s", "128 KiB numpy arrays from a generator method"),
+    ("call_during_stream_ms", "call in stream ms", "a call's latency while a stream runs, p50"),
+    ("clock_error_max_us", "clock error us", "remote clock alignment error, max (goal 50 us)"),
+)
+"""The quick table's columns: (metric, heading, what it measures)."""
+
+QUICK_TIMING = ("delay_error_p50_us", "delay_error_p99_us", "gate_latency_p50_us",
+                "gate_latency_p99_us")
+"""The stage engine's figures in the quick table."""
+
+
+def fmt(value: float | None) -> str:
+    """A figure with three or four significant digits, thousands separated."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}x" if value >= 0.01 else f"{value:.1e}x"
+
+
+def spread_is_large(row: dict[str, Any]) -> bool:
+    """Whether a result's runs spread (max - min) over more than :data:`SPREAD_FLAG`
+    of its median: a figure to measure again before trusting it."""
+    median = row["median"]
+    return row["n"] > 1 and median > 0 and (row["max"] - row["min"]) > SPREAD_FLAG * median
+
+
+class _Results:
+    """The summary's results by (library, executor, metric), and how to show one."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.rows = {(r["library"], r["executor"], r["metric"]): r for r in summary["results"]}
+        self.skipped = {(s["library"], s["executor"], s["metric"]) for s in summary["skipped"]}
+        self.compared = bool(summary["meta"].get("compare"))
+        self.flagged = False  # a "!" was shown
+        self.ranges = False  # a "[min-max]" was shown
+
+    def has(self, executor: str, metric: str) -> bool:
+        return any((lib, executor, metric) in self.rows for lib in ("moalab", "pymoa"))
+
+    def cell(self, library: str, executor: str, metric: str, spread: bool) -> str:
+        """The median (with ``[min-max]`` when ``spread`` and more than one run), ``!``
+        when the runs spread widely; ``n/a`` when skipped, ``-`` when not measured."""
+        row = self.rows.get((library, executor, metric))
+        if row is None:
+            skipped = {(library, executor, metric), (library, executor, "*")} & self.skipped
+            return "n/a" if skipped else "-"
+        text = fmt(row["median"])
+        if spread and row["n"] > 1:
+            self.ranges = True
+            text += f" [{fmt(row['min'])}-{fmt(row['max'])}]"
+        if spread_is_large(row):
+            self.flagged = True
+            text += " !"
+        return text
+
+    def ratio(self, executor: str, metric: str) -> str:
+        """moalab/PyMoa of the medians, or ''."""
+        ours = self.rows.get(("moalab", executor, metric))
+        theirs = self.rows.get(("pymoa", executor, metric))
+        if ours and theirs and theirs["median"]:
+            return _ratio(ours["median"] / theirs["median"])
+        return ""
+
+
+def _quick_lines(results: _Results) -> list[str]:
+    """A row per executor, a column per workload; then the stage engine."""
+    columns = [(m, h) for m, h, _ in QUICK_COLUMNS if any(results.has(e, m) for e in EXECUTORS)]
+    width = 19 if results.compared else 11
+    lines = [f"{'executor':12s}" + "".join(f"  {h:>{max(width, len(h))}s}" for _, h in columns)]
+    lines.append("-" * len(lines[0]))
+    for executor in EXECUTORS:
+        if not any(results.has(executor, m) for m, _ in columns):
+            continue
+        cells = []
+        for metric, heading in columns:
+            text = results.cell("moalab", executor, metric, spread=False)
+            ratio = results.ratio(executor, metric)
+            if ratio:
+                text += f" ({ratio})"
+            cells.append(f"  {text:>{max(width, len(heading))}s}")
+        lines.append(f"{executor:12s}" + "".join(cells))
+    timing = [m for m in QUICK_TIMING if results.has("stage_engine", m)]
+    if timing:
+        lines += ["", "stage engine"]
+        for metric in timing:
+            m = METRICS[metric]
+            text = results.cell("moalab", "stage_engine", metric, spread=False)
+            lines.append(f"  {m.label + f' ({m.unit})':40s} {text:>11s}")
+    return lines
+
+
+def _full_lines(results: _Results) -> list[str]:
+    """A row per name and metric, every figure measured."""
+    header = f"{'row':21s} {'metric':38s} {'moalab':>34s}"
+    if results.compared:
+        header += f" {'PyMoa':>34s} {'moalab/PyMoa':>13s}"
+    lines = [header, "-" * len(header)]
+    for executor in ROWS:
+        first = True
+        for metric in METRICS:
+            if not results.has(executor, metric):
+                continue
+            m = METRICS[metric]
+            label = f"{m.label} ({m.unit})"
+            line = (f"{executor if first else '':21s} {label:38s} "
+                    f"{results.cell('moalab', executor, metric, spread=True):>34s}")
+            if results.compared:
+                line += (f" {results.cell('pymoa', executor, metric, spread=True):>34s}"
+                         f" {results.ratio(executor, metric):>13s}")
+            lines.append(line)
+            first = False
+    return lines
+
+
+def _goal_lines(summary: dict[str, Any], compared: bool) -> list[str]:
+    """The goals measured, one line per target with the value of each row it applies to;
+    ratio goals only when PyMoa was compared."""
+    shown = [g for g in summary["goals"] if compared or g["kind"] != "ratio"]
+    targets: dict[str, list[dict[str, Any]]] = {}
+    for goal in shown:  # "label, row: target" -> "label: target", rows listed after it
+        targets.setdefault(goal["goal"].replace(f", {goal['executor']}: ", ": ", 1), []
+                           ).append(goal)
+    lines = ["", "Goals (met, MISSED, or - when not measured):"]
+    for target, goals in targets.items():
+        met = [g["met"] for g in goals]
+        status = "MISSED" if False in met else "met   " if True in met else "  -   "
+        own_threshold = len({g["threshold"] for g in goals}) > 1
+        values = []
+        for goal in goals:
+            value = goal["value"]
+            text = ("-" if value is None else
+                    _ratio(value) if goal["kind"] == "ratio" else fmt(value))
+            if goal["met"] is False and met.count(False) < len(goals):
+                text += " MISSED"
+            notes = [f"goal {fmt(goal['threshold'])}"] if own_threshold else []
+            notes += [goal["note"]] if goal["note"] else []
+            if notes:
+                text += f" ({'; '.join(notes)})"
+            values.append(f"{goal['executor']} {text}")
+        lines.append(f"  [{status}] {target}: {', '.join(values)}")
+    hidden = len(summary["goals"]) - len(shown)
+    if hidden:
+        lines.append(f"  --compare pymoa adds {hidden} goals: moalab's rates as multiples of "
+                     "PyMoa's, measured on this machine in the same invocation")
+    return lines
+
+
+def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str]:
+    """A line for every row name, column and mark the table shows."""
+    shown = {executor for _, executor, _ in results.rows}
+    if quick:
+        shown &= {*EXECUTORS, "stage_engine"}
+    for goal in summary["goals"]:
+        if results.compared or goal["kind"] != "ratio":
+            shown.add(goal["executor"])
+            shown.update(re.findall(r"\w+", goal["note"]))  # the floors a note names
+    lines = ["", "Legend:"]
+    lines += [f"  {name:21s} {NAMES[name]}" for name in ROWS if name in shown]
+    if quick:
+        lines += [f"  {heading:21s} {meaning}" for _, heading, meaning in QUICK_COLUMNS]
+    if results.compared:
+        lines.append(f"  {'(1.22x)' if quick else 'moalab/PyMoa':21s} moalab/PyMoa of the "
+                     "medians: above 1 is better for rates, below 1 for latencies")
+    if results.ranges:
+        lines.append("  [min-max]             over the runs")
+    lines += ["  -                     not measured for this row",
+              "  n/a                   skipped: the reason is under Not measured"]
+    if results.flagged:
+        lines.append(f"  !                     the runs spread over more than "
+                     f"{SPREAD_FLAG:.0%} of the median: noisy, measure again")
+    return lines
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The summary as plain text: the table (quick or full, as the summary's mode),
+    what was not measured, the goals, and a legend of the names shown."""
+    meta = summary["meta"]
+    quick = meta.get("mode") == "quick"
+    results = _Results(summary)
+    runs = meta.get("runs", 1)
+    title = (f"moalab bench{' --quick' if quick else ''}: medians over {runs} run(s)"
+             + (" (moalab and PyMoa alternating)" if results.compared else ""))
+    lines = [title, ""]
+    lines += _quick_lines(results) if quick else _full_lines(results)
+    reasons = dict.fromkeys((s["library"], s["executor"], s["reason"]) for s in summary["skipped"])
+    if reasons:
+        lines += ["", "Not measured:"]
+        lines += [f"  {library} {executor}: {reason}" for library, executor, reason in reasons]
+    if summary["errors"]:
+        lines += ["", "Failed:"]
+        lines += [f"  {e['library']} {e['executor']} {e['metric']}: {e['error']}"
+                  for e in summary["errors"]]
+    lines += _goal_lines(summary, results.compared)
+    lines += _legend(summary, results, quick)
+    if quick:
+        lines += ["", "Without --quick: 3 runs of larger workloads, [min-max] over them, and "
+                  "the floors under each executor (benchmarks/README.md)."]
+    return "\n".join(lines)
