@@ -22,7 +22,8 @@ SUBJECTS = ("none, dummy, thread, async_thread, process, websocket, rest (execut
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="small workloads, one run: under a minute without --compare")
+                        help="small workloads, one run, a short table (a row per executor): "
+                        "under a minute without --compare")
     parser.add_argument("--runs", type=int, metavar="N",
                         help="runs per library (default 3; 1 with --quick)")
     parser.add_argument("--compare", choices=["pymoa"],
@@ -33,7 +34,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the summary as JSON (one object per executor and metric "
                         "with median, min and max over runs)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png",
-                        help="draw the comparison as a PNG (needs matplotlib)")
+                        help='draw the comparison as a PNG (needs matplotlib: '
+                        'pip install "moalab[bench]"; checked before the suite runs)')
 
 
 def find_benchmarks() -> Path | None:
