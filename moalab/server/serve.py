@@ -11,7 +11,7 @@ from ..core.clock import now
 from ..core.errors import InvalidArgument
 from ..executor.registry import ObjectRegistry
 from .app import create_app
-from .config import ServerConfig
+from .config import ServerConfig, check_allowed_modules
 from .token import is_loopback
 
 __all__ = ("serve",)
@@ -37,6 +37,8 @@ async def serve(
     ``config.certfile``/``keyfile`` it serves https and wss.
     ``task_status.started()`` gets the bound URLs (with the real port when the
     config says 0). Open connections get ``graceful_timeout`` seconds to finish.
+    Every module of ``config.allow`` is imported first: :class:`InvalidArgument`
+    (see :func:`~moalab.server.config.check_allowed_modules`) before listening.
     """
     if config.token is None and not is_loopback(config.host):
         raise InvalidArgument(
@@ -44,6 +46,7 @@ async def serve(
             "could create devices and call their methods. Give a token (config token = ..., "
             "MOALAB_TOKEN, or let moalab-server generate one), or listen on 127.0.0.1"
         )
+    check_allowed_modules(config.allow)
     registry = ObjectRegistry(allow=config.allow)
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [_bind(config.host, config.port)]

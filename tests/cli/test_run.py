@@ -489,7 +489,7 @@ def test_sigint_while_the_script_loads(tmp_path):
 SHORT = "from moalab import Delay\nroot = Delay(delay=0.1, name='short')\n"
 
 
-@pytest.mark.parametrize("speed, warned", [("50", False), ("1000", True)])
+@pytest.mark.parametrize("speed, warned", [("20", False), ("1000", True)])
 def test_a_high_speed_warns_that_overhead_shows(tmp_path, speed, warned):
     write_script(tmp_path, SHORT)
     result = run("moalab", "run", "experiment.py", "--speed", speed, "--no-live",
