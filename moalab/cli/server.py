@@ -15,13 +15,16 @@ import trio
 from rich.console import Console
 from rich.text import Text
 
-from ..core.errors import MoaError
+from ..core.errors import InvalidArgument, MoaError
 from ..core.nursery import unwrap_group
-from ..server.config import ServerConfig, load_config, merge_config
+from ..server.config import ServerConfig, check_allowed_modules, load_config, merge_config
 from ..server.serve import serve
 from ..server.token import TOKEN_ENV, default_data_dir, is_loopback, load_or_create_token
 
-__all__ = ("main",)
+__all__ = ("main", "MIN_TOKEN_LENGTH")
+
+MIN_TOKEN_LENGTH = 16
+"""Shorter tokens are refused: they could be guessed (a generated one has 43 characters)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,16 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_token(config: ServerConfig, no_token: bool, console: Console) -> ServerConfig:
-    """The config with the token clients must bring (see :mod:`moalab.server.token`)."""
+    """The config with the token clients must bring (see :mod:`moalab.server.token`).
+
+    Raises :class:`InvalidArgument` for a token under :data:`MIN_TOKEN_LENGTH`
+    characters, wherever it came from."""
     if no_token:
         return replace(config, token=None)
     if config.token is not None:
+        _check_length(config.token, "the token given (--token, or token in the config)")
         return config
     if os.environ.get(TOKEN_ENV):
+        _check_length(os.environ[TOKEN_ENV], f"${TOKEN_ENV}")
         return replace(config, token=os.environ[TOKEN_ENV])
     data_dir = config.data_dir or default_data_dir()
     token, created = load_or_create_token(data_dir)
     path = data_dir / "token"
+    _check_length(token, f"the token kept in {path}")
     if created:
         console.print(f"generated an access token for clients, kept in {path} (readable by "
                       f"this user only):\n  {token}\nclients: WebSocketExecutor(..., "
@@ -72,6 +81,17 @@ def resolve_token(config: ServerConfig, no_token: bool, console: Console) -> Ser
     else:
         console.print(f"clients must bring the access token kept in {path}", highlight=False)
     return replace(config, token=token)
+
+
+def _check_length(token: str, source: str) -> None:
+    """Refuse a token shorter than :data:`MIN_TOKEN_LENGTH` (:class:`InvalidArgument`
+    naming ``source``, where the token came from, and how to make a good one)."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise InvalidArgument(
+            f"{source} has {len(token)} characters; a token needs at least "
+            f"{MIN_TOKEN_LENGTH}, or it could be guessed: make one with `python -c "
+            "\"import secrets; print(secrets.token_urlsafe(32))\"`, or give none and "
+            "moalab-server generates one and keeps it in its data directory")
 
 
 async def _until_signal() -> None:
@@ -104,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                               max_message_size=args.max_message_size)
         if args.graceful_timeout < 0:
             raise MoaError(f"--graceful-timeout {args.graceful_timeout} must be 0 or more")
+        check_allowed_modules(config.allow)  # before anything else is said or generated
         config = resolve_token(config, args.no_token, console)
         if config.token is None and not is_loopback(config.host):
             raise MoaError(

@@ -14,6 +14,7 @@ A config file holds top-level keys only::
 Relative paths are taken relative to the file's folder.
 """
 
+import importlib
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -23,7 +24,8 @@ from typing import Any
 
 from ..core.errors import InvalidArgument
 
-__all__ = ("ServerConfig", "load_config", "merge_config", "DEFAULT_HOST", "DEFAULT_PORT")
+__all__ = ("ServerConfig", "load_config", "merge_config", "check_allowed_modules",
+           "DEFAULT_HOST", "DEFAULT_PORT")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -249,3 +251,45 @@ def merge_config(config: ServerConfig, **overrides: Any) -> ServerConfig:
 
 def _as_dict(config: ServerConfig) -> dict[str, Any]:
     return {f.name: getattr(config, f.name) for f in fields(config)}
+
+
+def check_allowed_modules(allow: Iterable[str], folder: Path | None = None) -> None:
+    """Import every module of ``allow``, so a server does not start with one that only
+    fails at the first device.
+
+    Raises :class:`InvalidArgument` naming the module, why it did not import and how
+    to make it importable; when a file or folder of that name is in ``folder`` (the
+    working folder by default), it says that folder is not on the import path.
+    """
+    folder = Path.cwd() if folder is None else folder
+    for name in allow:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and not _is_part_of(exc.name, name):
+                raise InvalidArgument(
+                    f"allowed module {name!r} cannot be imported: it imports {exc.name!r}, "
+                    f"which is not installed; pip install the package that provides it"
+                ) from None
+            top = name.split(".")[0]
+            beside = [p for p in (folder / f"{top}.py", folder / top) if p.exists()]
+            hint = (
+                f"{beside[0]} is in the working folder, which is not on the server's import "
+                f"path: start it with PYTHONPATH={folder}, or pip install the project that "
+                "holds it" if beside else
+                "put the folder that holds it on PYTHONPATH, or pip install the package "
+                "that provides it"
+            )
+            raise InvalidArgument(
+                f"allowed module {name!r} cannot be imported ({exc}); {hint}"
+            ) from None
+        except Exception as exc:  # the module is there, running it failed
+            raise InvalidArgument(
+                f"allowed module {name!r} failed while being imported: "
+                f"{type(exc).__name__}: {exc}; fix the module, or drop it from allow"
+            ) from None
+
+
+def _is_part_of(missing: str, name: str) -> bool:
+    """Whether the module ``missing`` is ``name`` or one of its parent packages."""
+    return name == missing or name.startswith(missing + ".")

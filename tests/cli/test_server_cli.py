@@ -1,14 +1,17 @@
 """`moalab-server` as a real subprocess: the listening line, config errors, signals."""
 
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
 import pytest
 
+from ..conftest import require
 from .helpers import command, env, lines, no_traceback, run
 
 LISTENING = re.compile(r"moalab-server listening on http://127\.0\.0\.1:(\d+)")
@@ -130,3 +133,83 @@ def test_a_port_in_use_is_a_clear_error(tmp_path):
     assert result.returncode == 1
     assert no_traceback(result), result.stderr
     assert lines(result.stderr)[-1].startswith(f"moalab-server: cannot listen on 127.0.0.1:{port}")
+
+
+def test_an_allowed_module_in_the_working_folder_but_not_on_the_path(tmp_path):
+    # the console script's import path holds its own folder, not the working folder
+    require(command("moalab-server")[0] != sys.executable,
+            "needs the installed moalab-server script (python -m puts the working folder "
+            "on the path)")
+    (tmp_path / "mydevs.py").write_text("from moalab import Device\n")
+    result = run("moalab-server", "--port", "0", "--allow", "mydevs", cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    assert no_traceback(result), result.stderr
+    assert result.stdout == ""  # it never listened
+    (line,) = lines(result.stderr)
+    assert line.startswith("moalab-server: allowed module 'mydevs' cannot be imported"), line
+    assert f"{tmp_path / 'mydevs.py'} is in the working folder, which is not on" in line
+    assert f"PYTHONPATH={tmp_path}" in line
+
+
+def test_an_allowed_module_on_the_path_starts(tmp_path):
+    (tmp_path / "mydevs.py").write_text("from moalab import Device\n")
+    process = subprocess.Popen(
+        [*command("moalab-server"), "--port", "0", "--allow", "mydevs"], cwd=tmp_path,
+        env={**env(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{env()['PYTHONPATH']}"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert LISTENING.fullmatch(process.stdout.readline().strip())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    assert "allowed device modules: moalab, mydevs" in stderr
+
+
+@pytest.mark.parametrize(
+    "module, source, expected",
+    [
+        ("nosuch.module", None, "allowed module 'nosuch.module' cannot be imported (No module "
+                                "named 'nosuch'); put the folder that holds it on PYTHONPATH, "
+                                "or pip install the package that provides it"),
+        ("needsdep", "import nosuchdep\n", "allowed module 'needsdep' cannot be imported: it "
+                                           "imports 'nosuchdep', which is not installed"),
+        ("broken", "raise RuntimeError('no rig here')\n",
+         "allowed module 'broken' failed while being imported: RuntimeError: no rig here"),
+    ],
+    ids=["missing", "missing-dependency", "raises"],
+)
+def test_an_allowed_module_that_does_not_import(tmp_path, module, source, expected):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    if source is not None:
+        (folder / f"{module}.py").write_text(source)
+    result = subprocess.run(
+        [*command("moalab-server"), "--port", "0", "--allow", module], cwd=tmp_path,
+        env={**env(), "PYTHONPATH": f"{folder}{os.pathsep}{env()['PYTHONPATH']}"},
+        capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert no_traceback(result), result.stderr
+    assert result.stdout == ""
+    (line,) = lines(result.stderr)
+    assert line.startswith(f"moalab-server: {expected}"), line
+
+
+@pytest.mark.parametrize("where", ["flag", "config", "environment"])
+def test_a_short_token_is_refused(tmp_path, where):
+    args, environ = ["--port", "0"], env()
+    if where == "flag":
+        args += ["--token", "short"]
+    elif where == "config":
+        (tmp_path / "server.toml").write_text('token = "short"\n')
+        args += ["--config", "server.toml"]
+    else:
+        environ["MOALAB_TOKEN"] = "short"
+    result = subprocess.run([*command("moalab-server"), *args], cwd=tmp_path, env=environ,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert no_traceback(result), result.stderr
+    assert result.stdout == ""
+    (line,) = lines(result.stderr)
+    assert "has 5 characters; a token needs at least 16" in line, line
+    assert "secrets.token_urlsafe(32)" in line
+    assert ("$MOALAB_TOKEN" if where == "environment" else "--token, or token in") in line
