@@ -1,5 +1,7 @@
-"""The packaging lists every package, and installs the command-line tools."""
+"""The packaging lists every package, installs the command-line tools, and its notebook
+extra has what examples/notebook.ipynb needs."""
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -23,3 +25,11 @@ def test_console_scripts_point_at_main_functions():
     from moalab.cli import main, server
 
     assert callable(main.main) and callable(server.main)
+
+
+def test_notebook_extra_opens_the_example_notebook():
+    # examples/notebook.ipynb needs a Jupyter front end, and pandas for RunHandle.log
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["notebook"]
+    names = {re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower() for requirement in extra}
+    assert names & {"jupyterlab", "notebook"} and "pandas" in names
