@@ -1,9 +1,12 @@
 """Device, channel and port interfaces: properties, updates, channel names, errors."""
 
+import math
+
 import pytest
 import trio
 
 from moalab import (
+    ADCPort,
     AnalogChannel,
     AnalogPort,
     ChannelBase,
@@ -11,7 +14,9 @@ from moalab import (
     DigitalChannel,
     DigitalPort,
     InvalidArgument,
+    VirtualADCPort,
     VirtualAnalogPort,
+    VirtualDigitalChannel,
     VirtualDigitalPort,
 )
 
@@ -151,3 +156,57 @@ def test_port_subclass_reuses_a_channel_name_of_its_base():
     port.fbind("shared", lambda obj, value: changes.append(value))
     port.update(shared=True)
     assert changes == [True]
+
+
+# ---------------------------------------------------------- constructor arguments
+
+@pytest.mark.parametrize("make, fragments", [
+    (lambda: VirtualDigitalPort(name="p", channel_name=["a"]),
+     ["VirtualDigitalPort 'p': unknown argument channel_name=['a']", "'channel_names'"]),
+    (lambda: Device(name="d", rng=1), ["Device 'd': unknown argument rng=1", "accepts"]),
+    # a user's device cannot replace the machinery it inherits
+    (lambda: Thermometer(name="t", on_data_update=print),
+     ["Thermometer 't'", "on_data_update", "already an attribute of Thermometer"]),
+    (lambda: Thermometer(name="t", update=None), ["update=None", "already an attribute"]),
+    (lambda: Thermometer(name="t", temprature=3), ["did you mean 'temperature'"]),
+])
+def test_unknown_arguments_are_refused(make, fragments):
+    with pytest.raises(InvalidArgument) as info:
+        make()
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+REFUSED = [
+    # (factory, what the message names)
+    (lambda: VirtualDigitalChannel(name="v", interval=5), "interval=5"),
+    (lambda: VirtualDigitalChannel(name="v", interval=("a", "b")), "interval=('a', 'b')"),
+    (lambda: VirtualDigitalChannel(name="v", interval=(1, 2, 3)), "interval=(1, 2, 3)"),
+    (lambda: VirtualDigitalChannel(name="v", rng=7), "rng=7"),
+    (lambda: VirtualADCPort(name="v", block_size=2.5), "block_size=2.5"),
+    (lambda: VirtualADCPort(name="v", block_size="10"), "block_size='10'"),
+    (lambda: VirtualADCPort(name="v", noise=-0.1), "noise=-0.1"),
+    (lambda: VirtualADCPort(name="v", frequency=math.inf), "frequency=inf"),
+    (lambda: ADCPort(name="v", frequency=-1), "frequency=-1"),
+    (lambda: ADCPort(name="v", bit_depth=0), "bit_depth=0"),
+    (lambda: ADCPort(name="v", bit_depth=65), "bit_depth=65"),
+    (lambda: ADCPort(name="v", bit_depth=12.5), "bit_depth=12.5"),
+    (lambda: ADCPort(name="v", num_channels=0), "num_channels=0"),
+    (lambda: ADCPort(name="v", scale=0), "scale=0"),
+    (lambda: ADCPort(name="v", offset=math.nan), "offset=nan"),
+]
+
+
+@pytest.mark.parametrize("make, named", REFUSED, ids=[named for _, named in REFUSED])
+def test_bad_values_are_refused_naming_the_device(make, named):
+    with pytest.raises(InvalidArgument) as info:
+        make()
+    message = str(info.value)
+    assert " 'v': " in message and named in message and "; give " in message
+
+
+def test_adc_settings_are_checked_when_set_later():
+    adc = ADCPort(name="adc")
+    with pytest.raises(InvalidArgument, match="ADCPort 'adc': scale=0 is not accepted"):
+        adc.scale = 0
+    assert adc.scale == 1.0

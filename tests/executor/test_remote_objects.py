@@ -1,6 +1,11 @@
 """Remote objects: creating, attaching, listing, deleting, the allowlist, and the
 mirror of far-side property changes."""
 
+import re
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import trio
 
@@ -64,6 +69,34 @@ async def test_constructor_arguments_travel_and_names_are_unique(remote_executor
     other = OtherProbe(name=device.name, executor=remote_executor)
     with pytest.raises(InvalidArgument, match="already exists"):
         await remote_executor.ensure_remote_instance(other)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("rng", 1),  # the pump would call 1.uniform(...)
+    ("on_data_update", None),  # would replace the event every watcher relies on
+    ("__dict__", {}),
+    ("_bound", 1),
+    ("stats", {}),  # an attribute the object's __init__ sets, not an argument
+    ("helper", "x"),  # accepted locally by a user's class, never remotely
+])
+async def test_remote_create_takes_only_declared_arguments(remote_executor, key, value):
+    device = Probe(name=unique_name(), executor=remote_executor, label="ok")
+    device.init_kwargs[key] = value  # what a client may send, whatever its class says
+    with pytest.raises(NotAllowed) as info:
+        await remote_executor.ensure_remote_instance(device)
+    message = str(info.value)
+    assert f"Probe cannot be created with argument(s) {key!r}" in message
+    assert "label" in message and "value" in message  # what is accepted
+    names = [entry["name"] for entry in await remote_executor.list_remote_instances()]
+    assert device.name not in names
+
+
+@pytest.mark.parametrize("interval", [[5, 1], "ab"])
+async def test_remote_create_refuses_a_bad_value_by_name(remote_executor, interval):
+    device = VirtualDigitalChannel(name=unique_name("line"), executor=remote_executor)
+    device.init_kwargs["interval"] = interval
+    with pytest.raises(InvalidArgument, match=f"interval={re.escape(repr(interval))} is not"):
+        await remote_executor.ensure_remote_instance(device)
 
 
 async def test_unnamed_device_is_refused(remote_kind):
@@ -163,3 +196,38 @@ async def test_moalab_devices_are_always_allowed(executor):
     await executor.ensure_remote_instance(device)
     await device.write_state(True)
     assert device.state is True
+
+
+@pytest.mark.parametrize("kind", SERVED, indirect=True)
+@pytest.mark.parametrize("module", ["moalab.examples.sugar_pellet", "moalab.cli.main",
+                                    "moalab.stage.delay", "moalab"])
+async def test_moalab_modules_other_than_devices_are_not_allowed(executor, module):
+    outsider = type("Outsider", (Probe,), {"__module__": module})
+    with pytest.raises(NotAllowed, match=f"--allow {module} "):
+        await executor.ensure_remote_instance(outsider(name=unique_name(), executor=executor))
+
+
+def test_a_refused_moalab_module_is_not_imported():
+    """Naming a class of moalab.examples or moalab.cli runs none of its code on the server."""
+    script = textwrap.dedent("""
+        import sys
+        from moalab.executor import NotAllowed
+        from moalab.executor.registry import ObjectRegistry
+
+        registry = ObjectRegistry()
+        for path in ("moalab.examples.sugar_pellet:VirtualDevice", "moalab.cli.main:main",
+                     "moalab.cli.server:main"):
+            try:
+                registry.resolve_class(path)
+            except NotAllowed:
+                pass
+            else:
+                raise SystemExit(f"{path} was allowed")
+        registry.resolve_class("moalab.examples.remote_devices:VirtualDevice")
+        print(sorted(name for name in sys.modules
+                     if name.startswith(("moalab.examples", "moalab.cli"))))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['moalab.examples', 'moalab.examples.remote_devices']"

@@ -208,6 +208,36 @@ def test_refusals(client, probe):
     assert_error(client.post(f"/api/objects/{probe}/stream/echo", json={}), 403, "NotAllowed")
 
 
+@pytest.mark.parametrize("kwargs", [{"on_data_update": 1}, {"__dict__": {}}, {"rng": 1},
+                                    {"label": "ok", "calls": []}])
+def test_create_refuses_undeclared_arguments(client, kwargs):
+    name = f"refused-{next(_count)}"
+    response = client.post("/api/objects", json={"name": name, "cls": PROBE, "kwargs": kwargs})
+    refused = next(key for key in kwargs if key != "label")
+    error = assert_error(response, 403, "NotAllowed", f"argument(s) {refused!r}")
+    assert "declared properties and constructor parameters" in error["message"]
+    assert name not in [entry["name"] for entry in client.get("/api/objects").json()]
+
+
+def test_create_refuses_moalab_modules_other_than_devices(client):
+    response = client.post("/api/objects", json={
+        "name": f"refused-{next(_count)}", "cls": "moalab.examples.sugar_pellet:VirtualDevice"})
+    assert_error(response, 403, "NotAllowed", "--allow moalab.examples.sugar_pellet")
+    # the device library and the guide's remote sample still are
+    for cls in ("moalab.device.virtual:VirtualDigitalChannel",
+                "moalab.examples.remote_devices:VirtualDevice"):
+        created = client.post("/api/objects", json={"name": f"ok-{next(_count)}", "cls": cls})
+        assert created.status_code == 201, created.text
+
+
+def test_create_refuses_a_bad_value_by_name(client):
+    response = client.post("/api/objects", json={
+        "name": "line", "cls": "moalab.device.virtual:VirtualDigitalChannel",
+        "kwargs": {"interval": "ab"}})
+    assert_error(response, 400, "InvalidArgument",
+                 "VirtualDigitalChannel 'line': interval='ab' is not accepted")
+
+
 def test_updates_stream(moalab_server, client, probe):
     with httpx.Client(base_url=moalab_server.url, headers=AUTH_HEADERS, timeout=20) as watcher:
         with watcher.stream("GET", f"/api/objects/{probe}/updates") as response:
