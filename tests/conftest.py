@@ -31,6 +31,7 @@ skipping: CI must run every test."""
 def require(available: bool, reason: str) -> None:
     """Skip the calling test with ``reason`` unless ``available``; under
     ``MOALAB_TESTS_STRICT=1`` fail with it instead."""
+    __tracebackhide__ = True  # pytest reports the skip at the calling test's line
     if available:
         return
     if os.environ.get(STRICT_ENV) == "1":
