@@ -13,6 +13,8 @@ from moalab.executor.clock import ClockSync
 
 from ..conftest import running_server
 from .devices import Probe, VirtualDevice
+from .proxy import Delay as LinkDelay
+from .proxy import open_delay_proxy
 
 NO_CLOCK_SYNC = None  # these tests are about the link, not the clock
 FAST_HEARTBEAT = (0.2, 1.5)
@@ -142,6 +144,38 @@ async def test_a_frozen_server_is_noticed_by_heartbeats():
                 assert trio.current_time() - start < FAST_HEARTBEAT[1] + 1.0
             finally:
                 os.kill(server.process.pid, signal.SIGCONT)
+
+
+async def test_a_link_lost_while_objects_are_restored_is_noticed_and_retried():
+    """The server restarts; the new link goes silent just as the executor sends it the
+    create of its object: that restore fails like any call, and the next one, once
+    the link carries again, brings the executor back."""
+    with running_server() as first:
+        port = first.port
+        async with open_delay_proxy(port, up=LinkDelay(base=0.05)) as proxy:
+            executor = WebSocketExecutor(port=proxy.port, clock_sync=NO_CLOCK_SYNC,
+                                         on_lost="retry", heartbeat=FAST_HEARTBEAT)
+            probe = Probe(name="probe-restore-lost", executor=executor)
+            async with executor:
+                await executor.ensure_remote_instance(probe)
+                kill(first)
+                with trio.fail_after(30):
+                    while executor.connected:
+                        await trio.sleep(0.01)
+                sent = proxy.chunks["up"]
+                with running_server("--port", str(port)):
+                    with trio.fail_after(30):
+                        # the WebSocket handshake, the first echo, then the create
+                        while proxy.chunks["up"] < sent + 3:
+                            await trio.sleep(0.001)
+                    proxy.black_hole()  # the create waits in the proxy: silence
+                    await trio.sleep(FAST_HEARTBEAT[1] + 1.0)
+                    assert not executor.connected
+                    proxy.restore()
+                    with trio.fail_after(30):
+                        while not executor.connected:
+                            await trio.sleep(0.01)
+                    assert await probe.echo(2) == [[2], {}]
 
 
 def test_policies_are_checked():
