@@ -271,7 +271,8 @@ def test_unit_file_passes_systemd_analyze_verify(tmp_path):
 
 
 def test_scripts_are_shellcheck_clean():
-    require(shutil.which("shellcheck") is not None, "no shellcheck here: apt-get install shellcheck")
+    require(shutil.which("shellcheck") is not None,
+            "no shellcheck here: apt-get install shellcheck")
     scripts = [str(REPO / "rpi" / name) for name in ("install.sh", "check_wheels.sh")]
     proc = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
