@@ -18,11 +18,13 @@ from numbers import Real
 from typing import Any, NamedTuple
 
 from .errors import InvalidArgument
-from .events import NumericProperty, Property
+from .events import BooleanProperty, NumericProperty, Property
 
 __all__ = (
     "Accepts",
+    "CheckedBooleanProperty",
     "CheckedNumericProperty",
+    "FLAG",
     "NUMBER",
     "NON_NEGATIVE",
     "SECONDS",
@@ -62,6 +64,7 @@ class Accepts(NamedTuple):
     words: str
 
 
+FLAG = Accepts(lambda v: isinstance(v, bool), "True or False")
 NUMBER = Accepts(_is_number, "a number")
 NON_NEGATIVE = Accepts(lambda v: _is_number(v) and v >= 0, "a number >= 0")
 SECONDS = Accepts(NON_NEGATIVE.test, "seconds, a number >= 0")
@@ -82,8 +85,8 @@ def whole_number(low: int, high: float = math.inf) -> Accepts:
     return Accepts(lambda v: _is_number(v) and v == int(v) and low <= v <= high, words)
 
 
-class CheckedNumericProperty(NumericProperty):
-    """A :class:`NumericProperty` whose values must pass ``accepts`` when set.
+class _Checked:
+    """Makes a Kivy property check its values: each must pass ``accepts`` when set.
 
     A refused value raises :class:`InvalidArgument` naming the object, the
     property, the value and ``accepts.words``; the property keeps its old value.
@@ -97,6 +100,14 @@ class CheckedNumericProperty(NumericProperty):
     def set(self, obj: Any, value: Any) -> Any:
         check_value(obj, self.name, value, self.accepts)
         return super().set(obj, value)
+
+
+class CheckedNumericProperty(_Checked, NumericProperty):
+    """A :class:`NumericProperty` that checks its values (see :class:`_Checked`)."""
+
+
+class CheckedBooleanProperty(_Checked, BooleanProperty):
+    """A :class:`BooleanProperty` that checks its values (see :class:`_Checked`)."""
 
 
 def check_value(obj: Any, key: str, value: Any, accepts: Accepts) -> None:
@@ -134,9 +145,10 @@ def constructor_parameters(cls: type) -> set[str]:
 
 def declared_arguments(cls: type) -> set[str]:
     """What a remote ``create`` may give ``cls``: its properties and constructor
-    parameters, private names left out."""
+    parameters, private names and the state it keeps itself (``_state_names_``) left out."""
     names = set(_properties(cls)) | constructor_parameters(cls)
-    return {name for name in names if not name.startswith("_")}
+    state = getattr(cls, "_state_names_", {})
+    return {name for name in names if not name.startswith("_") and name not in state}
 
 
 def _properties(cls: type) -> list[str]:
@@ -179,14 +191,20 @@ def check_extra_arguments(cls: type, properties: Iterable[str], extra: Mapping[s
         if key in declared or key in user:
             continue
         close = difflib.get_close_matches(key, accepted, n=3)
-        if lenient and not close and not key.startswith("_") and not hasattr(cls, key):
-            continue
-        hint = (f"did you mean {' or '.join(map(repr, close))}?" if close
-                else f"{cls.__name__} accepts {', '.join(accepted)}")
-        if lenient and not close:
-            why = ("private names cannot be set" if key.startswith("_")
-                   else f"it is already an attribute of {cls.__name__}")
-            hint = f"{why}; {hint}"
-        elif lenient:
-            hint += f" (to set a new attribute {key!r}, declare it in the class body)"
-        raise InvalidArgument(f"{owner}: unknown argument {key}={extra[key]!r}; {hint}")
+        reasons = []
+        if lenient:
+            if key.startswith("_"):
+                reasons.append("private names cannot be set")
+            elif hasattr(cls, key):
+                reasons.append(f"it is already an attribute of {cls.__name__}")
+            elif not close:
+                continue  # a new attribute, the way PyMoa's guide configures a subclass
+        if close:
+            could_be_new = lenient and not reasons
+            reasons.append(f"did you mean {' or '.join(map(repr, close))}?")
+            if could_be_new:
+                reasons[-1] += f" (to set a new attribute {key!r}, declare it in the class body)"
+        else:
+            reasons.append(f"{cls.__name__} accepts {', '.join(accepted)}")
+        raise InvalidArgument(f"{owner}: unknown argument {key}={extra[key]!r}; "
+                              + "; ".join(reasons))

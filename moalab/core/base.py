@@ -22,6 +22,10 @@ class MoaBase(EventDispatcher):
     :class:`InvalidArgument` naming it and the closest accepted names.
     """
 
+    _state_names_: dict[str, str] = {}
+    """Properties the object sets itself (a stage's ``run_state``), refused as
+    arguments, each with a hint of what to do instead (or '')."""
+
     name: str = StringProperty("")
     """A human-readable name, used in logs and displays."""
 
@@ -29,7 +33,13 @@ class MoaBase(EventDispatcher):
         super().__init__()
         if "name" in kwargs:
             self._set_argument("name", kwargs.pop("name"))
-        props = self.properties()
+        for key, hint in self._state_names_.items():
+            if key in kwargs:
+                raise InvalidArgument(
+                    f"{describe(self)}: {key}={kwargs[key]!r} is not accepted: {key} is state "
+                    f"{type(self).__name__} keeps itself" + (f"; {hint}" if hint else "")
+                )
+        props = [prop for prop in self.properties() if prop not in self._state_names_]
         extra = {key: kwargs.pop(key) for key in list(kwargs) if key not in props}
         if extra:
             check_extra_arguments(type(self), props, extra, describe(self))

@@ -6,9 +6,16 @@ from typing import Any
 
 import trio
 
-from ..core.arguments import NUMBER, SECONDS, CheckedNumericProperty, check_range
+from ..core.arguments import (
+    FLAG,
+    NUMBER,
+    SECONDS,
+    CheckedBooleanProperty,
+    CheckedNumericProperty,
+    check_range,
+)
 from ..core.errors import InvalidArgument
-from ..core.events import BooleanProperty, ObjectProperty, StringProperty
+from ..core.events import ObjectProperty, StringProperty
 from .stage import MoaStage
 
 __all__ = ("GateStage", "DigitalGateStage", "AnalogGateStage")
@@ -56,7 +63,7 @@ class GateStage(MoaStage):
     hold_time: float = CheckedNumericProperty(0, SECONDS)
     """Seconds the value must keep passing before the gate exits."""
 
-    use_initial: bool = BooleanProperty(True)
+    use_initial: bool = CheckedBooleanProperty(True, FLAG)
     """Whether a value already passing when the trial starts lets the gate exit."""
 
     state = ObjectProperty(None, allownone=True)
@@ -121,7 +128,7 @@ class GateStage(MoaStage):
 class DigitalGateStage(GateStage):
     """Exits when the device's digital state equals :attr:`exit_state`."""
 
-    exit_state: bool = BooleanProperty(False)
+    exit_state: bool = CheckedBooleanProperty(False, FLAG)
 
     def check_done(self, value: Any) -> bool:
         return value == self.exit_state

@@ -6,7 +6,14 @@ from typing import Any
 
 import trio
 
-from ..core.arguments import SECONDS, TRIALS, CheckedNumericProperty
+from ..core.arguments import (
+    FLAG,
+    SECONDS,
+    TRIALS,
+    CheckedBooleanProperty,
+    CheckedNumericProperty,
+    describe,
+)
 from ..core.base import MoaBase
 from ..core.clock import now, sleep_until
 from ..core.errors import InvalidArgument, StageStateError
@@ -106,6 +113,11 @@ class MoaStage(MoaBase, Loggable):
 
     __events__ = ("on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end")
 
+    _state_names_ = {
+        "parent": "add the stage to its parent with parent.add_stage(stage)",
+        "count": "", "active": "", "run_state": "",
+    }
+
     _logged_names_ = ("count",)
     _logged_trigger_names_ = __events__
 
@@ -133,7 +145,7 @@ class MoaStage(MoaBase, Loggable):
     """The stages :attr:`complete_on` refers to; empty means every enabled child,
     plus this stage's own :meth:`do_trial` when a subclass defines one."""
 
-    disabled: bool = BooleanProperty(False)
+    disabled: bool = CheckedBooleanProperty(False, FLAG)
     """A disabled stage is skipped: running it does nothing."""
 
     max_duration: float = CheckedNumericProperty(0, SECONDS)
@@ -149,6 +161,7 @@ class MoaStage(MoaBase, Loggable):
     """The stage's :class:`RunState`; read only."""
 
     def __init__(self, **kwargs: Any) -> None:
+        stages = kwargs.pop("stages", ())
         super().__init__(**kwargs)
         self._check_complete_on(self.complete_on)
         self._stage_scope: trio.CancelScope | None = None
@@ -158,6 +171,8 @@ class MoaStage(MoaBase, Loggable):
         self._pause_scopes: set[trio.CancelScope] = set()
         # experiment time the current (or last) trial started, just before on_trial_start
         self.trial_start_time = 0.0
+        for stage in stages:  # as add_stage does: each checked, its parent set
+            self.add_stage(stage)
 
     def __repr__(self) -> str:
         return (
@@ -325,12 +340,12 @@ class MoaStage(MoaBase, Loggable):
         check_transition(self.name, self.run_state, state)
         self.run_state = state
 
-    @staticmethod
-    def _check_complete_on(value: Any) -> None:
+    def _check_complete_on(self, value: Any) -> None:
         if value in ("all", "any") or isinstance(value, (list, tuple)):
             return
         raise InvalidArgument(
-            f"complete_on={value!r} is not accepted: use 'all', 'any' or a list of stages"
+            f"{describe(self)}: complete_on={value!r} is not accepted; give 'all', 'any' or a "
+            "list of stages"
         )
 
     def _completion_targets(self) -> tuple[list["MoaStage"], bool]:

@@ -44,6 +44,17 @@ REFUSED = [
     (AnalogGateStage, {"min": 5, "max": 1}, "min=5 is above max=1", "give min <= max"),
     (AnalogGateStage, {"max": "high"}, "max='high'", "a number"),
     (AnalogGateStage, {"min": NAN}, "min=nan", "a number"),
+    # a string is truthy: disabled='no' used to disable the stage
+    (MoaStage, {"disabled": "no"}, "disabled='no'", "True or False"),
+    (DigitalGateStage, {"exit_state": "high"}, "exit_state='high'", "True or False"),
+    (DigitalGateStage, {"use_initial": 0}, "use_initial=0", "True or False"),
+    (MoaStage, {"complete_on": "some"}, "complete_on='some'", "'all', 'any' or a list"),
+    (MoaStage, {"order": "random"}, "order='random'", "'serial', 'parallel'"),
+    # state the stage keeps itself
+    (MoaStage, {"run_state": "done"}, "run_state='done'", "state MoaStage keeps itself"),
+    (Delay, {"active": True}, "active=True", "state Delay keeps itself"),
+    (MoaStage, {"count": 2}, "count=2", "state MoaStage keeps itself"),
+    (MoaStage, {"parent": None}, "parent=None", "parent.add_stage(stage)"),
 ]
 
 
@@ -106,3 +117,16 @@ async def test_analog_gate_bounds_are_checked_when_a_trial_starts(autojump_clock
     lever.update(state=2.5)
     await gate.run_stage()  # the value already passes: exits at once
     assert str(gate.run_state) == "done"
+
+
+async def test_stages_given_to_the_constructor_are_added_as_children(autojump_clock):
+    first, second = Delay(name="a", delay=1), Delay(name="b", delay=2)
+    root = MoaStage(name="root", stages=[first, second])
+    assert root.stages == [first, second]
+    assert first.parent is root and second.path == "root/b"
+    await root.run_stage()
+    assert trio.current_time() == 3
+    with pytest.raises(InvalidArgument, match="already a child of 'root'"):
+        MoaStage(name="other", stages=[first])
+    with pytest.raises(InvalidArgument, match="only MoaStage instances"):
+        MoaStage(name="bad", stages=["a"])
