@@ -56,6 +56,11 @@ class ADCPort(Device):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         active = self.active_channels
+        if active is not None and not isinstance(active, list | tuple | np.ndarray):
+            raise InvalidArgument(
+                f"ADC {self.name!r}: active_channels={active!r} is not accepted; give a list "
+                "of one boolean per channel, or None for all"
+            )
         if active is not None and len(active) != self.num_channels:
             raise InvalidArgument(
                 f"ADC {self.name!r}: active_channels has {len(active)} entries but "

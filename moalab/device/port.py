@@ -47,10 +47,16 @@ class Port(ChannelBase):
         names = kwargs.pop("channel_names", None)
         super().__init__(**kwargs)
         if names is not None:
+            # a string is iterable too: 'ab' would make channels 'a' and 'b'
+            if not isinstance(names, list | tuple):
+                raise InvalidArgument(
+                    f"port {self.name!r}: channel_names={names!r} is not accepted; give a "
+                    "list of names, e.g. ['light', 'beam']"
+                )
             self.channel_names = list(names)
             self.init_kwargs["channel_names"] = list(names)
         for name in self.channel_names:
-            if not name.isidentifier():
+            if not isinstance(name, str) or not name.isidentifier():
                 raise InvalidArgument(
                     f"port {self.name!r}: channel name {name!r} is not a valid identifier"
                 )

@@ -194,6 +194,10 @@ REFUSED = [
     (lambda: ADCPort(name="v", num_channels=0), "num_channels=0"),
     (lambda: ADCPort(name="v", scale=0), "scale=0"),
     (lambda: ADCPort(name="v", offset=math.nan), "offset=nan"),
+    (lambda: ADCPort(name="v", active_channels=5), "active_channels=5"),
+    # a string is iterable: 'ab' used to make the channels 'a' and 'b'
+    (lambda: VirtualDigitalPort(name="v", channel_names="ab"), "channel_names='ab'"),
+    (lambda: VirtualAnalogPort(name="v", channel_names=5), "channel_names=5"),
 ]
 
 
