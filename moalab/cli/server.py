@@ -9,7 +9,11 @@ import argparse
 import os
 import signal
 import sys
+import threading
+import time
+import traceback
 from dataclasses import replace
+from typing import Any
 
 import trio
 from rich.console import Console
@@ -17,11 +21,18 @@ from rich.text import Text
 
 from ..core.errors import InvalidArgument, MoaError
 from ..core.nursery import unwrap_group
+from ..executor import worker
 from ..server.config import ServerConfig, check_allowed_modules, load_config, merge_config
 from ..server.serve import serve
 from ..server.token import TOKEN_ENV, default_data_dir, is_loopback, load_or_create_token
 
 __all__ = ("main", "MIN_TOKEN_LENGTH")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOP_GRACE = 3.0
+"""Seconds a stop may take past the graceful timeout before the process is ended."""
+_LEFTOVER_WAIT = 0.5
+"""Seconds the stopped server's threads get to end before those left are reported."""
 
 MIN_TOKEN_LENGTH = 16
 """Shorter tokens are refused: they could be guessed (a generated one has 43 characters)."""
@@ -31,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moalab-server",
         description="Serve moalab devices over REST and WebSocket, for WebSocketExecutor and "
-        "RestExecutor clients. Stops cleanly on Ctrl-C or SIGTERM.",
+        "RestExecutor clients. Stops cleanly on Ctrl-C or SIGTERM; a device method that "
+        "blocks the stop is abandoned after the graceful timeout plus 3 s.",
     )
     parser.add_argument("--config", metavar="FILE", help="a TOML config file (flags override it)")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1: this computer "
@@ -94,16 +106,88 @@ def _check_length(token: str, source: str) -> None:
             "moalab-server generates one and keeps it in its data directory")
 
 
-async def _until_signal() -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            return
+def _still_running(leftover: bool = False) -> list[str]:
+    """Where each moalab thread still running is (and the trio thread, unless it is the
+    caller): its name and innermost frame. ``leftover``: after the stop, giving the
+    threads told to end a moment to do so first (those left are busy)."""
+    threads = [t for t in threading.enumerate()
+               if t is not threading.current_thread()
+               and (t is threading.main_thread() or t.name.startswith("moalab-"))]
+    if leftover:
+        deadline = time.monotonic() + _LEFTOVER_WAIT
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    frames = sys._current_frames()
+    places = []
+    for thread in threads:
+        frame = frames.get(thread.ident)
+        if not thread.is_alive() or frame is None:
+            continue
+        where = traceback.extract_stack(frame)[-1]
+        if where.filename != worker.__file__:  # there, a worker waits for its next call
+            places.append(f"{thread.name} in {where.name} ({where.filename}:{where.lineno})")
+    return places
 
 
-async def _main(config: ServerConfig, graceful_timeout: float, console: Console) -> None:
+class _Stop:
+    """The server's stop on SIGINT or SIGTERM: clean first, forced if need be.
+
+    The signal handlers are Python's, not trio's: Python runs them in the main
+    thread even while a device method blocks the trio loop (a ``time.sleep`` in
+    an ``async def``), which trio could not notice. The first signal asks trio to
+    stop (:meth:`wait` returns) and starts a daemon thread that, ``limit``
+    seconds later, ends the process if it still runs, naming where each thread
+    was. Use it as a context manager around ``trio.run``.
+    """
+
+    def __init__(self, limit: float, console: Console) -> None:
+        self.limit = limit
+        self.console = console
+        self._asked: trio.Event | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._signal: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_Stop":
+        self._previous = {s: signal.signal(s, self._on_signal) for s in _STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self._signal is None:
+            self._signal = signal.Signals(signum).name
+            threading.Thread(target=self._end_if_stuck, name="stop-watch",
+                             daemon=True).start()
+        if self._token is not None:
+            try:
+                self._token.run_sync_soon(self._asked.set)  # safe in a signal handler
+            except trio.RunFinishedError:
+                pass
+
+    async def wait(self) -> None:
+        """Return once a stop is asked (at once if it was during start-up)."""
+        self._asked = trio.Event()
+        self._token = trio.lowlevel.current_trio_token()
+        if self._signal is None:
+            await self._asked.wait()
+
+    def _end_if_stuck(self) -> None:
+        time.sleep(self.limit)
+        self.console.print(Text.assemble(
+            ("moalab-server: ", "red"),
+            f"not stopped {self.limit:g} s after {self._signal}: ending the process; still "
+            f"running: {'; '.join(_still_running()) or 'nothing of moalab'}"))
+        os._exit(1)
+
+
+async def _main(config: ServerConfig, graceful_timeout: float, console: Console,
+                stop: _Stop) -> None:
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(lambda task_status: serve(
-            config, graceful_timeout=graceful_timeout, shutdown_trigger=_until_signal,
+            config, graceful_timeout=graceful_timeout, shutdown_trigger=stop.wait,
             task_status=task_status))
         for url in binds:
             # tests and scripts read the port from this line
@@ -135,14 +219,19 @@ def main(argv: list[str] | None = None) -> int:
         console.print(Text.assemble(("moalab-server: ", "red"), str(exc)))
         return 2
     try:
-        try:
-            trio.run(_main, config, args.graceful_timeout, console)
-        except BaseExceptionGroup as group:  # hypercorn's nurseries wrap a bind error
-            raise unwrap_group(group) from None
+        with _Stop(args.graceful_timeout + _STOP_GRACE, console) as stop:
+            try:
+                trio.run(_main, config, args.graceful_timeout, console, stop)
+            except BaseExceptionGroup as group:  # hypercorn's nurseries wrap a bind error
+                raise unwrap_group(group) from None
+            abandoned = _still_running(leftover=True)
     except OSError as exc:
         console.print(Text.assemble(("moalab-server: ", "red"), f"cannot listen on "
                                     f"{config.host}:{config.port}: {exc.strerror or exc}"))
         return 1
+    if abandoned:  # daemon threads: they end with the process
+        console.print(f"moalab-server: stopped; abandoned what was still running: "
+                      f"{'; '.join(abandoned)}", highlight=False)
     return 0
 
 

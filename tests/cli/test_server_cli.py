@@ -1,5 +1,7 @@
-"""`moalab-server` as a real subprocess: the listening line, config errors, signals."""
+"""`moalab-server` as a real subprocess: the listening line, config errors, start-up checks,
+signals and a stop that a device method blocks."""
 
+import contextlib
 import os
 import re
 import signal
@@ -10,6 +12,10 @@ import time
 import urllib.request
 
 import pytest
+import trio
+
+from moalab.executor.errors import ConnectionLost
+from moalab.executor.websocket import WebSocketExecutor
 
 from ..conftest import require
 from .helpers import command, env, lines, no_traceback, run
@@ -213,3 +219,70 @@ def test_a_short_token_is_refused(tmp_path, where):
     assert "has 5 characters; a token needs at least 16" in line, line
     assert "secrets.token_urlsafe(32)" in line
     assert ("$MOALAB_TOKEN" if where == "environment" else "--token, or token in") in line
+
+
+BLOCKERS = """
+import time
+
+from moalab import Device
+from moalab.executor import apply_executor
+
+
+class Blocker(Device):
+    @apply_executor
+    def sync_block(self, seconds):
+        time.sleep(seconds)  # in the object's worker thread
+
+    @apply_executor
+    async def async_block(self, seconds):
+        time.sleep(seconds)  # in the server's trio thread: it cannot serve meanwhile
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("method", ["sync_block", "async_block"])
+async def test_a_method_blocking_the_stop_is_abandoned(tmp_path, monkeypatch, method, sig):
+    (tmp_path / "blockers.py").write_text(BLOCKERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "blockers", raising=False)
+    from blockers import Blocker  # written just above
+
+    async def call_until_lost(device: Blocker) -> None:
+        with contextlib.suppress(ConnectionLost):  # the server stops under it
+            await getattr(device, method)(60)
+
+    process = subprocess.Popen(
+        [*command("moalab-server"), "--port", "0", "--graceful-timeout", "0.2",
+         "--allow", "blockers"], cwd=tmp_path,
+        env={**env(), "PYTHONPATH": f"{tmp_path}{os.pathsep}{env()['PYTHONPATH']}"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(LISTENING.fullmatch(process.stdout.readline().strip())[1])
+        async with WebSocketExecutor("127.0.0.1", port, reconnect=False) as executor:
+            device = Blocker(name="blocker", executor=executor)
+            await executor.ensure_remote_instance(device)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(call_until_lost, device)
+                await trio.sleep(1)  # the call is under way
+                sent = time.monotonic()
+                process.send_signal(sig)
+                _, stderr = await trio.to_thread.run_sync(process.communicate, None, 30)
+                took = time.monotonic() - sent
+                nursery.cancel_scope.cancel()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    # 0.2 s of graceful timeout, then 0.5 s for the threads (sync) or 3 s more (async)
+    assert took < 10, f"moalab-server took {took:.1f} s to stop"
+    assert "Traceback" not in stderr
+    (line,) = [line for line in lines(stderr) if "moalab-server:" in line]
+    where = f"in {method} ({tmp_path / 'blockers.py'}:"
+    if method == "sync_block":  # the trio thread stopped cleanly, the worker is left
+        assert process.returncode == 0, stderr
+        assert line.startswith("moalab-server: stopped; abandoned what was still running: "
+                               f"moalab-object-blocker {where}"), line
+    else:  # nothing could stop the trio thread: the process is ended
+        assert process.returncode == 1, stderr
+        assert line.startswith(f"moalab-server: not stopped 3.2 s after {sig.name}: ending "
+                               f"the process; still running: MainThread {where}"), line
