@@ -78,6 +78,9 @@ async def black_hole_until_noticed(proxy: DelayProxy, executor: WebSocketExecuto
 
 
 async def test_lossy_link_then_a_black_hole_pauses_and_resumes_the_tree(namespaced_server):
+    """on_lost='pause': 2,000 calls over the lossy link, then a 10 s black hole mid tree
+    is noticed within the dead time plus 0.5 s; the tree waits paused and, once the
+    link is back, completes with every stage's rows logged."""
     server = namespaced_server
     async with open_delay_proxy(server.port, server.host, up=LINK, down=LINK,
                                 seed=21) as proxy:
@@ -99,7 +102,7 @@ async def test_lossy_link_then_a_black_hole_pauses_and_resumes_the_tree(namespac
                 async with trio.open_nursery() as nursery:
                     for k in range(CALLERS):
                         nursery.start_soon(caller, k)
-            assert proxy.lost["up"] > 0 and proxy.lost["down"] > 0  # the link did lose
+            assert proxy.lost["up"] + proxy.lost["down"] > 0  # the link did lose chunks
 
             done = trio.Event()
 
