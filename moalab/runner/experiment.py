@@ -6,10 +6,12 @@ from typing import Any
 
 import trio
 
+from ..core.clock import clock_reader
 from ..core.nursery import open_nursery
 from ..device.device import Device
 from ..stage.runstate import RunState
 from ..stage.stage import MoaStage
+from .stuck import fail_when_stuck
 
 __all__ = ("run_experiment", "has_pump")
 
@@ -31,18 +33,28 @@ async def run_experiment(
     ``executors`` (async context managers, e.g. :class:`~moalab.ThreadExecutor`)
     are started first and stopped last; while the link of one with
     ``on_lost='pause'`` is down, the tree is paused. Devices without a
-    ``pump_state`` of their own are not pumped. An exception in the tree or a
-    pump stops everything and propagates with its own type.
-    ``task_status.started()`` is called once the root stage has started.
+    ``pump_state`` of their own are not pumped; every :class:`Device` reads the
+    run's clock in :meth:`Device.now`, from any thread. An exception in the
+    tree or a pump stops everything and propagates with its own type. In
+    virtual time a run that can never go on raises :class:`~moalab.NothingToWaitFor`
+    (see :mod:`moalab.runner.stuck`). ``task_status.started()`` is called once
+    the root stage has started.
     """
+    devices = tuple(devices)
     async with AsyncExitStack() as stack:
+        read_clock = clock_reader()
+        for device in devices:
+            if isinstance(device, Device):
+                device.use_clock(read_clock)
+                stack.callback(device.use_clock, None)
         for executor in executors:
             await stack.enter_async_context(executor)
             if getattr(executor, "on_lost", None) == "pause":
-                listener = _PauseWhileLinkDown(root)
+                listener = _PauseWhileLinkDown(root, executor)
                 executor.add_link_listener(listener)
                 stack.callback(executor.remove_link_listener, listener)
         async with open_nursery() as nursery:
+            nursery.start_soon(fail_when_stuck, root, name=f"stuck watch {root.name}")
             for device in devices:
                 if has_pump(device):
                     nursery.start_soon(device.pump_state, name=f"pump {device.name}")
@@ -53,16 +65,18 @@ async def run_experiment(
 
 
 class _PauseWhileLinkDown:
-    """A link listener pausing ``root`` while a link is down; it resumes only a pause
-    of its own making."""
+    """A link listener pausing ``root`` while the link of ``executor`` is down; it
+    resumes only a pause of its own making."""
 
-    def __init__(self, root: MoaStage) -> None:
+    def __init__(self, root: MoaStage, executor: Any) -> None:
         self.root = root
+        url = getattr(executor, "url", None)  # remote executors name their server
+        self.by = f"lost link: {type(executor).__name__}{f'({url})' if url else ''}"
         self.paused_it = False
 
     def __call__(self, up: bool) -> None:
         if not up and self.root.run_state is RunState.RUNNING:
-            self.root.pause()
+            self.root.pause(by=self.by)
             self.paused_it = True
         elif up and self.paused_it:
             self.paused_it = False

@@ -32,7 +32,7 @@ from ..core.errors import InvalidArgument, StageStateError
 from ..core.loggable import Loggable
 from ..log.logger import COLUMNS, ObjectLogger
 from ..log.loggers import MemoryLogger
-from ..stage.runstate import RunState
+from ..stage.runstate import RunState, deepest_active
 from ..stage.stage import MoaStage
 from .display import run_handle_html
 from .experiment import run_experiment
@@ -129,7 +129,7 @@ class RunHandle:
     def current_path(self) -> tuple[str, ...]:
         """The paths of the deepest active stages (several where children run in
         parallel); empty before the root starts and after it ends."""
-        return tuple(stage.path for stage in _deepest_active(self.root))
+        return tuple(stage.path for stage in deepest_active(self.root))
 
     @property
     def log(self) -> "pandas.DataFrame":
@@ -256,7 +256,7 @@ class RunHandle:
         if not self._root_started:
             self._pause_pending = True
             return
-        self.root.pause()
+        self.root.pause(by="user")
 
     def _resume_in_trio(self) -> None:
         if self._outcome is not None:
@@ -273,7 +273,7 @@ class RunHandle:
         if self._pause_pending:
             self._pause_pending = False
             if self.root.run_state is RunState.RUNNING:
-                self.root.pause()
+                self.root.pause(by="user")
 
     async def _main(self) -> None:
         """The whole run, in the trio thread: loggers on, tree and pumps, loggers off."""
@@ -381,16 +381,6 @@ class _RunWait:
                 RuntimeWarning,
                 stacklevel=2,
             )
-
-
-def _deepest_active(stage: MoaStage) -> Iterator[MoaStage]:
-    if not stage.active:
-        return
-    children = [child for child in list(stage.stages) if child.active]
-    if not children:
-        yield stage
-    for child in children:
-        yield from _deepest_active(child)
 
 
 # ---------------------------------------------------------------- guest mode

@@ -23,6 +23,7 @@ from ..core.events import (
     ListProperty,
     ObjectProperty,
     OptionProperty,
+    StringProperty,
 )
 from ..core.loggable import Loggable
 from ..core.nursery import open_nursery, unwrap_group
@@ -119,7 +120,7 @@ class MoaStage(MoaBase, Loggable):
     }
 
     _logged_names_ = ("count",)
-    _logged_trigger_names_ = __events__
+    _logged_trigger_names_ = (*__events__, "paused_by")
 
     stages: list["MoaStage"] = ListProperty([])
     """The child stages, in order. Change with :meth:`add_stage` / :meth:`remove_stage`."""
@@ -159,6 +160,11 @@ class MoaStage(MoaBase, Loggable):
 
     run_state: RunState = ObjectProperty(RunState.IDLE)
     """The stage's :class:`RunState`; read only."""
+
+    paused_by: str = StringProperty("")
+    """Who or what paused this stage with :meth:`pause` (e.g. ``'user'``, ``'lost
+    link: ...'``), '' when it is not paused so; read only. Logged: each pause and
+    resume writes a row with its value."""
 
     def __init__(self, **kwargs: Any) -> None:
         stages = kwargs.pop("stages", ())
@@ -274,14 +280,21 @@ class MoaStage(MoaBase, Loggable):
         if self._trial_scope is not None:
             self._trial_scope.cancel()
 
-    def pause(self) -> None:
-        """Pause this stage and its running descendants.
+    def pause(self, by: str = "code") -> None:
+        """Pause this stage and its running descendants; ``by`` says who or what
+        pauses, for :attr:`paused_by` and the log ('user' from a
+        :class:`~moalab.RunHandle`, 'lost link: ...' from an executor).
 
         A paused stage starts no new trial or child and does not end; a
         :class:`Delay` keeps its remaining time and a gate does not exit until
         :meth:`resume`. A custom ``do_trial`` pauses where it awaits
         :meth:`sleep` or :meth:`wait_resumed`.
         """
+        if not isinstance(by, str) or not by:
+            raise InvalidArgument(
+                f"cannot pause stage {self.name!r} by={by!r}: say who or what pauses it in a "
+                "non-empty string, e.g. by='user'"
+            )
         if self.run_state is not RunState.RUNNING:
             raise StageStateError(f"cannot pause stage {self.name!r}: it is {self.run_state}")
         for stage in self.iterate_stages():
@@ -290,11 +303,13 @@ class MoaStage(MoaBase, Loggable):
                 stage._resumed = trio.Event()
                 for scope in stage._pause_scopes:
                     scope.cancel()
+        self.paused_by = by
 
     def resume(self) -> None:
         """Resume this stage and its paused descendants."""
         if self.run_state is not RunState.PAUSED:
             raise StageStateError(f"cannot resume stage {self.name!r}: it is {self.run_state}")
+        self.paused_by = ""
         for stage in self.iterate_stages():
             if stage.run_state is RunState.PAUSED:
                 stage._set_run_state(RunState.RUNNING)
@@ -410,6 +425,7 @@ class MoaStage(MoaBase, Loggable):
             finally:
                 self.active = False
                 self._resumed = None
+                self.paused_by = ""  # a stage stopped while paused is paused no more
                 self._set_run_state(outcome)
                 self.dispatch("on_stage_end")
 

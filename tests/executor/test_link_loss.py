@@ -91,6 +91,10 @@ async def test_pause_policy_rides_out_a_server_killed_mid_tree():
     assert root.run_state is RunState.DONE
     assert [up for up, _ in states][:3] == [True, False, True]  # up, lost, back (then stop)
     assert_every_stage_logged(logger, trials=4)
+    # the log says what paused the tree, and when it went on
+    assert [(r.name, r.value) for r in logger.rows if r.trigger == "paused_by"] == [
+        ("root", f"lost link: WebSocketExecutor(ws://127.0.0.1:{port}/ws)"), ("root", ""),
+    ]
 
 
 def assert_every_stage_logged(logger: MemoryLogger, trials: int) -> None:

@@ -158,6 +158,9 @@ def test_pause_holds_the_tree_and_resume_continues_it():
     handle.wait(timeout=10)
     assert handle.status == "done"
     assert handle.elapsed >= 1.7
+    # the log has the pause, by the user, and the resume
+    log = handle.log
+    assert list(log[log.trigger == "paused_by"].value) == ["user", ""]
 
 
 def test_stop_ends_the_run_as_stopped_and_stops_pumps_and_executors():

@@ -3,7 +3,7 @@
 import pytest
 import trio
 
-from moalab import Delay, MemoryLogger, MoaStage, RunState, StageStateError
+from moalab import Delay, InvalidArgument, MemoryLogger, MoaStage, RunState, StageStateError
 from moalab.stage.runstate import check_transition
 
 
@@ -289,3 +289,27 @@ async def test_repr_html_and_cli_count_trials_alike(autojump_clock):
     assert ">2/2</td>" in finished[1]
     stage.repeat = -1
     assert all("/∞" in view for view in views())
+
+
+async def test_pauses_and_resumes_are_logged_with_who_paused(autojump_clock):
+    root = MoaStage(name="root")
+    child = Delay(name="d", delay=10)
+    root.add_stage(child)
+    logger = record(root)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(root.run_stage)
+        await trio.sleep(3)
+        root.pause(by="user")
+        assert root.paused_by == "user" and child.paused_by == ""  # who paused the tree
+        await trio.sleep(5)
+        root.resume()
+        await trio.sleep(1)
+        root.pause()  # from the experiment's own code
+        await trio.sleep(1)
+        root.stop_stage()  # stopped while paused: paused no more
+    pauses = [(r.timestamp, r.name, r.item, r.value) for r in logger.rows
+              if r.trigger == "paused_by"]
+    assert pauses == [(3, "root", "paused_by", "user"), (8, "root", "paused_by", ""),
+                      (9, "root", "paused_by", "code"), (10, "root", "paused_by", "")]
+    with pytest.raises(InvalidArgument, match="by=''"):
+        Delay(name="x").pause(by="")

@@ -53,6 +53,8 @@ def check_events(stage: MoaStage, triggers: list[str]) -> None:
         elif trigger == "on_trial_end":
             assert in_trial
             in_trial = False
+        elif trigger == "paused_by":  # a pause or resume, only while the stage runs
+            assert in_stage
         else:
             assert in_stage and not in_trial
             in_stage = False
