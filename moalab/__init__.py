@@ -7,7 +7,7 @@ threads, processes or a Raspberry Pi with executors.
 
 from .core.clock import ClockOrigin, now
 from .core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
-from .core.errors import InvalidArgument, MoaError, StageStateError
+from .core.errors import InvalidArgument, MoaError, NothingToWaitFor, StageStateError
 from .core.loggable import Loggable
 from .device import (
     ADCPort,
@@ -79,6 +79,7 @@ __all__ = (
     "MoaError",
     "InvalidArgument",
     "StageStateError",
+    "NothingToWaitFor",
     "Loggable",
     "Device",
     "ChannelBase",

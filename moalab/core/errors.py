@@ -1,6 +1,6 @@
 """The moalab exception hierarchy, rooted in :class:`MoaError`."""
 
-__all__ = ("MoaError", "InvalidArgument", "StageStateError")
+__all__ = ("MoaError", "InvalidArgument", "StageStateError", "NothingToWaitFor")
 
 
 class MoaError(Exception):
@@ -16,3 +16,9 @@ class InvalidArgument(MoaError, ValueError):
 
 class StageStateError(MoaError, RuntimeError):
     """A stage was asked to do something its run state does not allow."""
+
+
+class NothingToWaitFor(MoaError, RuntimeError):
+    """A run in virtual time can never go on: its stages wait, but no task can run,
+    no timer is pending and nothing outside the run (a thread, a process, a socket)
+    may wake it. The message names the waiting stages."""

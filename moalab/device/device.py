@@ -1,5 +1,6 @@
 """Device: the base of everything that reads or drives the world."""
 
+from collections.abc import Callable
 from typing import Any
 
 from ..core.base import MoaBase
@@ -46,9 +47,31 @@ class Device(MoaBase, Loggable):
     executor = ObjectProperty(None, allownone=True)
     """The executor that runs this device's executor-decorated methods, or None."""
 
+    _read_clock: Callable[[], float] = staticmethod(now)
+
     def __init__(self, **kwargs: Any) -> None:
         self.init_kwargs = {k: v for k, v in kwargs.items() if k != "executor"}
         super().__init__(**kwargs)
+
+    def now(self) -> float:
+        """The experiment time now, for :attr:`timestamp`, from any thread.
+
+        In a method an executor runs in a worker thread it still reads the clock
+        of the run the device is in (the virtual time in a dry run), where
+        :func:`moalab.now` would read real time. A run (``moalab.run``,
+        ``moalab run``, :func:`~moalab.run_experiment`) sets this for the devices
+        it is given; for any other device it is :func:`moalab.now`.
+        """
+        return self._read_clock()
+
+    def use_clock(self, read: Callable[[], float] | None) -> None:
+        """Make :meth:`now` call ``read`` (e.g. from
+        :func:`~moalab.core.clock.clock_reader`); None: :func:`moalab.now` again.
+        A run calls it as it starts and ends."""
+        if read is None:
+            self.__dict__.pop("_read_clock", None)
+        else:
+            self._read_clock = read
 
     def on_data_update(self, *args: Any) -> None:
         pass

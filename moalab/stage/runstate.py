@@ -1,10 +1,15 @@
 """The run state machine of a stage."""
 
+from collections.abc import Iterator
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from ..core.errors import StageStateError
 
-__all__ = ("RunState", "check_transition")
+if TYPE_CHECKING:
+    from .stage import MoaStage
+
+__all__ = ("RunState", "check_transition", "deepest_active")
 
 
 class RunState(StrEnum):
@@ -45,3 +50,15 @@ def check_transition(name: str, current: RunState, new: RunState) -> None:
             f"stage {name!r} is {current}: it cannot become {new} (from {current} it can "
             f"become {allowed})"
         )
+
+
+def deepest_active(stage: "MoaStage") -> Iterator["MoaStage"]:
+    """Yield the deepest active stages from ``stage`` down (several where children
+    run in parallel); nothing if ``stage`` is not active."""
+    if not stage.active:
+        return
+    children = [child for child in list(stage.stages) if child.active]
+    if not children:
+        yield stage
+    for child in children:
+        yield from deepest_active(child)
