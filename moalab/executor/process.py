@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 
 from typing import Any
 
@@ -21,7 +22,6 @@ READY = b"moalab-child-ready\n"
 
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 5.0
-_POLL = 0.01
 
 
 class ProcessExecutor(RemoteExecutor):
@@ -67,25 +67,44 @@ class ProcessExecutor(RemoteExecutor):
             raise
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(parent_end))
         try:
-            with trio.fail_after(_START_TIMEOUT):
-                ready = b""
-                while len(ready) < len(READY):
-                    chunk = await stream.receive_some(len(READY) - len(ready))
-                    if not chunk:
-                        code = await _exit_code(self.process)
-                        raise ExecutorError(
-                            f"the ProcessExecutor child ({self.python}) exited during "
-                            f"start-up (code {code}); its error, if any, is in this "
-                            "process's stderr")
-                    ready += chunk
-            if ready != READY:
-                raise ExecutorError(f"the ProcessExecutor child ({self.python}) started with "
-                                    f"{ready!r}, not moalab's greeting: is it moalab's child?")
+            await self._wait_ready(stream)
         except BaseException:
             await self._end_process()  # shielded: a stop cancels start-ups too
             await stream.aclose()
             raise
         return _ChildTransport(FramedStream(stream), self)
+
+    async def _wait_ready(self, stream: trio.SocketStream) -> None:
+        """Read the child's greeting; :class:`ExecutorError` if it exits first or is
+        killed for taking over ``_START_TIMEOUT`` seconds."""
+        process = self.process
+        too_slow = threading.Event()
+
+        def kill() -> None:
+            too_slow.set()
+            process.kill()
+
+        # real time, not trio's: the run's clock may be virtual (--speed, dry runs)
+        timer = threading.Timer(_START_TIMEOUT, kill)
+        timer.daemon = True
+        timer.start()
+        try:
+            ready = b""
+            while len(ready) < len(READY):
+                chunk = await stream.receive_some(len(READY) - len(ready))
+                if not chunk:
+                    code = await _wait_exit(process)
+                    raise ExecutorError(
+                        f"the ProcessExecutor child ({self.python}) did not start within "
+                        f"{_START_TIMEOUT:g} s" if too_slow.is_set() else
+                        f"the ProcessExecutor child ({self.python}) exited during start-up "
+                        f"(code {code}); its error, if any, is in this process's stderr")
+                ready += chunk
+        finally:
+            timer.cancel()
+        if ready != READY:
+            raise ExecutorError(f"the ProcessExecutor child ({self.python}) started with "
+                                f"{ready!r}, not moalab's greeting: is it moalab's child?")
 
     async def _end_process(self) -> None:
         process, self.process = self.process, None
@@ -93,18 +112,18 @@ class ProcessExecutor(RemoteExecutor):
             return
         with trio.CancelScope(shield=True):
             process.stdin.close()  # the child exits when its stdin closes
-            with trio.move_on_after(_STOP_TIMEOUT):
-                await _exit_code(process)
-                return
-            process.kill()
-            await _exit_code(process)
+            if await _wait_exit(process, _STOP_TIMEOUT) is None:
+                process.kill()
+                await _wait_exit(process)
 
 
-async def _exit_code(process: subprocess.Popen) -> int:
-    """Wait for ``process`` to exit (polled: it was not started by trio); its code."""
-    while process.poll() is None:
-        await trio.sleep(_POLL)
-    return process.returncode
+async def _wait_exit(process: subprocess.Popen, timeout: float | None = None) -> int | None:
+    """``process``'s exit code, or None if it still runs after ``timeout`` seconds (real
+    time, waited in a thread: the run's clock may be virtual)."""
+    try:
+        return await trio.to_thread.run_sync(process.wait, timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 class _ChildTransport:

@@ -206,3 +206,13 @@ def test_class_of_a_main_script_without_a_main_guard(tmp_path):
         """)
     assert stdout.startswith("failed InvalidArgument"), stdout
     assert "if __name__ == '__main__':" in stdout
+
+
+async def test_a_virtual_clock_does_not_hurry_the_child(autojump_clock):
+    # trio's clock jumps whenever every task waits: the start-up and stop limits are real time
+    async with ProcessExecutor() as executor:
+        process = executor.process
+        device = Probe(name="probe", executor=executor)
+        await executor.ensure_remote_instance(device)
+        assert (await device.where())[0] == process.pid
+    assert process.returncode == 0  # stopped, not killed
