@@ -48,8 +48,10 @@ class GateStage(MoaStage):
 
     The gate binds to the device property directly (no Kivy clock), so it must
     be changed from the trio thread the tree runs in. With :attr:`hold_time`
-    the value must stay passing that long. While paused the gate does not exit;
-    after :meth:`resume` the current value counts.
+    the value must stay passing that long. By default (:attr:`use_initial`) a
+    value already passing as the trial starts lets the gate exit at once. While
+    paused the gate does not exit; after :meth:`resume` the current value counts.
+    Each value the gate sees is logged as a ``state`` row holding that value.
     """
 
     _logged_trigger_names_ = ("state",)
@@ -64,7 +66,9 @@ class GateStage(MoaStage):
     """Seconds the value must keep passing before the gate exits."""
 
     use_initial: bool = CheckedBooleanProperty(True, FLAG)
-    """Whether a value already passing when the trial starts lets the gate exit."""
+    """Whether a value already passing when the trial starts lets the gate exit at
+    once (the default: a lever still pressed passes); if False, a passing value
+    counts only after one that does not pass."""
 
     state = ObjectProperty(None, allownone=True)
     """The last value of the watched property seen by the gate."""
