@@ -21,6 +21,8 @@ from moalab import (
     MoaStage,
     SimpleCSVLogger,
     StageStateError,
+    ThreadExecutor,
+    apply_executor,
 )
 from moalab.runner import RunHandle, run, start
 
@@ -502,3 +504,38 @@ def test_wait_on_the_loop_thread_returns_an_awaitable_that_warns_if_dropped():
         return handle
 
     assert asyncio.run(main()).status == "done"
+
+
+class ThreadedMotor(Device):
+    """The README's ThreadExecutor device: the worker thread timestamps its writes."""
+
+    def executor_callback(self, return_value):
+        self.state, self.timestamp, self.thread = return_value
+        self.dispatch("on_data_update", self)
+
+    @apply_executor(callback=executor_callback)
+    def write_state(self, state):
+        return state, self.now(), threading.current_thread().name
+
+
+class Release(MoaStage):
+    async def do_trial(self):
+        await self.motor.write_state(True)
+
+
+def test_a_thread_executor_method_timestamps_on_the_dry_run_clock():
+    executor = ThreadExecutor(name="motor thread")
+    motor = ThreadedMotor(name="motor", executor=executor)
+    root = MoaStage(name="root")
+    root.add_stage(Delay(name="wait", delay=1000))
+    root.add_stage(Release(name="release", motor=motor))
+    handle = run(root, devices=[motor], executors=[executor],
+                 clock=trio.testing.MockClock(autojump_threshold=0))
+    assert handle.status == "done", handle.error
+    assert motor.thread == "motor thread"
+    # stamped in the worker thread on the virtual clock: the log has one time axis
+    assert motor.timestamp == 1000.0
+    log = handle.log
+    assert list(log[(log.name == "motor") & (log.item == "timestamp")].value) == [1000.0]
+    # after the run the device reads real time again
+    assert motor.now() == pytest.approx(time.perf_counter(), abs=1)
