@@ -53,6 +53,9 @@ def describe(obj: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is int or kind is float:  # the common case, without the ABC check
+        return value == value  # nan is not
     # bool is an int, but True as a delay or a trial count is a mistake
     return isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
 

@@ -29,7 +29,7 @@ async def test_zero_delay(autojump_clock):
 
 
 def test_negative_delay_is_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgument, match="Delay 'd': delay=-1 is not accepted"):
         Delay(name="d", delay=-1)
 
 
