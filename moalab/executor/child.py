@@ -48,7 +48,7 @@ def _die_with_parent(parent_pid: int) -> None:
     watch: it works even when the interpreter is stuck)."""
     if not sys.platform.startswith("linux"):
         return
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = ctypes.CDLL(None)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
         return  # the stdin watch remains
     if os.getppid() != parent_pid:  # the parent died before the signal was asked for
