@@ -8,7 +8,8 @@ def test_declared_names_merge_over_base_classes():
     gate = DigitalGateStage(name="g")
     assert gate.logged_names == ["count"]
     assert gate.logged_trigger_names == [
-        "on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end", "state",
+        "on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end", "paused_by",
+        "state",
     ]
     assert Device(name="d").logged_names == ["timestamp"]
     assert Device(name="d").logged_trigger_names == ["on_data_update"]
@@ -28,7 +29,7 @@ def test_instances_add_and_remove_names_independently():
     assert second.logged_names == ["count"]
     assert "on_stage_start" in second.logged_trigger_names
     assert MoaStage._logged_names_ == ("count",)
-    assert Delay(name="c").logged_trigger_names == list(MoaStage.__events__)
+    assert Delay(name="c").logged_trigger_names == [*MoaStage.__events__, "paused_by"]
 
 
 def test_a_plain_loggable_class():
