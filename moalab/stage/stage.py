@@ -162,9 +162,9 @@ class MoaStage(MoaBase, Loggable):
     """The stage's :class:`RunState`; read only."""
 
     paused_by: str = StringProperty("")
-    """Who or what paused this stage with :meth:`pause` (e.g. ``'user'``, ``'lost
-    link: ...'``), '' when it is not paused so; read only. Logged: each pause and
-    resume writes a row with its value."""
+    """Who or what paused this stage with :meth:`pause` (``'user'``, ``'lost link:
+    ...'``, ``'code'``); '' otherwise (also for a stage paused with its parent).
+    Read only. A logged trigger: each pause and resume writes a row with it."""
 
     def __init__(self, **kwargs: Any) -> None:
         stages = kwargs.pop("stages", ())
