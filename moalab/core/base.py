@@ -39,7 +39,7 @@ class MoaBase(EventDispatcher):
                     f"{describe(self)}: {key}={kwargs[key]!r} is not accepted: {key} is state "
                     f"{type(self).__name__} keeps itself" + (f"; {hint}" if hint else "")
                 )
-        props = [prop for prop in self.properties() if prop not in self._state_names_]
+        props = self.properties().keys() - self._state_names_.keys()
         extra = {key: kwargs.pop(key) for key in list(kwargs) if key not in props}
         if extra:
             check_extra_arguments(type(self), props, extra, describe(self))

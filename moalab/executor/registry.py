@@ -325,7 +325,8 @@ class ObjectRegistry:
             raise NotAllowed(
                 f"{cls.__name__} cannot be created with argument(s) "
                 f"{', '.join(map(repr, refused))}: a remote create accepts only its declared "
-                f"properties and constructor parameters ({', '.join(sorted(accepted))})"
+                f"properties and constructor parameters ({', '.join(sorted(accepted))}); "
+                "to send another setting, declare it as a property or a constructor parameter"
             )
 
     def delete(self, name: str) -> None:

@@ -230,4 +230,5 @@ def test_a_refused_moalab_module_is_not_imported():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "['moalab.examples', 'moalab.examples.remote_devices']"
+    imported = result.stdout.strip().splitlines()[-1]
+    assert imported == "['moalab.examples', 'moalab.examples.remote_devices']"
