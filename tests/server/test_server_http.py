@@ -226,16 +226,19 @@ def test_create_refuses_moalab_modules_other_than_devices(client):
     # the device library and the guide's remote sample still are
     for cls in ("moalab.device.virtual:VirtualDigitalChannel",
                 "moalab.examples.remote_devices:VirtualDevice"):
-        created = client.post("/api/objects", json={"name": f"ok-{next(_count)}", "cls": cls})
+        name = f"ok-{next(_count)}"
+        created = client.post("/api/objects", json={"name": name, "cls": cls})
         assert created.status_code == 201, created.text
+        assert client.delete(f"/api/objects/{name}").status_code == 200
 
 
 def test_create_refuses_a_bad_value_by_name(client):
+    name = f"line-{next(_count)}"
     response = client.post("/api/objects", json={
-        "name": "line", "cls": "moalab.device.virtual:VirtualDigitalChannel",
+        "name": name, "cls": "moalab.device.virtual:VirtualDigitalChannel",
         "kwargs": {"interval": "ab"}})
     assert_error(response, 400, "InvalidArgument",
-                 "VirtualDigitalChannel 'line': interval='ab' is not accepted")
+                 f"VirtualDigitalChannel {name!r}: interval='ab' is not accepted")
 
 
 def test_updates_stream(moalab_server, client, probe):
