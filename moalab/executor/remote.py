@@ -33,7 +33,11 @@ from .stream import receive_burst
 __all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
 
 
-_CLOSE_TIMEOUT = 2.0  # for a close handshake (a dead link is marked down before it)
+_CLOSE_TIMEOUT = 2.0  # for the close handshake of a stop
+_ENDED_CLOSE_TIMEOUT = 0.2
+"""For closing a connection that has ended: its link is marked down already, and a
+close handshake on a dead socket cannot finish; longer would only delay the
+reconnection."""
 _BACKOFF = (0.1, 5.0)  # first and longest wait between reconnection attempts, seconds
 LOST_POLICIES = ("fail", "retry", "pause")
 
@@ -281,7 +285,7 @@ class RemoteExecutor(Executor):
             finally:
                 self._out_send = None
                 self._transport = None
-                with trio.move_on_after(_CLOSE_TIMEOUT, shield=True):
+                with trio.move_on_after(_ENDED_CLOSE_TIMEOUT, shield=True):
                     await _close_quietly(transport)
 
     async def _end_when(self, ended: trio.Event, connection: trio.CancelScope) -> None:

@@ -133,8 +133,8 @@ class DelayProxy:
                         last = max(trio.current_time() + wait, last)
                         send.send_nowait((last, data))
                         await self._open.wait()  # a black hole: leave the rest unread
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
+        except* (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # a peer reset its end (it closed with data unread): the connection ends
         connection.cancel()
 
 

@@ -26,6 +26,7 @@ LINK = Delay(base=0.005, spread=0.003, loss=0.02)
 CALLS = 2000
 CALLERS = 20  # calls in flight at once: 2,000 one after the other would take 30 s
 HOLE = 10.0  # seconds the link is black-holed
+SHORT_HOLE = 3.0  # a short drop: just past the dead time
 NOTICE_SLACK = 0.5  # noticed within the dead time plus this
 NAMESPACE = f"moalab-link-{os.getpid()}"
 
@@ -165,3 +166,23 @@ async def test_calls_in_flight_fail_when_the_link_is_black_holed(namespaced_serv
                 while not executor.connected:
                     await trio.sleep(0.05)
             assert await probe.echo(2) == [[2], {}]
+
+
+async def test_a_short_drop_is_ridden_out_as_soon_as_the_link_is_back(namespaced_server):
+    """A 3 s drop: noticed, and the executor is connected again right after the link
+    comes back (closing the dead connection does not wait for its close handshake)."""
+    server = namespaced_server
+    async with open_delay_proxy(server.port, server.host, up=LINK, down=LINK,
+                                seed=3) as proxy:
+        executor = WebSocketExecutor(port=proxy.port, clock_sync=None, on_lost="retry")
+        probe = Probe(name=f"probe-netns-drop-{os.getpid()}", executor=executor)
+        async with executor:
+            await executor.ensure_remote_instance(probe)
+            start = trio.current_time()
+            await black_hole_until_noticed(proxy, executor)
+            await trio.sleep_until(start + SHORT_HOLE)
+            proxy.restore()
+            back = trio.current_time()
+            with trio.fail_after(30):
+                assert await probe.echo(1) == [[1], {}]  # waits for the link (retry)
+            assert trio.current_time() - back < 0.8
