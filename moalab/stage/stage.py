@@ -116,7 +116,7 @@ class MoaStage(MoaBase, Loggable):
 
     _state_names_ = {
         "parent": "add the stage to its parent with parent.add_stage(stage)",
-        "count": "", "active": "", "run_state": "",
+        "count": "", "active": "", "run_state": "", "paused_by": "pass it to pause(by=...)",
     }
 
     _logged_names_ = ("count",)

@@ -55,6 +55,7 @@ REFUSED = [
     (Delay, {"active": True}, "active=True", "state Delay keeps itself"),
     (MoaStage, {"count": 2}, "count=2", "state MoaStage keeps itself"),
     (MoaStage, {"parent": None}, "parent=None", "parent.add_stage(stage)"),
+    (MoaStage, {"paused_by": "user"}, "paused_by='user'", "pause(by=...)"),
 ]
 
 
