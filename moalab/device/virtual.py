@@ -8,6 +8,7 @@ the range of seconds between two reads of a pump.
 import math
 import random
 from collections.abc import Iterable
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..core.arguments import (
     NON_NEGATIVE,
     RANDOM,
     SECONDS,
+    Accepts,
     check_value,
     describe,
     whole_number,
@@ -35,6 +37,11 @@ __all__ = (
     "VirtualAnalogPort",
     "VirtualADCPort",
 )
+
+
+_SEED = Accepts(lambda v: v is None or (isinstance(v, Integral) and not isinstance(v, bool)
+                                        and v >= 0),
+               "a whole number >= 0, or None for a fresh seed")
 
 
 class _RandomPump:
@@ -136,6 +143,7 @@ class VirtualADCPort(ADCPort):
         super().__init__(**kwargs)
         check_value(self, "block_size", block_size, whole_number(1))
         check_value(self, "noise", noise, NON_NEGATIVE)
+        check_value(self, "seed", seed, _SEED)
         if not self.frequency:
             raise InvalidArgument(f"{describe(self)}: frequency must be above 0 to pump")
         self.block_size = block_size

@@ -187,6 +187,8 @@ REFUSED = [
     (lambda: VirtualADCPort(name="v", block_size="10"), "block_size='10'"),
     (lambda: VirtualADCPort(name="v", noise=-0.1), "noise=-0.1"),
     (lambda: VirtualADCPort(name="v", frequency=math.inf), "frequency=inf"),
+    (lambda: VirtualADCPort(name="v", seed="abc"), "seed='abc'"),
+    (lambda: VirtualADCPort(name="v", seed=-1), "seed=-1"),
     (lambda: ADCPort(name="v", frequency=-1), "frequency=-1"),
     (lambda: ADCPort(name="v", bit_depth=0), "bit_depth=0"),
     (lambda: ADCPort(name="v", bit_depth=65), "bit_depth=65"),
