@@ -243,6 +243,8 @@ class RemoteExecutor(Executor):
                         if not started.done:  # the first connection failed: so does start
                             started.set(outcome.Error(exc))
                             return
+                    if self._scope is None:  # a stop ended it: no lost link, no reconnection
+                        return
                     if came_up.is_set():  # retry soon again
                         backoff = _BACKOFF[0]
                     self._connection_lost()  # if an error ended it, not yet done

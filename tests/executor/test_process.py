@@ -49,6 +49,25 @@ async def test_child_exits_on_stop():
     assert await trio.to_thread.run_sync(wait_gone, pid)
 
 
+
+class CountingProcessExecutor(ProcessExecutor):
+    """Counts the children it starts."""
+
+    started = 0
+
+    async def _connect(self, nursery):
+        self.started += 1
+        return await super()._connect(nursery)
+
+
+async def test_a_stop_starts_no_second_child():
+    executor = CountingProcessExecutor()
+    async with executor:
+        await executor.ensure_remote_instance(Probe(name="probe", executor=executor))
+    await trio.sleep(0.5)  # a reconnection would have started by now (its backoff is 0.1 s)
+    assert executor.started == 1
+
+
 BLOCKING_PARENT = """
 import os
 import sys
