@@ -5,6 +5,7 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, wrap_client_stream
 
+from ..core.realtime import fail_after_real
 from .clock import ClockSync
 from .codec import encode, join_frames
 from .endpoint import TOKEN_ENV, ServerEndpoint
@@ -83,6 +84,19 @@ class WebSocketExecutor(RemoteExecutor):
     async def _connect(self, nursery: trio.Nursery) -> Transport:
         endpoint = self.endpoint
         headers = [(k.encode(), v.encode()) for k, v in endpoint.headers().items()]
+        limit = self.heartbeat[1]
+        try:
+            with fail_after_real(limit):
+                return await self._open(nursery, headers)
+        except trio.TooSlowError:
+            raise ConnectionLost(
+                f"cannot connect to moalab-server at {self.url}: no answer within {limit:g} s "
+                "(the dead time, heartbeat[1]); is the link up?") from None
+
+    async def _open(self, nursery: trio.Nursery, headers: list[tuple[bytes, bytes]]
+                    ) -> Transport:
+        endpoint = self.endpoint
+        stream = None
         try:
             stream = await trio.open_tcp_stream(endpoint.server, endpoint.port)
             if endpoint.ssl_context is not None:
@@ -95,7 +109,11 @@ class WebSocketExecutor(RemoteExecutor):
                 nursery, stream, f"{endpoint.host}:{endpoint.port}", "/ws",
                 max_message_size=MAX_MESSAGE, extra_headers=headers,
                 receive_buffer_size=RECEIVE_BYTES)
-        except (OSError, trio.BrokenResourceError, HandshakeError) as exc:
+        except BaseException as exc:
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+            if not isinstance(exc, OSError | trio.BrokenResourceError | HandshakeError):
+                raise
             raise ConnectionLost(
                 f"cannot connect to moalab-server at {self.url}: "
                 f"{endpoint.describe_error(exc)}; is the server running (moalab-server "
