@@ -13,7 +13,7 @@ heap and keep up to 64 MiB of freed memory for reuse, for the whole process.
 import ctypes
 import sys
 
-__all__ = ("keep_large_buffers",)
+__all__ = ("keep_large_buffers", "release_free_memory")
 
 MMAP_THRESHOLD = 16 << 20
 """Blocks at least this large still get their own mmap."""
@@ -43,3 +43,14 @@ def keep_large_buffers() -> bool:
                 _tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
                               and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _tuned
+
+
+def release_free_memory() -> bool:
+    """Give the freed memory glibc keeps for reuse back to the system, after a burst
+    of buffers that will not come again soon (a client's backlog dropped); True if
+    some was given back, False if none was or where it cannot be (not Linux, or a
+    libc without ``malloc_trim``)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    return trim is not None and bool(trim(0))

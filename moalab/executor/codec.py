@@ -21,8 +21,8 @@ import numpy as np
 from .errors import ProtocolError, RemoteError
 
 __all__ = ("encode", "encode_parts", "decode", "decode_many", "Frame", "frame_size",
-           "frame_bytes", "join_frames", "chunk_items", "BURST_BYTES", "MEDIA_TYPE",
-           "encode_exception", "decode_exception", "to_jsonable")
+           "frame_bytes", "join_frames", "chunk_items", "BURST_BYTES", "MAX_FRAME_MESSAGES",
+           "MEDIA_TYPE", "encode_exception", "decode_exception", "to_jsonable")
 
 MEDIA_TYPE = "application/x-msgpack"
 """The HTTP media type of moalab frames."""
@@ -135,10 +135,16 @@ def decode(frame: bytes) -> Any:
     return messages[0]
 
 
-def decode_many(frame: bytes) -> list[Any]:
+MAX_FRAME_MESSAGES = 4096
+"""Most messages one joined frame may hold where a server decodes it (see
+:func:`decode_many`); :func:`join_frames` never joins more."""
+
+
+def decode_many(frame: bytes, max_messages: int | None = None) -> list[Any]:
     """Decode a frame holding one or more messages (encoded frames joined end to end,
     as a transport may send them); raise :class:`ProtocolError` if it is not valid,
-    including when it ends inside a message."""
+    including when it ends inside a message, or when it holds more than
+    ``max_messages`` (None: no limit; decoding stops at the first one past it)."""
     refs: list[_ArrayRef] = []
     unpacker = msgpack.Unpacker(ext_hook=lambda code, data: _ext_hook(code, data, refs),
                                 raw=False, strict_map_key=False,
@@ -153,6 +159,10 @@ def decode_many(frame: bytes) -> list[Any]:
                 message = _attach_arrays(message, refs, unpacker, view)
                 refs.clear()
             messages.append(message)
+            if max_messages is not None and len(messages) > max_messages:
+                raise ProtocolError(
+                    f"a frame of {len(frame)} bytes holds more than {max_messages} messages: "
+                    f"join at most {max_messages} requests in one frame")
     except msgpack.OutOfData:
         raise ProtocolError("empty frame" if not frame else
                             f"undecodable frame: it ends inside a message (the last "
@@ -228,15 +238,17 @@ BURST_BYTES = 1 << 20
 
 def join_frames(frames: list[Frame], limit: int = BURST_BYTES) -> list[bytes]:
     """Join frames end to end into messages of at most ``limit`` bytes (a larger frame
-    alone), for transports whose messages can hold several (see :func:`decode_many`)."""
+    alone) and :data:`MAX_FRAME_MESSAGES` frames, for transports whose messages can
+    hold several (see :func:`decode_many`)."""
     messages: list[bytes] = []
     group: list[bytes | memoryview] = []
-    size = 0
+    size = count = 0
     for frame in frames:
         frame_length = frame_size(frame)
-        if group and size + frame_length > limit:
+        if group and (size + frame_length > limit or count == MAX_FRAME_MESSAGES):
             messages.append(b"".join(group))
-            group, size = [], 0
+            group, size, count = [], 0, 0
+        count += 1
         if isinstance(frame, bytes):
             group.append(frame)
         else:
@@ -267,8 +279,10 @@ def _type_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def encode_exception(exc: BaseException) -> dict[str, Any]:
-    """Describe ``exc`` for the far side: type path, message, args and traceback text."""
+def encode_exception(exc: BaseException, with_traceback: bool = False) -> dict[str, Any]:
+    """Describe ``exc`` for the far side: type path, message and args; its traceback
+    text too when ``with_traceback`` (a server's traceback shows its files and code to
+    whoever made the request, so servers send none unless told to)."""
     args: list[Any] = []
     for arg in exc.args:
         if isinstance(arg, (str, int, float, bool, type(None))):
@@ -276,12 +290,10 @@ def encode_exception(exc: BaseException) -> dict[str, Any]:
         else:
             args = [str(exc)]
             break
-    return {
-        "type": _type_path(type(exc)),
-        "message": str(exc),
-        "args": args,
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
+    info: dict[str, Any] = {"type": _type_path(type(exc)), "message": str(exc), "args": args}
+    if with_traceback:
+        info["traceback"] = "".join(traceback.format_exception(exc))
+    return info
 
 
 def _find_type(path: str) -> type | None:
@@ -301,7 +313,8 @@ def decode_exception(info: Any) -> Exception:
 
     The original type is used when it is already imported here and accepts the
     original args; otherwise a :class:`RemoteError`. Either carries
-    ``remote_traceback`` and a note with the remote traceback.
+    ``remote_traceback`` ("" when the far side sent none) and a note saying it was
+    raised on the far side, with the traceback when there is one.
     """
     if not isinstance(info, dict):
         return RemoteError(f"malformed remote error: {info!r}")
@@ -318,7 +331,9 @@ def decode_exception(info: Any) -> Exception:
     if exc is None:
         exc = RemoteError(f"{path}: {message}", path, remote_tb)
     exc.remote_traceback = remote_tb  # type: ignore[attr-defined]
-    exc.add_note(f"Raised on the far side:\n{remote_tb.rstrip()}")
+    exc.add_note(f"Raised on the far side:\n{remote_tb.rstrip()}" if remote_tb.strip() else
+                 "Raised on the far side (no traceback sent: a moalab-server keeps it in its "
+                 "log, and sends it only when started with MOALAB_SERVER_DEBUG=1)")
     return exc
 
 

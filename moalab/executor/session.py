@@ -14,11 +14,16 @@ Replies: ``{id, ok: value}``, ``{id, error: {...}}``, and for streams
 objects: ``{op: 'update', obj, seq, props, event}``. Calls on one object start in
 arrival order (sync ones run in order in the object's thread); calls on
 different objects and streams run independently.
+
+A frame holds at most :data:`~moalab.executor.codec.MAX_FRAME_MESSAGES`
+requests (one error reply refuses a frame with more, and none of it runs).
 """
 
 import inspect
+import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -26,24 +31,78 @@ import outcome
 import trio
 
 from ..core.clock import now
-from ..core.memory import keep_large_buffers
-from .codec import (Frame, chunk_items, decode_many, encode, encode_exception,
-                    encode_parts, frame_size)
+from ..core.errors import MoaError
+from ..core.memory import keep_large_buffers, release_free_memory
+from .codec import (MAX_FRAME_MESSAGES, Frame, chunk_items, decode_many, encode,
+                    encode_exception, encode_parts, frame_size)
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
 from .stream import ItemBuffer, receive_burst
 
-__all__ = ("Session", "MAX_BATCH")
+__all__ = ("Session", "FailureReport", "MAX_BATCH")
 
 MAX_BATCH = 512
 """Most items in one stream frame."""
 
 QUEUE_LIMIT = 8 * 1024 * 1024
 """Bytes of replies and stream items waiting to be sent before the session stops
-reading requests and producing items."""
+handling requests and producing items."""
+
+READ_AHEAD = QUEUE_LIMIT
+"""Bytes of requests read ahead of their handling. Reading goes on while replies wait
+for a client that does not read them, so the end of its connection is seen then too
+(a transport delivers it after the frames before it)."""
+
+SLICE = 64
+"""Requests of one frame handled between two checkpoints: however large a frame, the
+server's other connections go on while it is handled."""
 
 DEAD_AFTER = 15.0
 """Seconds of silence after which a client is taken for gone (clients ping each second)."""
+
+
+class _Backlog:
+    """Bytes waiting in one direction of a session. :meth:`wait` waits while more than
+    ``limit`` wait, then until half of them are gone (one wake-up, not one per frame)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.peak = 0
+        self._lower = trio.Event()
+
+    def add(self, n: int) -> None:
+        self.size += n
+        self.peak = max(self.peak, self.size)
+
+    def remove(self, n: int) -> None:
+        self.size -= n
+        if self.size <= self.limit // 2:
+            self._lower.set()
+
+    async def wait(self) -> None:
+        while self.size > self.limit:
+            if self._lower.is_set():  # a new wait; waiters already waiting share it
+                self._lower = trio.Event()
+            await self._lower.wait()
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """How a failed request is reported. Its client always gets the exception's type
+    and message, its traceback only when ``tracebacks`` (a server's would show its
+    files and code to whoever asks). ``log``, when given, gets the traceback of every
+    failure but moalab's own refusals (a :class:`MoaError`: a bad request, an unknown
+    object, a class not allowed), whose message says all there is."""
+
+    tracebacks: bool = True
+    log: logging.Logger | None = None
+
+    def describe(self, exc: BaseException, request: str) -> dict[str, Any]:
+        """The error of a reply to ``request`` (a few words naming it, for the log)."""
+        if self.log is not None and not isinstance(exc, MoaError):
+            self.log.warning("%s failed", request, exc_info=exc)
+        return encode_exception(exc, self.tracebacks)
 
 
 class _Credit:
@@ -89,21 +148,26 @@ class Session:
     parts, see :data:`~moalab.executor.codec.Frame`); :meth:`serve`
     reads frames until the connection ends, then cancels what the session
     started. ``clock`` stamps clock echoes: the experiment clock of this process by
-    default, the one its devices' timestamps are on.
+    default, the one its devices' timestamps are on. ``failures`` says how failed
+    requests are reported (default: with their tracebacks, to a client of our own
+    such as a process executor's parent; a server passes its own).
     """
 
     def __init__(self, registry: ObjectRegistry,
                  send_frames: Callable[[list[Frame]], Awaitable[None]],
-                 clock: Callable[[], float] = now, dead_after: float = DEAD_AFTER) -> None:
+                 clock: Callable[[], float] = now, dead_after: float = DEAD_AFTER,
+                 failures: FailureReport = FailureReport()) -> None:
         keep_large_buffers()  # frames and arrays reuse memory (no page faults)
         self.registry = registry
         self.clock = clock
         self.dead_after = dead_after
+        self.failures = failures
         self._last_heard = perf_counter()
         self._send_frames = send_frames
         self._out_send, self._out_receive = trio.open_memory_channel(math.inf)
-        self._queued = 0  # bytes waiting to be sent
-        self._drained = trio.Event()
+        self._replies = _Backlog(QUEUE_LIMIT)  # bytes waiting to be sent
+        self._requests = _Backlog(READ_AHEAD)  # bytes read, waiting to be handled
+        self._frames: trio.MemoryReceiveChannel | None = None  # those frames, in serve()
         self._scopes: dict[Any, trio.CancelScope] = {}
         self._jobs: dict[Any, Any] = {}
         self._credits: dict[Any, _Credit] = {}
@@ -116,26 +180,55 @@ class Session:
         """Handle frames from ``receive`` (None at the end of the connection).
 
         A client silent for ``dead_after`` seconds (clients ping every second or
-        so) is taken for gone: the connection ends and its work is cancelled.
+        so) is taken for gone: the connection ends and its work is cancelled. While
+        more than :data:`QUEUE_LIMIT` bytes of replies wait for the client, its
+        requests wait: first read ahead (:data:`READ_AHEAD`), then in the transport.
         """
+        # bounded by self._requests: _read waits while it holds too much
+        frames_send, self._frames = trio.open_memory_channel(math.inf)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._sender)
                 nursery.start_soon(self._watch_client, nursery.cancel_scope)
+                nursery.start_soon(self._read, receive, frames_send, nursery.cancel_scope)
                 while True:
-                    await self._until_drained()  # a client that does not read is not read
-                    frame = await receive()
-                    if frame is None:
-                        break
-                    self._last_heard = perf_counter()
-                    self.handle_frame(frame, self.clock())
-                nursery.cancel_scope.cancel()
+                    frame, received_at = await self._frames.receive()
+                    self._requests.remove(len(frame))
+                    await self._replies.wait()  # a client that does not read is not answered
+                    await self.handle_frame(frame, received_at)
         finally:
             for job in self._jobs.values():
                 job.abandon()
+            self._jobs.clear()
             for remote in self._watching:
                 remote.watchers.discard(self)
+            self._release()
+
+    def _release(self) -> None:
+        """Drop the replies and requests nobody will handle now (a job that ran keeps
+        its session reachable, by its reply callback, until its worker's next job),
+        and after a backlog give the memory it took back to the system."""
+        # the last receiver closed: a channel drops what it holds
+        self._out_receive.close()
+        self._frames.close()
+        if max(self._replies.peak, self._requests.peak) > QUEUE_LIMIT // 2:
+            release_free_memory()
+
+    async def _read(self, receive: Callable[[], Awaitable[bytes | None]],
+                    frames: trio.MemorySendChannel, scope: trio.CancelScope) -> None:
+        """Read frames into ``frames`` while fewer than :data:`READ_AHEAD` bytes wait
+        there; at the end of the connection, end the session (its client is gone:
+        nothing it sent is left to answer)."""
+        while True:
+            await self._requests.wait()
+            frame = await receive()
+            if frame is None:
+                scope.cancel()
+                return
+            self._last_heard = perf_counter()
+            self._requests.add(len(frame))
+            frames.send_nowait((frame, self.clock()))
 
     async def _watch_client(self, scope: trio.CancelScope) -> None:
         while perf_counter() - self._last_heard < self.dead_after:
@@ -147,20 +240,10 @@ class Session:
         while True:
             frames = await receive_burst(receive)
             await self._send_frames(frames)
-            self._queued -= sum(map(frame_size, frames))
-            if self._queued <= QUEUE_LIMIT // 2:
-                self._drained.set()
-
-    async def _until_drained(self) -> None:
-        """Wait while more than :data:`QUEUE_LIMIT` bytes wait to be sent: replies and
-        stream items then stop growing, and the client's requests wait in its socket."""
-        while self._queued > QUEUE_LIMIT:
-            if self._drained.is_set():  # a new wait; waiters already waiting share it
-                self._drained = trio.Event()
-            await self._drained.wait()
+            self._replies.remove(sum(map(frame_size, frames)))
 
     def _queue(self, frame: Frame) -> None:
-        self._queued += frame_size(frame)
+        self._replies.add(frame_size(frame))
         self._out_send.send_nowait(frame)
 
     def send(self, message: dict, copy_arrays: bool = True) -> None:
@@ -170,16 +253,22 @@ class Session:
         try:
             frame = encode(message) if copy_arrays else encode_parts(message)
         except Exception as exc:  # a value that cannot travel: tell the caller why
-            frame = encode({"id": message.get("id"), "error": encode_exception(exc)})
+            frame = encode({"id": message.get("id"), "error": self.failures.describe(
+                exc, f"sending the reply to request {message.get('id')!r}")})
         self._queue(frame)
 
-    def _reply(self, request_id: Any, remote: RemoteObject, result: outcome.Outcome) -> None:
+    def _send_error(self, request_id: Any, exc: BaseException, request: str) -> None:
+        self.send({"id": request_id, "error": self.failures.describe(exc, request)})
+
+    def _reply(self, request_id: Any, remote: RemoteObject, method: str,
+               result: outcome.Outcome) -> None:
         self._jobs.pop(request_id, None)
         remote.flush()  # property changes the call made reach the client before its reply
         if isinstance(result, outcome.Value):
             self.send({"id": request_id, "ok": result.value})
         else:
-            self.send({"id": request_id, "error": encode_exception(result.error)})
+            self._send_error(request_id, result.error,
+                             f"call {remote.name}.{method} (request {request_id!r})")
 
     def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
         message = {"op": "update", "obj": name, "seq": seq, "props": props, "event": event}
@@ -192,16 +281,21 @@ class Session:
 
     # ----------------------------------------------------------------- requests
 
-    def handle_frame(self, frame: bytes, received_at: float) -> None:
+    async def handle_frame(self, frame: bytes, received_at: float) -> None:
         """Decode and act on the requests in a frame; errors become replies, never
-        exceptions."""
+        exceptions. A large frame is handled :data:`SLICE` requests at a time, with a
+        checkpoint between slices, and waits while its replies fill the queue."""
         try:
-            messages = decode_many(frame)
+            messages = decode_many(frame, MAX_FRAME_MESSAGES)
         except Exception as exc:
-            self.send({"id": None, "error": encode_exception(exc)})
+            self._send_error(None, exc, "decoding a frame")
             return
-        for msg in messages:
-            self.handle_message(msg, received_at)
+        for start in range(0, len(messages), SLICE):
+            if start:
+                await trio.lowlevel.checkpoint()
+                await self._replies.wait()
+            for msg in messages[start:start + SLICE]:
+                self.handle_message(msg, received_at)
 
     def handle_message(self, msg: Any, received_at: float) -> None:
         request_id = None
@@ -226,7 +320,7 @@ class Session:
                 )
             handler(request_id, msg, received_at)
         except Exception as exc:
-            self.send({"id": request_id, "error": encode_exception(exc)})
+            self._send_error(request_id, exc, f"request {request_id!r}")
 
     def _target(self, msg: dict, kind: str) -> tuple[RemoteObject, Callable, list, dict]:
         if msg.get("id") is None:
@@ -237,21 +331,23 @@ class Session:
 
     def _op_call(self, request_id: Any, msg: dict, _: float) -> None:
         remote, fn, args, kwargs = self._target(msg, "call")
+        method = msg["method"]
         if inspect.iscoroutinefunction(fn):
             ticket = remote.start_ticket()
             # registered now: a cancel may arrive before the task starts
             scope = self._scopes[request_id] = trio.CancelScope()
             self._nursery.start_soon(self._run_async, request_id, scope, ticket, fn, remote,
-                                     args, kwargs)
+                                     method, args, kwargs)
         else:
             self._jobs[request_id] = remote.worker.submit(
                 fn, (remote.obj, *args), kwargs,
-                lambda result: self._reply(request_id, remote, result),
+                lambda result: self._reply(request_id, remote, method, result),
             )
 
     async def _run_async(self, request_id: Any, scope: trio.CancelScope,
                          ticket: Callable[[], Awaitable[None]],
-                         fn: Callable, remote: RemoteObject, args: list, kwargs: dict) -> None:
+                         fn: Callable, remote: RemoteObject, method: str, args: list,
+                         kwargs: dict) -> None:
         with scope:
             try:
                 await ticket()
@@ -259,7 +355,7 @@ class Session:
             finally:
                 del self._scopes[request_id]
         if not scope.cancel_called:  # a cancelled call's client no longer listens
-            self._reply(request_id, remote, result)
+            self._reply(request_id, remote, method, result)
 
     def _op_gen(self, request_id: Any, msg: dict, _: float) -> None:
         remote, _fn, args, kwargs = self._target(msg, "generator")
@@ -277,7 +373,8 @@ class Session:
                 async with remote.stream(method, args, kwargs) as items:
                     await self._pump(request_id, items, credit)
             except Exception as exc:
-                self.send({"id": request_id, "error": encode_exception(exc)})
+                self._send_error(request_id, exc,
+                                 f"stream {remote.name}.{method} (request {request_id!r})")
             finally:
                 del self._scopes[request_id]
                 del self._credits[request_id]
@@ -293,7 +390,7 @@ class Session:
             credit.credit -= len(batch)
             for chunk in chunk_items(batch):
                 self.send({"id": request_id, "items": chunk}, copy_arrays=False)
-            await self._until_drained()
+            await self._replies.wait()
 
     def _op_credit(self, request_id: Any, msg: dict, _: float) -> None:
         credit = self._credits.get(request_id)

@@ -4,10 +4,17 @@ The WebSocket endpoint ``/ws`` speaks the binary moalab protocol (see
 :mod:`moalab.executor.session`). The REST endpoints speak JSON, so a person
 can drive a rig with curl; see :data:`OPENAPI` (served at ``/openapi.json``)
 and the page at ``/``.
+
+A failed request is answered with the exception's type and message; its
+traceback goes to the log ``moalab.server``, and to the client as well only when
+the server runs with ``MOALAB_SERVER_DEBUG=1`` (a traceback shows the server's
+files and code to whoever made the request).
 """
 
 import json
+import logging
 import math
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,18 +30,25 @@ from ..executor.codec import (MEDIA_TYPE, Frame, chunk_items, encode, encode_exc
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
 from ..executor.registry import ObjectRegistry, RemoteObject
-from ..executor.session import Session
+from ..executor.session import FailureReport, Session
 from .docs import OPENAPI, index_page
 from .token import bearer_token, token_matches
 
-__all__ = ("create_app", "POLICY_VIOLATION")
+__all__ = ("create_app", "POLICY_VIOLATION", "DEBUG_ENV")
 
 POLICY_VIOLATION = 1008
 """WebSocket close code for a connection without the right token."""
 
+DEBUG_ENV = "MOALAB_SERVER_DEBUG"
+"""Set to 1 and error replies carry the server's tracebacks (for debugging a rig's
+devices; the log has them either way)."""
 
-def _error(exc: BaseException, status: int) -> tuple[Response, int]:
-    return jsonify({"error": to_jsonable(encode_exception(exc))}), status
+Describe = Callable[[BaseException], dict[str, Any]]
+"""The error of a reply, made from the exception (see :class:`FailureReport`)."""
+
+
+def _error(info: dict[str, Any], status: int) -> tuple[Response, int]:
+    return jsonify({"error": to_jsonable(info)}), status
 
 
 def _line(message: dict) -> bytes:
@@ -93,7 +107,7 @@ def _wants_msgpack() -> bool:
 
 async def _stream_body(remote: RemoteObject, method: str, args: list, kwargs: dict,
                        pack_items: Callable[[list[Any]], bytes],
-                       pack: Callable[[dict], bytes]) -> AsyncIterator[bytes]:
+                       pack: Callable[[dict], bytes], describe: Describe) -> AsyncIterator[bytes]:
     """A generator method's items, then ``{"end": true}`` or ``{"error": ...}``."""
     try:
         async with remote.stream(method, args, kwargs) as items:
@@ -105,7 +119,7 @@ async def _stream_body(remote: RemoteObject, method: str, args: list, kwargs: di
                 yield pack_items(batch)
         yield pack({"end": True})
     except Exception as exc:
-        yield pack({"error": encode_exception(exc)})
+        yield pack({"error": describe(exc)})
 
 
 def _update(name: str, seq: int, props: dict, event: bool) -> dict[str, Any]:
@@ -133,24 +147,37 @@ class _UpdateList:
 
 
 def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
-               token: str | None = None) -> QuartTrio:
+               token: str | None = None, debug: bool | None = None) -> QuartTrio:
     """Build the app serving ``registry``; ``clock`` stamps clock echoes (default: the
     experiment clock, which the devices' timestamps are on).
 
     With a ``token``, every ``/api`` request needs ``Authorization: Bearer
     <token>`` (else 401, and nothing runs) and a WebSocket that does not bring
     it (header, or ``?token=``) is closed with code 1008 (policy violation).
-    The page, ``/openapi.json`` and ``/health`` stay open.
+    The page, ``/openapi.json`` and ``/health`` stay open. ``debug``: error
+    replies carry tracebacks (None: when :data:`DEBUG_ENV` is 1).
     """
     app = QuartTrio("moalab.server")
     # "//" in a path is not merged with a redirect (an HTML 308): it matches no route
     app.url_map.merge_slashes = False
+    if debug is None:
+        debug = os.environ.get(DEBUG_ENV) == "1"
+    failures = FailureReport(tracebacks=debug, log=logging.getLogger("moalab.server"))
+    sessions: set[Session] = set()  # the live WebSocket sessions, counted by /health
+
+    def describer() -> Describe:
+        """Describes the failures of the request being handled, for its reply."""
+        where = f"{request.method} {request.path}"
+        return lambda exc: failures.describe(exc, where)
+
+    def failed(exc: BaseException, status: int) -> tuple[Response, int]:
+        return _error(describer()(exc), status)
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Any:
         # Quart's own errors (no such route, method not allowed, body too large) as
         # JSON, like every other error of the API
-        return _error(exc, exc.code or 500)
+        return _error(encode_exception(exc), exc.code or 500)
 
     @app.before_request
     async def check_token() -> Any:
@@ -159,9 +186,9 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         if token_matches(token, bearer_token(request.headers.get("Authorization"))):
             return None
         await request.get_data()  # read, so the keep-alive connection stays usable
-        response, _ = _error(AuthenticationError(
+        response, _ = _error(encode_exception(AuthenticationError(
             "missing or wrong token: send the server's token as 'Authorization: Bearer "
-            "<token>' (clients: token=... or the MOALAB_TOKEN environment variable)"), 401)
+            "<token>' (clients: token=... or the MOALAB_TOKEN environment variable)")), 401)
         response.headers["WWW-Authenticate"] = "Bearer"
         return response, 401
 
@@ -176,7 +203,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     @app.route("/health")
     async def health() -> Response:
         return jsonify({"status": "ok", "version": __version__,
-                        "objects": len(registry.objects)})
+                        "objects": len(registry.objects), "sessions": len(sessions)})
 
     @app.route("/api/echo")
     async def echo() -> Response:
@@ -196,7 +223,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                 raise ProtocolError('give "kwargs" as a JSON object')
             remote, created = registry.create(body.get("name"), body.get("cls"), kwargs)
         except Exception as exc:
-            return _error(exc, _status_of(exc))
+            return failed(exc, _status_of(exc))
         return jsonify({"created": created, "props": to_jsonable(remote.snapshot()),
                         "seq": remote.seq}), (
             201 if created else 200)
@@ -206,7 +233,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         try:
             registry.delete(name)
         except Exception as exc:
-            return _error(exc, _status_of(exc))
+            return failed(exc, _status_of(exc))
         return jsonify({"deleted": name})
 
     async def _target(name: str, method: str, kind: str) -> tuple[RemoteObject, list, dict]:
@@ -222,7 +249,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         try:
             remote, args, kwargs = await _target(name, method, "call")
         except Exception as exc:
-            return _error(exc, _status_of(exc))
+            return failed(exc, _status_of(exc))
         # the updates the call causes travel with its reply too: the /updates stream
         # is another connection, and may deliver them after the reply
         collected = _UpdateList()
@@ -235,7 +262,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                 return Response(encode(reply), mimetype=MEDIA_TYPE)
             return jsonify(to_jsonable(reply))
         except Exception as exc:  # raised by the device method, or a result that can't travel
-            return _error(exc, 500)
+            return failed(exc, 500)
         finally:
             remote.watchers.discard(collected)
 
@@ -244,11 +271,13 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         try:
             remote, args, kwargs = await _target(name, method, "generator")
         except Exception as exc:
-            return _error(exc, _status_of(exc))
+            return failed(exc, _status_of(exc))
+        # the body runs after this handler returns, outside the request's context
+        describe = describer()
         if _wants_msgpack():
-            return Response(_stream_body(remote, method, args, kwargs, _frames, _frame),
-                            mimetype=MEDIA_TYPE)
-        return Response(_stream_body(remote, method, args, kwargs, _lines, _line),
+            return Response(_stream_body(remote, method, args, kwargs, _frames, _frame,
+                                         describe), mimetype=MEDIA_TYPE)
+        return Response(_stream_body(remote, method, args, kwargs, _lines, _line, describe),
                         mimetype="application/x-ndjson")
 
     @app.route("/api/objects/<name>/updates")
@@ -256,7 +285,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         try:
             remote = registry.get(name)
         except Exception as exc:
-            return _error(exc, _status_of(exc))
+            return failed(exc, _status_of(exc))
         queue = _UpdateQueue()
         remote.watchers.add(queue)
 
@@ -288,6 +317,11 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
             # text is taken as its UTF-8 bytes; an empty message arrives as None
             return data.encode() if isinstance(data, str) else data or b""
 
-        await Session(registry, send_frames, clock).serve(receive)
+        session = Session(registry, send_frames, clock, failures=failures)
+        sessions.add(session)
+        try:
+            await session.serve(receive)
+        finally:
+            sessions.discard(session)
 
     return app

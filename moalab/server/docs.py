@@ -29,15 +29,19 @@ OPENAPI: dict[str, Any] = {
         "title": "moalab-server",
         "version": __version__,
         "description": "Devices of a moalab rig over REST (JSON). Errors are "
-                       "{\"error\": {\"type\", \"message\", \"traceback\"}} with status 400 (bad "
+                       "{\"error\": {\"type\", \"message\", \"args\"}} with status 400 (bad "
                        "request), 401 (missing or wrong token), 403 (not allowed), 404 (no such "
-                       "object) or 500 (the device method raised). /api requests need the "
-                       "server's token: 'Authorization: Bearer <token>'. The binary WebSocket protocol is at /ws.",
+                       "object) or 500 (the device method raised); the traceback stays in the "
+                       "server's log (with MOALAB_SERVER_DEBUG=1 it comes as \"traceback\" "
+                       "too). /api requests need the server's token: 'Authorization: Bearer "
+                       "<token>'. The binary WebSocket protocol is at /ws.",
     },
     "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
     "security": [{"token": []}],
     "paths": {
-        "/health": {"get": {"summary": "Server status and version", "responses": _ok("ok")}},
+        "/health": {"get": {"summary": "Server status and version; objects and live "
+                                       "WebSocket sessions, counted",
+                            "responses": _ok("{status, version, objects, sessions}")}},
         "/api/echo": {"get": {"summary": "Clock echo: server receive (t1) and send (t2) times",
                               "responses": _ok("{t1, t2}")}},
         "/api/objects": {

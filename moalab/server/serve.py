@@ -11,6 +11,7 @@ from ..core.clock import now
 from ..core.errors import InvalidArgument
 from ..executor.registry import ObjectRegistry
 from .app import create_app
+from .asgi import GuardedApp
 from .config import ServerConfig, check_allowed_modules
 from .token import is_loopback
 
@@ -61,7 +62,7 @@ async def serve(
     app = create_app(registry, clock, config.token)
     app.config["MAX_CONTENT_LENGTH"] = config.max_message_size
     try:
-        await hypercorn_serve(app, hypercorn_config, shutdown_trigger=shutdown_trigger,
+        await hypercorn_serve(GuardedApp(app), hypercorn_config, shutdown_trigger=shutdown_trigger,
                               task_status=task_status)
     finally:
         registry.close()

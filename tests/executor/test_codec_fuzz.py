@@ -246,8 +246,8 @@ class Served:
         for frame in frames:
             self.replies.extend(decode_many(frame))
 
-    def send(self, *messages: Any) -> None:
-        self.session.handle_frame(b"".join(encode(m) for m in messages), 0.0)
+    async def send(self, *messages: Any) -> None:
+        await self.session.handle_frame(b"".join(encode(m) for m in messages), 0.0)
 
     def answers(self, request_id: Any) -> list[dict]:
         """The replies to ``request_id`` so far (updates left out)."""
@@ -264,7 +264,7 @@ class Served:
                 await trio.sleep(0.002)
 
     async def request(self, message: dict) -> dict:
-        self.send(message)
+        await self.send(message)
         await self.wait_for(lambda: self.answers(message["id"]))
         reply, = self.answers(message["id"])
         return reply
@@ -285,7 +285,7 @@ class Served:
                                         "method": "async_add", "args": [1, 2]})
             assert reply["ok"] == 3, reply
             stream_id = f"count-{name}"
-            self.send({"id": stream_id, "op": "gen", "obj": name, "method": "count",
+            await self.send({"id": stream_id, "op": "gen", "obj": name, "method": "count",
                        "args": [3], "credit": 8})
             await self.wait_for(lambda: any("end" in r or "error" in r
                                             for r in self.answers(stream_id)))
@@ -371,7 +371,7 @@ def test_session_answers_arbitrary_bytes_and_keeps_serving(frames):
     async def body(served: Served) -> None:
         for frame in frames:
             before = len(served.replies)
-            served.session.handle_frame(frame, 0.0)
+            await served.session.handle_frame(frame, 0.0)
             await trio.testing.wait_all_tasks_blocked()  # the sender wrote the replies
             owed = expected_replies(frame)
             new = served.replies[before:]
@@ -466,10 +466,10 @@ def test_session_answers_random_requests_once_and_keeps_serving(drawn, new_frame
         frame: list[dict] = []
         for msg, new in zip(messages, new_frame):
             if frame and new:
-                served.send(*frame)
+                await served.send(*frame)
                 frame = []
             frame.append(msg)
-        served.send(*frame)
+        await served.send(*frame)
         await served.wait_for(lambda: all(served.answers(i) for i in owed - cancelled))
         await trio.testing.wait_all_tasks_blocked()  # the sender wrote what is queued
 
@@ -520,7 +520,7 @@ def test_replies_carry_the_request_id_back(request_id, op, method):
 
     async def body(served: Served) -> None:
         start = len(served.replies)
-        served.send(msg)
+        await served.send(msg)
 
         def refusals() -> list[dict]:  # an id of a type the session does not take
             return [r for r in served.replies[start:] if r.get("id") is None and "error" in r
@@ -561,7 +561,7 @@ def test_reused_request_id_is_refused_while_in_flight(op, method, args):
     scope, and the second's `del self._scopes[id]` raised KeyError out of serve()."""
     async def body(served: Served) -> None:
         request = {"id": 5, "op": op, "obj": "p", "method": method, "args": args}
-        served.send(request, request)
+        await served.send(request, request)
         await served.wait_for(lambda: any("ok" in r or "end" in r for r in served.answers(5)))
         refused = [r for r in served.answers(5) if "error" in r]
         assert len(refused) == 1 and "in flight" in refused[0]["error"]["message"]
@@ -598,9 +598,9 @@ def test_unhashable_id_gets_one_refusal(method, other_call_pending):
     start ticket taken: every later async call on it waited for ever."""
     async def body(served: Served) -> None:
         if other_call_pending:
-            served.send({"id": 1, "op": "call", "obj": "q", "method": "sleep", "args": [0.3]})
+            await served.send({"id": 1, "op": "call", "obj": "q", "method": "sleep", "args": [0.3]})
         start = len(served.replies)
-        served.send({"id": [2], "op": "call", "obj": "p", "method": method, "args": [1, 2]})
+        await served.send({"id": [2], "op": "call", "obj": "p", "method": method, "args": [1, 2]})
         await trio.sleep(0.5)
         answers = [r for r in served.replies[start:] if r.get("id") != 1]
         assert len(answers) == 1 and answers[0]["id"] is None, answers

@@ -42,11 +42,11 @@ async def test_reader_and_stream_both_waiting_for_the_queue_recover():
                                           "method": "endless", "args": [big],
                                           "credit": 10**6}))
         with trio.fail_after(20):
-            while session._queued <= QUEUE_LIMIT:
+            while session._replies.size <= QUEUE_LIMIT:
                 await trio.sleep(0.01)
         requests_send.send_nowait(encode({"id": 3, "op": "list"}))
         await trio.sleep(0.2)  # reader and stream are both waiting for the queue now
-        queued_items = session._queued // big
+        queued_items = session._replies.size // big
         reading.set()
         with trio.fail_after(20):
             # the stream goes on past what was queued, and the request is answered

@@ -32,6 +32,7 @@ from moalab.executor.websocket import WebSocketExecutor
 from tests.executor.devices import Probe
 
 from ..conftest import AUTH_HEADERS, WS_AUTH_HEADERS, rss_mb, running_server
+from .resources import socket_count, wait_released
 
 PROBE = "tests.executor.devices:Probe"
 LIMIT = 1 << 20  # --max-message-size of the server here: an oversized frame is cheap
@@ -342,6 +343,7 @@ async def bystander(server, stop: trio.Event, stats: dict) -> None:
 async def test_many_random_frames_from_several_connections(server):
     print(f"MOALAB_FUZZ_SEED={SEED} MOALAB_FUZZ_FRAMES={FRAMES}")
     rss_before = rss_mb(server.process.pid)
+    sockets_before = socket_count(server.process.pid)
     log: list[str] = []
     stats: dict[str, float] = {}
     stop = trio.Event()
@@ -364,12 +366,17 @@ async def test_many_random_frames_from_several_connections(server):
         await executor.ensure_remote_instance(device)
         assert await device.echo("after") == [["after"], {}]
     growth = rss_mb(server.process.pid) - rss_before
+    # every connection has ended: the server holds none of them (it once kept
+    # sessions and sockets of fuzzing connections, growing by 100 MiB a round)
+    sockets_left, sessions_left = await wait_released(server, sockets_before, 0, timeout=5)
     print(*log, sep="\n")
     print(f"{FRAMES} frames in {elapsed:.1f} s; bystander: {stats.get('calls', 0):.0f} calls, "
           f"worst {stats.get('worst', 0) * 1000:.0f} ms; server RSS {rss_before:.0f} MB "
-          f"+{growth:.0f} MB")
+          f"+{growth:.0f} MB, then {rss_mb(server.process.pid):.0f} MB; "
+          f"{sockets_left} sockets and {sessions_left} sessions left")
     assert stats.get("calls", 0) >= 10, stats
     assert growth < 100, f"server RSS grew by {growth:.0f} MB"
+    assert sockets_left <= 0 and sessions_left == 0, (sockets_left, sessions_left)
 
 
 # ------------------------------------------------------------------ bugs found

@@ -11,7 +11,8 @@ import trio
 import moalab
 from moalab.executor.codec import MEDIA_TYPE, decode
 from moalab.executor.framing import pop_frames
-from ..conftest import AUTH_HEADERS
+from moalab.server.app import DEBUG_ENV
+from ..conftest import AUTH_HEADERS, running_server
 
 PROBE = "tests.executor.devices:Probe"
 _count = iter(range(1_000_000))
@@ -51,7 +52,7 @@ def test_health(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["version"] == moalab.__version__
-    assert isinstance(body["objects"], int)
+    assert isinstance(body["objects"], int) and isinstance(body["sessions"], int)
 
 
 def test_openapi_document(client):
@@ -146,12 +147,33 @@ def test_stream_error_is_the_last_line(client, probe):
     assert len(lines) == 3
 
 
-def test_method_error_is_500_with_the_remote_traceback(client, probe):
-    error = assert_error(call(client, probe, "fail_value", "no good"), 500, "ValueError",
-                         "no good")
-    assert "fail_value" in error["traceback"]
+def test_method_error_is_500_with_type_and_message_and_its_traceback_in_the_log(
+        moalab_server, client, probe):
+    error = assert_error(call(client, probe, "fail_value", "no good 17"), 500, "ValueError",
+                         "no good 17")
+    # the client learns what went wrong, not the server's files and code
+    assert "traceback" not in error and "devices.py" not in json.dumps(error), error
+    log = moalab_server.log()
+    assert "no good 17" in log and 'fail_value\n    raise ValueError' in log.replace('"', "")
     error = assert_error(call(client, probe, "fail_custom", "custom"), 500,
                          "tests.executor.devices.ProbeError")
+    assert "traceback" not in error
+
+
+def test_stream_error_has_no_traceback(client, probe):
+    response = client.post(f"/api/objects/{probe}/stream/count_then_fail", json={"args": [1]})
+    error = json.loads(response.text.splitlines()[-1])["error"]
+    assert error["type"] == "builtins.ValueError" and "traceback" not in error, error
+
+
+def test_debug_server_sends_tracebacks():
+    with running_server(env={DEBUG_ENV: "1"}) as server:
+        with httpx.Client(base_url=server.url, headers=AUTH_HEADERS, timeout=20) as client:
+            response = client.post("/api/objects", json={"name": "debug-probe", "cls": PROBE})
+            assert response.status_code == 201, response.text
+            error = assert_error(call(client, "debug-probe", "fail_value", "no good"), 500,
+                                 "ValueError", "no good")
+    assert "fail_value" in error["traceback"], error
 
 
 def test_bad_requests(client, probe):
