@@ -29,6 +29,8 @@ from .resources import live_sessions, socket_count, wait_released
 
 PROBE = "tests.executor.devices:Probe"
 LIMIT = 1 << 20  # the server's --max-message-size: 1 MiB
+FLOOD_S = 5
+"""Seconds a flood may take at most."""
 P99_MS = 100
 """The bystander's p99 while clients flood and leave: 50 ms is the goal (we measured
 20-45 ms), doubled for a CPU shared with other test runs."""
@@ -152,21 +154,26 @@ async def test_frames_of_many_tiny_messages_do_not_stall_other_clients(server):
 
 
 async def stream_flood(client: RawClient, n: int) -> None:
-    """A stream with all the credit in the world: items pile up for the client."""
+    """A stream with all the credit in the world, then a hundred pings: items pile
+    up for the client, and more frames wait behind them than the transport's
+    queues hold (the server once never saw the end of such a connection)."""
     await client.send({"id": 1, "op": "create", "name": "flood", "cls": PROBE},
                       {"id": 2, "op": "gen", "obj": "flood", "method": "endless",
                        "args": [1000], "credit": 2**62})
-    await trio.sleep(1)
+    await trio.sleep(0.5)
+    for _ in range(100):
+        await client.send({"op": "ping"})
+    await trio.sleep(0.5)
 
 
 async def call_flood(client: RawClient, n: int) -> None:
-    """Calls whose replies (12 MB of them) outgrow the reply bound; their requests
-    fit in what the server reads ahead."""
-    payload = b"x" * 100_000
+    """Calls in frames of their own, whose replies (12 MB) outgrow the reply bound;
+    the requests left waiting fit in what the server reads ahead."""
+    payload = b"x" * 60_000
     await client.send({"id": -1, "op": "create", "name": "flood", "cls": PROBE})
-    for i in range(0, 120, 4):
-        await client.send(*({"id": i + j, "op": "call", "obj": "flood", "method": "echo",
-                             "args": [payload]} for j in range(4)))
+    for i in range(200):
+        await client.send({"id": i, "op": "call", "obj": "flood", "method": "echo",
+                           "args": [payload]})
     await trio.sleep(1)
 
 
@@ -194,7 +201,8 @@ async def leave_after_floods(server, floods: list, settle: float) -> dict:
         # flood of each kind (the memory a first one takes for good is no leak)
         for flood in {*floods}:
             warm = await RawClient.connect(server.port)
-            await flood(warm, -1)
+            with trio.move_on_after(FLOOD_S):
+                await flood(warm, -1)
             await warm.leave(reset=False)
         with trio.fail_after(settle + 5):
             while await live_sessions(server) > 1:
@@ -204,7 +212,8 @@ async def leave_after_floods(server, floods: list, settle: float) -> dict:
         rss_peak = rss_before
         for k, flood in enumerate(floods):
             client = await RawClient.connect(server.port)
-            await flood(client, k)
+            with trio.move_on_after(FLOOD_S):  # a server that stops reading blocks it
+                await flood(client, k)
             rss_peak = max(rss_peak, rss_mb(pid))
             await client.leave(reset=k % 2 == 1)
         left = time.perf_counter()
