@@ -59,3 +59,46 @@ async def test_reader_and_stream_both_waiting_for_the_queue_recover():
 
 def stream_items(replies: list[dict]) -> list:
     return [item for r in replies if r.get("id") == 2 for item in r.get("items", ())]
+
+
+async def test_end_of_connection_is_seen_while_replies_wait():
+    """A client stops reading, sends more frames, then leaves: the session sees the
+    end of the connection while its replies wait (it used to wait for them to drain
+    before reading on, for ever), and drops what it held for the client."""
+    registry = ObjectRegistry(allow=["tests"])
+    never = trio.Event()
+
+    async def send_frames(frames: list[bytes]) -> None:
+        await never.wait()  # a client that has stopped reading
+
+    requests_send, requests_receive = trio.open_memory_channel(math.inf)
+
+    async def receive() -> bytes | None:
+        try:
+            return await requests_receive.receive()
+        except trio.EndOfChannel:
+            return None
+
+    session = Session(registry, send_frames)
+    ended = trio.Event()
+
+    async def serve() -> None:
+        await session.serve(receive)
+        ended.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        requests_send.send_nowait(encode({"id": 1, "op": "create", "name": "p", "cls": PROBE}))
+        requests_send.send_nowait(encode({"id": 2, "op": "gen", "obj": "p",
+                                          "method": "endless", "args": [QUEUE_LIMIT // 64],
+                                          "credit": 10**6}))
+        with trio.fail_after(20):
+            while session._replies.size <= QUEUE_LIMIT:
+                await trio.sleep(0.01)
+        for _ in range(100):  # heartbeats, say
+            requests_send.send_nowait(encode({"op": "ping"}))
+        requests_send.close()
+        with trio.fail_after(5):
+            await ended.wait()
+    assert session._out_send.statistics().current_buffer_used == 0
+    registry.close()
