@@ -32,7 +32,7 @@ import trio
 
 from ..core.clock import now
 from ..core.errors import MoaError
-from ..core.memory import keep_large_buffers, release_free_memory
+from ..core.memory import keep_large_buffers
 from .codec import (MAX_FRAME_MESSAGES, Frame, chunk_items, decode_many, encode,
                     encode_exception, encode_parts, frame_size)
 from .errors import ProtocolError
@@ -57,6 +57,13 @@ SLICE = 64
 """Requests of one frame handled between two checkpoints: however large a frame, the
 server's other connections go on while it is handled."""
 
+CALLS_AHEAD = 4
+"""Sync calls of a session on one object handed to the object's thread before their
+replies: enough that the thread never waits for the next one; and while more than
+:data:`QUEUE_LIMIT` bytes of replies wait, none more, so a client that does not
+read has no device work for it without bound (a frame of calls with big results
+would pile up all their replies)."""
+
 DEAD_AFTER = 15.0
 """Seconds of silence after which a client is taken for gone (clients ping each second)."""
 
@@ -68,12 +75,10 @@ class _Backlog:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
-        self.peak = 0
         self._lower = trio.Event()
 
     def add(self, n: int) -> None:
         self.size += n
-        self.peak = max(self.peak, self.size)
 
     def remove(self, n: int) -> None:
         self.size -= n
@@ -103,6 +108,18 @@ class FailureReport:
         if self.log is not None and not isinstance(exc, MoaError):
             self.log.warning("%s failed", request, exc_info=exc)
         return encode_exception(exc, self.tracebacks)
+
+
+class _Calls:
+    """The sync calls of one session on one object: how many are in its thread, and
+    those waiting to go there, by request id, in arrival order."""
+
+    __slots__ = ("remote", "in_thread", "waiting")
+
+    def __init__(self, remote: RemoteObject) -> None:
+        self.remote = remote
+        self.in_thread = 0
+        self.waiting: dict[Any, tuple[Callable, str, list, dict]] = {}
 
 
 class _Credit:
@@ -169,7 +186,9 @@ class Session:
         self._requests = _Backlog(READ_AHEAD)  # bytes read, waiting to be handled
         self._frames: trio.MemoryReceiveChannel | None = None  # those frames, in serve()
         self._scopes: dict[Any, trio.CancelScope] = {}
-        self._jobs: dict[Any, Any] = {}
+        self._jobs: dict[Any, Any] = {}  # sync calls in their object's thread
+        self._calls: dict[RemoteObject, _Calls] = {}
+        self._calls_of: dict[Any, _Calls] = {}  # sync calls in a thread or waiting
         self._credits: dict[Any, _Credit] = {}
         self._watching: set[RemoteObject] = set()
         self._nursery: trio.Nursery | None = None
@@ -201,19 +220,20 @@ class Session:
             for job in self._jobs.values():
                 job.abandon()
             self._jobs.clear()
+            for calls in self._calls.values():
+                calls.waiting.clear()  # a job's reply callback may keep them reachable
+            self._calls.clear()
+            self._calls_of.clear()
             for remote in self._watching:
                 remote.watchers.discard(self)
             self._release()
 
     def _release(self) -> None:
-        """Drop the replies and requests nobody will handle now (a job that ran keeps
-        its session reachable, by its reply callback, until its worker's next job),
-        and after a backlog give the memory it took back to the system."""
+        """Drop the replies and requests nobody will handle now: a job that ran keeps
+        its session reachable, by its reply callback, until its worker's next job."""
         # the last receiver closed: a channel drops what it holds
         self._out_receive.close()
         self._frames.close()
-        if max(self._replies.peak, self._requests.peak) > QUEUE_LIMIT // 2:
-            release_free_memory()
 
     async def _read(self, receive: Callable[[], Awaitable[bytes | None]],
                     frames: trio.MemorySendChannel, scope: trio.CancelScope) -> None:
@@ -241,6 +261,8 @@ class Session:
             frames = await receive_burst(receive)
             await self._send_frames(frames)
             self._replies.remove(sum(map(frame_size, frames)))
+            for calls in [*self._calls.values()]:
+                self._start_calls(calls)
 
     def _queue(self, frame: Frame) -> None:
         self._replies.add(frame_size(frame))
@@ -262,7 +284,6 @@ class Session:
 
     def _reply(self, request_id: Any, remote: RemoteObject, method: str,
                result: outcome.Outcome) -> None:
-        self._jobs.pop(request_id, None)
         remote.flush()  # property changes the call made reach the client before its reply
         if isinstance(result, outcome.Value):
             self.send({"id": request_id, "ok": result.value})
@@ -308,7 +329,7 @@ class Session:
                 raise ProtocolError("a request id must be an integer or a string")
             op = msg.get("op")
             if op in _STARTING and request_id is not None and (
-                    request_id in self._scopes or request_id in self._jobs
+                    request_id in self._scopes or request_id in self._calls_of
                     or request_id in self._credits):
                 raise ProtocolError(f"request id {request_id!r} is already in flight: give "
                                     "each request an id of its own")
@@ -339,10 +360,45 @@ class Session:
             self._nursery.start_soon(self._run_async, request_id, scope, ticket, fn, remote,
                                      method, args, kwargs)
         else:
-            self._jobs[request_id] = remote.worker.submit(
-                fn, (remote.obj, *args), kwargs,
-                lambda result: self._reply(request_id, remote, method, result),
-            )
+            calls = self._calls.get(remote)
+            if calls is None:
+                calls = self._calls[remote] = _Calls(remote)
+            calls.waiting[request_id] = (fn, method, args, kwargs)
+            self._calls_of[request_id] = calls
+            self._start_calls(calls)
+
+    def _start_calls(self, calls: _Calls) -> None:
+        """Hand waiting sync calls to their object's thread, up to :data:`CALLS_AHEAD`
+        there and while the replies' queue has room."""
+        remote = calls.remote
+        while (calls.waiting and calls.in_thread < CALLS_AHEAD
+               and self._replies.size <= QUEUE_LIMIT):
+            request_id = next(iter(calls.waiting))
+            fn, method, args, kwargs = calls.waiting.pop(request_id)
+            try:
+                self._jobs[request_id] = remote.worker.submit(
+                    fn, (remote.obj, *args), kwargs,
+                    lambda result, request_id=request_id, method=method: self._call_done(
+                        calls, request_id, method, result))
+            except Exception as exc:  # its object deleted meanwhile
+                self._call_ended(calls, request_id)
+                self._send_error(request_id, exc, f"call {remote.name}.{method} "
+                                                  f"(request {request_id!r})")
+            else:
+                calls.in_thread += 1
+        if not calls.waiting and not calls.in_thread:
+            self._calls.pop(remote, None)
+
+    def _call_ended(self, calls: _Calls, request_id: Any) -> None:
+        self._calls_of.pop(request_id, None)
+        if self._jobs.pop(request_id, None) is not None:
+            calls.in_thread -= 1
+
+    def _call_done(self, calls: _Calls, request_id: Any, method: str,
+                   result: outcome.Outcome) -> None:
+        self._call_ended(calls, request_id)
+        self._reply(request_id, calls.remote, method, result)
+        self._start_calls(calls)
 
     async def _run_async(self, request_id: Any, scope: trio.CancelScope,
                          ticket: Callable[[], Awaitable[None]],
@@ -401,9 +457,16 @@ class Session:
         scope = self._scopes.get(request_id)
         if scope is not None:
             scope.cancel()
-        job = self._jobs.pop(request_id, None)
-        if job is not None:
-            job.abandon()
+        calls = self._calls_of.get(request_id)
+        if calls is not None:
+            # waiting: it never goes to the thread; there: it is skipped or, already
+            # running, its reply dropped
+            calls.waiting.pop(request_id, None)
+            job = self._jobs.get(request_id)
+            if job is not None:
+                job.abandon()
+            self._call_ended(calls, request_id)
+            self._start_calls(calls)
 
     def _op_create(self, request_id: Any, msg: dict, _: float) -> None:
         remote, created = self.registry.create(

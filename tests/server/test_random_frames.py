@@ -510,3 +510,23 @@ async def test_calls_without_reading_replies_are_bounded(own_server):
     growth = await rss_growth_while(own_server, 4, flood)
     await still_serving(own_server)
     assert growth <= BOUND_MB, f"server RSS grew by {growth:.0f} MB"
+
+
+async def test_frames_of_calls_with_big_results_and_no_reader_are_bounded(own_server):
+    """Each frame asks for 64 results of 4 MB: the object's thread takes the calls a
+    few at a time, and none while the replies wait for the client (it used to run
+    them all, queueing 256 MB of replies a frame)."""
+    ids = iter(range(10**9))
+
+    async def flood(ws) -> None:
+        await ws.send_message(encode({"id": -1, "op": "create", "name": "flood",
+                                      "cls": PROBE}))
+        while True:
+            await ws.send_message(b"".join(
+                encode({"id": next(ids), "op": "call", "obj": "flood", "method": "ramp",
+                        "args": [1_000_000]}) for _ in range(64)))
+            await trio.sleep(0.05)
+
+    growth = await rss_growth_while(own_server, 4, flood)
+    await still_serving(own_server)
+    assert growth <= BOUND_MB, f"server RSS grew by {growth:.0f} MB"
