@@ -81,7 +81,10 @@ async def serve(sock: socket.socket, main_script: str | None) -> None:
             _watch_parent(trio.lowlevel.current_trio_token(), scope)
             await stream.send_all(READY)
             framed = FramedStream(stream)
-            await Session(registry, framed.send_frames).serve(framed.receive_frame)
+            try:
+                await Session(registry, framed.send_frames).serve(framed.receive_frame)
+            except* trio.BrokenResourceError:
+                pass  # the parent reset the link (closed with replies unread): its end too
     finally:
         registry.close()
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import trio
@@ -116,52 +118,48 @@ if __name__ == "__main__":
 """
 
 
-def start_blocking_parent(tmp_path, mode: str, then: str) -> tuple[subprocess.Popen, int]:
+@contextmanager
+def blocking_parent(tmp_path, mode: str, then: str) -> Iterator[tuple[subprocess.Popen, int]]:
     """Run a parent whose ProcessExecutor child runs ``mode`` (``idle``, ``sync_block``:
     a sync method sleeping in its worker thread, ``async_block``: an async one sleeping in
-    the child's trio thread); return the parent and its child's pid once ``mode`` runs.
-    ``then``: ``wait`` (the parent waits for ever) or ``stop`` (it stops the executor)."""
+    the child's trio thread); yield the parent and its child's pid once ``mode`` runs,
+    and kill both at the end. ``then``: ``wait`` (the parent waits for ever) or ``stop``
+    (it stops the executor)."""
     script, marker = tmp_path / "parent.py", tmp_path / "running"
     script.write_text(BLOCKING_PARENT, encoding="utf-8")
     parent = subprocess.Popen([sys.executable, str(script), mode, str(marker), then],
                               stdout=subprocess.PIPE, text=True, env=repo_env())
-    child = int(parent.stdout.readline())
-    deadline = time.monotonic() + 30
-    while not marker.exists():
-        assert time.monotonic() < deadline, f"{mode} did not start in the child"
-        time.sleep(0.02)
-    return parent, child
-
-
-@pytest.mark.parametrize("mode", ["idle", "sync_block", "async_block"])
-def test_child_exits_when_the_parent_is_killed(tmp_path, mode):
-    parent, child = start_blocking_parent(tmp_path, mode, "wait")
+    child = None
     try:
-        assert alive(child)
-        parent.send_signal(signal.SIGKILL)
-        parent.wait(10)
-        assert wait_gone(child, 2), f"the child {child} ({mode}) outlived its killed parent by 2 s"
+        child = int(parent.stdout.readline())
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert time.monotonic() < deadline, f"{mode} did not start in the child"
+            time.sleep(0.02)
+        yield parent, child
     finally:
         parent.kill()
         parent.wait()
         parent.stdout.close()
-        if alive(child):
+        if child is not None and alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("mode", ["idle", "sync_block", "async_block"])
+def test_child_exits_when_the_parent_is_killed(tmp_path, mode):
+    with blocking_parent(tmp_path, mode, "wait") as (parent, child):
+        assert alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        assert wait_gone(child, 2), f"the child {child} ({mode}) outlived its killed parent by 2 s"
 
 
 def test_a_child_blocked_in_its_trio_thread_exits_soon_after_the_stop(tmp_path):
     # the parent lives: only the child's stdin watch (not the parent-death signal) ends it,
     # well before the parent's own 5 s kill
-    parent, child = start_blocking_parent(tmp_path, "async_block", "stop")
-    try:
+    with blocking_parent(tmp_path, "async_block", "stop") as (parent, child):
         assert parent.stdout.readline() == "stopping\n"
         assert wait_gone(child, 3), f"the child {child} blocked its stop for 3 s"
-    finally:
-        parent.kill()
-        parent.wait()
-        parent.stdout.close()
-        if alive(child):
-            os.kill(child, signal.SIGKILL)
 
 
 SCRIPT = """
