@@ -1,6 +1,7 @@
 """Running moalab's console scripts as real subprocesses, and reading their CSV logs."""
 
 import csv
+import signal
 import subprocess
 import sys
 import time
@@ -56,6 +57,25 @@ def wait_until(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+def signal_when(command: list[str], cwd: Path, ready, what: str,
+                sig: int = signal.SIGINT) -> tuple[subprocess.Popen, str, str, float]:
+    """Run ``command``, send it ``sig`` once ``ready()`` (see :func:`wait_until`), and
+    collect its output; the process is killed if it outlives the test. Returns the
+    ended process, its stdout and stderr, and the seconds it took to end after ``sig``."""
+    process = subprocess.Popen(command, cwd=cwd, env=env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(ready, 30, what)
+        sent = time.monotonic()
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=30)
+        return process, stdout, stderr, time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def lines(text: str) -> list[str]:

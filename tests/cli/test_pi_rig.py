@@ -1,15 +1,13 @@
 """examples/pi_rig.py as a real subprocess: --mock serves gpiozero's mock pins over a real
 WebSocket in the example's own process, with a simulated animal on the beam pin."""
 
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from .helpers import EXAMPLES, env, lines, read_rows, stage_events, wait_until
+from .helpers import EXAMPLES, env, lines, read_rows, signal_when, stage_events
 from .test_run import SEED_STAGE_EVENTS, delay_events
 
 PI_RIG = EXAMPLES / "pi_rig.py"
@@ -54,23 +52,13 @@ def test_mock_rig_runs_the_sugar_pellet_tree(tmp_path):
 
 def test_ctrl_c_stops_the_mock_rig_cleanly(tmp_path):
     log = tmp_path / "rig.csv"
-    process = subprocess.Popen(
-        [sys.executable, str(PI_RIG), "--mock", "--log", str(log)], cwd=tmp_path, env=env(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        # real time: the 20 s habituation has begun
-        wait_until(lambda: log.exists() and ("Habituation", "on_trial_start")
-                   in stage_events(read_rows(log)), 30, "the habituation to start")
-        sent = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    # real time: the 20 s habituation has begun
+    process, stdout, stderr, stopped_after = signal_when(
+        [sys.executable, str(PI_RIG), "--mock", "--log", str(log)], tmp_path,
+        lambda: log.exists() and ("Habituation", "on_trial_start")
+        in stage_events(read_rows(log)), "the habituation to start")
     assert process.returncode == 130, stdout + stderr
-    assert time.monotonic() - sent < 15
+    assert stopped_after < 15
     assert "Traceback" not in stderr
     assert lines(stdout)[-1] == "experiment stopped"
     assert stage_events(read_rows(log)) == [

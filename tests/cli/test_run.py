@@ -1,7 +1,6 @@
 """`moalab run` as a real subprocess: the log it writes, its errors, Ctrl-C, devices."""
 
 import signal
-import subprocess
 import textwrap
 import time
 
@@ -10,13 +9,12 @@ import pytest
 from .helpers import (
     EXAMPLES,
     command,
-    env,
     lines,
     no_traceback,
     read_rows,
     run,
+    signal_when,
     stage_events,
-    wait_until,
 )
 
 SUGAR_PELLET = EXAMPLES / "sugar_pellet.py"
@@ -227,21 +225,10 @@ def test_a_signal_stops_the_tree_cleanly_and_the_log_is_whole(tmp_path, sig):
     script = write_script(tmp_path, LONG_RUN)
     log = tmp_path / "long.csv"
     # real time: nothing but the signal ends this run before ten minutes
-    process = subprocess.Popen(
-        [*command("moalab"), "run", str(script), "--log", str(log), "--no-live"],
-        cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_until(lambda: log.exists() and ("long wait", "on_trial_start")
-                   in stage_events(read_rows(log)), 30, "the long delay to start")
-        sent = time.monotonic()
-        process.send_signal(sig)
-        stdout, stderr = process.communicate(timeout=30)
-        stopped_after = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    process, stdout, stderr, stopped_after = signal_when(
+        [*command("moalab"), "run", str(script), "--log", str(log), "--no-live"], tmp_path,
+        lambda: log.exists() and ("long wait", "on_trial_start") in stage_events(read_rows(log)),
+        "the long delay to start", sig)
     assert process.returncode == 130, stdout + stderr
     assert stopped_after < 20
     assert "Traceback" not in stdout + stderr
@@ -466,18 +453,9 @@ root = Delay(delay=1)
 
 def test_sigint_while_the_script_loads(tmp_path):
     script = write_script(tmp_path, SLOW_LOAD)
-    process = subprocess.Popen(
-        [*command("moalab"), "run", str(script), "--dry-run", "--no-live"],
-        cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_until((tmp_path / "loading").exists, 30, "the script to start loading")
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    process, stdout, stderr, _ = signal_when(
+        [*command("moalab"), "run", str(script), "--dry-run", "--no-live"], tmp_path,
+        (tmp_path / "loading").exists, "the script to start loading")
     assert process.returncode == 130, stdout + stderr
     assert "Traceback" not in stdout + stderr
     assert lines(stderr) == ["moalab run: interrupted before the experiment started"]

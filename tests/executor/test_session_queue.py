@@ -1,6 +1,7 @@
 """The session's send queue: a slow reader holds the session back, and it recovers."""
 
 import math
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -9,6 +10,20 @@ from moalab.executor.registry import ObjectRegistry
 from moalab.executor.session import QUEUE_LIMIT, Session
 
 PROBE = "tests.executor.devices:Probe"
+
+
+def request_channel() -> tuple[trio.MemorySendChannel, Callable[[], Awaitable[bytes | None]]]:
+    """A client's requests: frames sent into the channel, and the session's ``receive``
+    (None once the channel is closed: the end of the connection)."""
+    requests_send, requests_receive = trio.open_memory_channel(math.inf)
+
+    async def receive() -> bytes | None:
+        try:
+            return await requests_receive.receive()
+        except trio.EndOfChannel:
+            return None
+
+    return requests_send, receive
 
 
 async def test_reader_and_stream_both_waiting_for_the_queue_recover():
@@ -25,13 +40,7 @@ async def test_reader_and_stream_both_waiting_for_the_queue_recover():
         for frame in frames:
             replies.extend(decode_many(frame))
 
-    requests_send, requests_receive = trio.open_memory_channel(math.inf)
-
-    async def receive() -> bytes | None:
-        try:
-            return await requests_receive.receive()
-        except trio.EndOfChannel:
-            return None
+    requests_send, receive = request_channel()
 
     session = Session(registry, send_frames)
     big = QUEUE_LIMIT // 64
@@ -71,13 +80,7 @@ async def test_end_of_connection_is_seen_while_replies_wait():
     async def send_frames(frames: list[bytes]) -> None:
         await never.wait()  # a client that has stopped reading
 
-    requests_send, requests_receive = trio.open_memory_channel(math.inf)
-
-    async def receive() -> bytes | None:
-        try:
-            return await requests_receive.receive()
-        except trio.EndOfChannel:
-            return None
+    requests_send, receive = request_channel()
 
     session = Session(registry, send_frames)
     ended = trio.Event()

@@ -481,6 +481,23 @@ async def still_serving(server) -> None:
             assert await device.echo(1) == [[1], {}]
 
 
+def call_flood(method: str, arg: object, per_frame: int, pause: float = 0):
+    """A flood for :func:`rss_growth_while`: frames of ``per_frame`` calls of
+    ``method(arg)`` on a Probe, sent without reading a reply, ``pause`` s apart."""
+    ids = iter(range(10**9))
+
+    async def flood(ws) -> None:
+        await ws.send_message(encode({"id": -1, "op": "create", "name": "flood",
+                                      "cls": PROBE}))
+        while True:
+            await ws.send_message(b"".join(
+                encode({"id": next(ids), "op": "call", "obj": "flood", "method": method,
+                        "args": [arg]}) for _ in range(per_frame)))
+            await trio.sleep(pause)
+
+    return flood
+
+
 async def test_stream_with_huge_credit_and_no_reader_is_bounded(own_server):
     async def flood(ws) -> None:
         await ws.send_message(encode({"id": 1, "op": "create", "name": "flood",
@@ -496,18 +513,7 @@ async def test_stream_with_huge_credit_and_no_reader_is_bounded(own_server):
 
 
 async def test_calls_without_reading_replies_are_bounded(own_server):
-    payload = b"x" * 100_000
-    ids = iter(range(10**9))
-
-    async def flood(ws) -> None:
-        await ws.send_message(encode({"id": -1, "op": "create", "name": "flood",
-                                      "cls": PROBE}))
-        while True:
-            await ws.send_message(b"".join(
-                encode({"id": next(ids), "op": "call", "obj": "flood", "method": "echo",
-                        "args": [payload]}) for _ in range(8)))
-
-    growth = await rss_growth_while(own_server, 4, flood)
+    growth = await rss_growth_while(own_server, 4, call_flood("echo", b"x" * 100_000, 8))
     await still_serving(own_server)
     assert growth <= BOUND_MB, f"server RSS grew by {growth:.0f} MB"
 
@@ -516,17 +522,6 @@ async def test_frames_of_calls_with_big_results_and_no_reader_are_bounded(own_se
     """Each frame asks for 64 results of 4 MB: the object's thread takes the calls a
     few at a time, and none while the replies wait for the client (it used to run
     them all, queueing 256 MB of replies a frame)."""
-    ids = iter(range(10**9))
-
-    async def flood(ws) -> None:
-        await ws.send_message(encode({"id": -1, "op": "create", "name": "flood",
-                                      "cls": PROBE}))
-        while True:
-            await ws.send_message(b"".join(
-                encode({"id": next(ids), "op": "call", "obj": "flood", "method": "ramp",
-                        "args": [1_000_000]}) for _ in range(64)))
-            await trio.sleep(0.05)
-
-    growth = await rss_growth_while(own_server, 4, flood)
+    growth = await rss_growth_while(own_server, 4, call_flood("ramp", 1_000_000, 64, 0.05))
     await still_serving(own_server)
     assert growth <= BOUND_MB, f"server RSS grew by {growth:.0f} MB"
