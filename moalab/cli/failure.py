@@ -4,33 +4,24 @@ the device) and a traceback of the user's own frames.
 A stage tree runs in nested trio nurseries, so its exception reaches the CLI
 through trio's and moalab's frames, often wrapped in an exception group. The
 user wrote none of those frames: they are dropped here (the full traceback is
-one flag away), and a group is split into the exceptions it carries.
+one flag away), and a group is split into the exceptions it carries
+(:func:`~moalab.core.nursery.leaves`).
 """
 
 import sysconfig
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..device.device import Device
 from ..stage.stage import MoaStage
 
-__all__ = ("leaves", "is_user_file", "user_traceback", "full_traceback", "raised_in", "headline")
+__all__ = ("is_user_file", "user_traceback", "full_traceback", "raised_in", "headline")
 
 _MOALAB = Path(__file__).resolve().parents[1]
 # the examples shipped in the package are experiments, written as a user would
 _MOALAB_USER = (_MOALAB / "examples",)
 _STDLIB = tuple({Path(sysconfig.get_paths()[key]).resolve() for key in ("stdlib", "platstdlib")})
 _LIBRARIES = {"site-packages", "dist-packages"}
-
-
-def leaves(exc: BaseException) -> Iterator[BaseException]:
-    """The exceptions ``exc`` carries: itself, or each leaf of an exception group."""
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            yield from leaves(sub)
-    else:
-        yield exc
 
 
 def is_user_file(filename: str) -> bool:

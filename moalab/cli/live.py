@@ -7,7 +7,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..stage.html import trial_text
-from ..stage.runstate import RunState
+from ..stage.runstate import RunState, deepest_active
 from ..stage.stage import MoaStage
 
 __all__ = ("render_tree", "LiveView")
@@ -53,9 +53,7 @@ class LiveView:
         self.log_path = log_path
 
     def current_path(self) -> str:
-        active = [stage for stage in self.root.iterate_stages() if stage.active]
-        leaves = [s for s in active if not any(c.active for c in s.stages)]
-        return ", ".join(stage.path for stage in leaves) or "-"
+        return ", ".join(stage.path for stage in deepest_active(self.root)) or "-"
 
     def render(self) -> Group:
         header = Text.assemble(

@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.text import Text
 
 from ..core.errors import InvalidArgument
+from ..core.nursery import leaves
 from ..log.loggers import SimpleCSVLogger
 from ..runner.experiment import run_experiment
 from ..stage.runstate import RunState
@@ -142,7 +143,7 @@ def run_cli_experiment(
     )
     errors = errors or Console(stderr=True, soft_wrap=True)
     if keyboard is not None:
-        first = next(failure.leaves(keyboard))
+        first = leaves(keyboard)[0]
         errors.print(Text.assemble(("interrupted: ", "yellow"), failure.headline(first)),
                      soft_wrap=True)
     if failed is not None:
@@ -158,7 +159,7 @@ def _report_failure(group: BaseExceptionGroup, errors: Console, full: bool) -> N
     then one line naming its type and the stage it was raised in."""
     if full:
         errors.out(failure.full_traceback(group), highlight=False, end="")
-    for exc in failure.leaves(group):
+    for exc in leaves(group):
         if not full:
             text = failure.user_traceback(exc)
             if text:

@@ -11,12 +11,13 @@ from contextlib import asynccontextmanager
 
 import trio
 
-__all__ = ("open_nursery", "unwrap_group")
+__all__ = ("open_nursery", "unwrap_group", "leaves")
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions ``exc`` carries: itself, or each leaf of an exception group."""
     if isinstance(exc, BaseExceptionGroup):
-        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+        return [leaf for sub in exc.exceptions for leaf in leaves(sub)]
     return [exc]
 
 
@@ -26,12 +27,12 @@ def unwrap_group(group: BaseExceptionGroup) -> BaseException:
     Cancellations are dropped when another exception is present; a group of
     only cancellations stands for its first.
     """
-    leaves = _leaves(group)
-    failures = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
+    carried = leaves(group)
+    failures = [leaf for leaf in carried if not isinstance(leaf, trio.Cancelled)]
     if len(failures) == 1:
         return failures[0]
     if not failures:
-        return leaves[0]
+        return carried[0]
     return group
 
 

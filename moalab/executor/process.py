@@ -4,12 +4,12 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 
 from typing import Any
 
 import trio
 
+from ..core.realtime import fail_after_real
 from .clock import ClockSync
 from .errors import ExecutorError
 from .framing import FramedStream
@@ -75,33 +75,24 @@ class ProcessExecutor(RemoteExecutor):
         return _ChildTransport(FramedStream(stream), self)
 
     async def _wait_ready(self, stream: trio.SocketStream) -> None:
-        """Read the child's greeting; :class:`ExecutorError` if it exits first or is
-        killed for taking over ``_START_TIMEOUT`` seconds."""
-        process = self.process
-        too_slow = threading.Event()
-
-        def kill() -> None:
-            too_slow.set()
-            process.kill()
-
-        # real time, not trio's: the run's clock may be virtual (--speed, dry runs)
-        timer = threading.Timer(_START_TIMEOUT, kill)
-        timer.daemon = True
-        timer.start()
+        """Read the child's greeting; :class:`ExecutorError` if it exits first or takes
+        over ``_START_TIMEOUT`` seconds (it is killed then)."""
+        ready = b""
         try:
-            ready = b""
-            while len(ready) < len(READY):
-                chunk = await stream.receive_some(len(READY) - len(ready))
-                if not chunk:
-                    code = await _wait_exit(process)
-                    raise ExecutorError(
-                        f"the ProcessExecutor child ({self.python}) did not start within "
-                        f"{_START_TIMEOUT:g} s" if too_slow.is_set() else
-                        f"the ProcessExecutor child ({self.python}) exited during start-up "
-                        f"(code {code}); its error, if any, is in this process's stderr")
-                ready += chunk
-        finally:
-            timer.cancel()
+            # real time, not trio's: the run's clock may be virtual (--speed, dry runs)
+            with fail_after_real(_START_TIMEOUT):
+                while len(ready) < len(READY):
+                    chunk = await stream.receive_some(len(READY) - len(ready))
+                    if not chunk:
+                        raise ExecutorError(
+                            f"the ProcessExecutor child ({self.python}) exited during start-up "
+                            f"(code {await _wait_exit(self.process)}); its error, if any, is "
+                            "in this process's stderr")
+                    ready += chunk
+        except trio.TooSlowError:
+            self.process.kill()
+            raise ExecutorError(f"the ProcessExecutor child ({self.python}) did not start "
+                                f"within {_START_TIMEOUT:g} s") from None
         if ready != READY:
             raise ExecutorError(f"the ProcessExecutor child ({self.python}) started with "
                                 f"{ready!r}, not moalab's greeting: is it moalab's child?")
