@@ -1,8 +1,8 @@
 """The run state machine of a stage."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import StageStateError
 
@@ -52,13 +52,23 @@ def check_transition(name: str, current: RunState, new: RunState) -> None:
         )
 
 
-def deepest_active(stage: "MoaStage") -> Iterator["MoaStage"]:
+def _child_stages(stage: "MoaStage") -> list["MoaStage"]:
+    return list(stage.stages)  # a copy: the tree may change in another thread
+
+
+def deepest_active(stage: Any, children: Callable[[Any], Iterable[Any]] = _child_stages
+                   ) -> Iterator[Any]:
     """Yield the deepest active stages from ``stage`` down (several where children
-    run in parallel); nothing if ``stage`` is not active."""
+    run in parallel); nothing if ``stage`` is not active.
+
+    ``stage`` is a live :class:`~moalab.MoaStage` or anything with an ``active``
+    flag whose children ``children(stage)`` gives (a
+    :class:`~moalab.stage.snapshot.StageSnapshot` passes its ``children``).
+    """
     if not stage.active:
         return
-    children = [child for child in list(stage.stages) if child.active]
-    if not children:
+    active = [child for child in children(stage) if child.active]
+    if not active:
         yield stage
-    for child in children:
-        yield from deepest_active(child)
+    for child in active:
+        yield from deepest_active(child, children)
