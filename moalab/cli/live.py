@@ -6,9 +6,8 @@ from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
-from ..stage.html import trial_text
-from ..stage.runstate import RunState, deepest_active
-from ..stage.stage import MoaStage
+from ..stage.runstate import RunState
+from ..stage.snapshot import StageSnapshot, trial_text
 
 __all__ = ("render_tree", "LiveView")
 
@@ -22,9 +21,9 @@ _STYLE = {
 }
 
 
-def _label(stage: MoaStage) -> Text:
+def _label(stage: StageSnapshot) -> Text:
     trial = f"trial {trial_text(stage)}"
-    text = Text(stage.name or type(stage).__name__, style=_STYLE[stage.run_state])
+    text = Text(stage.name or stage.type, style=_STYLE[stage.run_state])
     if stage.disabled:
         text.append("  disabled", style="dim")
     else:
@@ -32,33 +31,34 @@ def _label(stage: MoaStage) -> Text:
     return text
 
 
-def render_tree(stage: MoaStage, parent: Tree | None = None) -> Tree:
+def render_tree(stage: StageSnapshot, parent: Tree | None = None) -> Tree:
     """Return a rich tree of ``stage`` and its descendants with state and trial counts."""
     node = Tree(_label(stage)) if parent is None else parent.add(_label(stage))
-    for child in stage.stages:
+    for child in stage.children:
         render_tree(child, node)
     return node
 
 
 class LiveView:
-    """Renders the tree, the deepest active stage path and the elapsed experiment time.
+    """Renders the tree, the deepest active stage paths and the elapsed experiment time.
 
-    ``elapsed`` is a function returning seconds since the start; :meth:`render`
-    may be called from rich's refresh thread (it only reads).
+    ``tree`` returns the run's tree now (e.g. a
+    :class:`~moalab.stage.snapshot.TreeTracker`'s ``snapshot``), ``elapsed`` the
+    seconds since the start; :meth:`render` may be called from rich's refresh
+    thread (it only reads, both from one snapshot).
     """
 
-    def __init__(self, root: MoaStage, elapsed: Callable[[], float], log_path: str) -> None:
-        self.root = root
+    def __init__(self, tree: Callable[[], StageSnapshot], elapsed: Callable[[], float],
+                 log_path: str) -> None:
+        self.tree = tree
         self.elapsed = elapsed
         self.log_path = log_path
 
-    def current_path(self) -> str:
-        return ", ".join(stage.path for stage in deepest_active(self.root)) or "-"
-
     def render(self) -> Group:
+        tree = self.tree()
         header = Text.assemble(
             ("elapsed ", "dim"), f"{self.elapsed():9.3f} s   ",
-            ("now ", "dim"), self.current_path(), "\n",
+            ("now ", "dim"), ", ".join(tree.active_paths) or "-", "\n",
             ("log ", "dim"), self.log_path,
         )
-        return Group(header, render_tree(self.root))
+        return Group(header, render_tree(tree))

@@ -1,20 +1,16 @@
 """HTML rendering of a stage tree, for notebooks (``MoaStage._repr_html_``).
 
-Pure functions of the tree's current state; nothing here imports IPython. The
-tree is read without locking, so rendering a tree that runs in another thread
-shows a recent, not necessarily consistent, snapshot.
+Pure functions of a :class:`~moalab.stage.snapshot.StageSnapshot`; nothing here
+imports IPython.
 """
 
 from collections.abc import Iterator
 from html import escape
-from typing import TYPE_CHECKING
 
 from .runstate import RunState
+from .snapshot import StageSnapshot, trial_text
 
-if TYPE_CHECKING:
-    from .stage import MoaStage
-
-__all__ = ("stage_tree_html", "state_badge_html", "trial_text")
+__all__ = ("stage_tree_html", "state_badge_html")
 
 _STATE_COLOURS = {
     RunState.IDLE: "#6e7781",
@@ -36,19 +32,13 @@ def state_badge_html(state: str) -> str:
     )
 
 
-def trial_text(stage: "MoaStage") -> str:
-    """The trial a stage is at, as ``'<trials started>/<repeat>'`` (``∞`` for repeat -1)."""
-    repeat = "∞" if stage.repeat < 0 else str(stage.repeat)
-    return f"{stage.count + 1}/{repeat}"
-
-
-def _walk(stage: "MoaStage", depth: int) -> Iterator[tuple["MoaStage", int]]:
+def _walk(stage: StageSnapshot, depth: int) -> Iterator[tuple[StageSnapshot, int]]:
     yield stage, depth
-    for child in list(stage.stages):
+    for child in stage.children:
         yield from _walk(child, depth + 1)
 
 
-def stage_tree_html(root: "MoaStage") -> str:
+def stage_tree_html(root: StageSnapshot) -> str:
     """Render ``root`` and its descendants as an HTML table, one row per stage.
 
     Columns: the stage name (indented by depth; active stages in bold), its
@@ -64,7 +54,7 @@ def stage_tree_html(root: "MoaStage") -> str:
         rows.append(
             "<tr>"
             f'<td style="text-align:left;padding-left:{indent + 0.3:.1f}em">{name}</td>'
-            f'<td style="text-align:left"><code>{escape(type(stage).__name__)}</code></td>'
+            f'<td style="text-align:left"><code>{escape(stage.type)}</code></td>'
             f'<td style="text-align:left">{state_badge_html(state)}</td>'
             f'<td style="text-align:right">{trial_text(stage)}</td>'
             "</tr>"

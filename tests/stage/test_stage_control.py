@@ -279,9 +279,12 @@ def test_run_state_machine():
 
 async def test_repr_html_and_cli_count_trials_alike(autojump_clock):
     from moalab.cli.live import render_tree  # the CLI's live view of the tree
+    from moalab.stage.html import stage_tree_html
+    from moalab.stage.snapshot import snapshot_tree
 
     stage = Delay(name="d", delay=1, repeat=2)
-    views = lambda: (repr(stage), stage._repr_html_(), str(render_tree(stage).label))  # noqa: E731
+    views = lambda: (repr(stage), stage_tree_html(snapshot_tree(stage)),  # noqa: E731
+                     str(render_tree(snapshot_tree(stage)).label))
     assert all("0/2" in view for view in views())  # before the first trial
     await stage.run_stage()
     finished = views()
