@@ -7,9 +7,9 @@ handle's, the CLI's live view) need not know where the tree runs.
 """
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ..core.errors import InvalidArgument
 from ..core.records import Change, Record, RunStart, StageEnd, StageInfo, StageStart, TrialStart
@@ -91,16 +91,16 @@ def snapshot_tree(root: "MoaStage") -> StageSnapshot:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Progress:
-    """What a run changes of one stage (the rest is in its :class:`StageInfo`)."""
+class _Progress(NamedTuple):
+    """What a run changes of one stage (the rest is in its :class:`StageInfo`); a
+    named tuple, as apply makes one per record."""
 
     run_state: RunState = RunState.IDLE
     count: int = -1
     paused_by: str = ""
 
 
-_Change = Callable[[_Progress], _Progress]
+_STARTED = _Progress(RunState.RUNNING)
 
 _ENDED: dict[str, RunState] = {
     "done": RunState.DONE,
@@ -108,6 +108,14 @@ _ENDED: dict[str, RunState] = {
     "failed": RunState.FAILED,
     "cancelled": RunState.STOPPED,  # as the live stage shows a stage its parent ended
 }
+
+
+def _advance(progress: _Progress, record: StageStart | TrialStart | StageEnd) -> _Progress:
+    if isinstance(record, StageStart):
+        return _STARTED
+    if isinstance(record, TrialStart):
+        return _Progress(progress.run_state, record.count, progress.paused_by)
+    return _Progress(_ENDED[record.outcome], record.count)
 
 
 class TreeTracker:
@@ -170,23 +178,16 @@ class TreeTracker:
 
         O(1) but for a pause or resume, which visits the stage's descendants.
         """
-        if isinstance(record, StageStart):
-            self._set(record.path, lambda progress: _Progress(RunState.RUNNING))
-        elif isinstance(record, TrialStart):
-            self._set(record.path, lambda progress: replace(progress, count=record.count))
-        elif isinstance(record, StageEnd):
-            self._set(record.path, lambda progress: _Progress(_ENDED[record.outcome],
-                                                              record.count))
-        elif isinstance(record, Change) and record.trigger == "paused_by":
-            self._pause(record.path, record.values.get("paused_by", ""))
-
-    def _set(self, path: str, change: _Change) -> None:
-        i = self._index.get(path)
-        if i is None:
-            return
-        with self._lock:
-            self._progress[i] = change(self._progress[i])
-            self._version += 1
+        if isinstance(record, Change):
+            if record.trigger == "paused_by":
+                self._pause(record.path, record.values.get("paused_by", ""))
+        elif isinstance(record, (StageStart, TrialStart, StageEnd)):
+            i = self._index.get(record.path)
+            if i is None:
+                return
+            with self._lock:
+                self._progress[i] = _advance(self._progress[i], record)
+                self._version += 1
 
     def _pause(self, path: str, by: str) -> None:
         i = self._index.get(path)
@@ -198,16 +199,17 @@ class TreeTracker:
             progress = self._progress
             for j in range(i, self._end[i]):
                 if progress[j].run_state is old:
-                    progress[j] = replace(progress[j], run_state=new)
-            progress[i] = replace(progress[i], paused_by=by)
+                    progress[j] = progress[j]._replace(run_state=new)
+            progress[i] = progress[i]._replace(paused_by=by)
             self._version += 1
 
     def snapshot(self) -> StageSnapshot:
         """The tree as the records applied so far left it; any thread."""
         with self._lock:
-            cached, version, progress = self._snapshot, self._version, tuple(self._progress)
-        if cached is not None and cached[0] == version:
-            return cached[1]
+            cached, version = self._snapshot, self._version
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            progress = tuple(self._progress)
         snapshot = self._build(0, progress)
         self._snapshot = (version, snapshot)
         return snapshot

@@ -228,7 +228,7 @@ def test_a_snapshot_taken_while_records_apply_is_whole():
     done = threading.Event()
 
     def apply():
-        for i in range(4000):
+        for i in range(300):
             tracker.apply(pauses[i % 2])
         done.set()
 
