@@ -87,6 +87,11 @@ class Executor:
                 f"{name}.{fn.__name__} did not finish within {timeout} s; it was cancelled"
             )
 
+    def use_namespace(self, name: str) -> None:
+        """Put the objects this executor creates in namespace ``name`` (a run's), where
+        it has namespaces (see ``RemoteExecutor.use_namespace``): a no-op here, a local
+        executor's objects being its own."""
+
     async def ensure_remote_instance(self, obj: Any) -> None:
         """Make sure ``obj`` exists where its methods run (a no-op for local executors)."""
 

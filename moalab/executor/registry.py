@@ -1,14 +1,19 @@
-"""The far side's objects: created by class path from allowed modules, held by name.
+"""The far side's objects: created by class path from allowed modules, held by
+namespace and name.
 
 A registry serves every connection of a server (or a process executor's child).
-Each object gets a worker thread for its sync methods, and its Kivy property
-changes and ``on_data_update`` events are forwarded to the sessions that watch
-it.
+Each client works in one namespace (``""``, the shared one, unless it names
+another): two namespaces may each hold an object named ``lever``, and a client
+sees only the objects of its own (listing shows them all). Each object gets a
+worker thread for its sync methods, and its Kivy property changes and
+``on_data_update`` events are forwarded to the sessions that watch it.
 """
 
 import importlib
 import importlib.util
 import inspect
+import re
+import reprlib
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -27,7 +32,7 @@ from .errors import NotAllowed, UnknownObject
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
-__all__ = ("ObjectRegistry", "RemoteObject", "class_path", "encodable")
+__all__ = ("ObjectRegistry", "RemoteObject", "check_namespace", "class_path", "encodable")
 
 # moalab's modules that define devices a client may create: its device library and
 # the guide's remote sample (examples/remote_sugar_pellet.py creates it on a server);
@@ -35,6 +40,27 @@ __all__ = ("ObjectRegistry", "RemoteObject", "class_path", "encodable")
 ALWAYS_ALLOWED = ("moalab.device", "moalab.examples.remote_devices")
 _MAIN_ALIAS = "__moalab_main__"
 _NOT_MIRRORED = {"executor"}
+_NAMESPACE = re.compile(r"[A-Za-z0-9._-]{0,64}")
+_SHORT = reprlib.Repr()  # a bad value in a message, abbreviated
+_SHORT.maxstring = _SHORT.maxother = 24
+
+
+def check_namespace(namespace: Any) -> str:
+    """Return ``namespace`` if it can name a namespace: at most 64 ASCII letters,
+    digits, '-', '_' or '.' (``""`` is the shared one); else raise
+    :class:`InvalidArgument`."""
+    if not (isinstance(namespace, str) and _NAMESPACE.fullmatch(namespace)):
+        # short enough for a WebSocket's close reason (123 bytes), however long the value
+        raise InvalidArgument(
+            f"namespace={_SHORT.repr(namespace)} is not accepted: give at most 64 ASCII "
+            "letters, digits, '-', '_' or '.' ('': shared)"
+        )
+    return namespace
+
+
+def _label(name: str, namespace: str) -> str:
+    """An object's name for messages, with its namespace unless it is the shared one."""
+    return f"{name!r} in namespace {namespace!r}" if namespace else repr(name)
 
 
 def class_path(cls: type) -> str:
@@ -52,12 +78,15 @@ def encodable(value: Any) -> bool:
 
 
 class RemoteObject:
-    """An object held by a registry: the instance, its worker thread and its watchers."""
+    """An object held by a registry: the instance, its namespace, its worker thread and
+    its watchers."""
 
-    def __init__(self, name: str, obj: Any) -> None:
+    def __init__(self, name: str, obj: Any, namespace: str = "") -> None:
         self.name = name
+        self.namespace = namespace
         self.obj = obj
-        self.worker = WorkerThread(f"moalab-object-{name}")
+        self.worker = WorkerThread(f"moalab-object-{namespace}/{name}" if namespace
+                                   else f"moalab-object-{name}")
         self.watchers: set[Any] = set()  # with an on_update(name, seq, props, event)
         self._token = trio.lowlevel.current_trio_token()
         self._lock = threading.Lock()
@@ -132,6 +161,11 @@ class RemoteObject:
                 watcher.on_update(self.name, self._seq, props, event)
 
     @property
+    def label(self) -> str:
+        """The object's name for messages, with its namespace unless it is ``""``."""
+        return _label(self.name, self.namespace)
+
+    @property
     def seq(self) -> int:
         """The sequence number of the last update sent."""
         return self._seq
@@ -143,7 +177,7 @@ class RemoteObject:
         exposed = exposed_kind(attr)
         if exposed is None:
             raise NotAllowed(
-                f"{type(self.obj).__name__} {self.name!r} has no method {name!r} exposed to "
+                f"{type(self.obj).__name__} {self.label} has no method {name!r} exposed to "
                 "remote callers (only methods decorated with apply_executor or "
                 "apply_generator_executor are)"
             )
@@ -209,7 +243,11 @@ class RemoteObject:
 
 
 class ObjectRegistry:
-    """The objects of a server, by name.
+    """The objects of a server, by ``(namespace, name)`` in :attr:`objects`.
+
+    A namespace exists while it holds objects: objects outlive the sessions that
+    created them (until deleted, or the registry closes), and so does their
+    namespace.
 
     Classes are imported only from moalab's device modules (``ALWAYS_ALLOWED``)
     and the modules in ``allow`` (a module allows its submodules too);
@@ -225,7 +263,7 @@ class ObjectRegistry:
         self.allow = tuple(ALWAYS_ALLOWED) + tuple(allow)
         self.allow_all = allow_all
         self.main_script = main_script
-        self.objects: dict[str, RemoteObject] = {}
+        self.objects: dict[tuple[str, str], RemoteObject] = {}
 
     def _allowed(self, module: str) -> bool:
         return self.allow_all or any(
@@ -280,29 +318,32 @@ class ObjectRegistry:
             sys.modules[_MAIN_ALIAS] = module
         return module
 
-    def get(self, name: str) -> RemoteObject:
+    def get(self, name: str, namespace: str = "") -> RemoteObject:
+        """The object ``name`` of ``namespace``; raise :class:`UnknownObject` if none."""
         try:
-            return self.objects[name]
+            return self.objects[namespace, name]
         except (KeyError, TypeError):
             raise UnknownObject(
-                f"no object named {name!r} on the server; create it first "
+                f"no object named {_label(name, namespace)} on the server; create it first "
                 "(executor.ensure_remote_instance)"
             ) from None
 
-    def create(self, name: str, cls_path: str, kwargs: dict[str, Any] | None = None
-               ) -> tuple[RemoteObject, bool]:
-        """Create the object, or attach to the existing one of that name and class.
+    def create(self, name: str, cls_path: str, kwargs: dict[str, Any] | None = None,
+               namespace: str = "") -> tuple[RemoteObject, bool]:
+        """Create the object in ``namespace``, or attach to the existing one of that
+        name and class there.
 
         Returns ``(object, created)``. Must run in the server's trio thread.
         """
         if not isinstance(name, str) or not name:
             raise InvalidArgument(f"object name {name!r} is not accepted: give a non-empty string")
-        existing = self.objects.get(name)
+        check_namespace(namespace)
+        existing = self.objects.get((namespace, name))
         if existing is not None:
             if class_path(type(existing.obj)) != cls_path:
                 raise InvalidArgument(
-                    f"an object named {name!r} already exists on the server with class "
-                    f"{class_path(type(existing.obj))}, not {cls_path}: use another name"
+                    f"an object named {existing.label} already exists on the server with "
+                    f"class {class_path(type(existing.obj))}, not {cls_path}: use another name"
                 )
             return existing, False
         cls = self.resolve_class(cls_path)
@@ -310,7 +351,7 @@ class ObjectRegistry:
             raise InvalidArgument(f"constructor arguments must be a map, not {kwargs!r}")
         self._check_arguments(cls, kwargs or {})
         obj = cls(**{**(kwargs or {}), "name": name})
-        remote = self.objects[name] = RemoteObject(name, obj)
+        remote = self.objects[namespace, name] = RemoteObject(name, obj, namespace)
         remote.worker.start()
         return remote, True
 
@@ -329,17 +370,23 @@ class ObjectRegistry:
                 "to send another setting, declare it as a property or a constructor parameter"
             )
 
-    def delete(self, name: str) -> None:
-        self.get(name).close()
-        del self.objects[name]
+    def delete(self, name: str, namespace: str = "") -> None:
+        """Close and forget the object ``name`` of ``namespace`` (only that one)."""
+        self.get(name, namespace).close()
+        del self.objects[namespace, name]
+
+    def namespaces(self) -> set[str]:
+        """The namespaces that hold objects."""
+        return {namespace for namespace, _ in self.objects}
 
     def describe(self) -> list[dict[str, Any]]:
-        """Name, class and watcher count of every object."""
+        """Namespace, name, class and watcher count of every object, of every namespace."""
         return [
-            {"name": name, "class": class_path(type(remote.obj)), "watchers": len(remote.watchers)}
-            for name, remote in self.objects.items()
+            {"namespace": namespace, "name": name, "class": class_path(type(remote.obj)),
+             "watchers": len(remote.watchers)}
+            for (namespace, name), remote in self.objects.items()
         ]
 
     def close(self) -> None:
-        for name in list(self.objects):
-            self.delete(name)
+        for namespace, name in list(self.objects):
+            self.delete(name, namespace)

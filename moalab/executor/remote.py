@@ -24,10 +24,10 @@ from ..core.memory import keep_large_buffers
 from ..core.nursery import open_nursery
 from .clock import LOCAL_CLOCK, ClockSync, RemoteClock
 from .codec import decode_exception, decode_many, encode
-from .errors import ConnectionLost, ExecutorNotRunning
+from .errors import ConnectionLost, ExecutorError, ExecutorNotRunning
 from .executor import Executor
 from .future import Future
-from .registry import class_path
+from .registry import check_namespace, class_path
 from .stream import receive_burst
 
 __all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
@@ -130,6 +130,13 @@ class RemoteExecutor(Executor):
     :func:`~moalab.run_experiment` pauses the stage tree until the link is back).
     Streams in flight always fail. Listeners added with
     :meth:`add_link_listener` are called with True/False as the link comes and goes.
+
+    ``namespace`` is where the executor's objects live on a server (see
+    :mod:`moalab.executor.registry`): clients of one namespace share its objects,
+    two namespaces each have their own ``lever``. None: ``""``, the shared
+    namespace, unless a run gives its own (:meth:`use_namespace`); an explicit
+    namespace, ``""`` too, stays whatever the run. A process executor's child
+    serves only its parent: its objects are its own in any namespace.
     """
 
     supports_coroutine = True
@@ -139,7 +146,8 @@ class RemoteExecutor(Executor):
 
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
                  clock_sync: ClockSync | None = ClockSync(), on_lost: str = "fail",
-                 reconnect: bool = True, heartbeat: tuple[float, float] = (0.5, 2.5)) -> None:
+                 reconnect: bool = True, heartbeat: tuple[float, float] = (0.5, 2.5),
+                 namespace: str | None = None) -> None:
         super().__init__(timeout)
         if stream_window < 2:
             raise InvalidArgument(f"stream_window={stream_window!r} is not accepted: give >= 2")
@@ -151,6 +159,8 @@ class RemoteExecutor(Executor):
             raise InvalidArgument(f"heartbeat={heartbeat!r} is not accepted: give (interval, "
                                   "dead_after) seconds with 0 < interval < dead_after")
         self.stream_window = stream_window
+        self._namespace_given = namespace is not None
+        self._namespace = "" if namespace is None else check_namespace(namespace)
         self.on_lost = on_lost
         self.reconnect = reconnect
         self.heartbeat = (interval, dead_after)
@@ -180,6 +190,29 @@ class RemoteExecutor(Executor):
 
     def _describe(self) -> str:
         return type(self).__name__
+
+    @property
+    def namespace(self) -> str:
+        """The namespace the executor's objects live in (``""``: the shared one)."""
+        return self._namespace
+
+    def use_namespace(self, name: str) -> None:
+        """Use namespace ``name`` (a run's), unless one was given to the constructor.
+
+        Raises :class:`InvalidArgument` for a name :func:`check_namespace` refuses,
+        and :class:`ExecutorError` if the namespace would change while the executor
+        runs (its objects are in the other one).
+        """
+        name = check_namespace(name)
+        if self._namespace_given or name == self._namespace:
+            return
+        if self._scope is not None:
+            raise ExecutorError(
+                f"{self._describe()} runs in namespace {self._namespace!r}: it cannot move "
+                f"to namespace {name!r} while running; stop it first, or give each run an "
+                "executor of its own"
+            )
+        self._namespace = name
 
     def add_link_listener(self, listener: Callable[[bool], Any]) -> None:
         """Call ``listener(True)`` when the link comes back, ``listener(False)`` when it
@@ -531,7 +564,8 @@ class RemoteExecutor(Executor):
 
     async def ensure_remote_instance(self, obj: Any) -> bool:
         """Create ``obj`` on the far side (same class, name and constructor arguments),
-        or attach to the existing instance of that name; mirror its properties here.
+        or attach to the existing instance of that name in :attr:`namespace`; mirror its
+        properties here.
 
         Returns whether it was created (False: attached)."""
         return await self._create(obj)
@@ -546,6 +580,7 @@ class RemoteExecutor(Executor):
         return reply["created"]
 
     async def delete_remote_instance(self, obj: Any) -> None:
+        """Delete the far side's ``obj`` of :attr:`namespace` (not one of another)."""
         await self._request({"op": "delete", "name": self._name(obj)})
         self._objects.pop(obj.name, None)
 
@@ -560,7 +595,8 @@ class RemoteExecutor(Executor):
                 await self.delete_remote_instance(obj)
 
     async def list_remote_instances(self) -> list[dict[str, Any]]:
-        """The far side's objects: name, class and watcher count of each."""
+        """The far side's objects, of every namespace: namespace, name, class and
+        watcher count of each."""
         return await self._request({"op": "list"})
 
     async def get_echo_clock(self) -> tuple[float, float, float, float]:

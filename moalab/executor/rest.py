@@ -21,6 +21,7 @@ from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost, ProtocolError, RemoteError
 from .framing import pop_frames
 from .remote import RemoteExecutor, Transport
+from .session import NAMESPACE_PARAM
 
 __all__ = ("RestExecutor",)
 
@@ -83,14 +84,17 @@ class RestExecutor(RemoteExecutor):
     a streamed ``/updates`` request each.
     The server's clock is aligned over ``/api/echo`` (``clock_sync``, see
     :class:`RemoteExecutor`); the executor outlives a restart of the server, and
-    a clock step it brings is detected.
+    a clock step it brings is detected. ``namespace``: where its objects live on the
+    server (see :class:`RemoteExecutor`), sent as the query parameter
+    ``namespace=...`` of every request when it is not ``""``.
     """
 
     def __init__(self, server: str = "127.0.0.1", port: int = 5000,
                  timeout: float | None = None,
                  clock_sync: ClockSync | None = ClockSync(), token: str | None = None,
-                 tls: bool = False, ca_file: str | None = None) -> None:
-        super().__init__(timeout, clock_sync=clock_sync)
+                 tls: bool = False, ca_file: str | None = None,
+                 namespace: str | None = None) -> None:
+        super().__init__(timeout, clock_sync=clock_sync, namespace=namespace)
         self.endpoint = ServerEndpoint(server, port, token, tls, ca_file)
         self.url = self.endpoint.url("http")
         self._client: httpx.AsyncClient | None = None
@@ -105,6 +109,8 @@ class RestExecutor(RemoteExecutor):
     async def _connect(self, nursery: trio.Nursery) -> Transport:
         client = httpx.AsyncClient(base_url=self.url, timeout=None,
                                    headers=self.endpoint.headers(),
+                                   params={NAMESPACE_PARAM: self.namespace} if self.namespace
+                                   else None,
                                    verify=self.endpoint.ssl_context or True)
         try:
             response = await client.get("/api/objects")  # checks the token too

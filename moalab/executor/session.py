@@ -1,5 +1,11 @@
 """Session: the far side of one connection, speaking the moalab wire protocol.
 
+A session works in its client's namespace (see :mod:`moalab.executor.registry`),
+chosen when the connection opens: on a moalab-server, the query parameter
+:data:`NAMESPACE_PARAM` of ``/ws`` (``/ws?namespace=run-3``; none: ``""``, the
+shared namespace). Requests name objects of that namespace only; ``list`` shows
+every namespace's.
+
 Requests (client to server), each a map with ``op`` and a client-chosen ``id``:
 
 - ``call``   ``obj``, ``method``, ``args``, ``kwargs``: run an exposed method
@@ -39,7 +45,11 @@ from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
 from .stream import ItemBuffer, receive_burst
 
-__all__ = ("Session", "FailureReport", "MAX_BATCH")
+__all__ = ("Session", "FailureReport", "MAX_BATCH", "NAMESPACE_PARAM")
+
+NAMESPACE_PARAM = "namespace"
+"""The query parameter naming a client's namespace: of ``/ws`` once, of every REST
+request (see :func:`~moalab.executor.registry.check_namespace` for what it accepts)."""
 
 MAX_BATCH = 512
 """Most items in one stream frame."""
@@ -167,15 +177,18 @@ class Session:
     started. ``clock`` stamps clock echoes: the experiment clock of this process by
     default, the one its devices' timestamps are on. ``failures`` says how failed
     requests are reported (default: with their tracebacks, to a client of our own
-    such as a process executor's parent; a server passes its own).
+    such as a process executor's parent; a server passes its own). ``namespace``:
+    where the client's objects live (checked by the caller, with
+    :func:`~moalab.executor.registry.check_namespace`).
     """
 
     def __init__(self, registry: ObjectRegistry,
                  send_frames: Callable[[list[Frame]], Awaitable[None]],
                  clock: Callable[[], float] = now, dead_after: float = DEAD_AFTER,
-                 failures: FailureReport = FailureReport()) -> None:
+                 failures: FailureReport = FailureReport(), namespace: str = "") -> None:
         keep_large_buffers()  # frames and arrays reuse memory (no page faults)
         self.registry = registry
+        self.namespace = namespace
         self.clock = clock
         self.dead_after = dead_after
         self.failures = failures
@@ -346,7 +359,7 @@ class Session:
     def _target(self, msg: dict, kind: str) -> tuple[RemoteObject, Callable, list, dict]:
         if msg.get("id") is None:
             raise ProtocolError(f"a {msg.get('op')} request needs an id to be answered by")
-        remote = self.registry.get(_check(msg, "obj", str))
+        remote = self.registry.get(_check(msg, "obj", str), self.namespace)
         fn = remote.method(_check(msg, "method", str), kind)
         return remote, fn, _check(msg, "args", list, []), _kwargs(msg)
 
@@ -470,8 +483,8 @@ class Session:
 
     def _op_create(self, request_id: Any, msg: dict, _: float) -> None:
         remote, created = self.registry.create(
-            _check(msg, "name", str), _check(msg, "cls", str), _check(msg, "kwargs", dict, {})
-        )
+            _check(msg, "name", str), _check(msg, "cls", str), _check(msg, "kwargs", dict, {}),
+            self.namespace)
         remote.watchers.add(self)
         self._watching.add(remote)
         self.send({"id": request_id, "ok": {"created": created, "props": remote.snapshot(),
@@ -479,8 +492,8 @@ class Session:
 
     def _op_delete(self, request_id: Any, msg: dict, _: float) -> None:
         name = _check(msg, "name", str)
-        self._watching.discard(self.registry.objects.get(name))
-        self.registry.delete(name)
+        self._watching.discard(self.registry.get(name, self.namespace))
+        self.registry.delete(name, self.namespace)
         self.send({"id": request_id, "ok": None})
 
     def _op_list(self, request_id: Any, msg: dict, _: float) -> None:

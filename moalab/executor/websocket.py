@@ -1,20 +1,27 @@
 """WebSocketExecutor: device methods on a moalab-server, over one WebSocket."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, wrap_client_stream
 
+from ..core.errors import InvalidArgument
 from ..core.realtime import fail_after_real
 from .clock import ClockSync
 from .codec import encode, join_frames
 from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost
 from .remote import RemoteExecutor, Transport
+from .session import NAMESPACE_PARAM
 
 __all__ = ("WebSocketExecutor",)
 
 POLICY_VIOLATION = 1008  # the close code of a WebSocket without the right token
+
+BAD_REQUEST = 4400
+"""The close code of a WebSocket the server refuses for its request (a namespace it
+does not accept); the close reason says why."""
 
 MAX_MESSAGE = 256 * 1024 * 1024
 
@@ -47,6 +54,9 @@ class _WebSocketTransport:
                     f"moalab-server at {self.url} refused the connection "
                     f"({exc.reason.reason}): give the server's token (token=... or "
                     f"{TOKEN_ENV})") from None
+            if exc.reason.code == BAD_REQUEST:
+                raise InvalidArgument(f"moalab-server at {self.url} refused the connection: "
+                                      f"{exc.reason.reason}") from None
             if self._closing:
                 # our close ends get_message at once, but the close handshake still
                 # needs the connection's reader: returning would cancel it
@@ -68,13 +78,16 @@ class WebSocketExecutor(RemoteExecutor):
     ``clock_sync`` (the server's clock is aligned with this one) and the
     ``options`` for lost links (``on_lost``, ``reconnect``, ``heartbeat``). The
     server's ``token`` defaults to ``$MOALAB_TOKEN``; ``tls``/``ca_file``: wss.
+    ``namespace``: where its objects live on the server (see
+    :class:`RemoteExecutor`), sent as ``/ws?namespace=...`` when it is not ``""``.
     """
 
     def __init__(self, server: str = "127.0.0.1", port: int = 5000,
                  timeout: float | None = None, stream_window: int = 1024,
                  clock_sync: ClockSync | None = ClockSync(), token: str | None = None,
-                 tls: bool = False, ca_file: str | None = None, **options: Any) -> None:
-        super().__init__(timeout, stream_window, clock_sync, **options)
+                 tls: bool = False, ca_file: str | None = None,
+                 namespace: str | None = None, **options: Any) -> None:
+        super().__init__(timeout, stream_window, clock_sync, namespace=namespace, **options)
         self.endpoint = ServerEndpoint(server, port, token, tls, ca_file)
         self.url = self.endpoint.url("ws", "/ws")
 
@@ -105,8 +118,9 @@ class WebSocketExecutor(RemoteExecutor):
                 stream = trio.SSLStream(stream, endpoint.ssl_context,
                                         server_hostname=endpoint.server)
                 await stream.do_handshake()
+            query = f"?{urlencode({NAMESPACE_PARAM: self.namespace})}" if self.namespace else ""
             ws = await wrap_client_stream(
-                nursery, stream, f"{endpoint.host}:{endpoint.port}", "/ws",
+                nursery, stream, f"{endpoint.host}:{endpoint.port}", f"/ws{query}",
                 max_message_size=MAX_MESSAGE, extra_headers=headers,
                 receive_buffer_size=RECEIVE_BYTES)
         except BaseException as exc:

@@ -27,6 +27,7 @@ async def run_experiment(
     devices: Iterable[Any] = (),
     executors: Sequence[Any] = (),
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
+    namespace: str | None = None,
 ) -> None:
     """Run ``root`` to its end while the ``devices``' pumps run; then stop the pumps.
 
@@ -38,7 +39,8 @@ async def run_experiment(
     tree or a pump stops everything and propagates with its own type. In
     virtual time a run that can never go on raises :class:`~moalab.NothingToWaitFor`
     (see :mod:`moalab.runner.stuck`). ``task_status.started()`` is called once
-    the root stage has started.
+    the root stage has started. ``namespace`` (a run's): each executor's objects
+    live there unless it was given one (``executor.use_namespace``).
     """
     devices = tuple(devices)
     async with AsyncExitStack() as stack:
@@ -48,6 +50,10 @@ async def run_experiment(
                 device.use_clock(read_clock)
                 stack.callback(device.use_clock, None)
         for executor in executors:
+            # any async context manager may serve as an executor: only ours have namespaces
+            use_namespace = getattr(executor, "use_namespace", None)
+            if namespace is not None and use_namespace is not None:
+                use_namespace(namespace)
             await stack.enter_async_context(executor)
             if getattr(executor, "on_lost", None) == "pause":
                 listener = _PauseWhileLinkDown(root, executor)

@@ -5,6 +5,12 @@ The WebSocket endpoint ``/ws`` speaks the binary moalab protocol (see
 can drive a rig with curl; see :data:`OPENAPI` (served at ``/openapi.json``)
 and the page at ``/``.
 
+A client works in a namespace (see :mod:`moalab.executor.registry`), named by the
+query parameter ``namespace``: once on ``/ws?namespace=run-3``, on every REST
+request (``/api/objects/lever/call/press?namespace=run-3``); without it, in
+``""``, the shared one. A namespace the registry does not accept is refused: a
+REST request with 400, a WebSocket closed with code 4400 and the reason.
+
 A failed request is answered with the exception's type and message; its
 traceback goes to the log ``moalab.server``, and to the client as well only when
 the server runs with ``MOALAB_SERVER_DEBUG=1`` (a traceback shows the server's
@@ -29,8 +35,10 @@ from ..executor.codec import (MEDIA_TYPE, Frame, chunk_items, encode, encode_exc
                               encode_parts, join_frames, to_jsonable)
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
-from ..executor.registry import ObjectRegistry, RemoteObject
-from ..executor.session import FailureReport, Session
+from ..core.errors import InvalidArgument
+from ..executor.registry import ObjectRegistry, RemoteObject, check_namespace
+from ..executor.session import NAMESPACE_PARAM, FailureReport, Session
+from ..executor.websocket import BAD_REQUEST
 from .docs import OPENAPI, index_page
 from .token import bearer_token, token_matches
 
@@ -62,6 +70,12 @@ def _status_of(exc: Exception) -> int:
     if isinstance(exc, UnknownObject):
         return 404
     return 400
+
+
+def _namespace() -> str:
+    """The namespace the request names (``""`` if none); raises
+    :class:`InvalidArgument` for one the registry does not accept."""
+    return check_namespace(request.args.get(NAMESPACE_PARAM, ""))
 
 
 async def _json_body() -> dict[str, Any]:
@@ -192,6 +206,19 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         response.headers["WWW-Authenticate"] = "Bearer"
         return response, 401
 
+    @app.before_request
+    async def check_namespace_param() -> Any:
+        # every /api route: a listing too, which does not use it, tells a bad one; a
+        # request no route takes gets its routing error
+        if not request.path.startswith("/api/") or request.url_rule is None:
+            return None
+        try:
+            _namespace()
+        except InvalidArgument as exc:
+            await request.get_data()  # read, so the keep-alive connection stays usable
+            return failed(exc, 400)
+        return None
+
     @app.route("/")
     async def index() -> Response:
         return Response(index_page(), mimetype="text/html")
@@ -203,7 +230,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     @app.route("/health")
     async def health() -> Response:
         return jsonify({"status": "ok", "version": __version__,
-                        "objects": len(registry.objects), "sessions": len(sessions)})
+                        "objects": len(registry.objects),
+                        "namespaces": len(registry.namespaces()), "sessions": len(sessions)})
 
     @app.route("/api/echo")
     async def echo() -> Response:
@@ -221,7 +249,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
             kwargs = body.get("kwargs", {})
             if not isinstance(kwargs, dict):
                 raise ProtocolError('give "kwargs" as a JSON object')
-            remote, created = registry.create(body.get("name"), body.get("cls"), kwargs)
+            remote, created = registry.create(body.get("name"), body.get("cls"), kwargs,
+                                              _namespace())
         except Exception as exc:
             return failed(exc, _status_of(exc))
         return jsonify({"created": created, "props": to_jsonable(remote.snapshot()),
@@ -231,7 +260,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     @app.route("/api/objects/<name>", methods=["DELETE"])
     async def delete_object(name: str) -> Any:
         try:
-            registry.delete(name)
+            registry.delete(name, _namespace())
         except Exception as exc:
             return failed(exc, _status_of(exc))
         return jsonify({"deleted": name})
@@ -240,7 +269,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         """The object and the arguments of a call or stream request; raises for a bad one."""
         # the body first: answering before it is read stalls the keep-alive connection
         body = await _json_body()
-        remote = registry.get(name)
+        remote = registry.get(name, _namespace())
         remote.method(method, kind)
         return (remote, *_call_arguments(body))
 
@@ -283,7 +312,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     @app.route("/api/objects/<name>/updates")
     async def updates(name: str) -> Any:
         try:
-            remote = registry.get(name)
+            remote = registry.get(name, _namespace())
         except Exception as exc:
             return failed(exc, _status_of(exc))
         queue = _UpdateQueue()
@@ -307,6 +336,13 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                 await websocket.accept()
                 await websocket.close(POLICY_VIOLATION, "missing or wrong token")
                 return
+        try:
+            namespace = check_namespace(websocket.args.get(NAMESPACE_PARAM, ""))
+        except InvalidArgument as exc:
+            await websocket.accept()
+            # a close reason holds at most 123 bytes
+            await websocket.close(BAD_REQUEST, str(exc).encode()[:123].decode(errors="ignore"))
+            return
         async def send_frames(frames: list[Frame]) -> None:
             # frames joined end to end: few WebSocket messages per burst
             for message in join_frames(frames):
@@ -317,7 +353,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
             # text is taken as its UTF-8 bytes; an empty message arrives as None
             return data.encode() if isinstance(data, str) else data or b""
 
-        session = Session(registry, send_frames, clock, failures=failures)
+        session = Session(registry, send_frames, clock, failures=failures, namespace=namespace)
         sessions.add(session)
         try:
             await session.serve(receive)

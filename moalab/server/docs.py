@@ -20,6 +20,11 @@ _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "str
          "description": "object name"}
 _METHOD = {"name": "method", "in": "path", "required": True, "schema": {"type": "string"},
            "description": "a method exposed with apply_executor / apply_generator_executor"}
+_NAMESPACE = {"name": "namespace", "in": "query", "required": False,
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{0,64}$", "default": ""},
+              "description": "the client's namespace: objects of one namespace are apart from "
+                             "another's (two runs may each have a 'lever'); none: the shared "
+                             "one. A bad one is refused with 400"}
 _CALL_BODY = _json_body({"type": "object", "properties": {
     "args": {"type": "array"}, "kwargs": {"type": "object"}}})
 
@@ -34,20 +39,27 @@ OPENAPI: dict[str, Any] = {
                        "object) or 500 (the device method raised); the traceback stays in the "
                        "server's log (with MOALAB_SERVER_DEBUG=1 it comes as \"traceback\" "
                        "too). /api requests need the server's token: 'Authorization: Bearer "
-                       "<token>'. The binary WebSocket protocol is at /ws.",
+                       "<token>'. Objects live in namespaces: a client names its own with the "
+                       "query parameter namespace=... on every request (on /ws, the binary "
+                       "WebSocket protocol, once: /ws?namespace=run-3); without it, it works in "
+                       "the shared namespace \"\". A listing shows every namespace's objects.",
     },
     "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
     "security": [{"token": []}],
     "paths": {
-        "/health": {"get": {"summary": "Server status and version; objects and live "
-                                       "WebSocket sessions, counted",
-                            "responses": _ok("{status, version, objects, sessions}")}},
+        "/health": {"get": {"summary": "Server status and version; objects, "
+                                       "namespaces and live WebSocket sessions, counted",
+                            "responses": _ok("{status, version, objects, namespaces (that "
+                                             "hold objects), sessions}")}},
         "/api/echo": {"get": {"summary": "Clock echo: server receive (t1) and send (t2) times",
                               "responses": _ok("{t1, t2}")}},
         "/api/objects": {
-            "get": {"summary": "List objects", "responses": _ok("[{name, class, watchers}]")},
+            "get": {"summary": "List the objects of every namespace",
+                    "responses": _ok("[{namespace, name, class, watchers}]")},
             "post": {
-                "summary": "Create an object, or attach to the existing one of that name",
+                "summary": "Create an object in the namespace, or attach to the existing one "
+                           "of that name there",
+                "parameters": [_NAMESPACE],
                 "requestBody": _json_body({"type": "object", "required": ["name", "cls"],
                                            "properties": {
                                                "name": {"type": "string"},
@@ -59,10 +71,11 @@ OPENAPI: dict[str, Any] = {
                               "200": {"description": "attached: {created, props}"}},
             },
         },
-        "/api/objects/{name}": {"delete": {"summary": "Delete an object", "parameters": [_NAME],
+        "/api/objects/{name}": {"delete": {"summary": "Delete an object of the namespace",
+                                           "parameters": [_NAME, _NAMESPACE],
                                            "responses": _ok("{deleted}")}},
         "/api/objects/{name}/call/{method}": {"post": {
-            "summary": "Call a method", "parameters": [_NAME, _METHOD],
+            "summary": "Call a method", "parameters": [_NAME, _METHOD, _NAMESPACE],
             "requestBody": _CALL_BODY,
             "responses": _ok("{result, updates}; with Accept: application/x-msgpack, as one "
                              "msgpack frame (arrays as arrays)")}},
@@ -70,12 +83,12 @@ OPENAPI: dict[str, Any] = {
             "summary": "Stream a generator method's items as NDJSON lines {item}, then {end} "
                        "(with Accept: application/x-msgpack: length-prefixed msgpack frames "
                        "{items}, then {end})",
-            "parameters": [_NAME, _METHOD], "requestBody": _CALL_BODY,
+            "parameters": [_NAME, _METHOD, _NAMESPACE], "requestBody": _CALL_BODY,
             "responses": _ok("application/x-ndjson")}},
         "/api/objects/{name}/updates": {"get": {
             "summary": "The object's property changes as NDJSON lines {op, obj, props, event}, "
                        "starting with its current properties",
-            "parameters": [_NAME], "responses": _ok("application/x-ndjson")}},
+            "parameters": [_NAME, _NAMESPACE], "responses": _ok("application/x-ndjson")}},
     },
 }
 

@@ -276,7 +276,7 @@ class Served:
         reply = await self.request({"id": "fresh", "op": "create", "name": fresh, "cls": PROBE})
         assert reply["ok"]["created"] is True, reply
         for name in (fresh, *names):
-            if name not in self.registry.objects:
+            if ("", name) not in self.registry.objects:
                 continue
             reply = await self.request({"id": f"echo-{name}", "op": "call", "obj": name,
                                         "method": "echo", "args": [name]})

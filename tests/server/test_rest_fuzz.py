@@ -61,8 +61,8 @@ async def still_serving(client: Any, registry: ObjectRegistry) -> None:
         response = await client.get("/health")
         assert response.status_code == 200
         assert (await response.get_json())["status"] == "ok"
-        name = "p" if "p" in registry.objects else "p-again"
-        if name not in registry.objects:
+        name = "p" if ("", "p") in registry.objects else "p-again"
+        if ("", name) not in registry.objects:
             response = await client.post("/api/objects", json={"name": name, "cls": PROBE},
                                          headers={"Authorization": GOOD})
             assert response.status_code == 201, await response.get_data()
@@ -161,7 +161,7 @@ def bounded(path: str, body: str | bytes | None,
     existing object, or a stream of millions of items."""
     parts = path.split("/")
     if len(parts) == 5 and parts[1:3] == ["api", "objects"] and parts[4] == "updates" \
-            and parts[3] in registry.objects:
+            and ("", parts[3]) in registry.objects:
         path = path.replace(f"/{parts[3]}/", "/nobody/")
     if isinstance(body, str) and body.startswith("{"):
         try:
@@ -199,7 +199,7 @@ def route_error(app: Any, method: str, path: str) -> int | None:
 
 
 async def state_of(client: Any, registry: ObjectRegistry) -> Any:
-    probe = registry.objects.get("p")
+    probe = registry.objects.get(("", "p"))
     return (sorted(registry.objects), None if probe is None else
             (list(probe.obj.calls), probe.obj.value, dict(probe.obj.stats)))
 
@@ -263,8 +263,9 @@ def test_wrong_tokens_run_nothing():
                 assert response.status_code == 401
                 error = (await response.get_json())["error"]
                 assert error["type"].endswith("AuthenticationError")
-        assert sorted(registry.objects) == ["p"]
-        assert registry.objects["p"].obj.calls == [] and registry.objects["p"].obj.value == 0
+        assert sorted(registry.objects) == [("", "p")]
+        probe = registry.get("p").obj
+        assert probe.calls == [] and probe.value == 0
         await still_serving(client, registry)
 
     run_app(body)
