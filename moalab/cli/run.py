@@ -16,8 +16,10 @@ from rich.text import Text
 from ..core.errors import InvalidArgument
 from ..core.nursery import leaves
 from ..log.loggers import SimpleCSVLogger
-from ..runner.experiment import run_experiment
+from ..log.sink import TreeSink
+from ..runner.run import Run
 from ..stage.runstate import RunState
+from ..stage.snapshot import snapshot_tree
 from . import failure
 from .live import LiveView
 from .script import Experiment
@@ -45,10 +47,9 @@ def _make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
     return None
 
 
-async def _run_with_signals(experiment: Experiment, console: Console) -> bool:
-    """Run the experiment; the first SIGINT/SIGTERM stops the tree cleanly, the
-    second cancels it. Returns whether a signal arrived."""
-    root = experiment.root
+async def _run_with_signals(run: Run, console: Console) -> bool:
+    """Run ``run``; the first SIGINT/SIGTERM stops the tree cleanly, the second
+    cancels it. Returns whether a signal arrived."""
     interrupted = False
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
@@ -56,14 +57,14 @@ async def _run_with_signals(experiment: Experiment, console: Console) -> bool:
             async def watch_signals() -> None:
                 nonlocal interrupted
                 async for _ in signals:
-                    if interrupted or not root.active:
+                    if interrupted or not run.root.active:
                         nursery.cancel_scope.cancel()
                     interrupted = True
                     console.print("[yellow]stopping the experiment (again to abort)...[/]")
-                    root.stop_stage()
+                    run.stop()
 
             nursery.start_soon(watch_signals)
-            await run_experiment(root, experiment.devices, experiment.executors)
+            await run.execute()
             nursery.cancel_scope.cancel()
     return interrupted
 
@@ -80,11 +81,11 @@ def run_cli_experiment(
     errors: Console | None = None,
     full_traceback: bool = False,
 ) -> int:
-    """Run ``experiment``, logging every stage and device to ``log_path``; return an exit code.
+    """Run ``experiment``, recording it to a CSV file at ``log_path``; return an exit code.
 
-    The live view and the summary go to ``console``; an exception of the run goes to
-    ``errors`` (stderr by default) as the user's frames and the stage it was raised in,
-    or with every frame when ``full_traceback``.
+    The live view (kept from the run's records) and the summary go to ``console``;
+    an exception of the run goes to ``errors`` (stderr by default) as the user's
+    frames and the stage it was raised in, or with every frame when ``full_traceback``.
     """
     console = console or Console()
     clock = _make_clock(dry_run, speed)
@@ -99,16 +100,15 @@ def run_cli_experiment(
             f"cannot write the log file {str(log_path)!r} ({exc.strerror or exc}): give a "
             "path in an existing folder you may write to"
         ) from None
-    for stage in experiment.root.iterate_stages():
-        logger.add_logged_instance(stage)
-    for device in experiment.devices:
-        logger.add_logged_instance(device)
+    root = experiment.root
+    tree = TreeSink()
+    run = Run(root, experiment.devices, experiment.executors, sinks=[logger, tree])
 
     read_clock: Callable[[], float] = clock.current_time if clock else time.perf_counter
     start = read_clock()
-    view = LiveView(experiment.root, lambda: read_clock() - start, str(log_path))
+    view = LiveView(lambda: tree.snapshot() or snapshot_tree(root), lambda: read_clock() - start,
+                    str(log_path))
     interrupted = False
-    failed: BaseExceptionGroup | None = None
     keyboard: BaseExceptionGroup | None = None
     try:
         display = (
@@ -118,20 +118,17 @@ def run_cli_experiment(
         )
         try:
             with display:
-                interrupted = trio.run(_run_with_signals, experiment, console, clock=clock)
+                interrupted = trio.run(_run_with_signals, run, console, clock=clock)
         finally:
             if live:  # the live view's last line ends before anything else is printed
                 console.line()
-    # the tree's exceptions reach here in trio's groups: split them at this edge
-    except* KeyboardInterrupt as group:  # a Ctrl-C outside trio's signal handling: a stop
+    # a Ctrl-C outside trio's signal handling comes in trio's groups: a stop
+    except* KeyboardInterrupt as group:
         interrupted, keyboard = True, group
-    except* Exception as group:  # the experiment's own failure: report it, keep the log
-        failed = group
     finally:
-        logger.remove_all()
         logger.close()
 
-    state = experiment.root.run_state
+    state = root.run_state
     # one line whatever the width, so the log's path is never broken up
     console.print(
         Text.assemble(
@@ -146,20 +143,20 @@ def run_cli_experiment(
         first = leaves(keyboard)[0]
         errors.print(Text.assemble(("interrupted: ", "yellow"), failure.headline(first)),
                      soft_wrap=True)
-    if failed is not None:
-        _report_failure(failed, errors, full_traceback)
+    if run.error is not None:
+        _report_failure(run.error, errors, full_traceback)
         return EXIT_FAILED
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if state in (RunState.DONE, RunState.STOPPED) else EXIT_FAILED
 
 
-def _report_failure(group: BaseExceptionGroup, errors: Console, full: bool) -> None:
-    """Print each exception of ``group``: the user's frames (all of them with ``full``),
-    then one line naming its type and the stage it was raised in."""
+def _report_failure(error: BaseException, errors: Console, full: bool) -> None:
+    """Print each exception ``error`` carries: the user's frames (all of them with
+    ``full``), then one line naming its type and the stage it was raised in."""
     if full:
-        errors.out(failure.full_traceback(group), highlight=False, end="")
-    for exc in leaves(group):
+        errors.out(failure.full_traceback(error), highlight=False, end="")
+    for exc in leaves(error):
         if not full:
             text = failure.user_traceback(exc)
             if text:

@@ -21,7 +21,7 @@ wall-clock time and the experiment time read together, and the kind of clock.
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Literal, NamedTuple
 
@@ -125,10 +125,16 @@ class ClockOrigin(NamedTuple):
         return "  ".join(f"{key}: {value}" for key, value in self.as_dict().items())
 
 
-def clock_origin() -> ClockOrigin:
-    """Read the wall clock and the experiment clock together, now."""
+def clock_origin(at: float | None = None) -> ClockOrigin:
+    """Read the wall clock and the experiment clock together, now; with ``at`` (an
+    experiment time read a moment ago) the origin is at ``at``, its wall-clock time
+    set back by the experiment time since."""
     start_time = now()
-    return ClockOrigin(datetime.now().astimezone(), start_time, clock_kind())
+    started_at = datetime.now().astimezone()
+    if at is not None:
+        started_at -= timedelta(seconds=start_time - at)
+        start_time = at
+    return ClockOrigin(started_at, start_time, clock_kind())
 
 
 def to_trio_time(t: float) -> float:

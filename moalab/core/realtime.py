@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import trio
 
-__all__ = ("fail_after_real",)
+__all__ = ("fail_after_real", "cancel_after_real")
 
 
 @contextmanager
@@ -18,8 +18,21 @@ def fail_after_real(seconds: float) -> Iterator[trio.CancelScope]:
     :class:`trio.TooSlowError` when the block was cancelled by the limit. Call from
     the trio thread.
     """
-    token = trio.lowlevel.current_trio_token()
     scope = trio.CancelScope()
+    timer = cancel_after_real(scope, seconds)
+    try:
+        with scope:
+            yield scope
+    finally:
+        timer.cancel()
+    if scope.cancelled_caught:
+        raise trio.TooSlowError
+
+
+def cancel_after_real(scope: trio.CancelScope, seconds: float) -> threading.Timer:
+    """Cancel ``scope`` once ``seconds`` of real time have passed; return the started
+    timer (``timer.cancel()`` calls it off). Call from the trio thread."""
+    token = trio.lowlevel.current_trio_token()
 
     def expire() -> None:
         try:
@@ -30,10 +43,4 @@ def fail_after_real(seconds: float) -> Iterator[trio.CancelScope]:
     timer = threading.Timer(seconds, expire)
     timer.daemon = True
     timer.start()
-    try:
-        with scope:
-            yield scope
-    finally:
-        timer.cancel()
-    if scope.cancelled_caught:
-        raise trio.TooSlowError
+    return timer

@@ -1,13 +1,26 @@
-"""ObjectLogger: binds to loggable objects and turns their changes into rows."""
+"""ObjectLogger: a record sink that writes each record as rows of six columns."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from ..core.clock import ClockOrigin, clock_origin, now
-from ..core.errors import InvalidArgument
+from ..core.clock import ClockOrigin, clock_origin
 from ..core.loggable import Loggable
+from ..core.records import (
+    Change,
+    DeviceUpdate,
+    Record,
+    RunEnd,
+    RunStart,
+    StageEnd,
+    StageStart,
+    TrialEnd,
+    TrialStart,
+    UserEvent,
+)
+from .recorder import Recorder
+from .sink import RecordSink
 
-__all__ = ("LogRow", "ObjectLogger", "COLUMNS")
+__all__ = ("LogRow", "ObjectLogger", "COLUMNS", "record_rows")
 
 COLUMNS = ("index", "timestamp", "name", "trigger", "item", "value")
 
@@ -23,30 +36,54 @@ class LogRow(NamedTuple):
     value: Any
 
 
-class ObjectLogger:
-    """Records changes of :class:`~moalab.core.loggable.Loggable` objects as :class:`LogRow`.
+_TRIGGERS: dict[type[Record], str] = {
+    StageStart: "on_stage_start", TrialStart: "on_trial_start", TrialEnd: "on_trial_end",
+    StageEnd: "on_stage_end", DeviceUpdate: "on_data_update",
+}
 
-    For each instance, every trigger (a property change or an event dispatch
-    named in its trigger names) writes one row per logged name, holding that
-    name's current value; without logged names it writes one row with an empty
-    item. A property trigger that is not itself a logged name writes one row
-    with its own new value instead (a gate's ``state`` row holds the value the
-    gate saw, ``wait_press,state,state,True``). An
-    instance with no trigger names logs each change of a logged name as its
-    own row. Timestamps are on the experiment clock; :attr:`origin` places them
-    in time.
 
-    Subclasses implement :meth:`write_rows`; it runs in the thread that changed
-    the object (the experiment's trio thread) and must not block for long.
+def record_rows(record: Record, index: int) -> list[LogRow]:
+    """The rows of ``record``: one per value (one with an empty item if it has none),
+    named by the stage or device and the trigger (a stage event, ``on_data_update``,
+    the changed property, or a user event's name). Run start and end have none."""
+    if isinstance(record, Change):
+        name, trigger = record.source, record.trigger
+    elif isinstance(record, UserEvent):
+        name, trigger = record.name, record.event
+    elif isinstance(record, DeviceUpdate):
+        name, trigger = record.device, "on_data_update"
+    elif isinstance(record, (RunStart, RunEnd)):
+        return []
+    else:
+        name, trigger = record.name, _TRIGGERS[type(record)]
+    t = record.time
+    if not record.values:
+        return [LogRow(index, t, name, trigger, "", "")]
+    return [LogRow(index, t, name, trigger, item, value) for item, value in record.values.items()]
+
+
+class ObjectLogger(RecordSink):
+    """A record sink writing each record as :class:`LogRow` s (see :func:`record_rows`).
+
+    Rows of one record share its ``index``, counted per logger; timestamps are on
+    the experiment clock and :attr:`origin` places them in time. Give it to a run
+    (``moalab.run(root, loggers=[logger])``), or, as in PyMoa's guide, bind it to
+    objects yourself with :meth:`add_logged_instance` and run the tree with
+    ``await root.run_stage()``: then it records them itself, as they change.
+
+    Subclasses implement :meth:`write_rows` (and :meth:`write_origin` if they
+    write somewhere). In a run it is called in the logger's own worker thread;
+    bound by hand, in the thread that changed the object.
     """
 
     def __init__(self) -> None:
-        self.logged_instances: dict[Any, list[tuple[str, int]]] = {}
         self.count = 0
+        """Records written as rows so far."""
         self.origin: ClockOrigin | None = None
         """The wall-clock time and experiment time of the run's start: set by
-        :meth:`set_origin` (a run does it as it starts), else read as the first
+        :meth:`set_origin` (from a run's start record), else read as the first
         row is logged."""
+        self._recorder: Recorder | None = None
 
     def set_origin(self, origin: ClockOrigin) -> None:
         """Record where this log's time axis starts; a logger keeps its first origin
@@ -59,6 +96,24 @@ class ObjectLogger:
         """Record ``origin`` in the output; runs once, before the first row. Subclasses
         that write somewhere implement it."""
 
+    def consume(self, record: Record) -> None:
+        """Write ``record``: a run start sets :attr:`origin`, the others write rows."""
+        if isinstance(record, RunStart):
+            self.set_origin(record.origin)
+            return
+        rows = record_rows(record, self.count)
+        if not rows:
+            return
+        if self.origin is None:
+            self.set_origin(clock_origin(at=record.time))
+        self.count += 1
+        self.write_rows(rows)
+
+    @property
+    def logged_instances(self) -> dict[Any, list[tuple[str, int]]]:
+        """The objects bound with :meth:`add_logged_instance` (and their bindings)."""
+        return self._recorder.bound if self._recorder is not None else {}
+
     def add_logged_instance(
         self,
         loggable: Loggable,
@@ -67,55 +122,22 @@ class ObjectLogger:
         use_default_logged_names: bool = True,
         use_default_logged_trigger_names: bool = True,
     ) -> None:
-        """Start logging ``loggable``: its declared names plus the ones given here."""
-        triggers = list(dict.fromkeys(
-            ([*loggable.logged_trigger_names] if use_default_logged_trigger_names else [])
-            + list(triggered_names)
-        ))
-        tracked = list(dict.fromkeys(
-            ([*loggable.logged_names] if use_default_logged_names else []) + list(logged_names)
-        ))
-        for name in triggers + tracked:
-            if not hasattr(loggable, name):
-                raise InvalidArgument(
-                    f"cannot log {name!r} of {getattr(loggable, 'name', loggable)!r}: it has no "
-                    "such property or event"
-                )
-        uids = self.logged_instances.setdefault(loggable, [])
-        if triggers:
-            for trigger in triggers:
-                names = tracked
-                if trigger not in tracked and loggable.property(trigger, quiet=True) is not None:
-                    names = [trigger]
-                uid = loggable.fbind(trigger, self._log_trigger, trigger, names)
-                uids.append((trigger, uid))
-        else:
-            for name in tracked:
-                uid = loggable.fbind(name, self._log_trigger, name, [name])
-                uids.append((name, uid))
+        """Start logging ``loggable`` outside a run: its declared names plus the ones
+        given here (see :class:`~moalab.log.recorder.Recorder`)."""
+        if self._recorder is None:
+            self._recorder = Recorder(self.consume)
+        self._recorder.add(loggable, triggered_names, logged_names, use_default_logged_names,
+                           use_default_logged_trigger_names)
 
     def remove_logged_instance(self, loggable: Loggable) -> None:
         """Stop logging ``loggable``."""
-        for name, uid in self.logged_instances.pop(loggable, []):
-            loggable.unbind_uid(name, uid)
+        if self._recorder is not None:
+            self._recorder.remove(loggable)
 
     def remove_all(self) -> None:
         """Stop logging every instance."""
-        for loggable in list(self.logged_instances):
-            self.remove_logged_instance(loggable)
-
-    def _log_trigger(self, trigger: str, tracked: Sequence[str], obj: Any, *args: Any) -> None:
-        if self.origin is None:
-            self.set_origin(clock_origin())
-        index = self.count
-        self.count += 1
-        t = now()
-        name = obj.name
-        if tracked:
-            rows = [LogRow(index, t, name, trigger, item, getattr(obj, item)) for item in tracked]
-        else:
-            rows = [LogRow(index, t, name, trigger, "", "")]
-        self.write_rows(rows)
+        if self._recorder is not None:
+            self._recorder.remove_all()
 
     def write_rows(self, rows: list[LogRow]) -> None:
         """Record ``rows``. Subclasses implement it."""

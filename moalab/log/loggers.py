@@ -153,7 +153,9 @@ class PythonLogger(ObjectLogger):
 
 class MemoryLogger(ObjectLogger):
     """Keeps rows in :attr:`rows`, a list of :class:`LogRow` (e.g. for a notebook),
-    and their :attr:`origin`."""
+    and their :attr:`origin`. In a run it is fed in the trio thread (it only appends)."""
+
+    runs_in_thread = False
 
     def __init__(self) -> None:
         super().__init__()

@@ -27,10 +27,17 @@ from ..core.events import (
 )
 from ..core.loggable import Loggable
 from ..core.nursery import open_nursery, unwrap_group
-from .html import stage_tree_html, trial_text
+from ..core.records import Outcome
+from .html import stage_tree_html
+from .snapshot import snapshot_tree, trial_text
 from .runstate import RunState, check_transition
 
 __all__ = ("MoaStage",)
+
+
+_OUTCOMES: dict[RunState, Outcome] = {
+    RunState.DONE: "done", RunState.STOPPED: "stopped", RunState.FAILED: "failed",
+}
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -106,13 +113,16 @@ class MoaStage(MoaBase, Loggable):
     Events, in order: ``on_stage_start``, then per trial ``on_trial_start`` /
     ``on_trial_end``, then ``on_stage_end``. ``on_trial_end`` and
     ``on_stage_end`` (and :meth:`trial_done` / :meth:`stage_done`) always run,
-    also when the run is stopped, cancelled or fails.
+    also when the run is stopped, cancelled or fails; :attr:`trial_outcome` and
+    :attr:`outcome` say how the trial or stage ended. :meth:`record_event`
+    dispatches ``on_record_event`` (a run records it).
 
     Control from the same trio run: :meth:`stop_stage`, :meth:`stop_trial`,
     :meth:`pause`, :meth:`resume`.
     """
 
-    __events__ = ("on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end")
+    __events__ = ("on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end",
+                  "on_record_event")
 
     _state_names_ = {
         "parent": "add the stage to its parent with parent.add_stage(stage)",
@@ -177,6 +187,17 @@ class MoaStage(MoaBase, Loggable):
         self._pause_scopes: set[trio.CancelScope] = set()
         # experiment time the current (or last) trial started, just before on_trial_start
         self.trial_start_time = 0.0
+        self._trial_stop_requested = False
+        self.trial_outcome: Outcome | None = None
+        """How the last trial ended ('done', 'stopped', 'failed', 'cancelled'; see
+        :data:`~moalab.core.records.Outcome`), set before ``on_trial_end``; None
+        while a trial runs and before the first."""
+        self.outcome: Outcome | None = None
+        """How the last run of the stage ended, set before ``on_stage_end``; None
+        while it runs and before its first run."""
+        self.held_by: Any = None
+        """The :class:`~moalab.runner.run.Run` that holds the tree this stage is in,
+        from its start until its end (set by the runner), else None."""
         for stage in stages:  # as add_stage does: each checked, its parent set
             self.add_stage(stage)
 
@@ -188,7 +209,7 @@ class MoaStage(MoaBase, Loggable):
 
     def _repr_html_(self) -> str:
         """The tree from this stage down as an HTML table (shown by Jupyter)."""
-        return stage_tree_html(self)
+        return stage_tree_html(snapshot_tree(self))
 
     # ----------------------------------------------------------------- the tree
 
@@ -267,6 +288,20 @@ class MoaStage(MoaBase, Loggable):
     def on_stage_end(self, *args: Any) -> None:
         pass
 
+    def on_record_event(self, event: str, values: dict[str, Any], *args: Any) -> None:
+        pass
+
+    def record_event(self, event: str, **values: Any) -> None:
+        """Record that ``event`` happened in this stage, with ``values`` (e.g.
+        ``self.record_event("reward", volume_ul=5)``): the run's record stream gets
+        a :class:`~moalab.core.records.UserEvent`, a CSV log one row per value."""
+        if not isinstance(event, str) or not event:
+            raise InvalidArgument(
+                f"stage {self.name!r}: record_event({event!r}) is not accepted; name the "
+                "event in a non-empty string, e.g. record_event('reward', volume_ul=5)"
+            )
+        self.dispatch("on_record_event", event, values)
+
     # ------------------------------------------------------------------ control
 
     def stop_stage(self) -> None:
@@ -278,6 +313,7 @@ class MoaStage(MoaBase, Loggable):
     def stop_trial(self) -> None:
         """End the current trial early; the next trial (if any) starts. No-op if not running."""
         if self._trial_scope is not None:
+            self._trial_stop_requested = True
             self._trial_scope.cancel()
 
     def pause(self, by: str = "code") -> None:
@@ -402,6 +438,7 @@ class MoaStage(MoaBase, Loggable):
             )
         self._set_run_state(RunState.RUNNING)
         self._stop_requested = False
+        self.outcome = None
         self.count = -1
         self.active = True
         outcome = RunState.DONE
@@ -427,6 +464,9 @@ class MoaStage(MoaBase, Loggable):
                 self._resumed = None
                 self.paused_by = ""  # a stage stopped while paused is paused no more
                 self._set_run_state(outcome)
+                self.outcome = _OUTCOMES[outcome]
+                if outcome is RunState.STOPPED and not self._stop_requested:
+                    self.outcome = "cancelled"
                 self.dispatch("on_stage_end")
 
     async def _run_trials(self) -> None:
@@ -436,13 +476,27 @@ class MoaStage(MoaBase, Loggable):
             self.count = i
             await _call_hook(self, "init_trial", i)
             self.trial_start_time = now()
+            self._trial_stop_requested = False
+            self.trial_outcome = None
             self.dispatch("on_trial_start", i)
+            outcome: Outcome = "done"
             try:
                 await self._run_trial()
+                if self._trial_stop_requested:
+                    outcome = "stopped"
+            except BaseException as exc:
+                if not _is_cancellation(exc):
+                    outcome = "failed"
+                elif self._stop_requested or self._trial_stop_requested:
+                    outcome = "stopped"
+                else:
+                    outcome = "cancelled"
+                raise
             finally:
                 try:
                     await _call_hook(self, "trial_done", shield=True)
                 finally:
+                    self.trial_outcome = outcome
                     self.dispatch("on_trial_end", i)
             i += 1
 

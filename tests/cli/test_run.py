@@ -387,8 +387,8 @@ def test_traceback_flag_shows_every_frame(tmp_path):
     result = run("moalab", "run", "experiment.py", "--dry-run", "--no-live", "--traceback",
                  "--log", tmp_path / "run.csv", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "ExceptionGroup" in result.stderr and "trio" in result.stderr
-    assert "moalab/stage/stage.py" in result.stderr
+    # moalab's own frames too, which the default report leaves out
+    assert "moalab/runner/run.py" in result.stderr and "moalab/stage/stage.py" in result.stderr
     assert 'File "experiment.py", line 5, in do_trial' in result.stderr
     assert lines(result.stderr)[-1] == (
         "error: ZeroDivisionError in stage 'bad' (root/bad): division by zero")

@@ -8,8 +8,8 @@ def test_declared_names_merge_over_base_classes():
     gate = DigitalGateStage(name="g")
     assert gate.logged_names == ["count"]
     assert gate.logged_trigger_names == [
-        "on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end", "paused_by",
-        "state",
+        "on_stage_start", "on_trial_start", "on_trial_end", "on_stage_end", "on_record_event",
+        "paused_by", "state",
     ]
     assert Device(name="d").logged_names == ["timestamp"]
     assert Device(name="d").logged_trigger_names == ["on_data_update"]

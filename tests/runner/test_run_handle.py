@@ -308,8 +308,8 @@ def test_the_log_and_the_loggers_say_when_the_run_started(tmp_path):
     origin = handle.origin
     assert origin.clock == "real" and 0 <= (origin.started_at - before).total_seconds() < 5
     assert origin.started_at.utcoffset() is not None
-    # one origin for the handle, its memory logger and the loggers given
-    assert handle.memory_logger.origin == csv_log.origin == origin
+    # one origin for the handle, its records and the loggers given
+    assert handle.records[0].origin == csv_log.origin == origin
     frame = handle.log
     assert frame.attrs == {"started_at": origin.started_at.isoformat(),
                            "start_time": origin.start_time, "clock": "real"}
@@ -326,9 +326,11 @@ def test_extra_loggers_get_every_stage_and_device_for_the_run_only():
     handle.wait(timeout=10)
     assert {"root", "first", "trial", "iti", "dev"} <= {row.name for row in mine.rows}
     assert mine.logged_instances == {}
-    assert handle.memory_logger is None
+    assert handle.memory is None
     with pytest.raises(InvalidArgument, match="log=False"):
         handle.log
+    with pytest.raises(InvalidArgument, match="log=False"):
+        handle.records
 
 
 def test_pandas_is_imported_only_when_the_log_is_read():
