@@ -139,12 +139,18 @@ async def test_no_namespace_is_the_shared_one_as_before(moalab_server):
             await device.echo(1)
 
 
+def health(server) -> dict:
+    return httpx.get(f"{server.url}/health", timeout=10).json()
+
+
 async def test_objects_outlive_their_clients_in_their_namespace(moalab_server):
     """As in the shared namespace, a client leaving leaves its objects; its namespace
     lasts as long as they do, and goes with the last one."""
     namespace = unique_name("run")
+    before = health(moalab_server)
     async with ws_executor(moalab_server, namespace) as executor:
         await executor.ensure_remote_instance(Probe(name=LEVER, executor=executor, value=2))
+    assert health(moalab_server)["namespaces"] == before["namespaces"] + 1
     async with ws_executor(moalab_server, namespace) as executor:
         listed = await levers(executor)
         assert listed[namespace]["watchers"] == 0
@@ -153,6 +159,8 @@ async def test_objects_outlive_their_clients_in_their_namespace(moalab_server):
         assert lever.value == 2
         await executor.delete_remote_instance(lever)
         assert namespace not in {e["namespace"] for e in await executor.list_remote_instances()}
+    after = health(moalab_server)
+    assert (after["objects"], after["namespaces"]) == (before["objects"], before["namespaces"])
 
 
 async def test_use_namespace_gives_way_to_an_explicit_one(moalab_server):
@@ -215,6 +223,15 @@ async def test_the_server_refuses_a_bad_namespace_over_websocket(moalab_server):
     assert closed.value.reason.code == BAD_REQUEST
     assert closed.value.reason.reason.startswith("namespace='xxx")
     assert "is not accepted" in closed.value.reason.reason
-    # and the server serves on
-    response = httpx.get(f"{moalab_server.url}/health", timeout=10)
-    assert response.json()["status"] == "ok"
+    assert health(moalab_server)["status"] == "ok"  # and the server serves on
+
+
+async def test_a_namespace_the_server_refuses_fails_the_start_with_its_reason(moalab_server):
+    """A server whose rules differ from the client's (another version) refuses the
+    namespace when the WebSocket opens: the start fails with the server's reason."""
+    executor = ws_executor(moalab_server)
+    executor._namespace = "not one"  # past the client's own check
+    with pytest.raises(InvalidArgument, match=r"refused the connection: namespace='not one' "
+                                              "is not accepted"):
+        with trio.fail_after(10):
+            await executor.start_executor()
