@@ -169,7 +169,7 @@ class Run:
         with _hold_lock:
             for stage in (*self.root.iterate_stages(), *self.root.iterate_parents()):
                 if stage.held_by is not None or stage.active:
-                    whose = stage.name if stage is self.root else f"{stage.name!r} in its tree"
+                    whose = "it" if stage is self.root else f"{stage.name!r} in its tree"
                     raise StageStateError(
                         f"cannot start {self.root.name!r}: {whose} is already running; wait for "
                         "that run to end or stop it first (RunHandle.stop())"
