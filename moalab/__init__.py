@@ -1,14 +1,28 @@
 """moalab: an async, trio-based runtime for behavioural and neuroscience experiments.
 
 Write an experiment as a tree of :class:`MoaStage`, drive :class:`Device`
-objects from it, record everything with loggers, and move device methods to
-threads, processes or a Raspberry Pi with executors.
+objects from it, run it with :class:`Run` (or :func:`run` / :func:`start`), which
+records everything it does as a stream of records (:class:`Record`) to sinks
+such as the loggers, and move device methods to threads, processes or a
+Raspberry Pi with executors.
 """
 
 from .core.clock import ClockOrigin, now
 from .core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .core.errors import InvalidArgument, MoaError, NothingToWaitFor, StageStateError
 from .core.loggable import Loggable
+from .core.records import (
+    Change,
+    DeviceUpdate,
+    Record,
+    RunEnd,
+    RunStart,
+    StageEnd,
+    StageStart,
+    TrialEnd,
+    TrialStart,
+    UserEvent,
+)
 from .device import (
     ADCPort,
     AnalogChannel,
@@ -49,12 +63,15 @@ from .executor import (
 from .log import (
     LogRow,
     MemoryLogger,
+    MemorySink,
     ObjectLogger,
     PythonLogger,
+    RecordSink,
     SimpleCSVLogger,
     SimpleTerminalLogger,
+    TreeSink,
 )
-from .runner import RunHandle, run, run_experiment, start
+from .runner import Run, RunGroup, RunHandle, SinkDetached, run, run_experiment, start
 from .stage import (
     AnalogGateStage,
     Delay,
@@ -75,7 +92,23 @@ __all__ = (
     "start",
     "run",
     "RunHandle",
+    "Run",
+    "RunGroup",
     "run_experiment",
+    "Record",
+    "RunStart",
+    "StageStart",
+    "StageEnd",
+    "TrialStart",
+    "TrialEnd",
+    "DeviceUpdate",
+    "Change",
+    "UserEvent",
+    "RunEnd",
+    "RecordSink",
+    "MemorySink",
+    "TreeSink",
+    "SinkDetached",
     "MoaError",
     "InvalidArgument",
     "StageStateError",

@@ -19,7 +19,7 @@ from ..core.clock import ClockOrigin
 from ..core.errors import InvalidArgument, StageStateError
 from ..core.records import Record
 from ..log.logger import COLUMNS, record_rows
-from ..log.sink import MemorySink
+from ..log.sink import MemorySink, TreeSink
 from ..stage.snapshot import StageSnapshot, snapshot_tree
 from .display import run_handle_html
 from .run import Run, Status
@@ -43,11 +43,13 @@ class RunHandle:
     that thread, else carried there and waited for).
     """
 
-    def __init__(self, run: Run, memory: MemorySink | None, clock: trio.abc.Clock | None) -> None:
+    def __init__(self, run: Run, memory: MemorySink | None, tree: TreeSink,
+                 clock: trio.abc.Clock | None) -> None:
         self.run = run
         """The :class:`~moalab.runner.run.Run` behind this handle."""
         self.memory = memory
         """The sink behind :attr:`records` and :attr:`log`, or None (``log=False``)."""
+        self._tree = tree
         self.clock = clock
         self._token: trio.lowlevel.TrioToken | None = None
         self._trio_thread: int | None = None
@@ -121,8 +123,9 @@ class RunHandle:
 
     @property
     def tree(self) -> StageSnapshot:
-        """The stage tree as it is now (read without locking)."""
-        return snapshot_tree(self.root)
+        """The stage tree as the run's records tell it so far (before the run's start,
+        as the stages are)."""
+        return self._tree.snapshot() or snapshot_tree(self.root)
 
     @property
     def records(self) -> list[Record]:

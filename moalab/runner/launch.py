@@ -18,7 +18,7 @@ from typing import Any
 
 import trio
 
-from ..log.sink import MemorySink
+from ..log.sink import MemorySink, TreeSink
 from ..stage.stage import MoaStage
 from .guest import GuestHost, current_guest_host
 from .handle import RunHandle
@@ -36,9 +36,9 @@ def _make_handle(
     clock: trio.abc.Clock | None,
     metadata: Mapping[str, Any] | None,
 ) -> RunHandle:
-    memory = MemorySink() if log else None
-    sinks = [*loggers, *([memory] if memory else [])]
-    return RunHandle(Run(root, devices, executors, sinks, metadata), memory, clock)
+    memory, tree = MemorySink() if log else None, TreeSink()
+    sinks = [*loggers, tree, *([memory] if memory else [])]
+    return RunHandle(Run(root, devices, executors, sinks, metadata), memory, tree, clock)
 
 
 def start(

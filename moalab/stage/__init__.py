@@ -3,6 +3,7 @@
 from .delay import Delay, GaussianRandomDelay, RandomDelay, UniformRandomDelay
 from .gate import AnalogGateStage, DigitalGateStage, GateStage
 from .runstate import RunState
+from .snapshot import StageSnapshot, TreeTracker, snapshot_tree
 from .stage import MoaStage
 
 __all__ = (
@@ -15,4 +16,7 @@ __all__ = (
     "GateStage",
     "DigitalGateStage",
     "AnalogGateStage",
+    "StageSnapshot",
+    "TreeTracker",
+    "snapshot_tree",
 )
