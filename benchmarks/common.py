@@ -14,23 +14,30 @@ from pathlib import Path
 from typing import Any
 
 __all__ = (
-    "EXECUTORS", "EXTRA_SUBJECTS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
     "percentile", "median", "SideResults",
 )
 
 EXECUTORS = ("none", "dummy", "thread", "async_thread", "process", "websocket", "rest")
 """Executors measured on both sides, in table order (``none`` is a direct call)."""
 
+STAGE_ENGINE_ROWS = ("stage_engine", "stage_engine_records", "stage_engine_csv",
+                     "stage_engine_slow", "records")
+"""The stage engine's timing without records, its gate reaction through a run's
+record stream (no sink, ``moalab run``'s sinks, a sink sleeping 50 ms a record), and
+the record rate (``timing.py``)."""
+
 EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_quart_ws",
-                  "floor_quart_ws_thread", "floor_quart_rest", "floor_timer", "stage_engine", "clock")
+                  "floor_quart_ws_thread", "floor_quart_rest", "floor_timer",
+                  *STAGE_ENGINE_ROWS, "clock")
 """Measured on the moalab side only: the machine's floors, the stage engine's timing
-and remote clock alignment (``clock``: ``clock_quality.py``, its rows go to the
-executors it goes through and to ``websocket_proxy`` / ``rest_proxy``; ``floor_tcp``
-also gives the ``floor_tcp_thread`` row)."""
+and records, and remote clock alignment (``clock``: ``clock_quality.py``, its rows
+go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
+``floor_tcp`` also gives the ``floor_tcp_thread`` row)."""
 
 ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
         "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_ws_thread",
-        "floor_quart_rest", "floor_timer", "stage_engine")
+        "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS)
 """Every row name a result can carry, in table order."""
 
 
@@ -55,6 +62,7 @@ METRICS = {m.name: m for m in (
     Metric("delay_error_p99_us", "us", False, "Delay end-time error p99"),
     Metric("gate_latency_p50_us", "us", False, "gate reaction latency p50"),
     Metric("gate_latency_p99_us", "us", False, "gate reaction latency p99"),
+    Metric("record_rate_hz", "Hz", True, "record rate (to a MemorySink)"),
     Metric("clock_error_p50_us", "us", False, "clock alignment error p50"),
     Metric("clock_error_max_us", "us", False, "clock alignment error max"),
     Metric("clock_goal_us", "us", False, "clock alignment goal (max error)"),
@@ -81,13 +89,18 @@ class Sizes:
     delay_trials: int
     delay_range: tuple[float, float]
     gate_trials: int
+    gate_rounds: int
+    """Each gate row's trials run as this many trees, the rows taking turns."""
+    record_trials: int
+    """Trials of the record rate's tree (six records each)."""
 
 
 FULL = Sizes(
     time_cap=1.5, warmup=50, lag_samples=2000, min_lag_samples=100,
     stream_items=5000, stream_cap=4.0, array_items=512, array_floats=16384,
     paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
-    delay_trials=300, delay_range=(0.001, 0.02), gate_trials=300,
+    delay_trials=300, delay_range=(0.001, 0.02), gate_trials=300, gate_rounds=5,
+    record_trials=6000,
 )
 """One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams."""
 
@@ -95,7 +108,8 @@ QUICK = Sizes(
     time_cap=0.25, warmup=10, lag_samples=300, min_lag_samples=50,
     stream_items=1000, stream_cap=1.0, array_items=64, array_floats=16384,
     paced_duration=0.5, paced_interval=0.001, call_gap=0.05, paced_streams=1,
-    delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60,
+    delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60, gate_rounds=2,
+    record_trials=3000,
 )
 
 

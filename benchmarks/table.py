@@ -5,7 +5,7 @@ import math
 import re
 from typing import Any
 
-from .common import EXECUTORS, METRICS, ROWS
+from .common import EXECUTORS, METRICS, ROWS, STAGE_ENGINE_ROWS
 
 __all__ = ("format_table", "fmt", "spread_is_large", "NAMES", "SPREAD_FLAG")
 
@@ -32,7 +32,15 @@ NAMES = {
                              "(the least a moalab-server call costs)",
     "floor_quart_rest": "floor: a bare Quart REST route on hypercorn, an httpx client",
     "floor_timer": "floor: bare sleeps and task wake-ups, without the stage engine",
-    "stage_engine": "moalab's stage engine: Delay trials and a gate's reaction to a device",
+    "stage_engine": "moalab's stage engine: Delay trials and a gate's reaction to a device "
+                    "(root.run_stage(), no records)",
+    "stage_engine_records": "that gate through Run.execute: every stage and the device "
+                            "recorded, no sink",
+    "stage_engine_csv": "the same with moalab run's sinks: a SimpleCSVLogger (a temp file) "
+                        "and a TreeSink",
+    "stage_engine_slow": "the same with one sink sleeping 50 ms on every record "
+                              "(in its own thread)",
+    "records": "Run.execute of a tree of zero Delays to a MemorySink: records/s, drain included",
 }
 """What each row name measures (benchmarks/README.md says how)."""
 
@@ -47,9 +55,14 @@ QUICK_COLUMNS = (
 )
 """The quick table's columns: (metric, heading, what it measures)."""
 
-QUICK_TIMING = ("delay_error_p50_us", "delay_error_p99_us", "gate_latency_p50_us",
-                "gate_latency_p99_us")
-"""The stage engine's figures in the quick table."""
+QUICK_TIMING = (
+    ("delay_error_p50_us", "delay p50 us", "a Delay's end-time error, p50"),
+    ("delay_error_p99_us", "delay p99 us", "the same, p99"),
+    ("gate_latency_p50_us", "gate p50 us", "a gate's reaction to a device update, p50"),
+    ("gate_latency_p99_us", "gate p99 us", "the same, p99"),
+    ("record_rate_hz", "records/s", "records a run hands to its sink per second"),
+)
+"""The stage engine's columns in the quick table (a row per STAGE_ENGINE_ROWS name)."""
 
 
 def fmt(value: float | None) -> str:
@@ -133,13 +146,20 @@ def _quick_lines(results: _Results) -> list[str]:
                 text += f" ({ratio})"
             cells.append(f"  {text:>{max(width, len(heading))}s}")
         lines.append(f"{executor:12s}" + "".join(cells))
-    timing = [m for m in QUICK_TIMING if results.has("stage_engine", m)]
-    if timing:
-        lines += ["", "stage engine"]
-        for metric in timing:
-            m = METRICS[metric]
-            text = results.cell("moalab", "stage_engine", metric, spread=False)
-            lines.append(f"  {m.label + f' ({m.unit})':40s} {text:>11s}")
+    return lines + _quick_timing_lines(results)
+
+
+def _quick_timing_lines(results: _Results) -> list[str]:
+    """A row per stage engine name measured, a column per timing figure."""
+    rows = [r for r in STAGE_ENGINE_ROWS if any(results.has(r, m) for m, _, _ in QUICK_TIMING)]
+    columns = [(m, h) for m, h, _ in QUICK_TIMING if any(results.has(r, m) for r in rows)]
+    if not rows:
+        return []
+    lines = ["", f"{'stage engine':24s}" + "".join(f"  {h:>12s}" for _, h in columns)]
+    lines.append("-" * len(lines[-1]))
+    for row in rows:
+        lines.append(f"{row:24s}" + "".join(
+            f"  {results.cell('moalab', row, metric, spread=False):>12s}" for metric, _ in columns))
     return lines
 
 
@@ -203,7 +223,7 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     """A line for every row name, column and mark the table shows."""
     shown = {executor for _, executor, _ in results.rows}
     if quick:
-        shown &= {*EXECUTORS, "stage_engine"}
+        shown &= {*EXECUTORS, *STAGE_ENGINE_ROWS}
     for goal in summary["goals"]:
         if results.compared or goal["kind"] != "ratio":
             shown.add(goal["executor"])
@@ -212,6 +232,8 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     lines += [f"  {name:21s} {NAMES[name]}" for name in ROWS if name in shown]
     if quick:
         lines += [f"  {heading:21s} {meaning}" for _, heading, meaning in QUICK_COLUMNS]
+        lines += [f"  {heading:21s} {meaning}" for metric, heading, meaning in QUICK_TIMING
+                  if any(results.has(row, metric) for row in STAGE_ENGINE_ROWS)]
     if results.compared:
         lines.append(f"  {'(1.22x)' if quick else 'moalab/PyMoa':21s} moalab/PyMoa of the "
                      "medians: above 1 is better for rates, below 1 for latencies")

@@ -7,6 +7,7 @@ timing. PyMoa is not compared (no --compare), so no virtual environment is made.
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -18,7 +19,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.common import EXECUTORS, EXTRA_SUBJECTS, METRICS  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    EXECUTORS,
+    EXTRA_SUBJECTS,
+    METRICS,
+    QUICK,
+    STAGE_ENGINE_ROWS,
+)
+from benchmarks.report import summarize  # noqa: E402
 from benchmarks.table import NAMES, format_table  # noqa: E402
 
 EXECUTOR_METRICS = {"exec_rate_hz", "concurrent_rate_hz", "stream_rate_hz", "array_stream_mb_s"}
@@ -53,7 +61,7 @@ def assert_quick_table_is_readable(table: str) -> None:
     assert table.startswith("moalab bench --quick: medians over 1 run(s)")
     # short and readable: a row per executor, the stage engine, goals without the
     # ones that need --compare (one line says what it adds), every name explained
-    assert len(table.splitlines()) <= 60, table
+    assert len(table.splitlines()) <= 70, table  # 13 of them: the stage engine's five rows
     rows = [line.split()[0] for line in table.split("\n\n")[1].splitlines()[2:]]
     assert rows == [e for e in EXECUTORS if e in rows] and len(rows) >= 4, table
     assert "floor_" not in table.split("\nLegend:\n")[0]
@@ -61,8 +69,13 @@ def assert_quick_table_is_readable(table: str) -> None:
     assert "--compare pymoa adds 13 goals" in table
     assert "[" not in table.split("\nGoals")[0], "[min-max] shown with one run"
     assert_every_name_is_explained(table)
-    for heading in ("calls/s", "8 callers/s", "stream items/s", "arrays MB/s"):
+    for heading in ("calls/s", "8 callers/s", "stream items/s", "arrays MB/s", "gate p99 us",
+                    "records/s"):
         assert heading in legend(table), heading
+    # the stage engine: a row per way its gate ran, and the record rate
+    stage_rows = [line.split()[0] for line in
+                  table.split("\n\nstage engine")[1].split("\n\n")[0].splitlines()[2:]]
+    assert stage_rows == list(STAGE_ENGINE_ROWS), table
 
 
 @pytest.mark.timeout(420)
@@ -97,6 +110,17 @@ def test_bench_quick_writes_table_and_json(tmp_path):
     assert {g["metric"] for g in summary["goals"]} >= {"exec_rate_hz", "gate_latency_p99_us"}
     for goal in summary["goals"]:
         assert set(goal) >= {"goal", "value", "met"}
+    # the record stream's goals are measured against the plain stage engine of this run
+    by_goal = {(g["executor"], g["metric"]): g for g in summary["goals"]}
+    plain = {r["metric"]: r["median"] for r in summary["results"]
+             if r["executor"] == "stage_engine"}
+    slow = by_goal[("stage_engine_slow", "gate_latency_p99_us")]
+    assert slow["threshold"] == pytest.approx(1.2 * plain["gate_latency_p99_us"])
+    assert slow["met"] in (True, False)
+    records = by_goal[("stage_engine_records", "gate_latency_p50_us")]
+    assert records["threshold"] == pytest.approx(plain["gate_latency_p50_us"] + 10)
+    rate = [r["median"] for r in summary["results"] if r["metric"] == "record_rate_hz"]
+    assert len(rate) == 1 and rate[0] > 100, rate
 
 
 def test_full_table_marks_spread_and_explains_names():
@@ -147,3 +171,71 @@ def test_plot_without_matplotlib_fails_before_running(tmp_path):
         "'matplotlib'): pip install \"moalab[bench]\", or run without --plot")
     assert completed.stdout == "" and "run 1/1" not in completed.stderr
     assert elapsed < 20, f"it took {elapsed:.1f} s: the suite ran before the check"
+
+
+def _stage_engine_summary(plain_p99: float, slow_p99: float) -> dict:
+    run = {"values": [
+        {"executor": "stage_engine", "metric": "gate_latency_p50_us", "value": 100.0},
+        {"executor": "stage_engine", "metric": "gate_latency_p99_us", "value": plain_p99},
+        {"executor": "stage_engine_records", "metric": "gate_latency_p50_us", "value": 109.0},
+        {"executor": "stage_engine_csv", "metric": "gate_latency_p50_us", "value": 111.0},
+        {"executor": "stage_engine_slow", "metric": "gate_latency_p99_us", "value": slow_p99},
+        {"executor": "records", "metric": "record_rate_hz", "value": 20000.0},
+    ], "skipped": [], "errors": []}
+    return summarize({"moalab": [run]}, {"mode": "quick", "runs": 1})
+
+
+def test_record_stream_goals_are_against_the_plain_stage_engine():
+    goals = {(g["executor"], g["metric"]): g for g in _stage_engine_summary(200, 239)["goals"]}
+    slow = goals[("stage_engine_slow", "gate_latency_p99_us")]
+    assert (slow["threshold"], slow["met"]) == (pytest.approx(240), True)
+    assert slow["goal"] == "gate reaction latency p99, stage_engine_slow: <= 1.2x stage_engine"
+    assert goals[("stage_engine_records", "gate_latency_p50_us")]["met"] is True
+    assert goals[("stage_engine_csv", "gate_latency_p50_us")]["met"] is False
+    assert goals[("stage_engine_csv", "gate_latency_p50_us")]["goal"] == (
+        "gate reaction latency p50, stage_engine_csv: <= stage_engine + 10 us")
+    assert goals[("stage_engine_slow", "gate_latency_p99_us")]["threshold"] == 240
+    missed = {(g["executor"], g["metric"]): g
+              for g in _stage_engine_summary(200, 241)["goals"]}
+    assert missed[("stage_engine_slow", "gate_latency_p99_us")]["met"] is False
+    # without the plain stage engine there is nothing to compare with: not measured
+    alone = summarize({"moalab": [{"values": [
+        {"executor": "stage_engine_slow", "metric": "gate_latency_p99_us", "value": 1.0}],
+        "skipped": [], "errors": []}]}, {"mode": "quick", "runs": 1})
+    slow_alone = [g for g in alone["goals"] if g["executor"] == "stage_engine_slow"][0]
+    assert (slow_alone["threshold"], slow_alone["met"]) == (None, None)
+
+
+def test_quick_table_shows_each_stage_engine_row():
+    table = format_table(_stage_engine_summary(200, 239))
+    block = table.split("\n\nstage engine")[1].split("\n\n")[0].splitlines()
+    assert block[0].split() == ["gate", "p50", "us", "gate", "p99", "us", "records/s"]
+    cells = {line.split()[0]: line.split()[1:] for line in block[2:]}
+    assert cells == {"stage_engine": ["100", "200", "-"],
+                     "stage_engine_records": ["109", "-", "-"],
+                     "stage_engine_csv": ["111", "-", "-"],
+                     "stage_engine_slow": ["-", "239", "-"],
+                     "records": ["-", "-", "20,000"]}
+    assert "[MISSED] gate reaction latency p50: <= stage_engine + 10 us: " \
+           "stage_engine_records 109, stage_engine_csv 111 MISSED" in table
+    assert_every_name_is_explained(table)
+    assert {"stage_engine_slow", "records", "gate p50 us", "records/s"} <= set(legend(table))
+
+
+async def test_the_slow_sink_sleeps_while_the_tree_runs_and_the_run_waits_for_it(tmp_path):
+    from moalab.log.sink import MemorySink
+
+    from benchmarks.timing import GATE_VARIANTS, GateTree, run_gate_tree
+
+    tree = GateTree(20, random.Random(3))
+    slow, = GATE_VARIANTS["stage_engine_slow"](tree, tmp_path)
+    memory = MemorySink()
+    taken_by_then = []
+    tree.root.fbind("on_stage_end", lambda *_: taken_by_then.append(slow.consumed))
+    started = time.monotonic()
+    await run_gate_tree(tree, [slow, memory])
+    # 50 ms a record: when the tree ended the sink had taken a few of its ~250 records
+    # at most; the run waited until it had every one
+    assert taken_by_then[0] <= 1 + (time.monotonic() - started) / 0.05 < len(memory.records)
+    assert slow.consumed == len(memory.records) > 200
+    assert len(tree.latencies) == 20
