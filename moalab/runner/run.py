@@ -91,11 +91,13 @@ class Run:
         """The exception a failed run raised, else None."""
         self.origin: ClockOrigin | None = None
         """When the run started (wall clock and experiment clock); None until it has."""
-        self.ended = trio.Event() if trio.lowlevel.in_trio_run() else None
+        self.ended = trio.Event()
+        """Set when the run has ended (wait for it in the run's trio thread)."""
         self._status: Status | None = None
         self._pause_pending = False
         self._root_started = False
         self._aborted = False
+        self._executed = False
         # a CancelScope needs no run until entered; cancelled before, the run stops at once
         self._scope = trio.CancelScope()
         self._hold()
@@ -188,8 +190,7 @@ class Run:
         for stage in self.root.iterate_stages():
             if stage.held_by is self:
                 stage.held_by = None
-        if self.ended is not None:
-            self.ended.set()
+        self.ended.set()
 
     async def execute(self, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
         """Run the tree to its end, recording it; in the trio thread, once.
@@ -200,8 +201,14 @@ class Run:
         :data:`DRAIN_LIMIT` seconds to take the rest. ``task_status.started()`` is
         called once the root stage has started.
         """
-        if self.ended is None:
-            self.ended = trio.Event()
+        if self._executed:
+            raise StageStateError(
+                f"run {self.run_id} of {self.root.name!r} has been executed already: make a new "
+                "Run to run the tree again"
+            )
+        self._executed = True
+        if self.finished:  # ended before it started (its launcher failed)
+            return
         status: Status = "stopped"
         try:
             async with open_nursery() as nursery:
@@ -320,5 +327,4 @@ class RunGroup:
     async def wait(self) -> None:
         """Wait until every run started so far has ended."""
         for run in list(self.runs):
-            if run.ended is not None:
-                await run.ended.wait()
+            await run.ended.wait()

@@ -100,6 +100,8 @@ def test_a_tree_is_held_by_one_run_until_it_ends():
         Run(root.stages[0])
     trio.run(run.execute, clock=trio.testing.MockClock(autojump_threshold=0))
     assert run.status == "done"
+    with pytest.raises(StageStateError, match="executed already: make a new Run"):
+        trio.run(run.execute)
     Run(root).end("stopped")  # held again, and let go
 
 
