@@ -41,6 +41,8 @@ class ProcessExecutor(RemoteExecutor):
     :mod:`moalab.core.clock`; the child inherits this process's environment).
     """
 
+    _far_side_shared = False  # the child's objects end with it
+
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
                  python: str = sys.executable,
                  clock_sync: ClockSync | None = ClockSync(), **options: Any) -> None:

@@ -8,6 +8,7 @@ replies, stream items and property updates of remote objects.
 """
 
 import collections
+import logging
 import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,9 +23,10 @@ from ..core.dispatch import read_items
 from ..core.errors import InvalidArgument
 from ..core.memory import keep_large_buffers
 from ..core.nursery import open_nursery
+from ..core.realtime import fail_after_real
 from .clock import LOCAL_CLOCK, ClockSync, RemoteClock
 from .codec import decode_exception, decode_many, encode
-from .errors import ConnectionLost, ExecutorError, ExecutorNotRunning
+from .errors import ConnectionLost, ExecutorError, ExecutorNotRunning, UnknownObject
 from .executor import Executor
 from .future import Future
 from .registry import check_namespace, class_path
@@ -33,7 +35,12 @@ from .stream import receive_burst
 __all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
 
 
+logger = logging.getLogger("moalab.executor.remote")
+
 _CLOSE_TIMEOUT = 2.0  # for the close handshake of a stop
+_CLEAN_UP_TIMEOUT = 2.0
+"""Real seconds a stop gives the deletion of a run's objects: the link may be down or
+the far side stuck, and a stop must end (the server deletes them later itself)."""
 _ENDED_CLOSE_TIMEOUT = 0.2
 """For closing a connection that has ended: its link is marked down already, and a
 close handshake on a dead socket cannot finish; longer would only delay the
@@ -137,12 +144,24 @@ class RemoteExecutor(Executor):
     namespace, unless a run gives its own (:meth:`use_namespace`); an explicit
     namespace, ``""`` too, stays whatever the run. A process executor's child
     serves only its parent: its objects are its own in any namespace.
+
+    A clean stop deletes the objects the executor created or attached in a run's
+    namespace (one :meth:`use_namespace` gave), so they do not outlive the run on
+    the server: at best effort, within a few real seconds (a failure is logged to
+    ``moalab.executor.remote``, not raised; the server deletes a namespace nobody
+    uses after a grace time anyway). Objects of a namespace given to the
+    constructor stay, shared by intent. After the stop, :meth:`use_namespace` may
+    give it the next run's namespace.
     """
 
     supports_coroutine = True
 
     _heartbeats = True
     """Whether the transport is one connection that pings can keep watch on."""
+
+    _far_side_shared = True
+    """Whether the far side's objects outlive this executor's connection (a server's
+    do), so that a stop deletes a run's objects there."""
 
     def __init__(self, timeout: float | None = None, stream_window: int = 1024,
                  clock_sync: ClockSync | None = ClockSync(), on_lost: str = "fail",
@@ -161,6 +180,7 @@ class RemoteExecutor(Executor):
         self.stream_window = stream_window
         self._namespace_given = namespace is not None
         self._namespace = "" if namespace is None else check_namespace(namespace)
+        self._namespace_of_run = False  # given by use_namespace: its objects end with it
         self.on_lost = on_lost
         self.reconnect = reconnect
         self.heartbeat = (interval, dead_after)
@@ -213,6 +233,7 @@ class RemoteExecutor(Executor):
                 "executor of its own"
             )
         self._namespace = name
+        self._namespace_of_run = bool(name)
 
     def add_link_listener(self, listener: Callable[[bool], Any]) -> None:
         """Call ``listener(True)`` when the link comes back, ``listener(False)`` when it
@@ -253,6 +274,7 @@ class RemoteExecutor(Executor):
         scope, self._scope = self._scope, None
         if scope is None:
             return
+        await self._delete_run_objects()
         transport = self._transport
         if transport is not None:
             # close while the connection's tasks still run (a WebSocket close handshake
@@ -261,6 +283,38 @@ class RemoteExecutor(Executor):
                 await _close_quietly(transport)
         scope.cancel()
         await self._stopped.wait()
+
+    async def _delete_run_objects(self) -> None:
+        """Delete the far side's objects this executor created or attached, when they are
+        in a run's namespace: within :data:`_CLEAN_UP_TIMEOUT` real seconds, all at
+        once, even in a cancelled stop; a failure is logged. Called by a stop."""
+        if not (self._objects and self._namespace_of_run and self._far_side_shared):
+            return
+        objects, self._objects = self._objects, {}
+        where = f"{self._describe()} in namespace {self._namespace!r}"
+        if not self.connected:
+            logger.warning("%s: the link is down at the stop; the server deletes %s when "
+                           "its grace time is over", where, ", ".join(map(repr, objects)))
+            return
+        try:
+            with trio.CancelScope(shield=True), fail_after_real(_CLEAN_UP_TIMEOUT):
+                async with trio.open_nursery() as nursery:
+                    for obj in objects.values():
+                        nursery.start_soon(self._delete_quietly, obj, where)
+        except trio.TooSlowError:
+            logger.warning("%s: deleting the run's objects took over %g s; the server "
+                           "deletes those left when its grace time is over", where,
+                           _CLEAN_UP_TIMEOUT)
+
+    async def _delete_quietly(self, obj: Any, where: str) -> None:
+        """Delete ``obj`` on the far side; log why not if that fails."""
+        try:
+            await self.delete_remote_instance(obj)
+        except UnknownObject:  # deleted already (by another executor of the run)
+            logger.debug("%s: %r was deleted already", where, obj.name)
+        except Exception as exc:
+            logger.warning("%s: deleting %r failed (%s: %s); the server deletes it when "
+                           "its grace time is over", where, obj.name, type(exc).__name__, exc)
 
     async def _background(self, started: Future) -> None:
         """Connect, serve the connection until it ends, reconnect (with backoff)."""
