@@ -59,9 +59,11 @@ class Recorder:
         self.seq = 0
         self.bound: dict[Any, list[tuple[str, int]]] = {}
 
-    def make(self, cls: type[Record], **fields: Any) -> Record:
-        """Make the next record of this run, at the experiment time now, and emit it."""
-        record = cls(run_id=self.run_id, seq=self.seq, time=now(), **fields)
+    def make(self, cls: type[Record], time: float | None = None, **fields: Any) -> Record:
+        """Make the next record of this run, at experiment time ``time`` (default: now),
+        and emit it."""
+        record = cls(run_id=self.run_id, seq=self.seq, time=now() if time is None else time,
+                     **fields)
         self.seq += 1
         self.emit(record)
         return record

@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 import trio
 
-from ..core.clock import ClockOrigin, clock_kind, clock_origin
+from ..core.clock import ClockOrigin, clock_origin
 from ..core.errors import InvalidArgument, StageStateError
+from ..core.loggable import Loggable
 from ..core.nursery import open_nursery
 from ..core.realtime import cancel_after_real
 from ..core.records import RunEnd, RunStart, StageInfo
-from ..core.loggable import Loggable
 from ..log.recorder import Recorder, new_run_id
 from ..stage.runstate import RunState
 from ..stage.stage import MoaStage
@@ -231,11 +231,10 @@ class Run:
 
     async def _record_tree(self, recorder: Recorder, task_status: trio.TaskStatus) -> Status:
         origin = clock_origin()
-        start = recorder.make(
-            RunStart, root=self.root.name, clock=clock_kind(), started_at=origin.started_at,
-            stages=_tree(self.root), metadata=self.metadata,
-        )
-        self.origin = start.origin
+        recorder.make(RunStart, time=origin.start_time, root=self.root.name, clock=origin.clock,
+                      started_at=origin.started_at, stages=_tree(self.root),
+                      metadata=self.metadata)
+        self.origin = origin
         for instance in (*self.root.iterate_stages(), *self.devices):
             if isinstance(instance, Loggable):
                 recorder.add(instance)

@@ -29,8 +29,8 @@ from ..core.loggable import Loggable
 from ..core.nursery import open_nursery, unwrap_group
 from ..core.records import Outcome
 from .html import stage_tree_html
-from .snapshot import snapshot_tree, trial_text
 from .runstate import RunState, check_transition
+from .snapshot import snapshot_tree, trial_text
 
 __all__ = ("MoaStage",)
 
