@@ -99,7 +99,7 @@ FULL = Sizes(
     time_cap=1.5, warmup=50, lag_samples=2000, min_lag_samples=100,
     stream_items=5000, stream_cap=4.0, array_items=512, array_floats=16384,
     paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
-    delay_trials=300, delay_range=(0.001, 0.02), gate_trials=300, gate_rounds=5,
+    delay_trials=300, delay_range=(0.001, 0.02), gate_trials=600, gate_rounds=10,
     record_trials=6000,
 )
 """One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams."""

@@ -86,11 +86,12 @@ GOALS = (
     Goal("stage_engine", "gate_latency_p50_us", "absolute", "<=", 100),
     Goal("stage_engine", "gate_latency_p99_us", "absolute", "<=", 500),
     # issue 13: recording a run adds at most 10 us to a gate's reaction, and a sink that
-    # sleeps on every record leaves the stage engine's timing as it was
+    # sleeps on every record leaves the stage engine's timing as it was: against the
+    # tree run without records, and against the same run without that sink
     *(Goal(row, "gate_latency_p50_us", "absolute", "<=", OtherRow("stage_engine", plus=10))
       for row in ("stage_engine_records", "stage_engine_csv")),
-    Goal("stage_engine_slow", "gate_latency_p99_us", "absolute", "<=",
-         OtherRow("stage_engine", times=1.2)),
+    *(Goal("stage_engine_slow", "gate_latency_p99_us", "absolute", "<=", OtherRow(row, times=1.2))
+      for row in ("stage_engine", "stage_engine_records")),
     *(Goal(e, "clock_error_max_us", "absolute", "<=", "clock_goal_us")
       for e in ("websocket", "process", "rest", "websocket_proxy", "rest_proxy")),
 )
