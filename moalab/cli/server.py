@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
     parser.add_argument("--max-message-size", type=int, metavar="BYTES",
                         help="largest request accepted (default 16 MiB)")
+    parser.add_argument("--namespace-grace", type=float, metavar="SECONDS",
+                        help="how long the objects of a namespace other than the shared one "
+                        "last once no client uses it, e.g. after its client died (default 60)")
     return parser
 
 
@@ -205,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         config = merge_config(config, host=args.host, port=args.port, allow=args.allow,
                               token=args.token, data_dir=args.data_dir,
                               certfile=args.certfile, keyfile=args.keyfile,
-                              max_message_size=args.max_message_size)
+                              max_message_size=args.max_message_size,
+                              namespace_grace=args.namespace_grace)
         if args.graceful_timeout < 0:
             raise MoaError(f"--graceful-timeout {args.graceful_timeout} must be 0 or more")
         check_allowed_modules(config.allow)  # before anything else is said or generated

@@ -7,6 +7,10 @@ another): two namespaces may each hold an object named ``lever``, and a client
 sees only the objects of its own (listing shows them all). Each object gets a
 worker thread for its sync methods, and its Kivy property changes and
 ``on_data_update`` events are forwarded to the sessions that watch it.
+
+A namespace other than ``""`` is a run's, or one its clients share by intent:
+:meth:`ObjectRegistry.idle_namespaces` finds those nobody has used for a while, for
+a server to delete (a client that died cannot delete its objects); never ``""``.
 """
 
 import importlib
@@ -16,6 +20,7 @@ import re
 import reprlib
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from types import ModuleType
@@ -247,7 +252,8 @@ class ObjectRegistry:
 
     A namespace exists while it holds objects: objects outlive the sessions that
     created them (until deleted, or the registry closes), and so does their
-    namespace.
+    namespace; a server deletes those nobody uses (:meth:`idle_namespaces`), so
+    a client that died does not leave its objects for good.
 
     Classes are imported only from moalab's device modules (``ALWAYS_ALLOWED``)
     and the modules in ``allow`` (a module allows its submodules too);
@@ -264,6 +270,7 @@ class ObjectRegistry:
         self.allow_all = allow_all
         self.main_script = main_script
         self.objects: dict[tuple[str, str], RemoteObject] = {}
+        self._last_used: dict[str, float] = {}  # by namespace, time.monotonic()
 
     def _allowed(self, module: str) -> bool:
         return self.allow_all or any(
@@ -338,6 +345,7 @@ class ObjectRegistry:
         if not isinstance(name, str) or not name:
             raise InvalidArgument(f"object name {name!r} is not accepted: give a non-empty string")
         check_namespace(namespace)
+        self.touch(namespace)
         existing = self.objects.get((namespace, name))
         if existing is not None:
             if class_path(type(existing.obj)) != cls_path:
@@ -371,13 +379,65 @@ class ObjectRegistry:
             )
 
     def delete(self, name: str, namespace: str = "") -> None:
-        """Close and forget the object ``name`` of ``namespace`` (only that one)."""
-        self.get(name, namespace).close()
-        del self.objects[namespace, name]
+        """Close and forget the object ``name`` of ``namespace`` (only that one); forgotten
+        even if its ``close`` raises (its thread is stopped by then), which then
+        propagates."""
+        remote = self.get(name, namespace)
+        try:
+            remote.close()
+        finally:
+            del self.objects[namespace, name]
 
     def namespaces(self) -> set[str]:
         """The namespaces that hold objects."""
         return {namespace for namespace, _ in self.objects}
+
+    def touch(self, namespace: str) -> None:
+        """Note that a client uses ``namespace`` now: it made a request there, or stopped
+        watching one of its objects (see :meth:`idle_namespaces`)."""
+        self._last_used[namespace] = time.monotonic()
+
+    def idle_namespaces(self, grace: float) -> list[str]:
+        """The namespaces other than ``""`` unused for at least ``grace`` seconds: none of
+        their objects had a watcher (a session, an update stream, a REST call in
+        progress) and no request came (:meth:`touch`); for the caller to delete
+        (:meth:`delete_namespace`).
+
+        A namespace is in use while a watcher is seen here, and the end of a watch
+        touches it: one is idle no sooner than ``grace`` after its last client left,
+        and later by at most the time between two calls, so a client that reconnects
+        within ``grace`` finds its objects. Call it every so often, in the server's
+        trio thread.
+        """
+        now = time.monotonic()
+        watched: dict[str, bool] = {}
+        for (namespace, _), remote in self.objects.items():
+            if namespace:
+                watched[namespace] = watched.get(namespace, False) or bool(remote.watchers)
+        for namespace in [n for n in self._last_used if n not in watched]:
+            del self._last_used[namespace]  # no objects left there (or the shared one)
+        idle = []
+        for namespace, in_use in watched.items():
+            if in_use:
+                self._last_used[namespace] = now
+            elif now - self._last_used.setdefault(namespace, now) >= grace:
+                idle.append(namespace)
+        return idle
+
+    def delete_namespace(self, namespace: str) -> int:
+        """Delete every object of ``namespace`` and return how many there were. Each is
+        deleted even if another's ``close`` raises; the first such error propagates."""
+        names = [name for ns, name in self.objects if ns == namespace]
+        self._last_used.pop(namespace, None)
+        error: Exception | None = None
+        for name in names:
+            try:
+                self.delete(name, namespace)
+            except Exception as exc:  # the others go too: a namespace is not half deleted
+                error = error or exc
+        if error is not None:
+            raise error
+        return len(names)
 
     def describe(self) -> list[dict[str, Any]]:
         """Namespace, name, class and watcher count of every object, of every namespace."""

@@ -239,6 +239,8 @@ class Session:
             self._calls_of.clear()
             for remote in self._watching:
                 remote.watchers.discard(self)
+            # its namespace was in use until now: an idle one's grace starts here
+            self.registry.touch(self.namespace)
             self._release()
 
     def _release(self) -> None:

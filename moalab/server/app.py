@@ -9,7 +9,11 @@ A client works in a namespace (see :mod:`moalab.executor.registry`), named by th
 query parameter ``namespace``: once on ``/ws?namespace=run-3``, on every REST
 request (``/api/objects/lever/call/press?namespace=run-3``); without it, in
 ``""``, the shared one. A namespace the registry does not accept is refused: a
-REST request with 400, a WebSocket closed with code 4400 and the reason.
+REST request with 400, a WebSocket closed with code 4400 and the reason. A
+namespace other than ``""`` that no client has used for ``namespace_grace``
+seconds (no session or update stream watching its objects, no request) is deleted
+with its objects: a client that died leaves them that long, one that reconnects
+sooner finds them (see :meth:`~moalab.executor.registry.ObjectRegistry.idle_namespaces`).
 
 A failed request is answered with the exception's type and message; its
 traceback goes to the log ``moalab.server``, and to the client as well only when
@@ -39,6 +43,7 @@ from ..core.errors import InvalidArgument
 from ..executor.registry import ObjectRegistry, RemoteObject, check_namespace
 from ..executor.session import NAMESPACE_PARAM, FailureReport, Session
 from ..executor.websocket import BAD_REQUEST
+from .config import DEFAULT_NAMESPACE_GRACE
 from .docs import OPENAPI, index_page
 from .token import bearer_token, token_matches
 
@@ -50,6 +55,10 @@ POLICY_VIOLATION = 1008
 DEBUG_ENV = "MOALAB_SERVER_DEBUG"
 """Set to 1 and error replies carry the server's tracebacks (for debugging a rig's
 devices; the log has them either way)."""
+
+_LONGEST_EXPIRY_CHECK = 5.0
+"""Seconds at most between two looks for idle namespaces (and a quarter of their grace
+when shorter): a namespace goes at most that late."""
 
 Describe = Callable[[BaseException], dict[str, Any]]
 """The error of a reply, made from the exception (see :class:`FailureReport`)."""
@@ -161,9 +170,11 @@ class _UpdateList:
 
 
 def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
-               token: str | None = None, debug: bool | None = None) -> QuartTrio:
+               token: str | None = None, debug: bool | None = None,
+               namespace_grace: float = DEFAULT_NAMESPACE_GRACE) -> QuartTrio:
     """Build the app serving ``registry``; ``clock`` stamps clock echoes (default: the
-    experiment clock, which the devices' timestamps are on).
+    experiment clock, which the devices' timestamps are on). While it serves, a
+    namespace unused for ``namespace_grace`` seconds is deleted (see above).
 
     With a ``token``, every ``/api`` request needs ``Authorization: Bearer
     <token>`` (else 401, and nothing runs) and a WebSocket that does not bring
@@ -176,7 +187,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     app.url_map.merge_slashes = False
     if debug is None:
         debug = os.environ.get(DEBUG_ENV) == "1"
-    failures = FailureReport(tracebacks=debug, log=logging.getLogger("moalab.server"))
+    log = logging.getLogger("moalab.server")
+    failures = FailureReport(tracebacks=debug, log=log)
     sessions: set[Session] = set()  # the live WebSocket sessions, counted by /health
 
     def describer() -> Describe:
@@ -186,6 +198,35 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
 
     def failed(exc: BaseException, status: int) -> tuple[Response, int]:
         return _error(describer()(exc), status)
+
+    def unwatch(remote: RemoteObject, watcher: Any) -> None:
+        remote.watchers.discard(watcher)
+        registry.touch(remote.namespace)  # its REST client was there until now
+
+    expiry = trio.CancelScope()  # of the task deleting idle namespaces, while serving
+
+    async def delete_idle_namespaces() -> None:
+        with expiry:
+            while True:
+                await trio.sleep(min(namespace_grace / 4, _LONGEST_EXPIRY_CHECK))
+                for namespace in registry.idle_namespaces(namespace_grace):
+                    try:
+                        count = registry.delete_namespace(namespace)
+                    except Exception:  # a device's close failed; its objects are gone still
+                        log.warning("deleted namespace %r, unused for %g s; closing one of "
+                                    "its objects failed", namespace, namespace_grace,
+                                    exc_info=True)
+                    else:
+                        log.warning("deleted namespace %r and its %d object(s): no client "
+                                    "used it for %g s", namespace, count, namespace_grace)
+
+    @app.before_serving
+    async def start_expiry() -> None:
+        app.add_background_task(delete_idle_namespaces)
+
+    @app.after_serving
+    async def stop_expiry() -> None:
+        expiry.cancel()  # at once: the app's other background tasks get a deadline
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Any:
@@ -213,10 +254,11 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         if not request.path.startswith("/api/") or request.url_rule is None:
             return None
         try:
-            _namespace()
+            namespace = _namespace()
         except InvalidArgument as exc:
             await request.get_data()  # read, so the keep-alive connection stays usable
             return failed(exc, 400)
+        registry.touch(namespace)  # a REST client leaves no session: its requests count
         return None
 
     @app.route("/")
@@ -293,7 +335,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         except Exception as exc:  # raised by the device method, or a result that can't travel
             return failed(exc, 500)
         finally:
-            remote.watchers.discard(collected)
+            unwatch(remote, collected)
 
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
@@ -324,7 +366,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                 async for update in queue.receive:
                     yield _line(update)
             finally:
-                remote.watchers.discard(queue)
+                unwatch(remote, queue)
 
         return Response(lines(), mimetype="application/x-ndjson")
 

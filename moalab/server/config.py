@@ -10,11 +10,13 @@ A config file holds top-level keys only::
     certfile = "rig.pem"        # optional, with keyfile: serve https and wss
     keyfile = "rig-key.pem"
     max_message_size = 16777216 # bytes; a larger request closes its connection
+    namespace_grace = 60        # seconds a namespace nobody uses keeps its objects
 
 Relative paths are taken relative to the file's folder.
 """
 
 import importlib
+import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -25,11 +27,17 @@ from typing import Any
 from ..core.errors import InvalidArgument
 
 __all__ = ("ServerConfig", "load_config", "merge_config", "check_allowed_modules",
-           "DEFAULT_HOST", "DEFAULT_PORT")
+           "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_NAMESPACE_GRACE")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024
+DEFAULT_NAMESPACE_GRACE = 60.0
+"""Seconds a namespace other than the shared one keeps its objects once no client uses
+it. Its client may be reconnecting (the server takes a silent one for gone after
+15 s): the objects it finds are the ones it left, its devices' state intact. A
+client that died leaves them at most this long (each holds a thread, maybe a pin a
+new run wants)."""
 
 
 def _bad(source: str, key: str, value: Any, accepted: str) -> InvalidArgument:
@@ -113,6 +121,14 @@ def _check_file(source: str, key: str, value: Any, base: Path | None = None) -> 
     return path
 
 
+def _check_grace(source: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 < value < math.inf):
+        raise _bad(source, "namespace_grace", value,
+                   f"give seconds, more than 0 (default {DEFAULT_NAMESPACE_GRACE:g})")
+    return float(value)
+
+
 def _check_size(source: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
         raise _bad(source, "max_message_size", value,
@@ -133,6 +149,8 @@ class ServerConfig:
     :param keyfile: the certificate's private key (PEM).
     :param max_message_size: the largest request (WebSocket message or REST body)
         accepted, in bytes; a larger one closes that connection (413 for REST).
+    :param namespace_grace: seconds the objects of a namespace other than ``""`` last
+        once no client uses it (see :data:`DEFAULT_NAMESPACE_GRACE`).
 
     Raises :class:`~moalab.core.errors.InvalidArgument` for a value of the wrong
     type or out of range.
@@ -146,6 +164,7 @@ class ServerConfig:
     certfile: Path | None = None
     keyfile: Path | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE
+    namespace_grace: float = DEFAULT_NAMESPACE_GRACE
 
     def __post_init__(self) -> None:
         self._normalise("ServerConfig")
@@ -165,6 +184,7 @@ class ServerConfig:
                 f"{source}: certfile and keyfile go together; give both (TLS) or neither"
             )
         set_(self, "max_message_size", _check_size(source, self.max_message_size))
+        set_(self, "namespace_grace", _check_grace(source, self.namespace_grace))
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

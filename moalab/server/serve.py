@@ -59,7 +59,7 @@ async def serve(
     if config.certfile is not None:
         hypercorn_config.certfile = str(config.certfile)
         hypercorn_config.keyfile = str(config.keyfile)
-    app = create_app(registry, clock, config.token)
+    app = create_app(registry, clock, config.token, namespace_grace=config.namespace_grace)
     app.config["MAX_CONTENT_LENGTH"] = config.max_message_size
     try:
         await hypercorn_serve(GuardedApp(app), hypercorn_config, shutdown_trigger=shutdown_trigger,

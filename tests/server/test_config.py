@@ -69,6 +69,12 @@ def test_relative_data_dir_is_relative_to_the_file(tmp_path):
         ("data_dir = 3", "data_dir", "3", "folder path"),
         ('token = ""', "token", "''", "non-empty string"),
         ("token = 42", "token", "42", "non-empty string"),
+        ("namespace_grace = 0", "namespace_grace", "0", "give seconds, more than 0"),
+        ("namespace_grace = -5.0", "namespace_grace", "-5.0", "more than 0 (default 60)"),
+        ('namespace_grace = "60"', "namespace_grace", "'60'", "give seconds"),
+        ("namespace_grace = true", "namespace_grace", "True", "give seconds"),
+        ("namespace_grace = inf", "namespace_grace", "inf", "give seconds"),
+        ("namespace_grace = nan", "namespace_grace", "nan", "give seconds"),
     ],
 )
 def test_bad_values_name_file_key_value_and_accepted(tmp_path, line, key, value, accepted):
@@ -130,3 +136,13 @@ def test_bad_flag_values_name_the_command_line():
         merge_config(ServerConfig(), port=99999)
     with pytest.raises(InvalidArgument, match=r"command line: unknown option 'prot'"):
         merge_config(ServerConfig(), prot=1)
+
+
+def test_namespace_grace_from_file_and_flag(tmp_path):
+    assert ServerConfig().namespace_grace == 60.0
+    config = load_config(write(tmp_path, "namespace_grace = 300\n"))
+    assert config.namespace_grace == 300.0
+    assert merge_config(config, namespace_grace=None).namespace_grace == 300.0
+    assert merge_config(config, namespace_grace=0.5).namespace_grace == 0.5
+    with pytest.raises(InvalidArgument, match=r"command line: namespace_grace = -1 "):
+        merge_config(config, namespace_grace=-1)

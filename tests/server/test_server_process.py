@@ -46,6 +46,13 @@ def test_negative_graceful_timeout_is_refused():
     assert "--graceful-timeout" in result.stderr
 
 
+def test_a_bad_namespace_grace_is_refused():
+    result = run_cli("--port", "0", "--namespace-grace", "0")
+    assert result.returncode == 2
+    assert ("command line: namespace_grace = 0.0 is not accepted; give seconds, more than 0"
+            in " ".join(result.stderr.split()))
+
+
 def test_port_in_use():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
