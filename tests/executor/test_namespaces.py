@@ -4,6 +4,9 @@ Every test talks to the session's real moalab-server; namespaces are unique per
 test (the server is shared), the device is always named ``lever``.
 """
 
+import signal
+import time
+
 import httpx
 import pytest
 import trio
@@ -15,7 +18,7 @@ from moalab.executor.errors import UnknownObject
 from moalab.executor.rest import RestExecutor
 from moalab.executor.websocket import BAD_REQUEST, WebSocketExecutor
 
-from ..conftest import AUTH_HEADERS, WS_AUTH_HEADERS
+from ..conftest import AUTH_HEADERS, WS_AUTH_HEADERS, running_server
 from .conftest import unique_name, wait_until
 from .devices import Probe
 
@@ -235,3 +238,50 @@ async def test_a_namespace_the_server_refuses_fails_the_start_with_its_reason(mo
                                               "is not accepted"):
         with trio.fail_after(10):
             await executor.start_executor()
+
+
+async def run_executor_with_lever(server, **options) -> tuple[WebSocketExecutor, str]:
+    """A started executor in a run's namespace (as a run gives it), with a lever there."""
+    executor = WebSocketExecutor("127.0.0.1", server.port, clock_sync=None, **options)
+    executor.use_namespace(unique_name("run"))
+    await executor.start_executor()
+    await executor.ensure_remote_instance(Probe(name=LEVER, executor=executor))
+    return executor, executor.namespace
+
+
+async def timed_stop(executor) -> float:
+    start = time.monotonic()
+    with trio.fail_after(20):
+        await executor.stop_executor()
+    return time.monotonic() - start
+
+
+async def test_a_stop_does_not_wait_for_a_frozen_server(caplog):
+    """A server that answers nothing (stopped by SIGSTOP, as a Pi that hangs): the
+    stop gives up deleting the run's objects after 2 s, logs it, and ends."""
+    with running_server() as server:
+        # heartbeats that would take 30 s to call the link dead: only the stop's limit acts
+        executor, namespace = await run_executor_with_lever(server, heartbeat=(0.5, 30))
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            took = await timed_stop(executor)
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        assert 1.5 <= took <= 10  # the deletion's 2 s, then the close's 2 s at most
+        assert (f"in namespace '{namespace}': deleting the run's objects took over 2 s"
+                in caplog.text)
+        async with ws_executor(server) as lister:  # the deletion sent, run once it wakes
+            await wait_until(lambda: levers_gone(lister, namespace))
+
+
+async def levers_gone(executor, namespace: str) -> bool:
+    return namespace not in await levers(executor)
+
+
+async def test_a_stop_with_the_link_down_deletes_nothing_and_says_so(caplog):
+    with running_server() as server:
+        executor, namespace = await run_executor_with_lever(server)
+        server.process.send_signal(signal.SIGKILL)
+        await wait_until(lambda: not executor.connected)
+        assert await timed_stop(executor) <= 5
+    assert f"in namespace '{namespace}': the link is down at the stop" in caplog.text
