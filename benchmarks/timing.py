@@ -77,8 +77,9 @@ class GateTree:
         # channel's pump would open the gate at random
         self.device = device = DigitalChannel(name="beam")
         device.state = False
-        acted = self._acted = []
+        self._acted: list[float] = []
         self._dispatched: list[float] = []
+        acted = self._acted
         self._rng = rng
 
         class FirstAction(MoaStage):
@@ -141,6 +142,9 @@ SimpleCSVLogger and a TreeSink)."""
 
 
 async def run_gate_tree(tree: GateTree, sinks: list[Any] | None) -> None:
+    """Run ``tree`` with its driver: ``root.run_stage()`` when ``sinks`` is None, else
+    ``Run.execute`` recording it to ``sinks`` (closed after, if they close). Raises
+    RuntimeError if that run does not end 'done'."""
     async with trio.open_nursery() as nursery:
         nursery.start_soon(tree.drive)
         if sinks is None:

@@ -23,7 +23,6 @@ from benchmarks.common import (  # noqa: E402
     EXECUTORS,
     EXTRA_SUBJECTS,
     METRICS,
-    QUICK,
     STAGE_ENGINE_ROWS,
 )
 from benchmarks.report import summarize  # noqa: E402
@@ -229,9 +228,8 @@ def test_quick_table_shows_each_stage_engine_row():
 
 
 async def test_the_slow_sink_sleeps_while_the_tree_runs_and_the_run_waits_for_it(tmp_path):
-    from moalab.log.sink import MemorySink
-
     from benchmarks.timing import GATE_VARIANTS, GateTree, run_gate_tree
+    from moalab.log.sink import MemorySink
 
     tree = GateTree(20, random.Random(3))
     slow, = GATE_VARIANTS["stage_engine_slow"](tree, tmp_path)
