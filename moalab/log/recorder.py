@@ -5,6 +5,7 @@ it numbers the records it makes and hands each to ``emit``, synchronously, in th
 thread that changed the object (the experiment's trio thread).
 """
 
+import itertools
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -53,18 +54,21 @@ class Recorder:
     trigger names records each change of a logged name as a :class:`Change`.
     """
 
-    def __init__(self, emit: Callable[[Record], None], run_id: str | None = None) -> None:
+    def __init__(self, emit: Callable[[Record], None], run_id: str | None = None,
+                 clock: Callable[[], float] = now) -> None:
+        """``clock`` reads the experiment time for each record; a run gives its
+        :func:`~moalab.core.clock.clock_reader` (cheaper than :func:`moalab.now`)."""
         self.emit = emit
         self.run_id = run_id or new_run_id()
-        self.seq = 0
+        self.clock = clock
+        self._next_seq = itertools.count().__next__
         self.bound: dict[Any, list[tuple[str, int]]] = {}
 
     def make(self, cls: type[Record], time: float | None = None, **fields: Any) -> Record:
         """Make the next record of this run, at experiment time ``time`` (default: now),
         and emit it."""
-        record = cls(run_id=self.run_id, seq=self.seq, time=now() if time is None else time,
-                     **fields)
-        self.seq += 1
+        record = cls(run_id=self.run_id, seq=self._next_seq(),
+                     time=self.clock() if time is None else time, **fields)
         self.emit(record)
         return record
 
@@ -96,24 +100,48 @@ class Recorder:
         uids = self.bound.setdefault(loggable, [])
         if not triggers:
             for name in tracked:
-                uids.append((name, loggable.fbind(name, self._changed, name, [name])))
+                uids.append((name, loggable.fbind(name, self._maker(loggable, name, [name]))))
             return
         for trigger in triggers:
             names = tracked
             if trigger not in tracked and loggable.property(trigger, quiet=True) is not None:
                 names = [trigger]
-            uids.append((trigger, loggable.fbind(trigger, self._callback(loggable, trigger),
-                                                 trigger, names)))
+            uids.append((trigger, loggable.fbind(trigger, self._maker(loggable, trigger, names))))
 
-    def _callback(self, loggable: Loggable, trigger: str) -> Callable[..., None]:
-        if isinstance(loggable, MoaStage):
-            if trigger in _STAGE_RECORDS:
-                return self._stage
-            if trigger == "on_record_event":
-                return self._user_event
-        if isinstance(loggable, Device) and trigger == "on_data_update":
-            return self._device
-        return self._changed
+    def _maker(self, obj: Any, trigger: str, names: Sequence[str]) -> Callable[..., None]:
+        """The callback that records ``trigger`` of ``obj``: made once per binding, with
+        what does not change while it is bound (a run holds its tree) read now, as a
+        stage transition makes several records."""
+        emit, run_id, name, clock, seq = self.emit, self.run_id, obj.name, self.clock, \
+            self._next_seq
+        path = obj.path if isinstance(obj, MoaStage) else ""
+        cls = _STAGE_RECORDS.get(trigger) if isinstance(obj, MoaStage) else None
+        read_values = _values_reader(tuple(names))
+
+        if cls is not None:
+            outcome = {"on_trial_end": "trial_outcome", "on_stage_end": "outcome"}.get(trigger)
+            if outcome is None:
+                def record(*_: Any) -> None:
+                    emit(cls(run_id=run_id, seq=seq(), time=clock(), path=path, name=name,
+                             count=obj.count, values=read_values(obj)))
+            else:
+                def record(*_: Any) -> None:
+                    emit(cls(run_id=run_id, seq=seq(), time=clock(), path=path, name=name,
+                             count=obj.count, values=read_values(obj),
+                             outcome=getattr(obj, outcome)))
+        elif isinstance(obj, MoaStage) and trigger == "on_record_event":
+            def record(_: Any, event: str, values: dict[str, Any], *__: Any) -> None:
+                emit(UserEvent(run_id=run_id, seq=seq(), time=clock(), path=path, name=name,
+                               event=event, values=values))
+        elif isinstance(obj, Device) and trigger == "on_data_update":
+            def record(*_: Any) -> None:
+                emit(DeviceUpdate(run_id=run_id, seq=seq(), time=clock(), device=name,
+                                  values=read_values(obj)))
+        else:
+            def record(*_: Any) -> None:
+                emit(Change(run_id=run_id, seq=seq(), time=clock(), source=name, path=path,
+                            trigger=trigger, values=read_values(obj)))
+        return record
 
     def remove(self, loggable: Loggable) -> None:
         """Stop recording ``loggable``."""
@@ -125,25 +153,11 @@ class Recorder:
         for loggable in list(self.bound):
             self.remove(loggable)
 
-    # the callbacks Kivy calls: (trigger, names, obj, *the event's or property's args)
 
-    def _stage(self, trigger: str, names: Sequence[str], stage: MoaStage, *_: Any) -> None:
-        fields: dict[str, Any] = {}
-        if trigger == "on_trial_end":
-            fields["outcome"] = stage.trial_outcome
-        elif trigger == "on_stage_end":
-            fields["outcome"] = stage.outcome
-        self.make(_STAGE_RECORDS[trigger], path=stage.path, name=stage.name, count=stage.count,
-                  values={name: getattr(stage, name) for name in names}, **fields)
-
-    def _user_event(self, trigger: str, names: Sequence[str], stage: MoaStage, event: str,
-                    values: dict[str, Any], *_: Any) -> None:
-        self.make(UserEvent, path=stage.path, name=stage.name, event=event, values=values)
-
-    def _device(self, trigger: str, names: Sequence[str], device: Device, *_: Any) -> None:
-        self.make(DeviceUpdate, device=device.name,
-                  values={name: getattr(device, name) for name in names})
-
-    def _changed(self, trigger: str, names: Sequence[str], obj: Any, *_: Any) -> None:
-        self.make(Change, source=obj.name, path=obj.path if isinstance(obj, MoaStage) else "",
-                  trigger=trigger, values={name: getattr(obj, name) for name in names})
+def _values_reader(names: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
+    """A function reading ``names`` of an object into a dict (one name, the usual
+    case of a stage's ``count``, without a loop)."""
+    if len(names) == 1:
+        (only,) = names
+        return lambda obj: {only: getattr(obj, only)}
+    return lambda obj: {name: getattr(obj, name) for name in names}

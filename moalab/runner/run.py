@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import trio
 
-from ..core.clock import ClockOrigin, clock_origin
+from ..core.clock import ClockOrigin, clock_origin, clock_reader
 from ..core.errors import InvalidArgument, StageStateError
 from ..core.loggable import Loggable
 from ..core.nursery import open_nursery
@@ -214,7 +214,7 @@ class Run:
             async with open_nursery() as nursery:
                 feeding = trio.CancelScope(shield=True)
                 nursery.start_soon(self._feed_sinks, feeding)
-                recorder = Recorder(self.stream.emit, self.run_id)
+                recorder = Recorder(self.stream.emit, self.run_id, clock_reader())
                 try:
                     status = await self._record_tree(recorder, task_status)
                 finally:
