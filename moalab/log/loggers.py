@@ -30,15 +30,28 @@ class SimpleCSVLogger(ObjectLogger):
     every row is flushed to the operating system as it is written, so killing
     the process loses no row already logged. ``fsync=True`` also forces rows to
     disk (survives a power cut; slower). An existing file is never overwritten
-    unless ``overwrite=True``. Use as a context manager or call :meth:`close`.
+    unless ``overwrite=True``; ``append=True`` continues it (a resumed session):
+    a row cut short by a crash is dropped, the indices go on from the last row,
+    and the new run's origin lines come before its first row. Use as a context
+    manager or call :meth:`close`.
     """
 
     def __init__(self, filename: str | os.PathLike, overwrite: bool = False,
-                 fsync: bool = False) -> None:
+                 fsync: bool = False, append: bool = False) -> None:
         super().__init__()
+        if overwrite and append:
+            raise InvalidArgument(
+                f"log file {os.fspath(filename)!r}: overwrite=True and append=True exclude "
+                "each other; choose one"
+            )
         self.filename = os.fspath(filename)
         self.overwrite = overwrite
+        self.append = append
         self.fsync = fsync
+        # continuing a log: its next index is known before its first row is made
+        self._continued = append and os.path.exists(self.filename)
+        if self._continued:
+            self.count = _continue_csv(self.filename)
         self._file: IO[str] | None = None
         self._writer: Any = None
         self._closed = False
@@ -46,6 +59,10 @@ class SimpleCSVLogger(ObjectLogger):
     def open(self) -> None:
         """Create the file and write the header (done by the first row otherwise)."""
         if self._file is not None:
+            return
+        if self._continued:
+            self._file = open(self.filename, "a", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._file)
             return
         try:
             # "x" creates the file only if it does not exist, in one step
@@ -94,6 +111,21 @@ class SimpleCSVLogger(ObjectLogger):
         if self._opened():
             self._writer.writerows(rows)
             self._flush()
+
+
+def _continue_csv(filename: str) -> int:
+    """Drop a last row cut short (no line end) from the CSV log ``filename``; return
+    the index its next row gets."""
+    with open(filename, "rb+") as file:
+        data = file.read()
+        if data and not data.endswith(b"\n"):
+            file.truncate(data.rfind(b"\n") + 1)
+    last = -1
+    with open(filename, newline="", encoding="utf-8") as file:
+        for row in csv.reader(file):
+            if row and row[0].isdigit():
+                last = int(row[0])
+    return last + 1
 
 
 class SimpleTerminalLogger(ObjectLogger):

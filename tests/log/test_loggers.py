@@ -10,6 +10,7 @@ import pytest
 import trio
 
 from moalab import (
+    Change,
     ClockOrigin,
     Delay,
     InvalidArgument,
@@ -207,3 +208,25 @@ def test_python_logger_with_own_logger_and_level(caplog):
     assert [r.levelno for r in caplog.records] == [logging.DEBUG]
     with pytest.raises(InvalidArgument, match="level='loud'"):
         PythonLogger(level="loud")
+
+
+def test_a_csv_log_continued_drops_a_torn_row_and_goes_on_from_its_last_index(tmp_path):
+    path = tmp_path / "run.csv"
+    first = SimpleCSVLogger(path)
+    first.consume(Change(run_id="r", seq=1, time=1.0, source="box", path="box",
+                         trigger="paused_by", values={"paused_by": "user"}))
+    first.consume(Change(run_id="r", seq=2, time=2.0, source="box", path="box",
+                         trigger="paused_by", values={"paused_by": ""}))
+    first.close()
+    with path.open("a") as file:  # a crash in the middle of writing a row
+        file.write("2,3.0,bo")
+    second = SimpleCSVLogger(path, append=True)
+    second.consume(Change(run_id="s", seq=1, time=0.5, source="box", path="box",
+                          trigger="paused_by", values={"paused_by": "code"}))
+    second.close()
+    rows = [line.split(",") for line in path.read_text().splitlines()
+            if not line.startswith("#")]
+    assert [row[0] for row in rows] == ["index", "0", "1", "2"]
+    assert rows[-1][-1] == "code"
+    with pytest.raises(InvalidArgument, match="exclude each other"):
+        SimpleCSVLogger(path, append=True, overwrite=True)
