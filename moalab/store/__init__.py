@@ -1,0 +1,50 @@
+"""The lab store: the lab folder and its config, the lab database (SQLAlchemy models,
+Alembic migrations) and the worker threads that call it from trio."""
+
+from .config import CONFIG_NAME, LabConfig, write_default
+from .database import (
+    STALE_AFTER,
+    Database,
+    QualificationInfo,
+    RigInfo,
+    SessionInfo,
+    SubjectInfo,
+    TrialInfo,
+)
+from .errors import (
+    DatabaseUnavailable,
+    NameTaken,
+    SchemaTooNew,
+    SchemaTooOld,
+    SessionNotHeld,
+    StoreError,
+    SubjectBusy,
+    UnknownName,
+)
+from .lab import LAB_ENV, Lab
+from .worker import DatabaseWorker, TrialWriter
+
+__all__ = (
+    "CONFIG_NAME",
+    "LAB_ENV",
+    "STALE_AFTER",
+    "Database",
+    "DatabaseUnavailable",
+    "DatabaseWorker",
+    "Lab",
+    "LabConfig",
+    "NameTaken",
+    "QualificationInfo",
+    "RigInfo",
+    "SchemaTooNew",
+    "SchemaTooOld",
+    "SessionInfo",
+    "SessionNotHeld",
+    "StoreError",
+    "SubjectBusy",
+    "SubjectInfo",
+    "TrialInfo",
+    "TrialWriter",
+    "UnknownName",
+    "write_default",
+)

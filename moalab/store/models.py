@@ -1,0 +1,193 @@
+"""The lab database's tables, as SQLAlchemy 2 typed models.
+
+The migrations (``migrations/versions``) make these tables; a test checks that the
+two agree. Nothing outside ``moalab.store`` sees these classes: the database's
+methods return frozen dataclasses (``moalab.store.database``).
+"""
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = (
+    "Base",
+    "Subject",
+    "Rig",
+    "Session",
+    "Trial",
+    "SessionStateRow",
+    "Qualification",
+    "Counter",
+    "SEXES",
+    "EXECUTORS",
+    "STATUSES",
+    "KINDS",
+)
+
+SEXES = ("F", "M", "U")
+EXECUTORS = ("websocket", "rest", "process", "thread")
+STATUSES = ("created", "running", "interrupted", "submitted", "failed", "abandoned")
+KINDS = ("main", "training", "screening")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator):
+    """A UTC datetime: aware on the Python side whatever the database keeps (SQLite
+    keeps no zone, so a naive value read back is UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Subject(Base):
+    """A mouse, a rat, a participant. ``personal`` lists the fields that identify a
+    person (left out of exports)."""
+
+    __tablename__ = "subjects"
+    __table_args__ = (CheckConstraint(_one_of("sex", SEXES), name="subject_sex"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    species: Mapped[str | None] = mapped_column(String(200))
+    sex: Mapped[str] = mapped_column(String(1), default="U")
+    dob: Mapped[date | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    personal: Mapped[list[str]] = mapped_column(default=list)
+
+
+class Rig(Base):
+    """A rig and how to reach its devices: executor kind, host and port."""
+
+    __tablename__ = "rigs"
+    __table_args__ = (CheckConstraint(_one_of("executor", EXECUTORS), name="rig_executor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    executor: Mapped[str] = mapped_column(String(20))
+    host: Mapped[str | None] = mapped_column(String(255))
+    port: Mapped[int | None]
+
+
+class Session(Base):
+    """One run of a protocol's tree for one subject. While ``running`` the owner
+    (host, pid) holds it and keeps ``heartbeat`` fresh."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", STATUSES), name="session_status"),
+        CheckConstraint(_one_of("kind", KINDS), name="session_kind"),
+        # at most one running session per subject, across processes and PCs: the
+        # database refuses the second, so no check-then-write race can let it in
+        Index("one_running_session_per_subject", "subject_id", unique=True,
+              sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
+        Index("sessions_by_subject_protocol", "subject_id", "protocol"),
+    )
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    protocol: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int]
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rig_id: Mapped[int | None] = mapped_column(ForeignKey("rigs.id"))
+    status: Mapped[str] = mapped_column(String(20), default="created")
+    kind: Mapped[str] = mapped_column(String(20), default="main")
+    step: Mapped[int | None]
+    created: Mapped[datetime]
+    started: Mapped[datetime | None]
+    ended: Mapped[datetime | None]
+    data_dir: Mapped[str] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None]
+    heartbeat: Mapped[datetime | None]
+
+
+class Trial(Base):
+    """One recorded trial of a session: its ``values`` and start / end times."""
+
+    __tablename__ = "trials"
+    __table_args__ = (UniqueConstraint("session_id", "index", name="one_trial_per_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    index: Mapped[int]
+    values: Mapped[dict[str, Any]]
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
+
+
+class SessionStateRow(Base):
+    """A session's SessionState: its first ``init`` and its latest ``data``."""
+
+    __tablename__ = "session_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), unique=True)
+    init: Mapped[Any | None] = mapped_column(JSON)
+    data: Mapped[Any | None] = mapped_column(JSON)
+
+
+class Qualification(Base):
+    """A subject's qualification (e.g. a protocol's training): the current row has
+    ``revoked`` None; revoked rows stay as history."""
+
+    __tablename__ = "qualifications"
+    __table_args__ = (
+        Index("one_current_qualification", "subject_id", "name", unique=True,
+              sqlite_where=text("revoked IS NULL"),
+              postgresql_where=text("revoked IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[int]
+    granted: Mapped[datetime]
+    revoked: Mapped[datetime | None]
+
+
+class Counter(Base):
+    """A named count kept in the database so it survives restarts and is shared by
+    every process (e.g. a protocol's screening slots in use)."""
+
+    __tablename__ = "counters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    value: Mapped[int] = mapped_column(default=0)
