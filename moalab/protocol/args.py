@@ -80,7 +80,7 @@ class ArgType:
         except ValueError as exc:
             detail = f" ({exc.detail})" if isinstance(exc, _Refused) and exc.detail else ""
             raise InvalidArgument(
-                f"{subject}: {value!r} (a {type(value).__name__}) does not fit "
+                f"{subject}: {value!r} ({type(value).__name__}) does not fit "
                 f"{self.name}{detail}"
             ) from None
 

@@ -113,7 +113,7 @@ def _check_rows(rows: Iterable[Any], label: str,
     for number, row in enumerate(rows, start=1):
         where = f"conditions {label} row {number}"
         if not isinstance(row, Mapping):
-            raise InvalidArgument(f"{where}: {row!r} (a {type(row).__name__}) is not a row; "
+            raise InvalidArgument(f"{where}: {row!r} ({type(row).__name__}) is not a row; "
                                   "give a dict of column: value")
         expected = list(types) if types is not None else list(checked[0]) if checked else None
         if expected is not None:
@@ -157,7 +157,7 @@ def load_conditions(source: Source,
             rows = _check_rows(_read_json(path, label), label, types)
     elif isinstance(source, Mapping) or not isinstance(source, Iterable):
         raise InvalidArgument(
-            f"conditions {source!r} (a {type(source).__name__}) is not accepted; give a .csv "
+            f"conditions {source!r} ({type(source).__name__}) is not accepted; give a .csv "
             "or .json path, or a list (or generator) of dicts, one per unit")
     else:
         label = "list" if isinstance(source, Sequence) else type(source).__name__

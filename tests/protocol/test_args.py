@@ -171,7 +171,7 @@ def test_json_round_trip():
 
 def test_a_stored_value_that_no_longer_fits_is_named():
     stored = args_to_dict(Args())
-    with pytest.raises(InvalidArgument, match=r"Args field n_trials \(stored\): '20' \(a str\) "
+    with pytest.raises(InvalidArgument, match=r"Args field n_trials \(stored\): '20' \(str\) "
                                                "does not fit int"):
         args_from_dict(Args, {**stored, "n_trials": "20"})
     with pytest.raises(InvalidArgument, match="field side .*'up'.* does not fit Side"):

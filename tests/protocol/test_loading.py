@@ -9,7 +9,7 @@ import pytest
 
 from moalab import InvalidArgument
 from moalab.protocol import load_protocol, load_protocols
-from tests.protocol.bases import AbstractBase, Base, Imported
+from tests.protocol.bases import Base, Imported
 
 HEADER = "from tests.protocol.bases import AbstractBase, Base, Imported\n"
 
