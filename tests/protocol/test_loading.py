@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from moalab import InvalidArgument
-from moalab.protocol import load_protocol, load_protocols
+from moalab.protocol import load_protocol, load_protocols, parse_args
 from tests.protocol.bases import Base, Imported
 
 HEADER = "from tests.protocol.bases import AbstractBase, Base, Imported\n"
@@ -177,3 +177,19 @@ def test_a_missing_module_and_a_missing_dependency(package):
 def test_a_spec_that_is_neither_file_nor_module(spec):
     with pytest.raises(InvalidArgument, match=rf"'{spec}' is neither a Python file"):
         load_protocols(spec, Base)
+
+
+def test_a_files_string_annotations_resolve(tmp_path):
+    # dataclasses and parse_args look the file's module up by name in sys.modules
+    path = tmp_path / "future.py"
+    path.write_text("from __future__ import annotations\n" + HEADER + textwrap.dedent("""
+        from dataclasses import dataclass
+
+        @dataclass
+        class Args:
+            n_trials: int = 20
+
+        class Later(Base):
+            Args = Args
+        """))
+    assert parse_args(load_protocol(str(path), Base).Args, ["n_trials=4"]).n_trials == 4
