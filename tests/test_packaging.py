@@ -15,7 +15,11 @@ def test_every_package_is_listed_in_pyproject():
         ".".join(path.parent.relative_to(ROOT).parts)
         for path in (ROOT / "moalab").rglob("__init__.py")
     }
-    found.add("moalab.examples")  # installed from examples/
+    # examples/ is installed as moalab.examples, its subfolders as its subpackages
+    found |= {
+        ".".join(("moalab", *path.parent.relative_to(ROOT).parts))
+        for path in (ROOT / "examples").rglob("__init__.py")
+    }
     assert listed == found
 
 

@@ -11,6 +11,7 @@ from rich.text import Text
 from ..core.errors import MoaError
 from . import failure
 from .bench import add_bench_arguments, run_bench
+from .lab import LAB_COMMANDS, add_lab_commands, run_lab_command
 from .run import EXIT_INTERRUPTED, default_log_path, run_cli_experiment
 from .script import CONVENTION, load_module, load_script
 
@@ -50,11 +51,15 @@ def _speed(text: str) -> float:
     return value
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_timing(parser: argparse.ArgumentParser) -> None:
     timing = parser.add_mutually_exclusive_group()
     timing.add_argument("--dry-run", action="store_true",
                         help="run in virtual time: delays pass at once")
     timing.add_argument("--speed", type=_speed, metavar="FACTOR", help=SPEED_HELP)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    _add_timing(parser)
     parser.add_argument("--log", type=Path, metavar="FILE.csv",
                         help="CSV log file (default: <name>-<date>-<time>.csv here)")
     parser.add_argument("--overwrite", action="store_true", help="overwrite an existing log file")
@@ -88,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(demo)
 
+    add_lab_commands(commands, _add_timing)
+
     add_bench_arguments(commands.add_parser(
         "bench", help="run the executor benchmark suite (from a source checkout)",
         description="Time every executor, the transport floor and the stage engine's timing; "
@@ -109,13 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         errors.print(Text.assemble((f"moalab {args.command}: ", "red"), message))
         return 2
 
-    if args.speed is not None and args.speed > SPEED_WARN:
+    if getattr(args, "speed", None) is not None and args.speed > SPEED_WARN:
         errors.print(Text.assemble(
             ("warning: ", "yellow"),
             f"at --speed {args.speed:g} the run's own work is not sped up: each 0.1 ms of "
             f"it adds {args.speed * 1e-4:g} s to the logged durations",
         ))
     try:
+        if args.command in LAB_COMMANDS:
+            return run_lab_command(args, console)
         if args.command == "demo":
             experiment = load_module(DEMO_MODULE)
             stem = "moalab-demo"

@@ -2,10 +2,11 @@
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import trio
 import trio.testing
@@ -24,7 +25,7 @@ from . import failure
 from .live import LiveView
 from .script import Experiment
 
-__all__ = ("run_cli_experiment", "default_log_path")
+__all__ = ("run_cli_experiment", "default_log_path", "run_with_signals", "make_clock")
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -39,7 +40,8 @@ def default_log_path(stem: str) -> Path:
     return path
 
 
-def _make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
+def make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
+    """The clock of a run: virtual for ``--dry-run`` (at once) or ``--speed``, else real."""
     if dry_run:
         return trio.testing.MockClock(autojump_threshold=0)
     if speed is not None:
@@ -47,9 +49,11 @@ def _make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
     return None
 
 
-async def _run_with_signals(run: Run, console: Console) -> bool:
-    """Run ``run``; the first SIGINT/SIGTERM stops the tree cleanly, the second
-    cancels it. Returns whether a signal arrived."""
+async def run_with_signals(execute: Callable[[], Awaitable[Any]], stop: Callable[[], None],
+                           running: Callable[[], bool], console: Console) -> bool:
+    """Await ``execute()``; the first SIGINT/SIGTERM calls ``stop()`` (a clean stop),
+    the second, or one while not ``running()``, cancels it. Returns whether a signal
+    arrived."""
     interrupted = False
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
@@ -57,14 +61,14 @@ async def _run_with_signals(run: Run, console: Console) -> bool:
             async def watch_signals() -> None:
                 nonlocal interrupted
                 async for _ in signals:
-                    if interrupted or not run.root.active:
+                    if interrupted or not running():
                         nursery.cancel_scope.cancel()
                     interrupted = True
                     console.print("[yellow]stopping the experiment (again to abort)...[/]")
-                    run.stop()
+                    stop()
 
             nursery.start_soon(watch_signals)
-            await run.execute()
+            await execute()
             nursery.cancel_scope.cancel()
     return interrupted
 
@@ -88,7 +92,7 @@ def run_cli_experiment(
     frames and the stage it was raised in, or with every frame when ``full_traceback``.
     """
     console = console or Console()
-    clock = _make_clock(dry_run, speed)
+    clock = make_clock(dry_run, speed)
     if log_path.is_dir():
         raise InvalidArgument(f"--log {str(log_path)!r} is a folder: give a file name, "
                               "e.g. run1.csv")
@@ -118,7 +122,8 @@ def run_cli_experiment(
         )
         try:
             with display:
-                interrupted = trio.run(_run_with_signals, run, console, clock=clock)
+                interrupted = trio.run(run_with_signals, run.execute, run.stop,
+                                       lambda: run.root.active, console, clock=clock)
         finally:
             if live:  # the live view's last line ends before anything else is printed
                 console.line()

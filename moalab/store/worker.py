@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import trio
 
@@ -43,6 +43,11 @@ class DatabaseWorker:
 
 
 _STOP = object()
+
+
+class _State(NamedTuple):
+    init: Any
+    data: Any
 
 
 class TrialWriter:
@@ -81,6 +86,15 @@ class TrialWriter:
                              f"trial {index} came after the session ended")
         self._queue.put((index, values, start, end))
 
+    def put_state(self, init: Any, data: Any) -> None:
+        """Queue a save of the session's state (after the trials put before it; any
+        thread; never blocks). Of several queued at once only the last is written."""
+        self._raise_error()
+        if self._closed:
+            raise StoreError(f"the trial writer of session {self.session_id} is closed: "
+                             "its state came after the session ended")
+        self._queue.put(_State(init, data))
+
     def flush(self) -> None:
         """Block until every trial put so far is written; raise a write error."""
         if self._thread.is_alive():
@@ -117,12 +131,14 @@ class TrialWriter:
                                        max(0.0, next_beat - time.monotonic()))
             except queue.Empty:
                 item = None  # time for a heartbeat
-            batch, done = [], []
+            batch, done, state = [], [], None
             while True:
                 if item is _STOP:
                     stop = True
                 elif isinstance(item, threading.Event):
                     done.append(item)
+                elif isinstance(item, _State):
+                    state = item
                 elif item is not None:
                     batch.append(item)
                 try:
@@ -131,16 +147,18 @@ class TrialWriter:
                     break
             beat = next_beat is not None and time.monotonic() >= next_beat
             if self.error is None:
-                self._write(batch, beat)
+                self._write(batch, state, beat)
             if beat:
                 next_beat = time.monotonic() + every
             for event in done:
                 event.set()
 
-    def _write(self, batch: list, beat: bool) -> None:
+    def _write(self, batch: list, state: "_State | None", beat: bool) -> None:
         try:
             if batch:
                 self.database.add_trials(self.session_id, batch)
+            if state is not None:
+                self.database.save_state(self.session_id, state.init, state.data)
             if beat:
                 self.database.heartbeat(self.session_id, self.host, self.pid)
         except Exception as error:  # kept for put / flush / close: never lost

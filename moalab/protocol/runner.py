@@ -1,0 +1,325 @@
+"""ProtocolRunner: a lab's sessions of one protocol (Mephisto's TaskRunner).
+
+It plans a subject's next session (training step, screening or the main
+protocol: :mod:`moalab.protocol.gates`), creates it in the lab's database, runs
+its tree through the one run path (:class:`~moalab.runner.run.Run`) with its
+records to the session's CSV log and its trials to the database, and cleans up.
+Database calls made while a run goes on run in a worker thread
+(:class:`~moalab.store.worker.DatabaseWorker`); trials and state are queued
+(:class:`~moalab.store.worker.TrialWriter`), so a stage never waits on them.
+"""
+
+import os
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from ..core.errors import MoaError
+from ..log.loggers import SimpleCSVLogger
+from ..runner.run import Run
+from ..store.database import STALE_AFTER, SessionInfo, SubjectInfo
+from ..store.lab import Lab
+from ..store.worker import DatabaseWorker, TrialWriter
+from .args import args_from_dict, args_to_dict, parse_args
+from .conditions import load_conditions, next_units
+from .gates import ScreeningRequired, TrainingRequired, qualification_names
+from .protocol import Protocol, check_protocol_class
+from .session import Session, SessionState
+from .static import StaticProtocol
+
+__all__ = ("ProtocolRunner", "SubjectRefused", "SessionPlan", "LOG_NAME")
+
+HEARTBEAT_EVERY = STALE_AFTER / 3
+"""Seconds between a running session's heartbeats (its lock is stale after
+:data:`~moalab.store.database.STALE_AFTER`)."""
+
+LOG_NAME = "log.csv"
+"""The session's CSV log, in its data folder."""
+
+
+class SubjectRefused(MoaError):
+    """The subject may not run this protocol now; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What a subject's next session of a protocol is: 'main', 'training' (at
+    ``step``) or 'screening'; ``units_done``: a static protocol's units done before."""
+
+    kind: str
+    step: int | None = None
+    units_done: int = 0
+
+
+class ProtocolRunner:
+    """Runs the sessions of ``protocol`` (a Protocol subclass) in ``lab``.
+
+    The Mephisto methods: :meth:`get_init_data`, :meth:`run_session`,
+    :meth:`cleanup_session`, :meth:`get_data_for_session`. Plain methods run in the
+    calling thread (the command line's, before or after its trio run);
+    :meth:`run_session` runs in a trio run.
+    """
+
+    def __init__(self, lab: Lab, protocol: type[Protocol]) -> None:
+        self.lab = lab
+        self.protocol_class = check_protocol_class(protocol)
+        if issubclass(protocol, TrainingRequired):
+            protocol.check_training()
+        if issubclass(protocol, ScreeningRequired):
+            protocol.check_screening()
+        self.names = qualification_names(protocol.name)
+
+    @property
+    def database(self) -> Any:
+        return self.lab.database
+
+    # ------------------------------------------------------------- planning
+
+    def plan(self, subject: SubjectInfo) -> SessionPlan:
+        """The subject's next session; raises :class:`SubjectRefused` saying why not."""
+        cls, db, names = self.protocol_class, self.database, self.names
+        where = f"subject {subject.name!r} cannot run protocol {cls.name!r}"
+        if not cls().subject_can_run(subject):
+            raise SubjectRefused(f"{where}: its subject_can_run hook says no")
+        if issubclass(cls, TrainingRequired):
+            trained = db.qualification(subject.name, names.trained)
+            if trained == 0:
+                raise SubjectRefused(
+                    f"{where}: it failed training (validate_training); "
+                    f"`moalab subject requalify {subject.name} {names.trained}` clears that")
+            if trained is None:
+                return SessionPlan("training", db.qualification(subject.name, names.step) or 0)
+        if issubclass(cls, ScreeningRequired):
+            screened = db.qualification(subject.name, names.screened)
+            if screened == 0:
+                raise SubjectRefused(
+                    f"{where}: it failed screening (validate_screening); "
+                    f"`moalab subject requalify {subject.name} {names.screened}` clears that")
+            if screened is None:
+                return SessionPlan("screening")
+        if issubclass(cls, StaticProtocol):
+            done = self._units_done(subject.name)
+            if not next_units(cls.load_table(), done, cls.units_per_session):
+                raise SubjectRefused(
+                    f"{where}: it has done all {done} units of the protocol's table")
+            return SessionPlan("main", units_done=done)
+        return SessionPlan("main")
+
+    def _units_done(self, subject: str, but: str | None = None) -> int:
+        return sum(info.n_trials for info in self.database.subject_sessions(
+            subject, self.protocol_class.name) if info.kind == "main" and info.id != but)
+
+    # -------------------------------------------------------------- sessions
+
+    def create_session(self, subject: str, args: Sequence[str] = (),
+                       rig: str | None = None) -> SessionInfo:
+        """Make the subject's next session in the database (status 'created') and its
+        data folder. Everything is checked first (subject, rig, args, the gates);
+        nothing is written when a check fails."""
+        cls, db = self.protocol_class, self.database
+        info = db.get_subject(subject)
+        if rig is not None:
+            db.get_rig(rig)
+        parsed = parse_args(cls.Args, list(args))
+        plan = self.plan(info)
+        if plan.kind == "screening" and not db.take_slot(
+                self._slots(), cls.max_screening_sessions):  # type: ignore[attr-defined]
+            raise SubjectRefused(
+                f"subject {subject!r} cannot run protocol {cls.name!r}: its "
+                f"{cls.max_screening_sessions} screening sessions are "  # type: ignore[attr-defined]
+                "all taken (an abandoned one frees its place)")
+        session = db.create_session(subject, cls.name, cls.version, args_to_dict(parsed),
+                                    rig=rig, kind=plan.kind, step=plan.step)
+        self.lab.session_folder(session.id)
+        return session
+
+    def _slots(self) -> str:
+        return f"{self.protocol_class.name}-screening-slots"
+
+    def open_session(self, info: SessionInfo, writer: TrialWriter | None = None) -> Session:
+        """The :class:`Session` of database row ``info``: its args, trials and state."""
+        cls, db = self.protocol_class, self.database
+        if info.protocol != cls.name:
+            raise SubjectRefused(
+                f"session {info.id} is of protocol {info.protocol!r}, not {cls.name!r}: give "
+                "that protocol's file")
+        trials = [trial.values for trial in db.list_trials(info.id)]
+        init, data = db.load_state(info.id)
+        state = SessionState(init, data, save=writer.put_state if writer else None,
+                             trials=trials)
+        session = Session(
+            info, cls(), db.get_subject(info.subject),
+            db.get_rig(info.rig) if info.rig else None,
+            args_from_dict(cls.Args, info.args), self.lab.session_folder(info.id), trials, state,
+            write_trial=writer.put if writer else None,
+        )
+        if issubclass(cls, StaticProtocol) and info.kind == "main":
+            session.units_done = self._units_done(session.subject.name, but=info.id)
+            session.units = next_units(cls.load_table(), session.units_done,
+                                       cls.units_per_session)
+        return session
+
+    def get_init_data(self, session: Session) -> Any:
+        """The state a session starts from: a resumed session's own, else the
+        protocol's ``init_data``."""
+        existing = session.state.get_init_state()
+        return existing if existing is not None else session.protocol.init_data(session)
+
+    def get_data_for_session(self, session: Session) -> dict[str, Any]:
+        """The session's data for review or export (``SessionState.get_parsed_data``)."""
+        return session.state.get_parsed_data()
+
+    async def run_session(self, info: SessionInfo, sinks: Iterable[Any] = (),
+                          on_run: Callable[[Run], None] | None = None) -> SessionInfo:
+        """Run session ``info`` (new or interrupted) to its end; return its row.
+
+        Claims it (raises :class:`~moalab.store.errors.SubjectBusy` if its subject
+        has another session running), runs its tree with its records to the
+        session's CSV log (continued on a resume) and to ``sinks`` (``on_run`` is
+        given the :class:`Run` as it is made, e.g. to stop it), and ends it:
+        'submitted' (the tree ended, or a training step graduated), 'interrupted'
+        (stopped: ``moalab session resume`` continues it) or 'failed'.
+        """
+        db, worker = self.database, DatabaseWorker(self.database)
+        info = await worker.call(db.claim_session, info.id, socket.gethostname(), os.getpid())
+        writer = TrialWriter(db, info.id, heartbeat_every=HEARTBEAT_EVERY)
+        session: Session | None = None
+        graduation: _Graduation | None = None
+        status, error = "failed", None
+        try:
+            session = self.open_session(info, writer)
+            if session.state.set_init_state(self.get_init_data(session)):
+                session.state.save_data()
+            if info.kind == "training":
+                graduation = _Graduation(self, session)
+            tree = self._build_tree(session)
+            log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
+            session_sinks = [log, *sinks]
+            run = Run(tree, session.protocol.devices(session), session.protocol.executors(session),
+                      session_sinks, metadata=self._metadata(session))
+            if graduation is not None:
+                graduation.run = run
+            if on_run is not None:
+                on_run(run)
+            try:
+                await run.execute()
+            finally:
+                log.close()
+            status, error = _session_status(run, graduation)
+            session.state.save_data()
+        except BaseException as exc:
+            error = error or f"{type(exc).__name__}: {exc}"
+            status = "interrupted" if not isinstance(exc, Exception) else "failed"
+            raise
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._end(worker, writer, session, graduation, status, error)
+        return await worker.call(db.get_session, info.id)
+
+    def _build_tree(self, session: Session) -> Any:
+        protocol = session.protocol
+        if session.kind == "training":
+            step = type(protocol).training_steps[session.step or 0]  # type: ignore[attr-defined]
+            return protocol.build_training_tree(session, step)  # type: ignore[attr-defined]
+        if session.kind == "screening":
+            return protocol.build_screening_tree(session)  # type: ignore[attr-defined]
+        return protocol.build_tree(session)
+
+    def _metadata(self, session: Session) -> dict[str, Any]:
+        return {"session": session.id, "subject": session.subject.name,
+                "protocol": session.protocol.name, "version": session.protocol.version,
+                "kind": session.kind, "step": session.step,
+                "rig": session.rig.name if session.rig else None}
+
+    async def _end(self, worker: DatabaseWorker, writer: TrialWriter, session: Session | None,
+                   graduation: "_Graduation | None", status: str, error: str | None) -> None:
+        """Write the rest, run the post-session gates and hook, end the row."""
+        try:
+            await trio.to_thread.run_sync(writer.close)
+        except Exception as exc:  # noqa: BLE001 - recorded on the session, not lost
+            status, error = "failed", f"trials not written: {type(exc).__name__}: {exc}"
+        try:
+            if session is not None and status == "submitted":
+                error = await worker.call(self._after_submitted, session, graduation)
+        except Exception as exc:  # a gate's verdict that is not a bool: the session failed
+            status, error = "failed", str(exc)
+            raise
+        finally:
+            await worker.call(self.database.end_session, writer.session_id, status, error)
+
+    def _after_submitted(self, session: Session, graduation: "_Graduation | None") -> str | None:
+        """The gates' verdicts and ``on_session_submitted``; in a worker thread.
+        Returns the hook's exception as text, if it raised."""
+        db, names, cls = self.database, self.names, self.protocol_class
+        subject = session.subject.name
+        if graduation is not None and graduation.done:
+            steps = cls.training_steps  # type: ignore[attr-defined]
+            step = (session.step or 0) + 1
+            if step < len(steps):
+                db.grant(subject, names.step, step)
+            else:
+                passed = _verdict(cls, "validate_training", session.protocol.validate_training,
+                                  session.state.get_data())
+                db.grant(subject, names.trained, 1 if passed else 0)
+        elif session.kind == "screening":
+            passed = _verdict(cls, "validate_screening",
+                              session.protocol.validate_screening,  # type: ignore[attr-defined]
+                              session.state.get_data())
+            db.grant(subject, names.screened, 1 if passed else 0)
+        try:
+            session.protocol.on_session_submitted(session)
+        except Exception as exc:  # noqa: BLE001 - recorded on the session (Mephisto's hook)
+            return f"on_session_submitted raised {type(exc).__name__}: {exc}"
+        return None
+
+    def cleanup_session(self, info: SessionInfo) -> None:
+        """After an interruption or stop: a session left 'created' (never started) is
+        deleted; one that ran keeps its outputs (the CSV is flushed per row, trials
+        and state are in the database)."""
+        current = self.database.get_session(info.id)
+        if current.status == "created":
+            self.lab.discard_session(info.id)
+            if current.kind == "screening":
+                self.database.free_slot(self._slots())
+
+
+def _verdict(cls: type, hook: str, fn: Any, data: Any) -> bool:
+    result = fn(data)
+    if not isinstance(result, bool):
+        raise SubjectRefused(
+            f"protocol {cls.name!r}: {hook} returned {result!r}; it must return True or "
+            "False")
+    return result
+
+
+def _session_status(run: Run, graduation: "_Graduation | None") -> tuple[str, str | None]:
+    if run.status == "failed":
+        error = run.error
+        return "failed", f"{type(error).__name__}: {error}" if error else None
+    if run.status == "stopped" and not (graduation and graduation.done):
+        return "interrupted", None
+    return "submitted", None
+
+
+class _Graduation:
+    """Checks a training session's step rule at each trial's end; a pass stops the run."""
+
+    def __init__(self, runner: ProtocolRunner, session: Session) -> None:
+        cls, db = runner.protocol_class, runner.database
+        self.step = cls.training_steps[session.step or 0]  # type: ignore[attr-defined]
+        # the trials of the subject's earlier sessions at this step count too
+        self.before = [trial.values for info in db.subject_sessions(session.subject.name, cls.name)
+                       if info.kind == "training" and info.step == session.step
+                       and info.id != session.id for trial in db.list_trials(info.id)]
+        self.run: Run | None = None
+        self.done = False
+        session.on_trial_recorded(self.check)
+
+    def check(self, session: Session) -> None:
+        if not self.done and self.step.graduation.passed([*self.before, *session.trials]):
+            self.done = True
+            if self.run is not None:
+                self.run.stop()
