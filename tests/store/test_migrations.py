@@ -1,0 +1,135 @@
+"""The lab database's schema: the migrations make the models' tables, a lab made by
+an older moalab is upgraded, one from a newer moalab is refused, and an unreachable
+database says so."""
+
+import shutil
+import socket
+import sqlite3
+import time
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from moalab.store import Database, DatabaseUnavailable, SchemaTooNew, SchemaTooOld
+from moalab.store.database import MIGRATIONS
+from moalab.store.models import Base
+
+REVISION_0002 = '''"""A test-only second revision: a column on counters."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("counters") as batch:
+        batch.add_column(sa.Column("note", sa.Text))
+'''
+
+
+def test_the_migrations_make_the_models_tables(database):
+    engine = create_engine(database.url)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection),
+                                           Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+    assert database.revision() == database.head() == "0001"
+
+
+def test_a_database_without_a_schema_is_too_old(database_url):
+    with pytest.raises(SchemaTooOld, match=r"has no moalab schema, older than this "
+                                           r"moalab's \(schema 0001\): run `moalab lab "
+                                           r"upgrade`"):
+        Database.open(database_url)
+
+
+def test_an_older_schema_is_refused_then_upgraded(database, tmp_path):
+    database.add_subject("m1")
+    newer = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, newer, ignore=shutil.ignore_patterns("__pycache__"))
+    (newer / "versions" / "0002_counter_note.py").write_text(REVISION_0002)
+
+    with pytest.raises(SchemaTooOld, match=r"has schema 0001, older than this moalab's "
+                                           r"\(schema 0002\): run `moalab lab upgrade`"):
+        Database.open(database.url, migrations=newer)
+    upgraded = Database.open(database.url, upgrade=True, migrations=newer)
+    try:
+        assert upgraded.revision() == "0002"
+        assert upgraded.get_subject("m1").name == "m1"  # the rows are kept
+        engine = create_engine(database.url)
+        try:
+            assert "note" in {c["name"] for c in inspect(engine).get_columns("counters")}
+        finally:
+            engine.dispose()
+    finally:
+        upgraded.close()
+    # this moalab (schema 0001) now meets a database from a newer one
+    with pytest.raises(SchemaTooNew, match=r"made by a newer moalab \(schema 0002, "
+                                           r"unknown to this one\): upgrade moalab"):
+        Database.open(database.url)
+    with pytest.raises(SchemaTooNew):
+        Database.open(database.url, upgrade=True)
+
+
+def test_a_revision_from_the_future_is_refused(database):
+    engine = create_engine(database.url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaTooNew, match=r"schema f00d"):
+        Database.open(database.url, upgrade=True)
+
+
+def test_the_sqlite_file_is_in_wal_mode(tmp_path):
+    url = f"sqlite:///{tmp_path / 'lab.sqlite'}"
+    Database.open(url, upgrade=True).close()
+    with sqlite3.connect(tmp_path / "lab.sqlite") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_postgresql_nobody_answers_on(tmp_path):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql+psycopg://lab:s3cret@127.0.0.1:{port}/lab"
+    start = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as error:
+        Database.open(url)
+    assert time.monotonic() - start < 10
+    message = str(error.value)
+    assert f"postgresql+psycopg://lab:***@127.0.0.1:{port}/lab" in message
+    assert "s3cret" not in message and "[database] url" in message
+
+
+def test_a_sqlite_file_that_cannot_be_made(tmp_path):
+    with pytest.raises(DatabaseUnavailable, match="unable to open database file"):
+        Database.open(f"sqlite:///{tmp_path / 'no-such-folder' / 'lab.sqlite'}", upgrade=True)
+
+
+def test_a_locked_sqlite_database(tmp_path, monkeypatch):
+    import moalab.store.database as store_database
+
+    monkeypatch.setattr(store_database, "BUSY_TIMEOUT", 0.5)
+    url = f"sqlite:///{tmp_path / 'lab.sqlite'}"
+    database = Database.open(url, upgrade=True)
+    holder = sqlite3.connect(tmp_path / "lab.sqlite", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+        start = time.monotonic()
+        with pytest.raises(DatabaseUnavailable, match="database is locked"):
+            database.add_subject("m1")
+        assert time.monotonic() - start < 5
+        holder.execute("ROLLBACK")
+        database.add_subject("m1")  # and works once it is free
+    finally:
+        holder.close()
+        database.close()
