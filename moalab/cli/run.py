@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from ..core.errors import InvalidArgument
-from ..core.nursery import leaves
+from ..core.nursery import leaves, open_nursery
 from ..log.loggers import SimpleCSVLogger
 from ..log.sink import TreeSink
 from ..runner.run import Run
@@ -56,7 +56,8 @@ async def run_with_signals(execute: Callable[[], Awaitable[Any]], stop: Callable
     arrived."""
     interrupted = False
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
+        # a lone failure comes out as itself, for the command line to show
+        async with open_nursery() as nursery:
 
             async def watch_signals() -> None:
                 nonlocal interrupted

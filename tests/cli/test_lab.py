@@ -1,0 +1,156 @@
+"""The lab from the command line, as real processes on a real SQLite lab: sessions of the
+example protocols through training into the main protocol, kill -9 and resume, two
+sessions of one subject at once, and bad input."""
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from moalab.store import Lab
+
+from .helpers import EXAMPLES, command, env, read_rows, run, signal_when, wait_until
+
+SUGAR = EXAMPLES / "protocols" / "sugar_pellet.py"
+MOCK = "moalab.protocol.mock"
+
+
+@pytest.fixture
+def lab(tmp_path):
+    result = run("moalab", "lab", "init", tmp_path / "lab", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "lab"
+    for name in ("rat-1", "rat-2"):
+        assert run("moalab", "subject", "add", name, "--species", "rat", cwd=folder
+                   ).returncode == 0
+    return folder
+
+
+def moalab_json(folder, *args):
+    result = run("moalab", *args, "--json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_subject_goes_through_training_into_the_main_protocol(lab):
+    kinds = []
+    for _ in range(3):
+        result = run("moalab", "session", "run", SUGAR, "--subject", "rat-1", "--dry-run",
+                     "--arg", "n_trials=4", cwd=lab, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.startswith("session ")
+    sessions = moalab_json(lab, "session", "list")
+    kinds = [(s["kind"], s["step"], s["status"]) for s in sessions]
+    assert kinds == [("training", 0, "submitted"), ("training", 1, "submitted"),
+                     ("main", None, "submitted")]
+    main = sessions[-1]
+    assert {"id", "subject", "protocol", "version", "status", "started", "ended", "n_trials",
+            "rig", "data_dir"} <= set(main)
+    assert (main["subject"], main["protocol"], main["version"], main["n_trials"]) == (
+        "rat-1", "sugar-pellet", 1, 4)
+    shown = moalab_json(lab, "session", "show", main["id"])
+    assert [t["index"] for t in shown["trials"]] == [0, 1, 2, 3]
+    assert set(shown["trials"][0]["values"]) == {"correct", "pressed"}
+    rows = read_rows(lab / "data" / main["id"] / "log.csv")
+    assert rows[-1]["name"] == "Root stage" and rows[-1]["trigger"] == "on_stage_end"
+    subject = moalab_json(lab, "subject", "show", "rat-1")
+    assert subject["qualifications"] == {"sugar-pellet-training-step": 1,
+                                         "sugar-pellet-trained": 1}
+
+
+def trials_of(folder, session_id):
+    lab = Lab.find(folder)
+    try:
+        return [t.index for t in lab.database.list_trials(session_id)]
+    finally:
+        lab.close()
+
+
+def only_session(folder):
+    lab = Lab.find(folder)
+    try:
+        return lab.database.list_sessions()
+    finally:
+        lab.close()
+
+
+def test_a_session_killed_mid_trial_is_interrupted_and_resumes_where_it_stopped(lab):
+    n = 12
+    process = subprocess.Popen(
+        [*command("moalab"), "session", "run", MOCK, "--subject", "rat-1", "--speed", "20",
+         "--arg", f"n_trials={n}"], cwd=lab, env=env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: only_session(lab) and only_session(lab)[0].n_trials >= 4, 60,
+                   "4 trials recorded")
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    (listed,) = moalab_json(lab, "session", "list")
+    assert listed["status"] == "interrupted"
+    done = listed["n_trials"]
+    assert 4 <= done < n
+    log = lab / "data" / listed["id"] / "log.csv"
+    before = read_rows(log)
+
+    result = run("moalab", "session", "resume", listed["id"], "--dry-run", cwd=lab, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = moalab_json(lab, "session", "show", listed["id"])
+    assert shown["status"] == "submitted"
+    assert [t["index"] for t in shown["trials"]] == list(range(n))
+    assert [t["values"]["trial"] for t in shown["trials"]] == list(range(n))
+    # the log goes on in the same file: what was there is kept, no index twice
+    after = read_rows(log)
+    assert after[:len(before)] == before
+    indices = [int(row["index"]) for row in after]
+    assert sorted(set(indices)) == sorted(set(indices)) and indices == sorted(indices)
+    trial_ends = [r for r in after if r["name"] == "trial" and r["trigger"] == "on_trial_end"]
+    assert len(trial_ends) >= n
+
+
+def test_a_second_session_of_a_running_subject_is_refused_naming_the_first(lab):
+    ready = lambda: bool(only_session(lab)) and only_session(lab)[0].status == "running"  # noqa: E731
+    second: dict = {}
+
+    def start_second_then_ready():
+        if not ready():
+            return False
+        second["result"] = run("moalab", "session", "run", MOCK, "--subject", "rat-1",
+                               "--dry-run", cwd=lab)
+        return True
+
+    process, stdout, stderr, _ = signal_when(
+        [*command("moalab"), "session", "run", MOCK, "--subject", "rat-1", "--speed", "5",
+         "--arg", "n_trials=1000"], lab, start_second_then_ready, "the first session running")
+    first = [s for s in only_session(lab)]
+    assert len(first) == 1, first  # the refused one left nothing behind
+    result = second["result"]
+    assert result.returncode == 2
+    assert first[0].id in result.stderr and "rat-1" in result.stderr
+    assert first[0].status == "interrupted"  # the first was stopped by the signal
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["session", "run", MOCK, "--subject", "rat-9", "--dry-run"], "rat-9"),
+    (["session", "run", MOCK, "--subject", "rat-1", "--rig", "box-9", "--dry-run"], "box-9"),
+    (["session", "run", "no_such_protocol.py", "--subject", "rat-1"], "no_such_protocol.py"),
+    (["session", "run", MOCK, "--subject", "rat-1", "--arg", "n_trials=many"], "n_trials"),
+    (["session", "resume", "nosuchsession"], "nosuchsession"),
+])
+def test_bad_input_names_the_problem_and_leaves_no_session(lab, args, problem):
+    result = run("moalab", *args, cwd=lab)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert problem in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
+    assert only_session(lab) == []
+
+
+def test_a_folder_that_is_not_a_lab_and_a_corrupt_config_are_named(tmp_path, lab):
+    result = run("moalab", "subject", "list", cwd=tmp_path)
+    assert result.returncode == 2 and "moalab lab init" in result.stderr
+    (lab / "moalab-lab.toml").write_text("[database\nurl = 3\n")
+    result = run("moalab", "subject", "list", cwd=lab)
+    assert result.returncode == 2 and "moalab-lab.toml" in result.stderr
