@@ -12,7 +12,6 @@ import secrets
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, delete, event, func, select, update
+from sqlalchemy import create_engine, delete, event, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session as OrmSession
 
 from ..core.errors import InvalidArgument
@@ -37,6 +41,16 @@ from .errors import (
     SessionNotHeld,
     SubjectBusy,
     UnknownName,
+)
+from .infos import (
+    QualificationInfo,
+    RigInfo,
+    SessionInfo,
+    SubjectInfo,
+    TrialInfo,
+    rig_info,
+    session_infos,
+    subject_info,
 )
 from .models import (
     EXECUTORS,
@@ -51,6 +65,7 @@ from .models import (
     Trial,
 )
 
+# the Info classes are the methods' return types: importable from here too
 __all__ = (
     "Database",
     "SubjectInfo",
@@ -73,65 +88,6 @@ CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to answer."""
 END_STATUSES = ("interrupted", "submitted", "failed", "abandoned")
 SUBJECT_FIELDS = ("name", "species", "sex", "dob", "notes")
-
-
-@dataclass(frozen=True)
-class SubjectInfo:
-    name: str
-    species: str | None
-    sex: str
-    dob: date | None
-    notes: str
-    personal: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RigInfo:
-    name: str
-    executor: str
-    host: str | None
-    port: int | None
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """A session; ``data_dir`` is relative to the lab's data folder, times are UTC."""
-
-    id: str
-    subject: str
-    protocol: str
-    version: int
-    args: dict[str, Any]
-    rig: str | None
-    status: str
-    kind: str
-    step: int | None
-    created: datetime
-    started: datetime | None
-    ended: datetime | None
-    data_dir: str
-    error: str | None
-    owner_host: str | None
-    owner_pid: int | None
-    heartbeat: datetime | None
-    n_trials: int
-
-
-@dataclass(frozen=True)
-class TrialInfo:
-    index: int
-    values: dict[str, Any]
-    start: float | None
-    end: float | None
-
-
-@dataclass(frozen=True)
-class QualificationInfo:
-    subject: str
-    name: str
-    value: int
-    granted: datetime
-    revoked: datetime | None
 
 
 def _now() -> datetime:
@@ -306,17 +262,17 @@ class Database:
         row = Subject(name=name, species=species, sex=sex, dob=dob, notes=notes,
                       personal=list(personal))
         self._add_named("subject", name, row)
-        return _subject_info(row)
+        return subject_info(row)
 
     def get_subject(self, name: str) -> SubjectInfo:
         """The subject ``name``; raises UnknownName."""
         with self._unit() as session:
-            return _subject_info(self._subject_row(session, name))
+            return subject_info(self._subject_row(session, name))
 
     def list_subjects(self) -> list[SubjectInfo]:
         """Every subject, by name."""
         with self._unit() as session:
-            return [_subject_info(row) for row in
+            return [subject_info(row) for row in
                     session.scalars(select(Subject).order_by(Subject.name))]
 
     def add_rig(self, name: str, executor: str, host: str | None = None,
@@ -333,17 +289,17 @@ class Database:
                                   f"(1-65535)")
         row = Rig(name=name, executor=executor, host=host, port=port)
         self._add_named("rig", name, row)
-        return _rig_info(row)
+        return rig_info(row)
 
     def get_rig(self, name: str) -> RigInfo:
         """The rig ``name``; raises UnknownName."""
         with self._unit() as session:
-            return _rig_info(self._rig_row(session, name))
+            return rig_info(self._rig_row(session, name))
 
     def list_rigs(self) -> list[RigInfo]:
         """Every rig, by name."""
         with self._unit() as session:
-            return [_rig_info(row) for row in session.scalars(select(Rig).order_by(Rig.name))]
+            return [rig_info(row) for row in session.scalars(select(Rig).order_by(Rig.name))]
 
     def _add_named(self, kind: str, name: str, row: Subject | Rig) -> None:
         try:
@@ -482,7 +438,7 @@ class Database:
         UnknownName."""
         self._interrupt_dead()
         with self._unit() as session:
-            infos = _session_infos(session, Session.id == session_id)
+            infos = session_infos(session, Session.id == session_id)
             if not infos:
                 self._session_row(session, session_id)
             return infos[0]
@@ -499,7 +455,7 @@ class Database:
                 where.append(Session.subject_id == self._subject_row(session, subject).id)
             if protocol is not None:
                 where.append(Session.protocol == protocol)
-            return _session_infos(session, *where)
+            return session_infos(session, *where)
 
     def subject_sessions(self, subject: str, protocol: str) -> list[SessionInfo]:
         """The sessions of ``subject`` for ``protocol``, oldest first."""
@@ -695,26 +651,3 @@ def _trial_recorded(session_id: str, indices: list[int]) -> InvalidArgument:
     return InvalidArgument(f"session {session_id} already has trial index "
                            f"{', '.join(map(str, indices))}: each trial is recorded once "
                            f"(a resumed session continues after its last trial)")
-
-
-def _subject_info(row: Subject) -> SubjectInfo:
-    return SubjectInfo(row.name, row.species, row.sex, row.dob, row.notes,
-                       tuple(row.personal))
-
-
-def _rig_info(row: Rig) -> RigInfo:
-    return RigInfo(row.name, row.executor, row.host, row.port)
-
-
-def _session_infos(session: OrmSession, *where: Any) -> list[SessionInfo]:
-    n_trials = (select(func.count(Trial.id)).where(Trial.session_id == Session.id)
-                .correlate(Session).scalar_subquery())
-    query = (select(Session, Subject.name, Rig.name, n_trials)
-             .join(Subject, Session.subject_id == Subject.id)
-             .outerjoin(Rig, Session.rig_id == Rig.id)
-             .where(*where).order_by(Session.created, Session.id))
-    return [SessionInfo(
-        row.id, subject, row.protocol, row.version, row.args, rig, row.status, row.kind,
-        row.step, row.created, row.started, row.ended, row.data_dir, row.error,
-        row.owner_host, row.owner_pid, row.heartbeat, count,
-    ) for row, subject, rig, count in session.execute(query)]
