@@ -1,5 +1,6 @@
 """MockProtocol: a small protocol for tests (Mephisto's MockBlueprint)."""
 
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,11 +40,15 @@ class _MockTrial(MoaStage):
 
 class MockProtocol(Protocol):
     """Runs ``n_trials`` trials of ``trial_duration`` seconds, each recorded; a resumed
-    session runs only the trials not recorded yet. No devices."""
+    session runs only the trials not recorded yet. No devices. Its init state is a
+    random token, so a test can tell whether a resume set it again."""
 
     name = "mock"
     version = 1
     Args = MockArgs
+
+    def init_data(self, session: "Session") -> dict[str, str]:
+        return {"token": secrets.token_hex(8)}
 
     def build_tree(self, session: "Session") -> MoaStage:
         args = session.args

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from moalab.store import Lab
+from tests.store.conftest import postgres_url  # noqa: F401 - the fixture
 
 from .helpers import EXAMPLES, command, env, read_rows, run, signal_when, wait_until
 
@@ -67,6 +68,14 @@ def trials_of(folder, session_id):
         lab.close()
 
 
+def init_state(folder, session_id):
+    lab = Lab.find(folder)
+    try:
+        return lab.database.load_state(session_id)[0]
+    finally:
+        lab.close()
+
+
 def only_session(folder):
     lab = Lab.find(folder)
     try:
@@ -91,6 +100,8 @@ def test_a_session_killed_mid_trial_is_interrupted_and_resumes_where_it_stopped(
             process.kill()
     (listed,) = moalab_json(lab, "session", "list")
     assert listed["status"] == "interrupted"
+    init = init_state(lab, listed["id"])
+    assert init and init["token"]
     done = listed["n_trials"]
     assert 4 <= done < n
     log = lab / "data" / listed["id"] / "log.csv"
@@ -100,6 +111,7 @@ def test_a_session_killed_mid_trial_is_interrupted_and_resumes_where_it_stopped(
     assert result.returncode == 0, result.stdout + result.stderr
     shown = moalab_json(lab, "session", "show", listed["id"])
     assert shown["status"] == "submitted"
+    assert init_state(lab, listed["id"]) == init  # set_init_state did not run again
     assert [t["index"] for t in shown["trials"]] == list(range(n))
     assert [t["values"]["trial"] for t in shown["trials"]] == list(range(n))
     # the log goes on in the same file: what was there is kept, no index twice
@@ -154,3 +166,27 @@ def test_a_folder_that_is_not_a_lab_and_a_corrupt_config_are_named(tmp_path, lab
     (lab / "moalab-lab.toml").write_text("[database\nurl = 3\n")
     result = run("moalab", "subject", "list", cwd=lab)
     assert result.returncode == 2 and "moalab-lab.toml" in result.stderr
+
+
+def test_two_labs_sharing_one_postgresql_refuse_a_second_session_of_a_subject(
+        tmp_path, postgres_url):
+    labs = [tmp_path / "pc1", tmp_path / "pc2"]
+    for folder in labs:
+        result = run("moalab", "lab", "init", folder, "--database", postgres_url, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert run("moalab", "subject", "add", "rat-1", cwd=labs[0]).returncode == 0
+    assert [s["name"] for s in moalab_json(labs[1], "subject", "list")] == ["rat-1"]
+    second: dict = {}
+
+    def first_running_then_second():
+        if [s for s in moalab_json(labs[1], "session", "list") if s["status"] == "running"]:
+            second["result"] = run("moalab", "session", "run", MOCK, "--subject", "rat-1",
+                                   "--dry-run", cwd=labs[1])
+            return True
+        return False
+
+    signal_when([*command("moalab"), "session", "run", MOCK, "--subject", "rat-1", "--speed",
+                 "5", "--arg", "n_trials=1000"], labs[0], first_running_then_second,
+                "the session on the first PC running")
+    (first,) = moalab_json(labs[0], "session", "list")
+    assert second["result"].returncode == 2 and first["id"] in second["result"].stderr
