@@ -221,3 +221,28 @@ def test_protocol_classes_are_checked():
 
     with pytest.raises(InvalidArgument, match="training_steps"):
         ProtocolRunner(None, NoSteps)
+
+
+class TrainedAndScreened(TrainingRequired, ScreeningRequired, Protocol):
+    name = "both"
+    training_steps = [TrainingStep("only", TrialCount(2))]
+    max_screening_sessions = 5
+
+    def build_training_tree(self, session, step):
+        return MoaStage(name=step.name, stages=[Counting(session, name="count", repeat=-1)])
+
+    def build_tree(self, session):
+        return MoaStage(name="main", stages=[Counting(session, name="count", repeat=2)])
+
+    def subject_can_run(self, subject):
+        return subject.species == "rat"
+
+
+def test_a_trained_subject_is_still_screened_and_subject_can_run_is_asked(lab):
+    runner = ProtocolRunner(lab, TrainedAndScreened)
+    assert [run_session(runner, "rat-1").kind for _ in range(3)] == [
+        "training", "screening", "main"]
+    assert lab.database.counter("both-screening-slots") == 1
+    lab.database.add_subject("mouse-1", species="mouse")
+    with pytest.raises(SubjectRefused, match="mouse-1.*subject_can_run"):
+        runner.create_session("mouse-1")
