@@ -33,6 +33,7 @@ LAB_COMMANDS = ("lab", "subject", "rig", "session")
 PROTOCOL_SOURCE = "protocol.txt"
 """In a session's data folder: where its protocol was loaded from, for a resume."""
 SEXES = ("F", "M", "U")
+PERSONAL_FIELDS = ("species", "sex", "dob", "notes")
 EXECUTORS = ("websocket", "rest", "process", "thread")
 
 
@@ -73,6 +74,9 @@ def add_lab_commands(commands: Any, add_run_timing: Any) -> None:
     add.add_argument("--sex", choices=SEXES, default="U")
     add.add_argument("--dob", type=_date, metavar="YYYY-MM-DD", help="date of birth")
     add.add_argument("--notes", default="")
+    add.add_argument("--personal", action="append", default=[], choices=PERSONAL_FIELDS,
+                     help="mark a field as personal (an export leaves it out); repeat for "
+                     "several")
     for action in ("list", "show"):
         parser = subject.add_parser(action, help=f"{action} subjects")
         if action == "show":
@@ -148,7 +152,7 @@ def _upgrade(lab: Lab, args: argparse.Namespace, console: Console) -> int:
 
 def _subject_add(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     info = lab.database.add_subject(args.name, species=args.species, sex=args.sex,
-                                    dob=args.dob, notes=args.notes)
+                                    dob=args.dob, notes=args.notes, personal=args.personal)
     console.print(f"subject {info.name!r} added")
     return 0
 
