@@ -131,8 +131,13 @@ class ProtocolRunner:
                 f"subject {subject!r} cannot run protocol {cls.name!r}: its "
                 f"{cls.max_screening_sessions} screening sessions are "  # type: ignore[attr-defined]
                 "all taken (an abandoned one frees its place)")
-        session = db.create_session(subject, cls.name, cls.version, args_to_dict(parsed),
-                                    rig=rig, kind=plan.kind, step=plan.step)
+        try:
+            session = db.create_session(subject, cls.name, cls.version, args_to_dict(parsed),
+                                        rig=rig, kind=plan.kind, step=plan.step)
+        except BaseException:
+            if plan.kind == "screening":
+                db.free_slot(self._slots())
+            raise
         self.lab.session_folder(session.id)
         return session
 
@@ -142,10 +147,10 @@ class ProtocolRunner:
     def open_session(self, info: SessionInfo, writer: TrialWriter | None = None) -> Session:
         """The :class:`Session` of database row ``info``: its args, trials and state."""
         cls, db = self.protocol_class, self.database
-        if info.protocol != cls.name:
+        if (info.protocol, info.version) != (cls.name, cls.version):
             raise SubjectRefused(
-                f"session {info.id} is of protocol {info.protocol!r}, not {cls.name!r}: give "
-                "that protocol's file")
+                f"session {info.id} is of protocol {info.protocol!r} version {info.version}, "
+                f"not {cls.name!r} version {cls.version}: give that protocol's file")
         trials = [trial.values for trial in db.list_trials(info.id)]
         init, data = db.load_state(info.id)
         state = SessionState(init, data, save=writer.put_state if writer else None,
