@@ -83,7 +83,8 @@ STALE_AFTER = 30.0
 (its owner heartbeats every few seconds; the hosts' clocks must agree to well within
 this, as NTP keeps them)."""
 BUSY_TIMEOUT = 10.0
-"""Seconds an SQLite write waits for another process's write before giving up."""
+"""Seconds a write waits for another process's lock (SQLite's file, a PostgreSQL row)
+before giving up with DatabaseUnavailable."""
 CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to answer."""
 END_STATUSES = ("interrupted", "submitted", "failed", "abandoned")
@@ -150,6 +151,7 @@ class Database:
         else:
             self._engine = create_engine(url, pool_pre_ping=True,
                                          connect_args={"connect_timeout": CONNECT_TIMEOUT})
+            event.listen(self._engine, "connect", _postgresql_connect)
 
     @classmethod
     def open(cls, url: str, upgrade: bool = False, *,
@@ -627,6 +629,12 @@ def _sqlite_connect(connection: Any, record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _postgresql_connect(connection: Any, record: Any) -> None:
+    # a unit of work waiting on a lock another program holds gives up, as SQLite does
+    connection.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT * 1000)}")
+    connection.commit()
 
 
 def _sqlite_begin(connection: Connection) -> None:

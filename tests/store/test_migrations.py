@@ -6,15 +6,22 @@ import shutil
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+import moalab.store.database as store_database
 
 from moalab.store import Database, DatabaseUnavailable, SchemaTooNew, SchemaTooOld
 from moalab.store.database import MIGRATIONS
 from moalab.store.models import Base
+from tests.store.conftest import libpq_url
 
 REVISION_0002 = '''"""A test-only second revision: a column on counters."""
 
@@ -115,21 +122,32 @@ def test_a_sqlite_file_that_cannot_be_made(tmp_path):
         Database.open(f"sqlite:///{tmp_path / 'no-such-folder' / 'lab.sqlite'}", upgrade=True)
 
 
-def test_a_locked_sqlite_database(tmp_path, monkeypatch):
-    import moalab.store.database as store_database
-
+def test_a_locked_database(database, monkeypatch):
     monkeypatch.setattr(store_database, "BUSY_TIMEOUT", 0.5)
-    url = f"sqlite:///{tmp_path / 'lab.sqlite'}"
-    database = Database.open(url, upgrade=True)
-    holder = sqlite3.connect(tmp_path / "lab.sqlite", isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    database.take_slot("screening:p", 5)
+    waiting = Database(database.url)  # connects with the short timeout
+    with holding_locks(database.url):  # another program holds the counters locked
         start = time.monotonic()
-        with pytest.raises(DatabaseUnavailable, match="database is locked"):
-            database.add_subject("m1")
+        with pytest.raises(DatabaseUnavailable, match="lock"):
+            waiting.take_slot("screening:p", 5)
         assert time.monotonic() - start < 5
-        holder.execute("ROLLBACK")
-        database.add_subject("m1")  # and works once it is free
+    assert waiting.take_slot("screening:p", 5) is True  # and works once they are free
+    waiting.close()
+
+
+@contextmanager
+def holding_locks(url: str) -> Iterator[None]:
+    """Hold SQLite's write lock, or PostgreSQL's lock on every counter row, with a
+    connection of another library."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        holder = sqlite3.connect(parsed.database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        holder = psycopg.connect(libpq_url(url))
+        holder.execute("SELECT * FROM counters FOR UPDATE")
+    try:
+        yield
     finally:
+        holder.rollback()
         holder.close()
-        database.close()
