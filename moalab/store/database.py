@@ -177,10 +177,13 @@ class Database:
 
     # -- schema
 
-    def _scripts(self) -> ScriptDirectory:
-        config = Config()
+    def _alembic_config(self) -> Config:
+        config = Config()  # no alembic.ini: everything it would hold is here
         config.set_main_option("script_location", str(self.migrations))
-        return ScriptDirectory.from_config(config)
+        return config
+
+    def _scripts(self) -> ScriptDirectory:
+        return ScriptDirectory.from_config(self._alembic_config())
 
     def head(self) -> str:
         """The schema revision this moalab makes."""
@@ -200,14 +203,14 @@ class Database:
         if revision is not None and revision not in {
                 script.revision for script in scripts.walk_revisions()}:
             raise SchemaTooNew(self.shown_url, revision)
-        if revision != scripts.get_current_head() and not upgrading:
-            raise SchemaTooOld(self.shown_url, revision, scripts.get_current_head())
+        head = scripts.get_current_head()
+        if revision != head and not upgrading:
+            raise SchemaTooOld(self.shown_url, revision, head)
 
     def upgrade(self) -> None:
         """Migrate the database to ``head`` (make its tables when it has none), in one
         transaction. Raises SchemaTooNew for a database from a newer moalab."""
-        config = Config()
-        config.set_main_option("script_location", str(self.migrations))
+        config = self._alembic_config()
         with self._mapped_errors(), self._engine.connect() as connection:
             connection.execution_options(moalab_write=True)
             with connection.begin():
@@ -329,7 +332,9 @@ class Database:
     def _session_row(session: OrmSession, session_id: str) -> Session:
         row = session.get(Session, session_id)
         if row is None:
-            raise UnknownName("session", session_id, session.scalars(select(Session.id)))
+            # close matches among those sharing a first few digits: a lab holds many
+            raise UnknownName("session", session_id, session.scalars(select(Session.id).where(
+                Session.id.startswith(session_id[:3], autoescape=True))))
         return row
 
     # -- sessions

@@ -146,6 +146,9 @@ def test_list_sessions_by_subject_and_protocol(database):
         database.list_sessions(subject="m3")
     with pytest.raises(UnknownName, match="no session 'ffffffffffff'.*`moalab session list`"):
         database.get_session("ffffffffffff")
+    typo = a.id[:-1] + ("0" if a.id[-1] != "0" else "1")
+    with pytest.raises(UnknownName, match=f"did you mean '{a.id}'"):
+        database.get_session(typo)
 
 
 def test_trials_are_kept_in_order_and_once(database):
