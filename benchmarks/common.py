@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = (
-    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
     "percentile", "median", "SideResults",
 )
 
@@ -27,9 +27,14 @@ STAGE_ENGINE_ROWS = ("stage_engine", "stage_engine_records", "stage_engine_csv",
 record stream (no sink, ``moalab run``'s sinks, a sink sleeping 50 ms a record), and
 the record rate (``timing.py``)."""
 
+LAB_ROWS = ("lab_sqlite", "lab_postgres", "lab_cli")
+"""The lab (``lab.py``): the gate tree run as a lab session recording each trial, a
+``--dry-run`` session's wall time and sessions created per second, on an SQLite lab
+and a PostgreSQL one, and through ``moalab session run`` (a process each)."""
+
 EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_quart_ws",
                   "floor_quart_ws_thread", "floor_quart_rest", "floor_timer",
-                  *STAGE_ENGINE_ROWS, "clock")
+                  *STAGE_ENGINE_ROWS, *LAB_ROWS, "clock")
 """Measured on the moalab side only: the machine's floors, the stage engine's timing
 and records, and remote clock alignment (``clock``: ``clock_quality.py``, its rows
 go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
@@ -37,7 +42,7 @@ go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
 
 ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
         "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_ws_thread",
-        "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS)
+        "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS, *LAB_ROWS)
 """Every row name a result can carry, in table order."""
 
 
@@ -63,6 +68,8 @@ METRICS = {m.name: m for m in (
     Metric("gate_latency_p50_us", "us", False, "gate reaction latency p50"),
     Metric("gate_latency_p99_us", "us", False, "gate reaction latency p99"),
     Metric("record_rate_hz", "Hz", True, "record rate (to a MemorySink)"),
+    Metric("session_wall_s", "s", False, "wall time of a mock --dry-run session"),
+    Metric("sessions_hz", "Hz", True, "sessions created per second"),
     Metric("clock_error_p50_us", "us", False, "clock alignment error p50"),
     Metric("clock_error_max_us", "us", False, "clock alignment error max"),
     Metric("clock_goal_us", "us", False, "clock alignment goal (max error)"),
@@ -93,6 +100,10 @@ class Sizes:
     """Each gate row's trials run as this many trees, the rows taking turns."""
     record_trials: int
     """Trials of the record rate's tree (six records each)."""
+    lab_trials: int
+    """Trials of the mock ``--dry-run`` session whose wall time is measured."""
+    lab_cli_sessions: int
+    """``moalab session run`` processes (one trial each) for the CLI's sessions/s."""
 
 
 FULL = Sizes(
@@ -100,7 +111,7 @@ FULL = Sizes(
     stream_items=5000, stream_cap=4.0, array_items=512, array_floats=16384,
     paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
     delay_trials=300, delay_range=(0.001, 0.02), gate_trials=600, gate_rounds=10,
-    record_trials=6000,
+    record_trials=6000, lab_trials=500, lab_cli_sessions=3,
 )
 """One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams."""
 
@@ -109,7 +120,7 @@ QUICK = Sizes(
     stream_items=1000, stream_cap=1.0, array_items=64, array_floats=16384,
     paced_duration=0.5, paced_interval=0.001, call_gap=0.05, paced_streams=1,
     delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60, gate_rounds=2,
-    record_trials=3000,
+    record_trials=3000, lab_trials=100, lab_cli_sessions=1,
 )
 
 

@@ -36,6 +36,7 @@ import moalab  # noqa: E402
 
 from .common import EXECUTORS, EXTRA_SUBJECTS, FULL, QUICK, SideResults, Sizes  # noqa: E402
 from .floor import run_floors  # noqa: E402
+from .lab import COMPARED_WITH, GateSessions, open_labs, run_lab  # noqa: E402
 from .timing import run_timing  # noqa: E402
 from .workloads import run_workloads  # noqa: E402
 
@@ -192,7 +193,12 @@ def _unavailable(name: str) -> str | None:
 
 
 async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) -> None:
-    await run_timing(subjects, sizes, results)
+    async with open_labs(subjects, results) as labs:
+        if labs and COMPARED_WITH not in subjects:  # the lab's gate rows' goal is against it
+            subjects = [*subjects, COMPARED_WITH]
+        await run_timing(subjects, sizes, results, {row: GateSessions(lab)
+                                                    for row, lab in labs.items()})
+        await run_lab(subjects, labs, sizes, results)
     await run_floors(subjects, sizes, results)
     executors = [name for name in EXECUTORS if name in subjects]
     runnable = []

@@ -92,6 +92,10 @@ GOALS = (
       for row in ("stage_engine_records", "stage_engine_csv")),
     *(Goal("stage_engine_slow", "gate_latency_p99_us", "absolute", "<=", OtherRow(row, times=1.2))
       for row in ("stage_engine", "stage_engine_records")),
+    # issue 14: a lab session recording each trial to its database keeps the gate's p99
+    # within 1.2x of the same tree run with moalab run's sinks
+    *(Goal(row, "gate_latency_p99_us", "absolute", "<=", OtherRow("stage_engine_csv", times=1.2))
+      for row in ("lab_sqlite", "lab_postgres")),
     *(Goal(e, "clock_error_max_us", "absolute", "<=", "clock_goal_us")
       for e in ("websocket", "process", "rest", "websocket_proxy", "rest_proxy")),
 )

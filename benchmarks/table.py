@@ -5,7 +5,7 @@ import math
 import re
 from typing import Any
 
-from .common import EXECUTORS, METRICS, ROWS, STAGE_ENGINE_ROWS
+from .common import EXECUTORS, FULL, LAB_ROWS, METRICS, QUICK, ROWS, STAGE_ENGINE_ROWS
 
 __all__ = ("format_table", "fmt", "spread_is_large", "NAMES", "SPREAD_FLAG")
 
@@ -41,6 +41,11 @@ NAMES = {
     "stage_engine_slow": "the same with one sink sleeping 50 ms on every record "
                               "(in its own thread)",
     "records": "Run.execute of a tree of zero Delays to a MemorySink: records/s, drain included",
+    "lab_sqlite": "a lab on SQLite: the gate tree as a session recording each trial "
+                  "(ProtocolRunner.run_session), a mock session, create_session",
+    "lab_postgres": "the same on a lab whose database is PostgreSQL",
+    "lab_cli": "moalab session run ... --dry-run as a process (its start and imports, "
+               "about 2 s, dominate)",
 }
 """What each row name measures (benchmarks/README.md says how)."""
 
@@ -63,6 +68,17 @@ QUICK_TIMING = (
     ("record_rate_hz", "records/s", "records a run hands to its sink per second"),
 )
 """The stage engine's columns in the quick table (a row per STAGE_ENGINE_ROWS name)."""
+
+QUICK_LAB = (
+    *QUICK_TIMING[2:4],
+    ("session_wall_s", "session s", f"wall time of a mock --dry-run session ({FULL.lab_trials} "
+                                    f"trials of 1 s; {QUICK.lab_trials} with --quick)"),
+    ("sessions_hz", "sessions/s", "sessions created per second"),
+)
+"""The lab's columns in the quick table (a row per LAB_ROWS name)."""
+
+QUICK_BLOCKS = (("stage engine", STAGE_ENGINE_ROWS, QUICK_TIMING), ("lab", LAB_ROWS, QUICK_LAB))
+"""The quick table's blocks under the executors: (title, rows, columns)."""
 
 
 def fmt(value: float | None) -> str:
@@ -146,16 +162,19 @@ def _quick_lines(results: _Results) -> list[str]:
                 text += f" ({ratio})"
             cells.append(f"  {text:>{max(width, len(heading))}s}")
         lines.append(f"{executor:12s}" + "".join(cells))
-    return lines + _quick_timing_lines(results)
+    for block in QUICK_BLOCKS:
+        lines += _quick_block_lines(results, *block)
+    return lines
 
 
-def _quick_timing_lines(results: _Results) -> list[str]:
-    """A row per stage engine name measured, a column per timing figure."""
-    rows = [r for r in STAGE_ENGINE_ROWS if any(results.has(r, m) for m, _, _ in QUICK_TIMING)]
-    columns = [(m, h) for m, h, _ in QUICK_TIMING if any(results.has(r, m) for r in rows)]
+def _quick_block_lines(results: _Results, title: str, names: tuple[str, ...],
+                       quick_columns: tuple[tuple[str, str, str], ...]) -> list[str]:
+    """A row per name of ``names`` measured, a column per figure of ``quick_columns``."""
+    rows = [r for r in names if any(results.has(r, m) for m, _, _ in quick_columns)]
+    columns = [(m, h) for m, h, _ in quick_columns if any(results.has(r, m) for r in rows)]
     if not rows:
         return []
-    lines = ["", f"{'stage engine':24s}" + "".join(f"  {h:>12s}" for _, h in columns)]
+    lines = ["", f"{title:24s}" + "".join(f"  {h:>12s}" for _, h in columns)]
     lines.append("-" * len(lines[-1]))
     for row in rows:
         lines.append(f"{row:24s}" + "".join(
@@ -223,7 +242,7 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     """A line for every row name, column and mark the table shows."""
     shown = {executor for _, executor, _ in results.rows}
     if quick:
-        shown &= {*EXECUTORS, *STAGE_ENGINE_ROWS}
+        shown &= {*EXECUTORS, *STAGE_ENGINE_ROWS, *LAB_ROWS}
     for goal in summary["goals"]:
         if results.compared or goal["kind"] != "ratio":
             shown.add(goal["executor"])
@@ -232,8 +251,10 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     lines += [f"  {name:21s} {NAMES[name]}" for name in ROWS if name in shown]
     if quick:
         lines += [f"  {heading:21s} {meaning}" for _, heading, meaning in QUICK_COLUMNS]
-        lines += [f"  {heading:21s} {meaning}" for metric, heading, meaning in QUICK_TIMING
-                  if any(results.has(row, metric) for row in STAGE_ENGINE_ROWS)]
+        columns = {heading: meaning for _, names, quick_columns in QUICK_BLOCKS
+                   for metric, heading, meaning in quick_columns
+                   if any(results.has(row, metric) for row in names)}
+        lines += [f"  {heading:21s} {meaning}" for heading, meaning in columns.items()]
     if results.compared:
         lines.append(f"  {'(1.22x)' if quick else 'moalab/PyMoa':21s} moalab/PyMoa of the "
                      "medians: above 1 is better for rates, below 1 for latencies")

@@ -42,7 +42,8 @@ from moalab.runner.run import Run
 
 from .common import SideResults, Sizes, percentile
 
-__all__ = ("run_timing", "GATE_VARIANTS", "GateTree", "SleepingSink", "run_gate_tree")
+__all__ = ("run_timing", "GATE_VARIANTS", "GateRunner", "GateTree", "SleepingSink",
+           "run_driven", "run_gate_tree")
 
 
 async def measure_delay_error(sizes: Sizes) -> dict[str, dict[str, float]]:
@@ -70,7 +71,9 @@ class GateTree:
     """The gate workload's tree: ``root`` repeats [a gate on ``device``, an action]
     ``trials`` times; :meth:`drive` opens the gate and :attr:`latencies` holds, per
     trial, the seconds from the device update to the action's first line.
-    :attr:`ended` is set (in the trio thread) when the root's stage ends."""
+    :attr:`ended` is set (in the trio thread) when the root's stage ends;
+    :attr:`on_action`, when set, is called in each action after its time is taken
+    (a lab session records its trial there)."""
 
     def __init__(self, trials: int, rng: random.Random) -> None:
         # a channel without a pump of its own: a run pumps its devices, and a virtual
@@ -81,11 +84,15 @@ class GateTree:
         self._dispatched: list[float] = []
         acted = self._acted
         self._rng = rng
+        self.on_action: Callable[[], None] | None = None
+        tree = self
 
         class FirstAction(MoaStage):
             async def do_trial(self) -> None:
                 acted.append(perf_counter())
                 device.update(state=False)
+                if tree.on_action is not None:
+                    tree.on_action()
 
         self.root = MoaStage(name="root", repeat=trials)
         gate = DigitalGateStage(name="gate", device=device, exit_state=True)
@@ -141,36 +148,51 @@ otherwise ``Run.execute`` with the sinks the function makes (``moalab run``'s ar
 SimpleCSVLogger and a TreeSink)."""
 
 
+GateRunner = Callable[[GateTree, Path], Awaitable[None]]
+"""Runs a gate tree one way (a row), given a folder for its files."""
+
+
+async def run_driven(tree: GateTree, run: Callable[[], Awaitable[Any]]) -> None:
+    """Await ``run()`` (which runs ``tree``) while the tree's driver opens its gate."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(tree.drive)
+        await run()
+        nursery.cancel_scope.cancel()
+
+
 async def run_gate_tree(tree: GateTree, sinks: list[Any] | None) -> None:
     """Run ``tree`` with its driver: ``root.run_stage()`` when ``sinks`` is None, else
     ``Run.execute`` recording it to ``sinks`` (closed after, if they close). Raises
     RuntimeError if that run does not end 'done'."""
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(tree.drive)
-        if sinks is None:
-            await tree.root.run_stage()
-        else:
-            run = Run(tree.root, devices=[tree.device], sinks=sinks)
-            await run.execute()
-            if run.status != "done":
-                raise RuntimeError(f"the gate tree's run ended {run.status}: {run.error!r}")
-        nursery.cancel_scope.cancel()
-    for sink in sinks or ():
+    if sinks is None:
+        await run_driven(tree, tree.root.run_stage)
+        return
+    run = Run(tree.root, devices=[tree.device], sinks=sinks)
+    await run_driven(tree, run.execute)
+    if run.status != "done":
+        raise RuntimeError(f"the gate tree's run ended {run.status}: {run.error!r}")
+    for sink in sinks:
         getattr(sink, "close", lambda: None)()
 
 
-async def measure_gate_latencies(sizes: Sizes, rows: list[str]) -> dict[str, dict[str, float]]:
-    """Gate reaction p50/p99 of each row of :data:`GATE_VARIANTS` in ``rows``: trees of
-    ``gate_trials / gate_rounds`` trials, the rows taking turns."""
+def variant_runner(row: str) -> GateRunner:
+    """The :data:`GATE_VARIANTS` row ``row`` as a :data:`GateRunner`."""
+    make_sinks = GATE_VARIANTS[row]
+    return lambda tree, folder: run_gate_tree(tree, make_sinks and make_sinks(tree, folder))
+
+
+async def measure_gate_latencies(sizes: Sizes, runners: dict[str, GateRunner]
+                                 ) -> dict[str, dict[str, float]]:
+    """Gate reaction p50/p99 of each row of ``runners``: trees of ``gate_trials /
+    gate_rounds`` trials, the rows taking turns."""
     rng = random.Random(2)
     per_tree = max(1, sizes.gate_trials // sizes.gate_rounds)
-    latencies: dict[str, list[float]] = {row: [] for row in rows}
+    latencies: dict[str, list[float]] = {row: [] for row in runners}
     with tempfile.TemporaryDirectory(prefix="moalab-bench-gate-") as folder:
         for _ in range(sizes.gate_rounds):
-            for row in rows:
+            for row, run in runners.items():
                 tree = GateTree(per_tree, rng)
-                make_sinks = GATE_VARIANTS[row]
-                await run_gate_tree(tree, make_sinks and make_sinks(tree, Path(folder)))
+                await run(tree, Path(folder))
                 latencies[row] += tree.latencies
     return {row: {"gate_latency_p50_us": percentile(values, 50) * 1e6,
                   "gate_latency_p99_us": percentile(values, 99) * 1e6}
@@ -220,11 +242,15 @@ async def measure_timer_floor(sizes: Sizes) -> dict[str, dict[str, float]]:
                             "gate_latency_p99_us": percentile(wakeups, 99) * 1e6}}
 
 
-async def run_timing(subjects: list[str], sizes: Sizes, results: SideResults) -> None:
+async def run_timing(subjects: list[str], sizes: Sizes, results: SideResults,
+                     more_gates: dict[str, GateRunner] | None = None) -> None:
     """Measure the timing rows among ``subjects`` (``floor_timer``, ``stage_engine`` and
-    its gate variants, ``records``) and record their values; a measure that fails is
-    recorded as an error of its rows."""
-    gate_rows = [row for row in GATE_VARIANTS if row in subjects]
+    its gate variants, ``records``) and record their values; the gate rows of
+    ``more_gates`` (e.g. the lab's sessions) take turns with those variants. A measure
+    that fails is recorded as an error of its rows."""
+    gate_runners = {row: variant_runner(row) for row in GATE_VARIANTS if row in subjects}
+    gate_runners.update(more_gates or {})
+    gate_rows = list(gate_runners)
     measures: list[tuple[str, str, Callable[[Sizes], Awaitable[dict[str, dict[str, float]]]]]] = []
     if "floor_timer" in subjects:
         measures.append(("floor_timer", "timer_floor", measure_timer_floor))
@@ -232,7 +258,7 @@ async def run_timing(subjects: list[str], sizes: Sizes, results: SideResults) ->
         measures.append(("stage_engine", "delay_error", measure_delay_error))
     if gate_rows:
         measures.append((",".join(gate_rows), "gate_latency",
-                         functools.partial(measure_gate_latencies, rows=gate_rows)))
+                         functools.partial(measure_gate_latencies, runners=gate_runners)))
     if "records" in subjects:
         measures.append(("records", "record_rate", measure_record_rate))
     for rows, what, measure in measures:
