@@ -45,8 +45,9 @@ class Protocol:
         return ()
 
     def executors(self, session: "Session") -> Sequence[Any]:
-        """The executors this session's devices run in (entered for the run)."""
-        return ()
+        """The executors this session's devices run in (entered for the run): by
+        default the one that reaches the session's rig, if it has one."""
+        return () if session.executor is None else (session.executor,)
 
     def build_tree(self, session: "Session") -> MoaStage:
         """The stage tree of ``session``: read ``session.args``, ``.subject``, ``.rig``,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.clock import now
 from ..core.errors import InvalidArgument
+from .rigs import executor_for
 
 if TYPE_CHECKING:
     from ..store.database import RigInfo, SessionInfo, SubjectInfo
@@ -116,11 +117,22 @@ class Session:
         self.units: list[dict[str, Any]] = []
         self.units_done = 0  # a static protocol's units done in the subject's earlier sessions
         self._write_trial = write_trial
+        self._executor: Any = None
         self._trial_listeners: list[Callable[["Session"], None]] = []
 
     @property
     def id(self) -> str:
         return self.info.id
+
+    @property
+    def executor(self) -> Any:
+        """The executor that reaches the session's rig (made on first use; see
+        :func:`~moalab.protocol.rigs.executor_for`), or None without a rig. A
+        protocol gives it to its devices (``executor=session.executor``); the run
+        enters it by default (:meth:`Protocol.executors`)."""
+        if self._executor is None and self.rig is not None:
+            self._executor = executor_for(self.rig)
+        return self._executor
 
     @property
     def kind(self) -> str:

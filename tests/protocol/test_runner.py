@@ -246,3 +246,23 @@ def test_a_trained_subject_is_still_screened_and_subject_can_run_is_asked(lab):
     lab.database.add_subject("mouse-1", species="mouse")
     with pytest.raises(SubjectRefused, match="mouse-1.*subject_can_run"):
         runner.create_session("mouse-1")
+
+
+def test_a_session_on_a_rig_gets_the_executor_that_reaches_it(lab):
+    from moalab import ThreadExecutor, WebSocketExecutor
+    from moalab.protocol.rigs import executor_for
+
+    lab.database.add_rig("box-1", "websocket", host="10.0.0.21", port=8765)
+    lab.database.add_rig("bench", "thread")
+    executor = executor_for(lab.database.get_rig("box-1"), token="t" * 16)
+    assert isinstance(executor, WebSocketExecutor) and executor.url == "ws://10.0.0.21:8765/ws"
+    runner = ProtocolRunner(lab, MockProtocol)
+    info = runner.create_session("rat-1", ["n_trials=1"], rig="bench")
+    session = runner.open_session(info)
+    assert isinstance(session.executor, ThreadExecutor)
+    assert session.protocol.executors(session) == (session.executor,)
+    ended = trio.run(runner.run_session, info, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert ended.status == "submitted" and ended.rig == "bench"
+    lab.database.add_rig("far", "rest")
+    with pytest.raises(InvalidArgument, match="rig 'far' has no host"):
+        executor_for(lab.database.get_rig("far"))
