@@ -190,3 +190,11 @@ def test_two_labs_sharing_one_postgresql_refuse_a_second_session_of_a_subject(
                 "the session on the first PC running")
     (first,) = moalab_json(labs[0], "session", "list")
     assert second["result"].returncode == 2 and first["id"] in second["result"].stderr
+
+
+def test_a_database_nobody_answers_for_is_named_without_its_password(lab):
+    url = "postgresql+psycopg://moalab:secret-word@127.0.0.1:9/lab"  # port 9: nobody there
+    (lab / "moalab-lab.toml").write_text(f'[lab]\nname = "lab"\n\n[database]\nurl = "{url}"\n')
+    result = run("moalab", "session", "list", cwd=lab, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "127.0.0.1:9" in result.stderr and "secret-word" not in result.stderr
