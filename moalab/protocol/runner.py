@@ -195,11 +195,12 @@ class ProtocolRunner:
         graduation: _Graduation | None = None
         status, error = "failed", None
         try:
-            session = self.open_session(info, writer)
+            # reading the session's rows: in a worker thread, as every call to the database
+            session = await worker.call(self.open_session, info, writer)
             if session.state.set_init_state(self.get_init_data(session)):
                 session.state.save_data()
             if info.kind == "training":
-                graduation = _Graduation(self, session)
+                graduation = await worker.call(_Graduation, self, session)
             tree = self._build_tree(session)
             log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
             session_sinks = [log, *sinks]
