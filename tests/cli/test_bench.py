@@ -22,11 +22,14 @@ sys.path.insert(0, str(REPO))
 from benchmarks.common import (  # noqa: E402
     EXECUTORS,
     EXTRA_SUBJECTS,
+    LAB_ROWS,
     METRICS,
     STAGE_ENGINE_ROWS,
 )
+from benchmarks.lab import postgres_unavailable  # noqa: E402
 from benchmarks.report import summarize  # noqa: E402
 from benchmarks.table import NAMES, format_table  # noqa: E402
+from tests.conftest import require  # noqa: E402
 
 EXECUTOR_METRICS = {"exec_rate_hz", "concurrent_rate_hz", "stream_rate_hz", "array_stream_mb_s"}
 
@@ -60,7 +63,8 @@ def assert_quick_table_is_readable(table: str) -> None:
     assert table.startswith("moalab bench --quick: medians over 1 run(s)")
     # short and readable: a row per executor, the stage engine, goals without the
     # ones that need --compare (one line says what it adds), every name explained
-    assert len(table.splitlines()) <= 70, table  # 13 of them: the stage engine's five rows
+    # 13 of them: the stage engine's five rows; 13 more: the lab's three
+    assert len(table.splitlines()) <= 82, table
     rows = [line.split()[0] for line in table.split("\n\n")[1].splitlines()[2:]]
     assert rows == [e for e in EXECUTORS if e in rows] and len(rows) >= 4, table
     assert "floor_" not in table.split("\nLegend:\n")[0]
@@ -75,6 +79,12 @@ def assert_quick_table_is_readable(table: str) -> None:
     stage_rows = [line.split()[0] for line in
                   table.split("\n\nstage engine")[1].split("\n\n")[0].splitlines()[2:]]
     assert stage_rows == list(STAGE_ENGINE_ROWS), table
+    # the lab: a row per lab measured (PostgreSQL where it answers)
+    lab_rows = [line.split()[0] for line in
+                table.split("\n\nlab ")[1].split("\n\n")[0].splitlines()[2:]]
+    assert lab_rows == [r for r in LAB_ROWS if r != "lab_postgres" or not postgres_unavailable()]
+    for heading in ("session s", "sessions/s"):
+        assert heading in legend(table), heading
 
 
 @pytest.mark.timeout(420)
@@ -101,11 +111,18 @@ def test_bench_quick_writes_table_and_json(tmp_path):
         if executor in skipped:  # e.g. no moalab-server installed
             continue
         assert {(executor, m) for m in EXECUTOR_METRICS} <= measured, executor
+    postgres_reason = postgres_unavailable()
     for subject in EXTRA_SUBJECTS:
         if subject == "clock":  # its rows are the executors it aligns through
             assert ("websocket_proxy", "clock_error_max_us") in measured
+        elif subject == "lab_postgres" and postgres_reason:
+            assert {"executor": "lab_postgres", "metric": "*", "reason": postgres_reason,
+                    "library": "moalab"} in summary["skipped"]
         else:
             assert any(e == subject for e, _ in measured), subject
+    for row in LAB_ROWS:
+        if row != "lab_postgres" or not postgres_reason:
+            assert {(row, "session_wall_s"), (row, "sessions_hz")} <= measured, row
     assert {g["metric"] for g in summary["goals"]} >= {"exec_rate_hz", "gate_latency_p99_us"}
     for goal in summary["goals"]:
         assert set(goal) >= {"goal", "value", "met"}
@@ -121,6 +138,17 @@ def test_bench_quick_writes_table_and_json(tmp_path):
                                                  + 10)
     rate = [r["median"] for r in summary["results"] if r["metric"] == "record_rate_hz"]
     assert len(rate) == 1 and rate[0] > 100, rate
+    # the lab's gate sessions against the same tree with moalab run's sinks
+    for row in ("lab_sqlite", "lab_postgres"):
+        lab = by_goal[f"gate reaction latency p99, {row}: <= 1.2x stage_engine_csv"]
+        assert lab["threshold"] == pytest.approx(1.2 * medians[("stage_engine_csv",
+                                                                "gate_latency_p99_us")])
+        assert lab["met"] in ((True, False) if (row, "gate_latency_p99_us") in medians
+                              else (None,))
+    # a 100-trial --dry-run session: in process well under its 100 s of virtual time;
+    # a process of the command line starts and imports moalab too
+    assert 0 < medians[("lab_sqlite", "session_wall_s")] < medians[("lab_cli", "session_wall_s")]
+    assert medians[("lab_sqlite", "sessions_hz")] > medians[("lab_cli", "sessions_hz")] > 0
 
 
 def test_full_table_marks_spread_and_explains_names():
@@ -243,3 +271,55 @@ async def test_the_slow_sink_sleeps_while_the_tree_runs_and_the_run_waits_for_it
     assert taken_by_then[0] <= 1 + (time.monotonic() - started) / 0.05 < len(memory.records)
     assert slow.consumed == len(memory.records) > 200
     assert len(tree.latencies) == 20
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def lab_database(request) -> str:
+    """Each database a bench lab keeps (PostgreSQL where one answers)."""
+    if request.param == "postgres":
+        reason = postgres_unavailable()
+        require(reason is None, reason or "")
+    return request.param
+
+
+async def test_the_lab_gate_rows_run_each_tree_as_a_session_recording_its_trials(lab_database):
+    from benchmarks.lab import GateSessions, temporary_lab
+    from benchmarks.timing import GateTree
+
+    with temporary_lab(lab_database) as lab:
+        sessions = GateSessions(lab)
+        trees = [GateTree(15, random.Random(4)) for _ in range(2)]
+        for tree in trees:
+            await sessions(tree, lab.folder)
+        ran = lab.database.list_sessions()
+        assert [(s.protocol, s.status, s.n_trials) for s in ran] == [("bench-gate", "submitted",
+                                                                      15)] * 2
+        for info in ran:  # the action's record_trial reached the database, in order
+            assert [t.values for t in lab.database.list_trials(info.id)] == [
+                {"trial": i, "correct": True} for i in range(15)]
+            assert (lab.session_folder(info.id) / "log.csv").stat().st_size > 0
+        assert all(len(tree.latencies) == 15 for tree in trees)
+
+
+def test_lab_goals_are_against_moalab_runs_sinks():
+    run = {"values": [
+        {"executor": "stage_engine_csv", "metric": "gate_latency_p99_us", "value": 500.0},
+        {"executor": "lab_sqlite", "metric": "gate_latency_p99_us", "value": 599.0},
+        {"executor": "lab_sqlite", "metric": "session_wall_s", "value": 0.3},
+        {"executor": "lab_cli", "metric": "sessions_hz", "value": 0.5},
+    ], "skipped": [{"executor": "lab_postgres", "metric": "*", "reason": "no PostgreSQL"}],
+        "errors": []}
+    summary = summarize({"moalab": [run]}, {"mode": "quick", "runs": 1})
+    goals = {g["executor"]: g for g in summary["goals"]
+             if g["goal"].endswith("<= 1.2x stage_engine_csv")}
+    assert (goals["lab_sqlite"]["threshold"], goals["lab_sqlite"]["met"]) == (
+        pytest.approx(600), True)
+    assert goals["lab_postgres"]["met"] is None
+    table = format_table(summary)
+    block = table.split("\n\nlab ")[1].split("\n\n")[0].splitlines()
+    assert block[0].split() == ["gate", "p99", "us", "session", "s", "sessions/s"]
+    assert {line.split()[0]: line.split()[1:] for line in block[2:]} == {
+        "lab_sqlite": ["599", "0.300", "-"], "lab_cli": ["-", "-", "0.500"]}
+    assert "moalab lab_postgres: no PostgreSQL" in table
+    assert_every_name_is_explained(table)
+    assert {"lab_sqlite", "lab_cli", "session s", "sessions/s"} <= set(legend(table))
