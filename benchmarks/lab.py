@@ -42,10 +42,10 @@ from moalab.protocol import MockProtocol, Protocol, ProtocolRunner
 from moalab.store import Lab
 
 from .common import SideResults, Sizes
-from .timing import GateRunner, GateTree, run_driven
+from .timing import GateTree, run_driven
 
-__all__ = ("LAB_DATABASES", "COMPARED_WITH", "POSTGRES_ENVS", "postgres_unavailable",
-           "temporary_lab", "GateSessions", "open_labs", "run_lab")
+__all__ = ("COMPARED_WITH", "LAB_DATABASES", "POSTGRES_ENVS", "GateSessions", "open_labs",
+           "postgres_unavailable", "run_lab", "temporary_lab")
 
 LAB_DATABASES = {"lab_sqlite": "sqlite", "lab_postgres": "postgres"}
 """The rows measured on a lab of their own, and the database each lab keeps."""

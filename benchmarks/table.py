@@ -71,8 +71,9 @@ QUICK_TIMING = (
 
 QUICK_LAB = (
     *QUICK_TIMING[2:4],
-    ("session_wall_s", "session s", f"wall time of a mock --dry-run session ({FULL.lab_trials} "
-                                    f"trials of 1 s; {QUICK.lab_trials} with --quick)"),
+    ("session_wall_s", "session s", (f"wall time of a mock --dry-run session "
+                                     f"({FULL.lab_trials} trials of 1 s; {QUICK.lab_trials} "
+                                     "with --quick)")),
     ("sessions_hz", "sessions/s", "sessions created per second"),
 )
 """The lab's columns in the quick table (a row per LAB_ROWS name)."""
