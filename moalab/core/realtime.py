@@ -1,12 +1,20 @@
-"""Time limits in real time, for code whose trio clock may be virtual."""
+"""Real time under a virtual clock: time limits, and waiting for threads."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import trio
+import trio.testing
 
-__all__ = ("fail_after_real", "cancel_after_real")
+__all__ = ("fail_after_real", "cancel_after_real", "run_in_thread", "THREAD_WAIT_AUTOJUMP")
+
+T = TypeVar("T")
+
+THREAD_WAIT_AUTOJUMP = 0.001
+"""Real seconds a dry run's clock waits before it jumps while a task waits for a
+thread (see :func:`run_in_thread`)."""
 
 
 @contextmanager
@@ -44,3 +52,31 @@ def cancel_after_real(scope: trio.CancelScope, seconds: float) -> threading.Time
     timer.daemon = True
     timer.start()
     return timer
+
+
+async def run_in_thread(fn: Callable[..., T], *args: Any,
+                        limiter: trio.CapacityLimiter | None = None) -> T:
+    """``trio.to_thread.run_sync(fn, *args)``, without making a dry run's clock spin.
+
+    A :class:`trio.testing.MockClock` that jumps at once (``autojump_threshold=0``)
+    has trio's loop poll without a pause while every task waits for a thread and no
+    deadline is pending; the poll holds the GIL the thread needs, so a thread's
+    work of milliseconds took seconds (a session's CSV log after a dry run). While
+    such threads run, the clock waits :data:`THREAD_WAIT_AUTOJUMP` of real time
+    before it jumps; after, it jumps at once again.
+    """
+    clock = trio.lowlevel.current_clock()
+    if not isinstance(clock, trio.testing.MockClock) or \
+            clock.autojump_threshold >= THREAD_WAIT_AUTOJUMP:
+        return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
+    waits = clock.__dict__.setdefault("_moalab_thread_waits", [0, clock.autojump_threshold])
+    if waits[0] == 0:
+        waits[1] = clock.autojump_threshold
+        clock.autojump_threshold = THREAD_WAIT_AUTOJUMP
+    waits[0] += 1
+    try:
+        return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
+    finally:
+        waits[0] -= 1
+        if waits[0] == 0:
+            clock.autojump_threshold = waits[1]

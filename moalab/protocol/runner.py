@@ -24,7 +24,7 @@ from ..store.database import STALE_AFTER, SessionInfo, SubjectInfo
 from ..store.lab import Lab
 from ..store.worker import DatabaseWorker, TrialWriter
 from .args import args_from_dict, args_to_dict, parse_args
-from .conditions import load_conditions, next_units
+from .conditions import next_units
 from .gates import ScreeningRequired, TrainingRequired, qualification_names
 from .protocol import Protocol, check_protocol_class
 from .session import Session, SessionState
@@ -244,7 +244,7 @@ class ProtocolRunner:
                    graduation: "_Graduation | None", status: str, error: str | None) -> None:
         """Write the rest, run the post-session gates and hook, end the row."""
         try:
-            await trio.to_thread.run_sync(writer.close)
+            await writer.aclose()
         except Exception as exc:  # noqa: BLE001 - recorded on the session, not lost
             status, error = "failed", f"trials not written: {type(exc).__name__}: {exc}"
         try:

@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 from ..core.errors import InvalidArgument
+from ..core.realtime import run_in_thread
 from ..core.records import Record, RunEnd, RunStart
 from ..log.sink import RecordSink
 
@@ -87,7 +88,7 @@ class _Feed:
                 continue
             batch = [self.queue.popleft() for _ in range(min(len(self.queue), self.buffer_size))]
             if self.in_thread:
-                error = await trio.to_thread.run_sync(self._deliver, batch)
+                error = await run_in_thread(self._deliver, batch)
             elif self.is_async:
                 error = await self._deliver_async(batch)
             else:
