@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, delete, event, select, update
+from sqlalchemy import create_engine, delete, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -518,9 +518,11 @@ class Database:
                     Trial.session_id == session_id, Trial.index.in_(indices))))
                 if recorded:
                     raise _trial_recorded(session_id, recorded)
-                session.add_all(Trial(session_id=session_id, index=index, values=values,
-                                      start=start, end=end)
-                                for index, values, start, end in trials)
+                # one INSERT of many rows, no ORM objects: a commit holds the GIL
+                # a stage may need, for less time
+                session.execute(insert(Trial), [
+                    {"session_id": session_id, "index": index, "values": values,
+                     "start": start, "end": end} for index, values, start, end in trials])
         except IntegrityError:
             raise _trial_recorded(session_id, indices) from None
 
