@@ -219,8 +219,6 @@ _SESSION_COLUMNS = ("id", "subject", "protocol", "version", "kind", "status", "n
 def _session_dict(lab: Lab, info: SessionInfo) -> dict[str, Any]:
     data = _plain(info)
     data["data_dir"] = str(lab.session_folder(info.id))
-    data.pop("args", None)
-    data["args"] = info.args
     return data
 
 

@@ -84,22 +84,12 @@ class ProtocolRunner:
         where = f"subject {subject.name!r} cannot run protocol {cls.name!r}"
         if not cls().subject_can_run(subject):
             raise SubjectRefused(f"{where}: its subject_can_run hook says no")
-        if issubclass(cls, TrainingRequired):
-            trained = db.qualification(subject.name, names.trained)
-            if trained == 0:
-                raise SubjectRefused(
-                    f"{where}: it failed training (validate_training); "
-                    f"`moalab subject requalify {subject.name} {names.trained}` clears that")
-            if trained is None:
-                return SessionPlan("training", db.qualification(subject.name, names.step) or 0)
-        if issubclass(cls, ScreeningRequired):
-            screened = db.qualification(subject.name, names.screened)
-            if screened == 0:
-                raise SubjectRefused(
-                    f"{where}: it failed screening (validate_screening); "
-                    f"`moalab subject requalify {subject.name} {names.screened}` clears that")
-            if screened is None:
-                return SessionPlan("screening")
+        if issubclass(cls, TrainingRequired) and not self._passed(
+                subject, names.trained, "training", where):
+            return SessionPlan("training", db.qualification(subject.name, names.step) or 0)
+        if issubclass(cls, ScreeningRequired) and not self._passed(
+                subject, names.screened, "screening", where):
+            return SessionPlan("screening")
         if issubclass(cls, StaticProtocol):
             done = self._units_done(subject.name)
             if not next_units(cls.load_table(), done, cls.units_per_session):
@@ -107,6 +97,16 @@ class ProtocolRunner:
                     f"{where}: it has done all {done} units of the protocol's table")
             return SessionPlan("main", units_done=done)
         return SessionPlan("main")
+
+    def _passed(self, subject: SubjectInfo, qualification: str, gate: str, where: str) -> bool:
+        """Whether ``subject`` passed the protocol's ``gate``; raises
+        :class:`SubjectRefused` if it failed it."""
+        value = self.database.qualification(subject.name, qualification)
+        if value == 0:
+            raise SubjectRefused(
+                f"{where}: it failed {gate} (validate_{gate}); "
+                f"`moalab subject requalify {subject.name} {qualification}` clears that")
+        return value is not None
 
     def _units_done(self, subject: str, but: str | None = None) -> int:
         return sum(info.n_trials for info in self.database.subject_sessions(
