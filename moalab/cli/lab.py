@@ -289,9 +289,9 @@ def _source(spec: str) -> str:
 
 def _run_session(lab: Lab, runner: ProtocolRunner, info: SessionInfo,
                  args: argparse.Namespace, console: Console) -> int:
+    step = "" if info.step is None else f" step {info.step}"
     console.print(f"session {info.id}: subject {info.subject!r}, protocol {info.protocol!r} "
-                  f"v{info.version} ({info.kind}{f' step {info.step}' if info.step is not None else ''})",
-                  soft_wrap=True)
+                  f"v{info.version} ({info.kind}{step})", soft_wrap=True)
     runs: list[Any] = []
 
     async def execute() -> None:
