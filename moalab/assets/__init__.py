@@ -1,0 +1,24 @@
+"""Assets: files a protocol uses or makes (stimuli, recordings), their content keys and
+the storage back-ends they live in.
+
+This layer sits above the runner and below the lab's protocols: it knows nothing of
+sessions or the database.
+"""
+
+from .hashing import content_key, file_sha256, folder_entries, folder_sha256
+from .keys import MAX_KEY_BYTES, check_key
+from .storage import AssetMissing, AssetStorage, LocalStorage, S3Storage, StorageError
+
+__all__ = (
+    "MAX_KEY_BYTES",
+    "AssetMissing",
+    "AssetStorage",
+    "LocalStorage",
+    "S3Storage",
+    "StorageError",
+    "check_key",
+    "content_key",
+    "file_sha256",
+    "folder_entries",
+    "folder_sha256",
+)
