@@ -276,6 +276,8 @@ class LocalStorage(AssetStorage):
 
     def _remove(self, key: str) -> None:
         path = self._path(key)
+        if path.is_dir():  # a folder's key: its files go one by one
+            return
         path.unlink(missing_ok=True)
         # an empty folder left behind is not an object; drop it and its empty parents
         for parent in path.parents:
