@@ -84,7 +84,7 @@ class AssetStorage:
         """
         check_key(key)
         target = Path(path)
-        with self._mapped(key):
+        with self._mapped(key, reading=True):
             if self._has(key):
                 self._download_file(key, target)
                 return
@@ -154,16 +154,18 @@ class AssetStorage:
     # -- shared machinery --------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _mapped(self, key: str) -> Iterator[None]:
-        """Map the back-end's own errors to ours, naming this back-end and ``key``."""
+    def _mapped(self, key: str, reading: bool = False) -> Iterator[None]:
+        """Map the back-end's own errors to ours, naming this back-end and ``key``.
+        Only a read takes "not found" to mean the key is missing: for a write or a
+        listing it is the store itself (a bucket, a folder) that is missing."""
         try:
             yield
-        except MoaError:
-            raise
-        except FileNotFoundError as error:
-            raise AssetMissing(f"{self} has no object under key {key!r} ({error}); "
-                               "put it first, or check the key with list()") from error
         except self.foreign_errors as error:
+            if isinstance(error, MoaError):  # ours already (a StorageError is an OSError)
+                raise
+            if reading and isinstance(error, FileNotFoundError):
+                raise AssetMissing(f"{self} has no object under key {key!r} ({error}); "
+                                   "put it first, or check the key with list()") from error
             raise StorageError(f"{self} failed on key {key!r}: "
                                f"{type(error).__name__}: {error}") from error
 

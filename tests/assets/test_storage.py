@@ -149,10 +149,13 @@ def test_s3_storage_of_a_server_that_is_not_there_raises_storage_error():
             storage.exists("k")
 
 
-def test_s3_storage_of_an_unknown_bucket_raises_storage_error(s3_endpoint):
+def test_s3_storage_of_an_unknown_bucket_raises_storage_error(s3_endpoint, tmp_path):
+    # the server's 404 is about the bucket: not a missing key
     storage = S3Storage("no-such-bucket", endpoint_url=s3_endpoint, **CREDENTIALS)
-    with pytest.raises((StorageError, AssetMissing), match="no-such-bucket"):
-        storage.list()
+    source = write(tmp_path / "f", b"x")
+    for call in (lambda: storage.put("k", source), storage.list, lambda: storage.exists("k")):
+        with pytest.raises(StorageError, match=r"(?s)S3Storage\('no-such-bucket'.*NoSuchBucket"):
+            call()
 
 
 def test_local_storage_never_writes_outside_its_folder(tmp_path):
