@@ -6,7 +6,7 @@ sessions or the database.
 """
 
 from .hashing import content_key, file_sha256, folder_entries, folder_sha256
-from .keys import MAX_KEY_BYTES, check_key
+from .keys import MAX_KEY_BYTES, check_key, is_key
 from .storage import AssetMissing, AssetStorage, LocalStorage, S3Storage, StorageError
 
 __all__ = (
@@ -21,4 +21,5 @@ __all__ = (
     "file_sha256",
     "folder_entries",
     "folder_sha256",
+    "is_key",
 )

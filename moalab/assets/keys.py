@@ -2,7 +2,7 @@
 
 from ..core.errors import InvalidArgument
 
-__all__ = ("MAX_KEY_BYTES", "check_key")
+__all__ = ("MAX_KEY_BYTES", "check_key", "is_key")
 
 MAX_KEY_BYTES = 1024
 """S3's limit on an object's name; a key must leave room for a back-end's prefix."""
@@ -28,6 +28,11 @@ def check_key(key: object) -> str:
     if problem:
         raise InvalidArgument(f"storage key {key!r} {problem}; a key is {_ACCEPTED}")
     return key
+
+
+def is_key(key: object) -> bool:
+    """Whether :func:`check_key` accepts ``key``."""
+    return isinstance(key, str) and not _problem(key)
 
 
 def _problem(key: str) -> str:

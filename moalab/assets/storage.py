@@ -22,7 +22,7 @@ from obstore.store import S3Store
 
 from ..core.errors import InvalidArgument, MoaError
 from .hashing import folder_entries
-from .keys import check_key
+from .keys import check_key, is_key
 
 __all__ = ("AssetMissing", "AssetStorage", "LocalStorage", "S3Storage", "StorageError")
 
@@ -119,9 +119,9 @@ class AssetStorage:
         if prefix:
             check_key(prefix)
         with self._mapped(prefix):
-            # a listing is the store's word; still never hand out a key that could
-            # leave a folder it is joined to
-            return sorted(check_key(name) for name in self._keys(prefix))
+            # an object another tool named "a//b" or "..\\x" cannot be addressed by
+            # a key, nor joined to a folder safely: it is left out, not an error
+            return sorted(filter(is_key, self._keys(prefix)))
 
     def url(self, key: str) -> str:
         """A URL of the object under ``key`` (it need not exist yet)."""

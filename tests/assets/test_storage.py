@@ -138,6 +138,18 @@ def test_bad_keys_are_refused_before_any_io(storage, tmp_path, key):
     assert os.listdir(tmp_path) == ["f"]
 
 
+def test_put_of_a_missing_path_names_it(storage, tmp_path):
+    with pytest.raises(InvalidArgument, match=r"cannot put '.*missing' under 'k'"):
+        storage.put("k", tmp_path / "missing")
+
+
+def test_a_stored_name_that_is_not_a_key_is_not_listed(tmp_path):
+    storage = LocalStorage(tmp_path)
+    write(tmp_path / "a\\b", b"from another tool")
+    storage.put("good", write(tmp_path / "source" / "f", b"f"))
+    assert storage.list() == ["good", "source/f"]
+
+
 def test_s3_storage_of_a_server_that_is_not_there_raises_storage_error():
     with socket.socket() as bound:  # bound, not listening: connections are refused
         bound.bind(("127.0.0.1", 0))
