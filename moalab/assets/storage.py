@@ -119,7 +119,7 @@ class AssetStorage:
         if prefix:
             check_key(prefix)
         with self._mapped(prefix):
-            # an object another tool named "a//b" or "..\\x" cannot be addressed by
+            # an object another tool named "a//b" or "..\x" cannot be addressed by
             # a key, nor joined to a folder safely: it is left out, not an error
             return sorted(filter(is_key, self._keys(prefix)))
 
