@@ -7,19 +7,43 @@ sessions or the database.
 
 from .hashing import content_key, file_sha256, folder_entries, folder_sha256
 from .keys import MAX_KEY_BYTES, check_key, is_key
+from .local import prepare_assets
 from .storage import AssetMissing, AssetStorage, LocalStorage, S3Storage, StorageError
+from .types import (
+    Asset,
+    CachedAsset,
+    CachedFunctionAsset,
+    ExperimentAsset,
+    ExternalAsset,
+    ExternalS3Asset,
+    FastFunctionAsset,
+    Recording,
+    check_extension,
+    code_sha256,
+)
 
 __all__ = (
     "MAX_KEY_BYTES",
+    "Asset",
     "AssetMissing",
     "AssetStorage",
+    "CachedAsset",
+    "CachedFunctionAsset",
+    "ExperimentAsset",
+    "ExternalAsset",
+    "ExternalS3Asset",
+    "FastFunctionAsset",
     "LocalStorage",
+    "Recording",
     "S3Storage",
     "StorageError",
+    "check_extension",
     "check_key",
+    "code_sha256",
     "content_key",
     "file_sha256",
     "folder_entries",
     "folder_sha256",
     "is_key",
+    "prepare_assets",
 )
