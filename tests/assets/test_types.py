@@ -14,19 +14,7 @@ from moalab.assets import (
     Recording,
 )
 from moalab.core.errors import InvalidArgument
-
-
-class CountingStorage(LocalStorage):
-    """A LocalStorage that counts the objects written."""
-
-    def __init__(self, folder):
-        super().__init__(folder)
-        self.writes = 0
-
-    def _write(self, key, source, if_absent):
-        wrote = super()._write(key, source, if_absent)
-        self.writes += wrote
-        return wrote
+from tests.assets.counting import CountingStorage
 
 
 def write_tone(path, freq, seconds=1.0):
