@@ -8,7 +8,7 @@ the stage tree of a session. Its hooks are Mephisto's SharedTaskState hooks:
 main protocol (training, screening) are mixins: :mod:`moalab.protocol.gates`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, is_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,6 +16,7 @@ from ..core.errors import InvalidArgument
 from ..stage.stage import MoaStage
 
 if TYPE_CHECKING:
+    from ..assets import Asset
     from ..store.database import SubjectInfo
     from .session import Session
 
@@ -39,6 +40,9 @@ class Protocol:
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
     Args: ClassVar[type] = NoArgs
+    assets: ClassVar[Mapping[str, "Asset"]] = {}
+    """The files a session uses, by name (``{"tone": CachedFunctionAsset(...)}``): made
+    local before the tree is built, reached as ``session.assets["tone"]``."""
 
     def devices(self, session: "Session") -> Sequence[Any]:
         """The devices this session uses (on its rig): pumped and recorded by the run."""

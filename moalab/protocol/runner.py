@@ -17,7 +17,9 @@ from typing import Any
 
 import trio
 
+from ..assets import LocalStorage, prepare_assets
 from ..core.errors import MoaError
+from ..core.realtime import run_in_thread
 from ..log.loggers import SimpleCSVLogger
 from ..runner.run import Run
 from ..store.database import STALE_AFTER, SessionInfo, SubjectInfo
@@ -201,6 +203,10 @@ class ProtocolRunner:
                 session.state.save_data()
             if info.kind == "training":
                 graduation = await worker.call(_Graduation, self, session)
+            if session.protocol.assets:
+                session.assets = await run_in_thread(
+                    prepare_assets, session.protocol.assets,
+                    LocalStorage(self.lab.asset_folder), self.lab.cache_folder)
             tree = self._build_tree(session)
             log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
             session_sinks = [log, *sinks]

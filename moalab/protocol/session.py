@@ -116,6 +116,7 @@ class Session:
         self.state = state
         self.units: list[dict[str, Any]] = []
         self.units_done = 0  # a static protocol's units done in the subject's earlier sessions
+        self.assets: dict[str, Path] = {}  # the protocol's assets where the devices run
         self._write_trial = write_trial
         self._executor: Any = None
         self._trial_listeners: list[Callable[["Session"], None]] = []

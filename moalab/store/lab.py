@@ -71,6 +71,16 @@ class Lab:
         return self.config.data_folder
 
     @property
+    def asset_folder(self) -> Path:
+        """Where the lab's assets are stored (a LocalStorage's folder), made on use."""
+        return self.folder / "assets"
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where a local or dry run's sessions find local copies of their assets."""
+        return self.folder / "cache"
+
+    @property
     def database(self) -> Database:
         if self._database is None:
             self._database = Database.open(self.config.database_url)
