@@ -11,9 +11,8 @@ from pathlib import Path
 
 from ..core.errors import InvalidArgument
 from .hashing import file_sha256, folder_sha256
-from .keys import check_key
 from .storage import AssetStorage
-from .types import Asset, ExternalAsset, FastFunctionAsset
+from .types import Asset, ExternalAsset, FastFunctionAsset, check_key_part
 
 __all__ = ("MANIFEST_NAME", "prepare_assets")
 
@@ -36,7 +35,8 @@ def prepare_assets(assets: Mapping[str, Asset], storage: AssetStorage,
     ``cache_folder/fast/<name><extension>``. External assets have no local copy: they
     are left out of the result (reach them by ``asset.url()``).
 
-    Blocks on disk and storage: call from a worker thread. Raises
+    Two prepares at once are safe (a manifest entry lost to the race costs one fetch
+    again). Blocks on disk and storage: call from a worker thread. Raises
     :class:`InvalidArgument` for a name that is not one part of a key or a value that
     is not an :class:`Asset`; what ``ensure`` and ``storage.get`` raise.
     """
@@ -46,10 +46,10 @@ def prepare_assets(assets: Mapping[str, Asset], storage: AssetStorage,
     changed = False
     paths: dict[str, Path] = {}
     for name, asset in assets.items():
-        if not isinstance(name, str) or "/" in name or not isinstance(asset, Asset):
-            raise InvalidArgument(f"assets[{name!r}] = {asset!r} is not accepted; give a name "
-                                  "without '/' and an Asset, e.g. {'tone': CachedAsset('tone.wav')}")
-        check_key(name)
+        check_key_part(name, "prepare_assets", "asset name")
+        if not isinstance(asset, Asset):
+            raise InvalidArgument(f"assets[{name!r}] = {asset!r} is not accepted; give an "
+                                  "Asset, e.g. {'tone': CachedAsset('tone.wav')}")
         if isinstance(asset, FastFunctionAsset):
             paths[name] = asset.make(cache / FAST_FOLDER, name)
             continue

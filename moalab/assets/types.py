@@ -31,7 +31,7 @@ from .storage import AssetStorage
 
 __all__ = ("Asset", "CachedAsset", "CachedFunctionAsset", "ExperimentAsset",
            "ExternalAsset", "ExternalS3Asset", "FastFunctionAsset", "Recording",
-           "check_extension", "code_sha256")
+           "check_extension", "check_key_part", "code_sha256")
 
 _FUNCTION_TAG = "moalab-function-asset-v1"
 """Starts every function asset's key payload, so it never hashes like some file."""
@@ -49,8 +49,9 @@ def check_extension(extension: object, owner: str) -> str:
                           "'.' and up to 16 ASCII letters, digits, '_' or '-', e.g. '.wav'")
 
 
-def _check_name(name: object, owner: str, what: str) -> str:
-    """A key part: a valid key without '/' (it names one file in a folder)."""
+def check_key_part(name: object, owner: str, what: str) -> str:
+    """Return ``name`` if it is one part of a key (a valid key without '/': it names one
+    file in a folder), else raise :class:`InvalidArgument` naming ``owner``."""
     if not isinstance(name, str) or "/" in name:
         raise InvalidArgument(f"{owner}: {what} {name!r} is not accepted; give one part of "
                               "a key, without '/', e.g. 'response'")
@@ -104,9 +105,9 @@ class CachedAsset(Asset):
     def __init__(self, path: str | os.PathLike, extension: str | None = None,
                  personal: bool = False) -> None:
         self.path = Path(path)
-        default = "" if extension is None else extension
-        super().__init__(default, personal)
-        self._extension = extension
+        if extension is None:  # content_key's default
+            extension = "" if self.path.is_dir() else self.path.suffix
+        super().__init__(extension, personal)
 
     @property
     def key(self) -> str:
@@ -114,9 +115,7 @@ class CachedAsset(Asset):
 
     def content_key(self) -> str:
         """``cached/<sha256><extension>`` of the content at :attr:`path` now."""
-        key = content_key(self.path, self._extension)
-        self.extension = Path(key).suffix if self._extension is None else self._extension
-        return key
+        return content_key(self.path, self.extension)
 
     def ensure(self, storage: AssetStorage) -> str:
         """Put the content in ``storage`` unless it is there; return its key.
@@ -139,9 +138,11 @@ class CachedAsset(Asset):
 
 
 def code_sha256(function: Callable[..., Any]) -> str:
-    """The SHA-256 of ``function``'s code: its bytecode, the names it uses and its
-    constants, nested functions' code included. Editing the body changes it; editing a
-    helper it calls, or a global it reads, does not (give the asset a ``version``)."""
+    """The SHA-256 of ``function``'s code: its bytecode, the names it uses, its
+    constants (nested functions' code included) and its default arguments. Editing the
+    body or a default changes it; editing a helper it calls, a global it reads or a
+    value it captures from an enclosing function does not (give the asset a
+    ``version``, or pass the value as an argument)."""
     code = getattr(function, "__code__", None)
     if not isinstance(code, types.CodeType):
         raise InvalidArgument(f"{function!r} has no Python code to hash (a builtin, a "
@@ -149,6 +150,7 @@ def code_sha256(function: Callable[..., Any]) -> str:
                               "function, e.g. def make_tone(path, freq): ...")
     digest = hashlib.sha256()
     _hash_code(code, digest)
+    digest.update(repr((function.__defaults__, function.__kwdefaults__)).encode())
     return digest.hexdigest()
 
 
@@ -183,7 +185,7 @@ class CachedFunctionAsset(Asset):
     stored once under a key covering the function's module and qualified name, its
     arguments (canonical JSON), ``version`` and :func:`code_sha256`: editing the
     function's body makes a new key, so a stale file is never served. Editing a helper
-    it calls does not: raise ``version`` then.
+    it calls does not (see :func:`code_sha256`): raise ``version`` then.
 
     Raises :class:`InvalidArgument` for arguments that are not JSON data (naming the
     argument), a ``version`` that is not JSON data, or a function without Python code.
@@ -202,10 +204,10 @@ class CachedFunctionAsset(Asset):
                     f"{owner}: argument {name}={value!r} is not JSON data ({error}); give "
                     "numbers, strings, booleans, None, lists and dicts with string keys"
                 ) from None
+        code = code_sha256(function)  # first: it names a callable that is no function
         payload = json.dumps(
-            {"tag": _FUNCTION_TAG,
-             "function": f"{getattr(function, '__module__', '')}.{function.__qualname__}",
-             "code": code_sha256(function), "version": version, "arguments": arguments},
+            {"tag": _FUNCTION_TAG, "function": f"{function.__module__}.{function.__qualname__}",
+             "code": code, "version": version, "arguments": arguments},
             sort_keys=True, separators=(",", ":"), allow_nan=False)
         self._key = check_key(
             f"cached/{hashlib.sha256(payload.encode()).hexdigest()}{self.extension}")
@@ -240,7 +242,7 @@ class FastFunctionAsset(Asset):
     def make(self, folder: str | os.PathLike, name: str) -> Path:
         """Make the file as ``folder/<name><extension>`` (written under a temporary name,
         then renamed: never seen half made) and return its path."""
-        target = Path(folder) / f"{_check_name(name, repr(self), 'name')}{self.extension}"
+        target = Path(folder) / f"{check_key_part(name, repr(self), 'name')}{self.extension}"
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}.") as temporary:
             path = Path(temporary) / target.name
@@ -272,7 +274,8 @@ class ExternalAsset(Asset):
 
 class ExternalS3Asset(ExternalAsset):
     """The object ``key`` in the S3 bucket ``bucket`` (not the lab's storage),
-    referenced but not managed; :meth:`url` is its plain AWS URL."""
+    referenced but not managed; :meth:`url` is its plain AWS URL, ``object_key`` its key
+    in that bucket (:attr:`key`, a key in the lab's storage, stays None)."""
 
     def __init__(self, bucket: str, key: str, extension: str = "",
                  personal: bool = False) -> None:
@@ -297,7 +300,7 @@ class ExperimentAsset(Asset):
                  parent: Any = None, personal: bool = False) -> None:
         super().__init__(extension, personal)
         owner = type(self).__name__
-        self.local_key = _check_name(local_key, owner, "local_key")
+        self.local_key = check_key_part(local_key, owner, "local_key")
         self.input_path = Path(input_path)
         if not (self.input_path.is_file() or self.input_path.is_dir()):
             raise InvalidArgument(f"{owner}({local_key!r}): input_path "

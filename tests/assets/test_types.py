@@ -1,6 +1,8 @@
 """Asset types: their keys, and ensure storing each once, on real LocalStorage folders
 and S3Storage against moto's server."""
 
+import functools
+
 import pytest
 
 from moalab.assets import (
@@ -89,6 +91,18 @@ def test_editing_a_function_body_gives_a_new_key():
     assert len({first, edited, nested, CachedFunctionAsset(make, ".wav", freq=1).key}) == 4
 
 
+def test_editing_a_default_argument_gives_a_new_key():
+    def make(path, freq=440):
+        path.write_bytes(b"%d" % freq)
+
+    first = CachedFunctionAsset(make, ".wav").key
+
+    def make(path, freq=880):  # the same function, another default
+        path.write_bytes(b"%d" % freq)
+
+    assert CachedFunctionAsset(make, ".wav").key != first
+
+
 def test_arguments_that_are_not_json_are_refused_by_name(tmp_path):
     with pytest.raises(InvalidArgument, match=r"argument folder=PosixPath.*not JSON"):
         CachedFunctionAsset(write_tone, ".wav", freq=1, folder=tmp_path)
@@ -98,6 +112,8 @@ def test_arguments_that_are_not_json_are_refused_by_name(tmp_path):
         CachedFunctionAsset(write_tone, "wav", freq=1)
     with pytest.raises(InvalidArgument, match="no Python code"):
         CachedFunctionAsset(print, ".txt")
+    with pytest.raises(InvalidArgument, match="no Python code"):
+        CachedFunctionAsset(functools.partial(write_tone, freq=1), ".txt")
 
 
 def test_ensure_puts_once_and_a_second_ensure_transfers_nothing(tmp_path):
