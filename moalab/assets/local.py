@@ -19,6 +19,10 @@ __all__ = ("MANIFEST_NAME", "prepare_assets")
 MANIFEST_NAME = "manifest.json"
 """In the cache folder: the SHA-256 of each local copy as it was downloaded, by key."""
 
+LIST_FROM = 100
+"""From this many assets on, one listing of the store's ``cached/`` keys replaces an
+``exists`` call each (on S3 a HEAD request each, where a listing page holds 1,000)."""
+
 FAST_FOLDER = "fast"
 """In the cache folder: the files fast function assets are made into."""
 
@@ -31,7 +35,8 @@ def prepare_assets(assets: Mapping[str, Asset], storage: AssetStorage,
     A stored asset's copy is ``cache_folder/<its key>`` (a folder asset's a folder),
     fetched with ``storage.get`` only if it is missing or its SHA-256 differs from the
     one recorded when it was fetched (a copy edited or corrupted since is fetched
-    again). A :class:`FastFunctionAsset` is made anew at each call, as
+    again). From :data:`LIST_FROM` assets on, the store is listed once instead of asked
+    about each asset. A :class:`FastFunctionAsset` is made anew at each call, as
     ``cache_folder/fast/<name><extension>``. External assets have no local copy: they
     are left out of the result (reach them by ``asset.url()``).
 
@@ -44,6 +49,8 @@ def prepare_assets(assets: Mapping[str, Asset], storage: AssetStorage,
     cache.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(cache)
     changed = False
+    listed = {f"cached/{name}" for name in storage.list("cached")} \
+        if len(assets) >= LIST_FROM else set()
     paths: dict[str, Path] = {}
     for name, asset in assets.items():
         check_key_part(name, "prepare_assets", "asset name")
@@ -53,7 +60,7 @@ def prepare_assets(assets: Mapping[str, Asset], storage: AssetStorage,
         if isinstance(asset, FastFunctionAsset):
             paths[name] = asset.make(cache / FAST_FOLDER, name)
             continue
-        key = asset.ensure(storage)
+        key = asset.ensure(storage, listed)
         if key is None:
             if not isinstance(asset, ExternalAsset):
                 raise InvalidArgument(f"assets[{name!r}] = {asset!r} is not stored before a "

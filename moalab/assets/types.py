@@ -20,7 +20,7 @@ import os
 import tempfile
 import types
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,11 @@ class Asset:
     def key(self) -> str | None:
         return None
 
-    def ensure(self, storage: AssetStorage) -> str | None:
+    def ensure(self, storage: AssetStorage, listed: Container[str] = ()) -> str | None:
         """Make sure the asset is in ``storage``; return its key there, or None for an
-        asset that is never stored. Blocks: call from a worker thread."""
+        asset that is never stored. ``listed``: keys a listing of ``storage`` just
+        showed, taken as stored without asking it (one listing can replace many
+        ``exists`` calls). Blocks: call from a worker thread."""
         return None
 
     def __repr__(self) -> str:
@@ -117,8 +119,9 @@ class CachedAsset(Asset):
         """``cached/<sha256><extension>`` of the content at :attr:`path` now."""
         return content_key(self.path, self.extension)
 
-    def ensure(self, storage: AssetStorage) -> str:
-        """Put the content in ``storage`` unless it is there; return its key.
+    def ensure(self, storage: AssetStorage, listed: Container[str] = ()) -> str:
+        """Put the content in ``storage`` unless it is there (or ``listed``, as for
+        :meth:`Asset.ensure`); return its key.
 
         A file is put (``if_absent``) only when ``storage.exists`` says it is missing
         (which may be wrong that way: ``if_absent`` then keeps the stored copy). A
@@ -132,7 +135,7 @@ class CachedAsset(Asset):
             for name, file in files:
                 if name not in stored:
                     storage.put(f"{key}/{name}", file, if_absent=True)
-        elif not storage.exists(key):
+        elif key not in listed and not storage.exists(key):
             storage.put(key, self.path, if_absent=True)
         return key
 
@@ -219,10 +222,11 @@ class CachedFunctionAsset(Asset):
     def content_key(self) -> str:
         return self._key
 
-    def ensure(self, storage: AssetStorage) -> str:
+    def ensure(self, storage: AssetStorage, listed: Container[str] = ()) -> str:
         """Make the file in a temporary folder and put it (``if_absent``), only when
-        ``storage.exists`` says its key is missing; return the key."""
-        if not storage.exists(self._key):
+        its key is not ``listed`` (as for :meth:`Asset.ensure`) and ``storage.exists``
+        says it is missing; return the key."""
+        if self._key not in listed and not storage.exists(self._key):
             with tempfile.TemporaryDirectory(prefix="moalab-asset-") as folder:
                 path = Path(folder) / f"asset{self.extension}"
                 _make(self.function, self.arguments, path, self)

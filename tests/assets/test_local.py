@@ -15,6 +15,7 @@ from moalab.assets import (
     ExternalAsset,
     FastFunctionAsset,
     Recording,
+    local,
     prepare_assets,
 )
 from moalab.core.errors import InvalidArgument
@@ -101,6 +102,16 @@ def test_on_s3_a_second_prepare_transfers_nothing(s3_endpoint, tmp_path):
     assert storage.list(assets["set"].key) == ["a.png", "b.png"]
     # nothing may be written or read again: both fail if called
     storage.put = storage.get = None
+    assert prepare_assets(assets, storage, cache) == paths
+
+
+def test_many_assets_are_checked_by_one_listing_not_one_request_each(s3_endpoint, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setattr(local, "LIST_FROM", 2)
+    assets = assets_in(tmp_path / "src")
+    storage, cache = s3_storage(s3_endpoint, "local-listed"), tmp_path / "cache"
+    paths = prepare_assets(assets, storage, cache)
+    storage.exists = storage.put = storage.get = None
     assert prepare_assets(assets, storage, cache) == paths
 
 
