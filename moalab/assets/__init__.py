@@ -5,8 +5,8 @@ This layer sits above the runner and below the lab's protocols: it knows nothing
 sessions or the database.
 """
 
-from .hashing import content_key, file_sha256, folder_entries, folder_sha256
-from .keys import MAX_KEY_BYTES, check_key, is_key
+from .hashing import cached_key, content_key, file_sha256, folder_entries, folder_sha256
+from .keys import CACHED_PREFIX, MAX_KEY_BYTES, check_extension, check_key, is_key
 from .local import prepare_assets
 from .storage import AssetMissing, AssetStorage, LocalStorage, S3Storage, StorageError
 from .types import (
@@ -18,7 +18,6 @@ from .types import (
     ExternalS3Asset,
     FastFunctionAsset,
     Recording,
-    check_extension,
     code_sha256,
 )
 
@@ -37,6 +36,8 @@ __all__ = (
     "Recording",
     "S3Storage",
     "StorageError",
+    "CACHED_PREFIX",
+    "cached_key",
     "check_extension",
     "check_key",
     "code_sha256",

@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from ..core.errors import InvalidArgument
-from .keys import check_key
+from .keys import CACHED_PREFIX, check_extension, check_key
 
-__all__ = ("content_key", "file_sha256", "folder_entries", "folder_sha256")
+__all__ = ("cached_key", "content_key", "file_sha256", "folder_entries", "folder_sha256")
 
 _FOLDER_TAG = b"moalab-folder-sha256-v1\0"
 """Starts every folder digest, so a folder never hashes like some file's bytes."""
@@ -92,11 +92,10 @@ def content_key(path: str | os.PathLike, extension: str | None = None) -> str:
     else:
         raise InvalidArgument(f"{str(source)!r} is neither a file nor a folder; "
                               "give the path of an existing file or folder")
-    suffix = default if extension is None else extension
-    if suffix and not (suffix.startswith(".") and 1 < len(suffix) <= 17
-                       and suffix[1:].replace("_", "").replace("-", "").isalnum()
-                       and suffix.isascii()):
-        raise InvalidArgument(f"extension {suffix!r} for {str(source)!r} is not accepted; "
-                              "give '' or a '.' and up to 16 ASCII letters, digits, '_' "
-                              "or '-', e.g. '.wav'")
-    return f"cached/{digest}{suffix}"
+    suffix = check_extension(default if extension is None else extension, repr(str(source)))
+    return cached_key(digest, suffix)
+
+
+def cached_key(digest: str, extension: str) -> str:
+    """The content-addressed key of content whose SHA-256 is ``digest``."""
+    return f"{CACHED_PREFIX}/{digest}{extension}"

@@ -2,7 +2,7 @@
 
 from ..core.errors import InvalidArgument
 
-__all__ = ("MAX_KEY_BYTES", "check_key", "is_key")
+__all__ = ("CACHED_PREFIX", "MAX_KEY_BYTES", "check_extension", "check_key", "is_key")
 
 MAX_KEY_BYTES = 1024
 """S3's limit on an object's name; a key must leave room for a back-end's prefix."""
@@ -54,3 +54,18 @@ def _problem(key: str) -> str:
         if part in ("", ".", ".."):
             return f"has a {part!r} part" if part else "has an empty part"
     return ""
+
+
+CACHED_PREFIX = "cached"
+"""The folder of a store's content-addressed keys: ``cached/<sha256><extension>``."""
+
+
+def check_extension(extension: object, owner: str) -> str:
+    """Return ``extension`` if it is ``""`` or a ``.`` and up to 16 ASCII letters,
+    digits, ``_`` or ``-``, else raise :class:`InvalidArgument` naming ``owner``."""
+    if extension == "" or (
+            isinstance(extension, str) and extension.startswith(".") and 1 < len(extension) <= 17
+            and extension.isascii() and extension[1:].replace("_", "").replace("-", "").isalnum()):
+        return extension  # type: ignore[return-value]
+    raise InvalidArgument(f"{owner}: extension {extension!r} is not accepted; give '' or a "
+                          "'.' and up to 16 ASCII letters, digits, '_' or '-', e.g. '.wav'")

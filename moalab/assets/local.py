@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidArgument
 from .hashing import file_sha256, folder_sha256
+from .keys import CACHED_PREFIX
 from .storage import AssetStorage
 from .types import Asset, ExternalAsset, FastFunctionAsset, check_key_part
 
@@ -49,7 +50,7 @@ def prepare_assets(assets: Mapping[str, Asset], storage: AssetStorage,
     cache.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(cache)
     changed = False
-    listed = {f"cached/{name}" for name in storage.list("cached")} \
+    listed = {f"{CACHED_PREFIX}/{name}" for name in storage.list(CACHED_PREFIX)} \
         if len(assets) >= LIST_FROM else set()
     paths: dict[str, Path] = {}
     for name, asset in assets.items():

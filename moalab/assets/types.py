@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidArgument
-from .hashing import content_key, folder_entries
-from .keys import check_key
+from .hashing import cached_key, content_key, folder_entries
+from .keys import check_extension, check_key
 from .storage import AssetStorage
 
 __all__ = ("Asset", "CachedAsset", "CachedFunctionAsset", "ExperimentAsset",
@@ -35,18 +35,6 @@ __all__ = ("Asset", "CachedAsset", "CachedFunctionAsset", "ExperimentAsset",
 
 _FUNCTION_TAG = "moalab-function-asset-v1"
 """Starts every function asset's key payload, so it never hashes like some file."""
-
-
-def check_extension(extension: object, owner: str) -> str:
-    """Return ``extension`` if it is ``""`` or a ``.`` and up to 16 ASCII letters,
-    digits, ``_`` or ``-`` (as :func:`~moalab.assets.hashing.content_key` accepts), else
-    raise :class:`InvalidArgument` naming ``owner``."""
-    if extension == "" or (
-            isinstance(extension, str) and extension.startswith(".") and 1 < len(extension) <= 17
-            and extension.isascii() and extension[1:].replace("_", "").replace("-", "").isalnum()):
-        return extension  # type: ignore[return-value]
-    raise InvalidArgument(f"{owner}: extension {extension!r} is not accepted; give '' or a "
-                          "'.' and up to 16 ASCII letters, digits, '_' or '-', e.g. '.wav'")
 
 
 def check_key_part(name: object, owner: str, what: str) -> str:
@@ -213,7 +201,7 @@ class CachedFunctionAsset(Asset):
              "code": code, "version": version, "arguments": arguments},
             sort_keys=True, separators=(",", ":"), allow_nan=False)
         self._key = check_key(
-            f"cached/{hashlib.sha256(payload.encode()).hexdigest()}{self.extension}")
+            cached_key(hashlib.sha256(payload.encode()).hexdigest(), self.extension))
 
     @property
     def key(self) -> str:
