@@ -1,6 +1,6 @@
 """The moalab exception hierarchy, rooted in :class:`MoaError`."""
 
-__all__ = ("MoaError", "InvalidArgument", "StageStateError", "NothingToWaitFor")
+__all__ = ("MoaError", "InvalidArgument", "StageStateError", "NothingToWaitFor", "error_text")
 
 
 class MoaError(Exception):
@@ -22,3 +22,8 @@ class NothingToWaitFor(MoaError, RuntimeError):
     """A run in virtual time can never go on: its stages wait, but no task can run,
     no timer is pending and nothing outside the run (a thread, a process, a socket)
     may wake it. The message names the waiting stages."""
+
+
+def error_text(error: BaseException) -> str:
+    """``'Type: message'`` of ``error``, as a record or a session stores it."""
+    return f"{type(error).__name__}: {error}"

@@ -18,7 +18,7 @@ from typing import Any
 import trio
 
 from ..assets import LocalStorage, prepare_assets
-from ..core.errors import MoaError
+from ..core.errors import MoaError, error_text
 from ..core.realtime import run_in_thread
 from ..log.loggers import SimpleCSVLogger
 from ..runner.run import Run
@@ -223,7 +223,7 @@ class ProtocolRunner:
             status, error = _session_status(run, graduation)
             session.state.save_data()
         except BaseException as exc:
-            error = error or f"{type(exc).__name__}: {exc}"
+            error = error or error_text(exc)
             status = "interrupted" if not isinstance(exc, Exception) else "failed"
             raise
         finally:
@@ -252,7 +252,7 @@ class ProtocolRunner:
         try:
             await writer.aclose()
         except Exception as exc:  # noqa: BLE001 - recorded on the session, not lost
-            status, error = "failed", f"trials not written: {type(exc).__name__}: {exc}"
+            status, error = "failed", f"trials not written: {error_text(exc)}"
         try:
             if session is not None and status == "submitted":
                 error = await worker.call(self._after_submitted, session, graduation)
@@ -284,7 +284,7 @@ class ProtocolRunner:
         try:
             session.protocol.on_session_submitted(session)
         except Exception as exc:  # noqa: BLE001 - recorded on the session (Mephisto's hook)
-            return f"on_session_submitted raised {type(exc).__name__}: {exc}"
+            return f"on_session_submitted raised {error_text(exc)}"
         return None
 
     def cleanup_session(self, info: SessionInfo) -> None:
@@ -310,7 +310,7 @@ def _verdict(cls: type, hook: str, fn: Any, data: Any) -> bool:
 def _session_status(run: Run, graduation: "_Graduation | None") -> tuple[str, str | None]:
     if run.status == "failed":
         error = run.error
-        return "failed", f"{type(error).__name__}: {error}" if error else None
+        return "failed", error_text(error) if error else None
     if run.status == "stopped" and not (graduation and graduation.done):
         return "interrupted", None
     return "submitted", None

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import trio
 
 from ..core.clock import ClockOrigin, clock_origin, clock_reader
-from ..core.errors import InvalidArgument, StageStateError
+from ..core.errors import InvalidArgument, StageStateError, error_text
 from ..core.loggable import Loggable
 from ..core.nursery import open_nursery
 from ..core.realtime import cancel_after_real
@@ -218,7 +218,8 @@ class Run:
                 try:
                     status = await self._record_tree(recorder, task_status)
                 finally:
-                    recorder.make(RunEnd, status=status, error=_error_text(self.error))
+                    recorder.make(RunEnd, status=status,
+                                  error=None if self.error is None else error_text(self.error))
                     self.stream.close()
                     if self._aborted:
                         cancel_after_real(feeding, DRAIN_LIMIT)
@@ -253,10 +254,6 @@ class Run:
         if self._scope.cancelled_caught or self.root.run_state is RunState.STOPPED:
             return "stopped"
         return "done"
-
-
-def _error_text(error: BaseException | None) -> str | None:
-    return None if error is None else f"{type(error).__name__}: {error}"
 
 
 class _RootStarted:
