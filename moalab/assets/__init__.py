@@ -8,7 +8,14 @@ sessions or the database.
 from .hashing import cached_key, content_key, file_sha256, folder_entries, folder_sha256
 from .keys import CACHED_PREFIX, MAX_KEY_BYTES, check_extension, check_key, is_key
 from .local import prepare_assets
-from .storage import AssetMissing, AssetStorage, LocalStorage, S3Storage, StorageError
+from .storage import (
+    AssetMissing,
+    AssetStorage,
+    LocalStorage,
+    S3Storage,
+    StorageError,
+    open_storage,
+)
 from .types import (
     Asset,
     CachedAsset,
@@ -46,5 +53,6 @@ __all__ = (
     "folder_entries",
     "folder_sha256",
     "is_key",
+    "open_storage",
     "prepare_assets",
 )

@@ -24,7 +24,8 @@ from ..core.errors import InvalidArgument, MoaError
 from .hashing import folder_entries
 from .keys import check_key, is_key
 
-__all__ = ("AssetMissing", "AssetStorage", "LocalStorage", "S3Storage", "StorageError")
+__all__ = ("AssetMissing", "AssetStorage", "LocalStorage", "S3Storage", "StorageError",
+           "open_storage")
 
 
 class AssetMissing(MoaError, LookupError):
@@ -391,3 +392,39 @@ class S3Storage(AssetStorage):
         for batch in obstore.list(self._store, prefix=prefix or None):
             for meta in batch:
                 yield meta["path"][start:]
+
+
+S3_OPTIONS = ("endpoint_url", "region")
+"""The query parameters an ``s3://`` storage line may carry (credentials come from
+the AWS environment variables, never from a config file)."""
+
+
+def open_storage(spec: "str | AssetStorage", base: str | os.PathLike) -> AssetStorage:
+    """The storage one line of a lab's config (or a protocol's ``storage``) names:
+    a folder (relative to ``base``, e.g. ``"assets"``) for a :class:`LocalStorage`, or
+    ``"s3://bucket/prefix?endpoint_url=https://host&region=eu-west-1"`` for an
+    :class:`S3Storage`. An :class:`AssetStorage` is returned as it is.
+
+    Raises :class:`InvalidArgument` naming the line and what would be accepted.
+    """
+    if isinstance(spec, AssetStorage):
+        return spec
+    example = ("give a folder (e.g. 'assets') or 's3://bucket/prefix?endpoint_url="
+               "https://host'")
+    if not isinstance(spec, str) or not spec:
+        raise InvalidArgument(f"asset storage {spec!r} is not accepted; {example}")
+    parts = urllib.parse.urlsplit(spec)
+    if parts.scheme != "s3":
+        if "://" in spec:
+            raise InvalidArgument(f"asset storage {spec!r}: the scheme {parts.scheme!r} is "
+                                  f"not known; {example}")
+        return LocalStorage(Path(base) / spec)
+    options = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(options) - set(S3_OPTIONS))
+    if not parts.netloc or unknown or parts.fragment:
+        raise InvalidArgument(
+            f"asset storage {spec!r} is not accepted: "
+            + (f"unknown option(s) {', '.join(unknown)} (give {' or '.join(S3_OPTIONS)}; "
+               "credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+               if unknown else f"it names no bucket; {example}"))
+    return S3Storage(parts.netloc, prefix=parts.path.strip("/"), **options)

@@ -16,7 +16,7 @@ from ..core.errors import InvalidArgument
 from ..stage.stage import MoaStage
 
 if TYPE_CHECKING:
-    from ..assets import Asset
+    from ..assets import Asset, AssetStorage
     from ..store.database import SubjectInfo
     from .session import Session
 
@@ -43,6 +43,10 @@ class Protocol:
     assets: ClassVar[Mapping[str, "Asset"]] = {}
     """The files a session uses, by name (``{"tone": CachedFunctionAsset(...)}``): made
     local before the tree is built, reached as ``session.assets["tone"]``."""
+    storage: ClassVar["str | AssetStorage | None"] = None
+    """Where this protocol's assets are stored: None for the lab's (its config's
+    ``[assets] storage``), else a storage line or an AssetStorage (see
+    :func:`~moalab.assets.open_storage`)."""
 
     def devices(self, session: "Session") -> Sequence[Any]:
         """The devices this session uses (on its rig): pumped and recorded by the run."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from ..assets import LocalStorage, prepare_assets
+from ..assets import AssetStorage, open_storage, prepare_assets
 from ..core.errors import MoaError, error_text
 from ..core.realtime import run_in_thread
 from ..log.loggers import SimpleCSVLogger
@@ -73,6 +73,16 @@ class ProtocolRunner:
         if issubclass(protocol, ScreeningRequired):
             protocol.check_screening()
         self.names = qualification_names(protocol.name)
+        self._storage: AssetStorage | None = None
+
+    @property
+    def storage(self) -> AssetStorage:
+        """Where the protocol's assets are stored: its own ``storage``, else the lab's
+        (``[assets] storage`` in the lab's config). Raises InvalidArgument for a bad line."""
+        if self._storage is None:
+            self._storage = open_storage(
+                self.protocol_class.storage or self.lab.config.asset_storage, self.lab.folder)
+        return self._storage
 
     @property
     def database(self) -> Any:
@@ -205,8 +215,8 @@ class ProtocolRunner:
                 graduation = await worker.call(_Graduation, self, session)
             if session.protocol.assets:
                 session.assets = await run_in_thread(
-                    prepare_assets, session.protocol.assets,
-                    LocalStorage(self.lab.asset_folder), self.lab.cache_folder)
+                    prepare_assets, session.protocol.assets, self.storage,
+                    self.lab.cache_folder)
             tree = self._build_tree(session)
             log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
             session_sinks = [log, *sinks]

@@ -16,24 +16,30 @@ __all__ = ("CONFIG_NAME", "LabConfig", "write_default")
 CONFIG_NAME = "moalab-lab.toml"
 DATABASE_FILE = "lab.sqlite"
 DATA_FOLDER = "data"
+ASSET_STORAGE = "assets"
 
 # every key the file may hold: section -> key -> type
 KEYS: dict[str, dict[str, type]] = {
     "lab": {"name": str},
     "database": {"url": str},
     "data": {"folder": str},
+    "assets": {"storage": str},
 }
 
 
 @dataclass(frozen=True)
 class LabConfig:
     """A lab's settings: its ``name``, the database ``database_url`` (an SQLite file
-    in the lab folder unless the file names another) and the ``data_folder`` (absolute)."""
+    in the lab folder unless the file names another), the ``data_folder`` (absolute)
+    and ``asset_storage``, the line choosing where assets are stored (a folder
+    relative to the lab's, or ``s3://bucket/prefix?endpoint_url=...``: see
+    :func:`moalab.assets.open_storage`)."""
 
     folder: Path
     name: str
     database_url: str
     data_folder: Path
+    asset_storage: str = ASSET_STORAGE
 
     @classmethod
     def read(cls, folder: str | os.PathLike) -> "LabConfig":
@@ -56,7 +62,8 @@ class LabConfig:
         name = values.get(("lab", "name"), folder.name)
         data = folder / values.get(("data", "folder"), DATA_FOLDER)
         url = values.get(("database", "url"))
-        return cls(folder, name, _database_url(path, folder, url), data)
+        return cls(folder, name, _database_url(path, folder, url), data,
+                   values.get(("assets", "storage"), ASSET_STORAGE))
 
     @classmethod
     def default(cls, folder: str | os.PathLike, name: str,
@@ -126,5 +133,7 @@ def write_default(folder: str | os.PathLike, name: str,
         f"[lab]\nname = {json.dumps(name, ensure_ascii=False)}\n\n"
         f"[database]\n{url_line}\n\n"
         f"[data]\nfolder = {json.dumps(DATA_FOLDER)}  # a folder per session, relative "
-        f"to the lab folder\n", encoding="utf-8")
+        f"to the lab folder\n\n"
+        f"[assets]\nstorage = {json.dumps(ASSET_STORAGE)}  # a folder relative to the lab "
+        f"folder, or \"s3://bucket/prefix?endpoint_url=https://host\"\n", encoding="utf-8")
     return path

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from ..core.errors import InvalidArgument
-from .config import CONFIG_NAME, LabConfig, write_default
+from .config import ASSET_STORAGE, CONFIG_NAME, LabConfig, write_default
 from .database import Database
 
 __all__ = ("Lab", "LAB_ENV")
@@ -72,8 +72,8 @@ class Lab:
 
     @property
     def asset_folder(self) -> Path:
-        """Where the lab's assets are stored (a LocalStorage's folder), made on use."""
-        return self.folder / "assets"
+        """The folder of the default asset storage (``[assets] storage = "assets"``)."""
+        return self.folder / ASSET_STORAGE
 
     @property
     def cache_folder(self) -> Path:

@@ -2,6 +2,7 @@
 against a real S3 server (moto's) on 127.0.0.1."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,8 +20,12 @@ from moalab.assets import (
     S3Storage,
     StorageError,
     folder_sha256,
+    open_storage,
 )
 from moalab.core.errors import InvalidArgument
+from moalab.protocol import ProtocolRunner
+from moalab.protocol.mock import MockProtocol
+from moalab.store import Lab
 from tests.assets.conftest import BUCKET, CREDENTIALS, StallingProxy, s3_storage
 from tests.assets.test_keys import BAD_KEYS
 from tests.conftest import repo_env
@@ -264,3 +269,37 @@ def test_s3_if_absent_without_conditional_put_checks_first(s3_endpoint, tmp_path
     assert storage.put("k", write(tmp_path / "2", b"2"), if_absent=True) is False
     storage.get("k", tmp_path / "out")
     assert (tmp_path / "out").read_bytes() == b"1"
+
+
+# -- choosing the back-end: one line of the lab config -----------------------------------
+
+def test_a_storage_line_names_a_folder_or_an_s3_bucket(tmp_path):
+    local = open_storage("assets", tmp_path)
+    assert isinstance(local, LocalStorage) and local.folder == tmp_path / "assets"
+    s3 = open_storage("s3://lab-bucket/moalab/v1?endpoint_url=http://127.0.0.1:9&region=eu-west-1",
+                      tmp_path)
+    assert isinstance(s3, S3Storage)
+    assert (s3.bucket, s3.prefix, s3.endpoint_url, s3.region) == (
+        "lab-bucket", "moalab/v1", "http://127.0.0.1:9", "eu-west-1")
+    assert open_storage(local, tmp_path) is local
+
+
+@pytest.mark.parametrize("line, named", [
+    ("s3://?region=x", "names no bucket"),
+    ("s3://bucket?secret_access_key=x", "unknown option(s) secret_access_key"),
+    ("gs://bucket/x", "scheme 'gs'"),
+    ("", "is not accepted"),
+])
+def test_a_bad_storage_line_is_refused_with_what_would_do(tmp_path, line, named):
+    with pytest.raises(InvalidArgument, match=re.escape(named)):
+        open_storage(line, tmp_path)
+
+
+def test_the_lab_config_chooses_the_storage_of_its_protocols(tmp_path, s3_endpoint):
+    lab = Lab.init(tmp_path / "lab")
+    assert ProtocolRunner(lab, MockProtocol).storage.folder == lab.asset_folder
+    config = lab.folder / "moalab-lab.toml"
+    config.write_text(config.read_text().replace(
+        'storage = "assets"', f'storage = "s3://{BUCKET}/labx?endpoint_url={s3_endpoint}"'))
+    runner = ProtocolRunner(Lab(lab.folder), MockProtocol)
+    assert isinstance(runner.storage, S3Storage) and runner.storage.prefix == "labx"
