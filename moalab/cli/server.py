@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "else $MOALAB_TOKEN, else one generated and kept in the data directory)")
     auth.add_argument("--no-token", action="store_true",
                       help="let any client in: only on 127.0.0.1 (this computer)")
-    parser.add_argument("--data-dir", help="where the generated token is kept (default "
+    parser.add_argument("--data-dir", help="where the generated token and the rig's assets "
+                        "(DIR/assets, stimuli synced by clients) are kept (default "
                         "~/.local/share/moalab)")
     parser.add_argument("--certfile", help="TLS certificate (PEM): serve https and wss")
     parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.graceful_timeout < 0:
             raise MoaError(f"--graceful-timeout {args.graceful_timeout} must be 0 or more")
         check_allowed_modules(config.allow)  # before anything else is said or generated
+        # the data folder objects write in (a rig's assets), whatever the token's source
+        config = replace(config, data_dir=config.data_dir or default_data_dir())
         config = resolve_token(config, args.no_token, console)
         if config.token is None and not is_loopback(config.host):
             raise MoaError(

@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import trio
 
-from ..core.arguments import declared_arguments
+from ..core.arguments import constructor_parameters, declared_arguments
 from ..core.errors import InvalidArgument
 from ..device.device import Device
 from .codec import encode
@@ -37,12 +38,18 @@ from .errors import NotAllowed, UnknownObject
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
-__all__ = ("ObjectRegistry", "RemoteObject", "check_namespace", "class_path", "encodable")
+__all__ = ("ObjectRegistry", "RemoteObject", "SERVER_DATA_DIR", "check_namespace", "class_path",
+           "encodable")
 
-# moalab's modules that define devices a client may create: its device library and
-# the guide's remote sample (examples/remote_sugar_pellet.py creates it on a server);
-# not the rest of moalab, whose modules (examples, cli) run code when imported
-ALWAYS_ALLOWED = ("moalab.device", "moalab.examples.remote_devices")
+# moalab's modules that define devices a client may create: its device library, a
+# rig's asset folder (moalab.assets.rig) and the guide's remote sample
+# (examples/remote_sugar_pellet.py creates it on a server); not the rest of moalab,
+# whose modules (examples, cli) run code when imported
+ALWAYS_ALLOWED = ("moalab.device", "moalab.assets.rig", "moalab.examples.remote_devices")
+SERVER_DATA_DIR = "server_data_dir"
+"""A constructor parameter the registry fills with its own data folder (a Path, or None
+if it has none); a client that sends it is refused, so it never picks where an object
+writes on the server."""
 _MAIN_ALIAS = "__moalab_main__"
 _NOT_MIRRORED = {"executor"}
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{0,64}")
@@ -261,14 +268,17 @@ class ObjectRegistry:
     its own parent). Classes of ``__main__`` come from ``main_script`` if given
     (the parent's script, imported once under another name so its main block
     does not run). Only :class:`~moalab.Device` subclasses can be created, with
-    only their declared properties and constructor parameters as arguments.
+    only their declared properties and constructor parameters as arguments; a
+    class with a :data:`SERVER_DATA_DIR` parameter gets ``data_dir``, the server's
+    data folder (None: it has none), there.
     """
 
     def __init__(self, allow: Iterable[str] = (), allow_all: bool = False,
-                 main_script: str | None = None) -> None:
+                 main_script: str | None = None, data_dir: Path | None = None) -> None:
         self.allow = tuple(ALWAYS_ALLOWED) + tuple(allow)
         self.allow_all = allow_all
         self.main_script = main_script
+        self.data_dir = data_dir
         self.objects: dict[tuple[str, str], RemoteObject] = {}
         self._last_used: dict[str, float] = {}  # by namespace, time.monotonic()
 
@@ -358,7 +368,10 @@ class ObjectRegistry:
         if kwargs is not None and not isinstance(kwargs, dict):
             raise InvalidArgument(f"constructor arguments must be a map, not {kwargs!r}")
         self._check_arguments(cls, kwargs or {})
-        obj = cls(**{**(kwargs or {}), "name": name})
+        arguments = {**(kwargs or {}), "name": name}
+        if SERVER_DATA_DIR in constructor_parameters(cls):
+            arguments[SERVER_DATA_DIR] = self.data_dir
+        obj = cls(**arguments)
         remote = self.objects[namespace, name] = RemoteObject(name, obj, namespace)
         remote.worker.start()
         return remote, True
@@ -367,8 +380,14 @@ class ObjectRegistry:
     def _check_arguments(cls: type, kwargs: dict[Any, Any]) -> None:
         """Refuse constructor arguments other than ``cls``'s declared properties and
         constructor parameters: an attribute a client could set otherwise (``rng``,
-        ``on_data_update``, ``__dict__``) would change how the object behaves."""
-        accepted = declared_arguments(cls) - _NOT_MIRRORED
+        ``on_data_update``, ``__dict__``) would change how the object behaves; nor
+        :data:`SERVER_DATA_DIR`, the server's to give."""
+        if SERVER_DATA_DIR in kwargs:
+            raise NotAllowed(
+                f"{cls.__name__} cannot be created with argument {SERVER_DATA_DIR!r}="
+                f"{_SHORT.repr(kwargs[SERVER_DATA_DIR])}: the server gives its own data folder "
+                "there (moalab-server --data-dir); leave the argument out")
+        accepted = declared_arguments(cls) - _NOT_MIRRORED - {SERVER_DATA_DIR}
         refused = [key for key in kwargs if key not in accepted]
         if refused:
             raise NotAllowed(

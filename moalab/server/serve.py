@@ -40,6 +40,8 @@ async def serve(
     config says 0). Open connections get ``graceful_timeout`` seconds to finish.
     Every module of ``config.allow`` is imported first: :class:`InvalidArgument`
     (see :func:`~moalab.server.config.check_allowed_modules`) before listening.
+    Objects that ask for it get ``config.data_dir`` as the server's data folder (a
+    rig's asset store is there: :mod:`moalab.assets.rig`; None: they have none).
     """
     if config.token is None and not is_loopback(config.host):
         raise InvalidArgument(
@@ -48,7 +50,7 @@ async def serve(
             "MOALAB_TOKEN, or let moalab-server generate one), or listen on 127.0.0.1"
         )
     check_allowed_modules(config.allow)
-    registry = ObjectRegistry(allow=config.allow)
+    registry = ObjectRegistry(allow=config.allow, data_dir=config.data_dir)
     hypercorn_config = HypercornConfig()
     hypercorn_config.bind = [_bind(config.host, config.port)]
     hypercorn_config.graceful_timeout = graceful_timeout

@@ -1,0 +1,530 @@
+"""A rig's asset store: the ``assets`` folder in its moalab-server's data folder, reached
+over the connection the rig's executor already has.
+
+:class:`RigFolder` is the rig's side: a device the server's object registry creates,
+its folder given by the server (never by a client), its methods run in its worker
+thread. :class:`RigStorage` is the lab's side: an :class:`~moalab.assets.AssetStorage`
+whose calls become calls of the rig's :class:`RigFolder`, a file sent in chunks of
+:data:`CHUNK_BYTES`, several on their way at once, resumed where a stopped upload
+ended, verified by SHA-256 before it is seen under its key.
+
+Importing this module runs nothing but definitions (a server imports it to create a
+:class:`RigFolder`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import trio
+
+from ..core.dispatch import apply_executor
+from ..core.errors import InvalidArgument
+from ..core.nursery import leaves
+from ..device.device import Device
+from ..executor.errors import ExecutorError, UnknownObject
+from ..executor.remote import RemoteExecutor
+from .hashing import file_sha256
+from .keys import check_key
+from .storage import AssetMissing, AssetStorage, LocalStorage, StorageError
+
+__all__ = ("CHUNK_BYTES", "FOLDER_NAME", "OBJECT_NAME", "RigFolder", "RigStorage", "WINDOW")
+
+FOLDER_NAME = "assets"
+"""The rig's store, inside its server's data folder."""
+
+OBJECT_NAME = "moalab-rig-folder"
+"""The name of the rig's :class:`RigFolder` on its server (in the executor's namespace);
+every client of that namespace shares it, so its calls run one at a time."""
+
+CHUNK_BYTES = 1 << 20
+"""The bytes of one upload or download call."""
+
+WINDOW = 4
+"""How many chunk calls :class:`RigStorage` keeps on their way at once."""
+
+MAX_PENDING_BYTES = 64 << 20
+"""The chunks a :class:`RigFolder` holds in memory, ahead of the end of an upload's
+partial file (they arrived out of order)."""
+
+_MANIFEST = "manifest.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NO_FOLDER = ("the far side has no data folder: start moalab-server with --data-dir DIR "
+              "(its assets are kept in DIR/assets); a ProcessExecutor's child has none, "
+              "use a ThreadExecutor with RigStorage(executor, data_dir=...) instead")
+
+
+@asynccontextmanager
+async def _chunk_calls() -> AsyncIterator[trio.Nursery]:
+    """A nursery of chunk calls: the first call's failure comes out, not a group (the
+    other calls in flight usually fail the same way: a lost link)."""
+    try:
+        async with trio.open_nursery() as nursery:
+            yield nursery
+    except BaseExceptionGroup as group:
+        carried = leaves(group)
+        failures = [leaf for leaf in carried if not isinstance(leaf, trio.Cancelled)]
+        raise (failures or carried)[0] from None
+
+
+def _check_sha256(digest: object) -> str:
+    if not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+        raise InvalidArgument(f"sha256={digest!r} is not accepted; give 64 lowercase hex digits")
+    return digest
+
+
+class RigFolder(Device):
+    """A rig's asset store, ``<server_data_dir>/assets``, by key; the rig's side of
+    :class:`RigStorage`.
+
+    ``server_data_dir`` is filled by the server's registry with its own data folder
+    (a client that sends it is refused); None (a server without one) makes every
+    call raise :class:`StorageError` saying so. Every key is checked
+    (:func:`~moalab.assets.keys.check_key`) and its resolved path, symbolic links
+    included, must lie inside the store (:class:`LocalStorage` does both): nothing
+    is written or read outside it.
+
+    An upload goes to ``.moalab-partial/upload-<sha256>`` (named by the content it
+    will hold, so a stopped upload is resumed by whoever sends that content next),
+    is appended to chunk by chunk, checked against its SHA-256 by :meth:`commit`,
+    fsynced and renamed under its key: a file under a key is always whole. The
+    SHA-256 of each stored file is kept with its size and mtime (in
+    ``.moalab-partial/manifest.json``), so :meth:`hashes` re-reads only files changed
+    since (one changed without a change of size or mtime, by another program, is
+    not noticed). Methods are sync: they run in the object's worker thread.
+    """
+
+    def __init__(self, server_data_dir: str | os.PathLike | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._store = None if server_data_dir is None else LocalStorage(
+            Path(server_data_dir) / FOLDER_NAME)
+        self._manifest: dict[str, list] | None = None  # key: [size, mtime_ns, sha256]
+        self._manifest_changed = False
+        self._pending: dict[str, dict[int, bytes]] = {}  # by sha256: chunks by offset
+
+    # -- where ---------------------------------------------------------------------
+
+    @property
+    def store(self) -> LocalStorage:
+        """The folder's :class:`LocalStorage`; raises :class:`StorageError` if the
+        server has no data folder."""
+        if self._store is None:
+            raise StorageError(f"RigFolder {self.name!r}: {_NO_FOLDER}")
+        return self._store
+
+    def _internal(self, name: str) -> Path:
+        folder = self.store.folder / LocalStorage.PARTIAL
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+    def _partial(self, digest: str) -> Path:
+        return self._internal(f"upload-{_check_sha256(digest)}")
+
+    @apply_executor
+    def root(self) -> str:
+        """The store's folder on the rig, an absolute path (made if missing)."""
+        self.store.folder.mkdir(parents=True, exist_ok=True)
+        return str(self.store.folder)
+
+    # -- hashes --------------------------------------------------------------------
+
+    def _entries(self) -> dict[str, list]:
+        if self._manifest is None:
+            try:
+                manifest = json.loads(self._internal(_MANIFEST).read_text("utf-8"))
+            except (OSError, ValueError):
+                manifest = {}  # none yet, or unreadable: every file is hashed again
+            self._manifest = manifest if isinstance(manifest, dict) else {}
+        return self._manifest
+
+    def _sha256(self, key: str) -> str | None:
+        """The SHA-256 of the file under ``key``, from the manifest while its size and
+        mtime are those recorded; None if no file is there."""
+        path = self.store._path(key)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        if not path.is_file():
+            return None
+        entries = self._entries()
+        entry = entries.get(key)
+        if entry is not None and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+            return entry[2]
+        digest = file_sha256(path)
+        entries[key] = [stat.st_size, stat.st_mtime_ns, digest]
+        self._manifest_changed = True
+        return digest
+
+    def _save_manifest(self) -> None:
+        if not self._manifest_changed:
+            return
+        target = self._internal(_MANIFEST)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{_MANIFEST}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                json.dump(self._manifest, file)
+            os.replace(temporary, target)
+            self._manifest_changed = False
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+
+    @apply_executor
+    def hashes(self, keys: Iterable[str]) -> dict[str, str | None]:
+        """The SHA-256 of the file under each of ``keys`` (None: no file there), in one
+        call; a file is hashed only if it changed since it last was."""
+        try:
+            return {key: self._sha256(check_key(key)) for key in keys}
+        finally:
+            self._save_manifest()
+
+    # -- upload --------------------------------------------------------------------
+
+    @apply_executor
+    def begin(self, key: str, sha256: str, size: int) -> int:
+        """Start (or resume) an upload of ``size`` bytes of SHA-256 ``sha256`` under
+        ``key``; return the offset to send from (the bytes already received)."""
+        self.store._path(check_key(key))  # refused now, before any byte is sent
+        partial = self._partial(sha256)
+        self._pending.pop(sha256, None)
+        have = partial.stat().st_size if partial.exists() else 0
+        if have > size:  # not the upload announced: start again
+            partial.unlink()
+            have = 0
+        return have
+
+    @apply_executor
+    def write(self, sha256: str, offset: int, data: bytes | str) -> None:
+        """Add ``data`` at ``offset`` of upload ``sha256``. A chunk past the end of
+        what is written waits in memory for those before it (chunks may arrive out of
+        order); one already written is ignored (a call sent again). ``data`` may be a
+        str of code points below 256: a RestExecutor's JSON body carries bytes so
+        (:func:`~moalab.executor.codec.to_jsonable`)."""
+        partial = self._partial(sha256)
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        if not isinstance(data, bytes) or not isinstance(offset, int) or offset < 0:
+            raise InvalidArgument(f"RigFolder {self.name!r}: write(offset={offset!r}, data of "
+                                  f"type {type(data).__name__}) is not accepted; give an "
+                                  "offset >= 0 and bytes")
+        pending = self._pending.setdefault(sha256, {})
+        pending[offset] = data
+        if sum(map(len, pending.values())) > MAX_PENDING_BYTES:
+            self._pending.pop(sha256)
+            raise StorageError(f"RigFolder {self.name!r}: upload {sha256[:12]} holds over "
+                               f"{MAX_PENDING_BYTES} bytes of chunks ahead of its end; send "
+                               "chunks in order, from the offset begin() gives")
+        with open(partial, "ab") as file:
+            end = file.tell()
+            for start in sorted(pending):
+                if start > end:
+                    break
+                chunk = pending.pop(start)
+                if start + len(chunk) > end:
+                    file.write(chunk[end - start:])
+                    end = start + len(chunk)
+
+    @apply_executor
+    def commit(self, key: str, sha256: str) -> None:
+        """End upload ``sha256``: check its bytes' SHA-256, fsync it and rename it under
+        ``key``. A mismatch deletes the partial file and raises :class:`StorageError`."""
+        final = self.store._path(check_key(key))
+        partial = self._partial(sha256)
+        self._pending.pop(sha256, None)
+        if not partial.is_file():
+            raise StorageError(f"RigFolder {self.name!r}: no upload of {sha256[:12]} for key "
+                               f"{key!r} was begun (or it was committed already); put again")
+        actual = file_sha256(partial)
+        if actual != sha256:
+            partial.unlink()
+            raise StorageError(f"RigFolder {self.name!r}: the upload for key {key!r} has "
+                               f"SHA-256 {actual[:12]}, not {sha256[:12]} as announced; it "
+                               "was deleted, put the file again")
+        with open(partial, "rb+") as file:
+            os.fsync(file.fileno())
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(partial, final)
+        folder = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename itself survives a power cut
+        finally:
+            os.close(folder)
+        stat = final.stat()
+        self._entries()[key] = [stat.st_size, stat.st_mtime_ns, sha256]
+        self._manifest_changed = True
+
+    # -- download and the rest --------------------------------------------------------
+
+    @apply_executor
+    def stat(self, key: str) -> list | None:
+        """``[size, sha256]`` of the file under ``key``, or None if there is none."""
+        digest = self._sha256(check_key(key))
+        if digest is None:
+            return None
+        return [self.store._path(key).stat().st_size, digest]
+
+    @apply_executor
+    def read(self, key: str, offset: int, size: int) -> bytes:
+        """Up to ``size`` (at most 4 chunks) bytes of the file under ``key`` from
+        ``offset``; raises FileNotFoundError if there is none."""
+        with open(self.store._path(check_key(key)), "rb") as file:
+            file.seek(offset)
+            return file.read(min(size, 4 * CHUNK_BYTES))
+
+    @apply_executor
+    def has(self, key: str) -> bool:
+        """Whether a file is stored under exactly ``key``."""
+        return self.store._has(check_key(key))
+
+    @apply_executor
+    def keys(self, prefix: str = "") -> list[str]:
+        """The keys under ``prefix`` (every key for ``""``), relative to it, sorted."""
+        return self.store.list(prefix)
+
+    @apply_executor
+    def delete(self, key: str) -> None:
+        """Delete the file under ``key`` and every file under ``key/``."""
+        self.store.delete(key)
+        entries = self._entries()
+        for name in [name for name in entries if name == key or name.startswith(key + "/")]:
+            del entries[name]
+            self._manifest_changed = True
+
+    def close(self) -> None:
+        """Keep the manifest (the server calls this when it deletes the object)."""
+        if self._store is not None and self._manifest is not None:
+            self._save_manifest()
+
+
+Progress = Callable[[int], None]
+"""Called with the bytes each chunk moved, as it is acknowledged."""
+
+
+class RigStorage(AssetStorage):
+    """The asset store of the rig ``executor`` reaches (its server's ``<data
+    dir>/assets``), over the executor's connection: a WebSocketExecutor or a
+    RestExecutor. With a local executor (a ThreadExecutor) it is the folder
+    ``<data_dir>/assets`` of this computer, ``data_dir`` required; a remote rig's
+    folder is its server's choice, so ``data_dir`` is refused there.
+
+    The executor must be running while the storage is used. Calls block: make them
+    from a thread trio started (``await run_in_thread(storage.put, key, path)``), or
+    any thread if the storage was made in the trio thread. A file moves in chunks of
+    ``chunk_size`` bytes, ``window`` of them on their way at once; an upload stopped
+    half way (a lost link, a cancel) is resumed by the next put of the same content,
+    only the missing bytes sent; the rig checks the SHA-256 before the file appears
+    under its key, and a download is checked against the rig's SHA-256. A put skips
+    a file the rig holds with the same content under the same key.
+
+    :attr:`bytes_sent`, :attr:`bytes_received` and :attr:`calls` count what moved.
+    :meth:`url` gives ``moalab-rig://<host>/<key>``, a name for messages and records,
+    not a URL any program fetches; :meth:`path` gives the file's path on the rig.
+    Errors are :class:`AssetMissing` (nothing under the key) and
+    :class:`StorageError` (the rig's refusal, a lost connection, a stopped executor).
+    """
+
+    foreign_errors = (OSError, ExecutorError)
+
+    def __init__(self, executor: Any, *, data_dir: str | os.PathLike | None = None,
+                 chunk_size: int = CHUNK_BYTES, window: int = WINDOW) -> None:
+        remote = isinstance(executor, RemoteExecutor)
+        if remote and data_dir is not None:
+            raise InvalidArgument(f"RigStorage({executor!r}, data_dir={str(data_dir)!r}): a "
+                                  "rig's server chooses its own folder (moalab-server "
+                                  "--data-dir); leave data_dir out")
+        if not remote and data_dir is None:
+            raise InvalidArgument(f"RigStorage({executor!r}): a local executor has no server "
+                                  "to choose the folder; give data_dir=... (its assets go in "
+                                  "data_dir/assets)")
+        if not (isinstance(chunk_size, int) and chunk_size > 0):
+            raise InvalidArgument(f"RigStorage: chunk_size={chunk_size!r} is not accepted; "
+                                  "give a whole number of bytes above 0")
+        if not (isinstance(window, int) and window > 0):
+            raise InvalidArgument(f"RigStorage: window={window!r} is not accepted; give a "
+                                  "whole number of calls above 0")
+        self.executor = executor
+        self.chunk_size, self.window = chunk_size, window
+        self.folder = RigFolder(name=OBJECT_NAME, executor=executor, server_data_dir=data_dir)
+        endpoint = getattr(executor, "endpoint", None)  # a server's; none for a local one
+        self.host = f"{endpoint.host}:{endpoint.port}" if endpoint else "localhost"
+        self.bytes_sent = self.bytes_received = self.calls = 0
+        self._created = False
+        self._root: PurePosixPath | None = None
+        try:
+            self._token: trio.lowlevel.TrioToken | None = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            self._token = None  # made outside trio: used from threads trio starts
+
+    def __repr__(self) -> str:
+        return f"RigStorage({self.host!r})"
+
+    # -- the bridge to the trio thread ----------------------------------------------
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``await fn(*args)`` in the trio thread from this (worker) thread."""
+        how = ("call it from a worker thread: `await run_in_thread(storage.put, ...)` "
+               "(moalab.core.realtime)")
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass  # not in the trio thread: good
+        else:
+            raise StorageError(f"{self}: a blocking call was made in the trio thread; {how}")
+        try:
+            return trio.from_thread.run(fn, *args, trio_token=self._token)
+        except RuntimeError as error:
+            if "created by Trio" not in str(error):
+                raise
+            raise StorageError(f"{self}: called from a thread trio did not start and the "
+                               f"storage was made outside trio; {how}") from None
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        """Call the rig folder's ``method``; its object is made on the rig at the first
+        call, and again if the server lost it (restarted)."""
+        for attempt in (1, 2):
+            if not self._created:
+                await self.executor.ensure_remote_instance(self.folder)
+                self._created = True
+            try:
+                self.calls += 1
+                return await getattr(self.folder, method)(*args)
+            except UnknownObject:
+                if attempt == 2:
+                    raise
+                self._created = False
+            except ExecutorError as error:  # the link or the server, not the folder's answer
+                raise StorageError(f"{self}: {method} failed: {type(error).__name__}: "
+                                   f"{error}") from error
+
+    def call(self, method: str, *args: Any) -> Any:
+        """``RigFolder.<method>(*args)`` on the rig, from a worker thread."""
+        return self._run(self._call, method, *args)
+
+    # -- what the rig offers beyond the base -------------------------------------------
+
+    @property
+    def root(self) -> PurePosixPath:
+        """The store's folder on the rig (asked once)."""
+        if self._root is None:
+            with self._mapped(""):
+                self._root = PurePosixPath(self.call("root"))
+        return self._root
+
+    def path(self, key: str) -> PurePosixPath:
+        """The path on the rig of the file (or folder) under ``key``."""
+        return self.root / check_key(key)
+
+    def url(self, key: str) -> str:
+        return f"moalab-rig://{self.host}/{check_key(key)}"
+
+    def hashes(self, keys: Iterable[str]) -> dict[str, str | None]:
+        """The SHA-256 of the rig's file under each of ``keys`` (None: none there), in
+        one round trip."""
+        keys = [check_key(key) for key in keys]
+        with self._mapped(keys[0] if keys else ""):
+            return self.call("hashes", keys)
+
+    def upload(self, key: str, source: str | os.PathLike, sha256: str | None = None,
+               progress: Progress | None = None) -> None:
+        """Send the file ``source`` (whose SHA-256 is ``sha256``, computed if None)
+        under ``key``, resuming an upload of the same content stopped before;
+        ``progress`` is called in the trio thread with the bytes of each chunk."""
+        check_key(key)
+        source = Path(source)
+        with self._mapped(key):
+            digest = sha256 or file_sha256(source)
+            self._run(self._upload, key, source, digest, source.stat().st_size, progress)
+
+    # -- the base's one-object methods ---------------------------------------------------
+
+    def _write(self, key: str, source: Path, if_absent: bool) -> bool:
+        digest = file_sha256(source)
+        held = self.call("hashes", [key])[key]
+        if held == digest or (if_absent and held is not None):
+            return False
+        self._run(self._upload, key, source, digest, source.stat().st_size, None)
+        return True
+
+    def _read(self, key: str, target: Path) -> None:
+        self._run(self._download, key, target)
+
+    def _has(self, key: str) -> bool:
+        return self.call("has", key)
+
+    def _remove(self, key: str) -> None:
+        self.call("delete", key)
+
+    def _keys(self, prefix: str) -> list[str]:
+        return self.call("keys", prefix)
+
+    def delete(self, key: str) -> None:
+        check_key(key)
+        with self._mapped(key):
+            self.call("delete", key)  # a folder's files too, in one call
+
+    # -- chunks, in the trio thread ---------------------------------------------------
+
+    async def _upload(self, key: str, source: Path, digest: str, size: int,
+                      progress: Progress | None) -> None:
+        offset = await self._call("begin", key, digest, size)
+        if offset and progress is not None:
+            progress(offset)  # sent by an upload stopped before
+        slots = trio.Semaphore(self.window)
+        with open(source, "rb") as file:
+            file.seek(offset)
+            async with _chunk_calls() as nursery:
+                while offset < size:
+                    await slots.acquire()
+                    data = await trio.to_thread.run_sync(file.read, self.chunk_size)
+                    if not data:
+                        raise StorageError(f"{self}: {str(source)!r} shrank to {offset} bytes "
+                                           f"while it was sent for key {key!r}; put it again")
+                    nursery.start_soon(self._send_chunk, digest, offset, data, slots, progress)
+                    offset += len(data)
+        await self._call("commit", key, digest)
+
+    async def _send_chunk(self, digest: str, offset: int, data: bytes, slots: trio.Semaphore,
+                          progress: Progress | None) -> None:
+        try:
+            await self._call("write", digest, offset, data)
+        finally:
+            slots.release()
+        self.bytes_sent += len(data)
+        if progress is not None:
+            progress(len(data))
+
+    async def _download(self, key: str, target: Path) -> None:
+        stat = await self._call("stat", key)
+        if stat is None:
+            raise AssetMissing(f"{self} has no object under key {key!r}; put it first, or "
+                               "check the key with list()")
+        size, digest = stat
+        slots = trio.Semaphore(self.window)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            async with _chunk_calls() as nursery:
+                for offset in range(0, size, self.chunk_size):
+                    await slots.acquire()
+                    nursery.start_soon(self._fetch_chunk, key, fd, offset, slots)
+        finally:
+            os.close(fd)
+        actual = await trio.to_thread.run_sync(file_sha256, target)
+        if actual != digest:
+            raise StorageError(f"{self}: the file under key {key!r} changed while it was "
+                               f"downloaded (SHA-256 {actual[:12]}, the rig said "
+                               f"{digest[:12]}); get it again")
+
+    async def _fetch_chunk(self, key: str, fd: int, offset: int, slots: trio.Semaphore) -> None:
+        try:
+            data = await self._call("read", key, offset, self.chunk_size)
+            await trio.to_thread.run_sync(os.pwrite, fd, data, offset)
+            self.bytes_received += len(data)
+        finally:
+            slots.release()
