@@ -4,6 +4,8 @@ Alembic migrations) and the worker threads that call it from trio."""
 from .config import CONFIG_NAME, LabConfig, write_default
 from .database import (
     STALE_AFTER,
+    AssetInfo,
+    AssetLinkInfo,
     Database,
     QualificationInfo,
     RigInfo,
@@ -25,6 +27,8 @@ from .lab import LAB_ENV, Lab
 from .worker import DatabaseWorker, TrialWriter
 
 __all__ = (
+    "AssetInfo",
+    "AssetLinkInfo",
     "CONFIG_NAME",
     "LAB_ENV",
     "STALE_AFTER",

@@ -1,5 +1,5 @@
 """The lab database: subjects, rigs, sessions and their trials, state,
-qualifications and counters, in SQLite or PostgreSQL.
+qualifications, counters and asset records, in SQLite or PostgreSQL.
 
 Each method is one unit of work (one transaction) and blocks: call it from a worker
 thread (``DatabaseWorker``), never from the trio loop. Methods return frozen
@@ -43,19 +43,27 @@ from .errors import (
     UnknownName,
 )
 from .infos import (
+    AssetInfo,
+    AssetLinkInfo,
     QualificationInfo,
     RigInfo,
     SessionInfo,
     SubjectInfo,
     TrialInfo,
+    asset_info,
+    asset_link_info,
     rig_info,
     session_infos,
     subject_info,
 )
 from .models import (
+    ASSET_KINDS,
     EXECUTORS,
     KINDS,
+    OWNER_KINDS,
     SEXES,
+    Asset,
+    AssetLink,
     Counter,
     Qualification,
     Rig,
@@ -73,6 +81,8 @@ __all__ = (
     "SessionInfo",
     "TrialInfo",
     "QualificationInfo",
+    "AssetInfo",
+    "AssetLinkInfo",
     "STALE_AFTER",
     "MIGRATIONS",
 )
@@ -89,6 +99,7 @@ CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to answer."""
 END_STATUSES = ("interrupted", "submitted", "failed", "abandoned")
 SUBJECT_FIELDS = ("name", "species", "sex", "dob", "notes")
+DEPOSIT_ENDS = ("deposited", "failed")
 
 
 def _now() -> datetime:
@@ -438,7 +449,9 @@ class Database:
             session.execute(delete(Trial).where(Trial.session_id == session_id))
             session.execute(delete(SessionStateRow).where(
                 SessionStateRow.session_id == session_id))
-            session.delete(row)
+            session.execute(delete(AssetLink).where(
+                AssetLink.owner_kind == "session", AssetLink.owner == session_id))
+            session.delete(row)  # its deposits and their links go with it (CASCADE)
 
     def get_session(self, session_id: str) -> SessionInfo:
         """The session ``session_id`` (interrupted if its owner is gone); raises
@@ -601,14 +614,138 @@ class Database:
                     for row in session.scalars(query.order_by(
                         Qualification.name, Qualification.granted, Qualification.id))]
 
+    # -- assets
+
+    def _insert(self) -> Any:
+        return sqlite_insert if self.is_sqlite else postgresql_insert
+
+    def record_asset(self, key: str | None, kind: str, extension: str = "",
+                     personal: bool = False, url: str | None = None,
+                     sha256: str | None = None, size: int | None = None) -> AssetInfo:
+        """Record a 'cached' asset (stored under ``key``) or an 'external' one (at
+        ``url``, ``key`` None) as 'stored'; return its row. Idempotent: the row already
+        recorded under that key (an external asset: that url) is returned as it is.
+        Raises InvalidArgument for another kind (a session's assets: add_deposit)."""
+        if kind not in ("cached", "external"):
+            raise InvalidArgument(f"asset {key!r}: kind {kind!r} is not accepted by "
+                                  f"record_asset; give 'cached' or 'external' (a "
+                                  f"session's recordings: add_deposit)")
+        if key is None and (kind != "external" or not url):
+            raise InvalidArgument(f"a {kind} asset without a key is not accepted; give its "
+                                  "storage key (an external asset: key None and its url)")
+        values = {"key": key, "kind": kind, "extension": extension, "personal": personal,
+                  "status": "stored", "url": url, "sha256": sha256, "size": size,
+                  "delete_input": False, "created": _now()}
+        same = Asset.key == key if key is not None else (
+            (Asset.key.is_(None)) & (Asset.kind == "external") & (Asset.url == url))
+        with self._unit(write=True) as session:
+            row = session.scalar(select(Asset).where(same).order_by(Asset.id))
+            if row is None:
+                if key is None:
+                    session.execute(insert(Asset).values(**values))
+                else:  # another PC may record the same key at once: one row wins
+                    session.execute(self._insert()(Asset).values(**values)
+                                    .on_conflict_do_nothing(index_elements=["key"]))
+                row = session.scalar(select(Asset).where(same).order_by(Asset.id))
+            return asset_info(row)
+
+    def add_deposit(self, session_id: str, local_key: str, key: str, extension: str,
+                    personal: bool, input_path: str, delete_input: bool) -> AssetInfo:
+        """Record a deposit of session ``session_id``: the file at ``input_path`` to be
+        uploaded under ``key``, 'pending' until :meth:`end_deposit`. Written before the
+        upload starts, so a deposit killed half-way is found again (:meth:`stale_deposits`).
+        Raises NameTaken when the session has a deposit of that ``local_key`` already,
+        UnknownName for an unknown session."""
+        try:
+            with self._unit(write=True) as session:
+                self._session_row(session, session_id)
+                row = Asset(key=key, kind="experiment", extension=extension,
+                            personal=personal, status="pending", session_id=session_id,
+                            local_key=local_key, input_path=str(input_path),
+                            delete_input=delete_input, created=_now())
+                session.add(row)
+        except IntegrityError:
+            raise NameTaken(f"session {session_id} already has a deposit {local_key!r}: give "
+                            f"each of a session's recordings its own local_key (e.g. "
+                            f"'{local_key}-2')") from None
+        return asset_info(row)
+
+    def end_deposit(self, asset_id: int, status: str, error: str | None = None,
+                    sha256: str | None = None, size: int | None = None) -> bool:
+        """End the pending deposit ``asset_id`` as 'deposited' (with the file's
+        ``sha256`` and ``size``) or 'failed' (with ``error``). Returns False, changing
+        nothing, when it is not pending (another process's retry ended it first).
+        Raises InvalidArgument for another status."""
+        if status not in DEPOSIT_ENDS:
+            raise InvalidArgument(f"asset {asset_id}: end status {status!r} is not one of "
+                                  f"{', '.join(DEPOSIT_ENDS)}")
+        with self._unit(write=True) as session:
+            return bool(session.execute(update(Asset).where(
+                Asset.id == asset_id, Asset.status == "pending",
+            ).values(status=status, error=error, sha256=sha256, size=size,
+                     deposited=_now() if status == "deposited" else None)).rowcount)
+
+    def list_assets(self, session: str | None = None, status: str | None = None,
+                    kind: str | None = None) -> list[AssetInfo]:
+        """The assets recorded, in the order recorded; only those of ``session``, with
+        ``status`` and of ``kind`` when given."""
+        if kind is not None and kind not in ASSET_KINDS:
+            raise InvalidArgument(f"asset kind {kind!r} is not one of {', '.join(ASSET_KINDS)}")
+        where = [column == value for column, value in (
+            (Asset.session_id, session), (Asset.status, status), (Asset.kind, kind))
+            if value is not None]
+        with self._unit() as unit:
+            return [asset_info(row) for row in
+                    unit.scalars(select(Asset).where(*where).order_by(Asset.id))]
+
+    def stale_deposits(self, protocol: str) -> list[AssetInfo]:
+        """The pending deposits of ``protocol``'s sessions that are not running (their
+        process was killed: a running session whose owner is gone is marked interrupted
+        first), oldest first: each is to be retried, or failed if its input is gone."""
+        self._interrupt_dead()
+        with self._unit() as session:
+            return [asset_info(row) for row in session.scalars(
+                select(Asset).join(Session, Asset.session_id == Session.id).where(
+                    Asset.status == "pending", Session.status != "running",
+                    Session.protocol == protocol).order_by(Asset.id))]
+
+    def link_asset(self, asset_id: int, owner_kind: str, owner: str, name: str) -> None:
+        """Attach asset ``asset_id`` under ``name`` to an owner (see AssetLinkInfo),
+        replacing the asset that owner had under that name. Raises InvalidArgument for
+        an unknown ``owner_kind`` or asset."""
+        if owner_kind not in OWNER_KINDS:
+            raise InvalidArgument(f"asset {asset_id} attached to a {owner_kind!r}: that is "
+                                  f"not one of {', '.join(OWNER_KINDS)}")
+        for what, value in (("owner", owner), ("name", name)):
+            _check_name(f"asset link {what}", value)
+        with self._unit(write=True) as session:
+            if session.get(Asset, asset_id) is None:
+                raise InvalidArgument(f"no asset {asset_id} in this lab to attach as "
+                                      f"{owner_kind} {owner!r}'s {name!r}")
+            session.execute(self._insert()(AssetLink).values(
+                asset_id=asset_id, owner_kind=owner_kind, owner=owner, name=name,
+            ).on_conflict_do_update(index_elements=["owner_kind", "owner", "name"],
+                                    set_={"asset_id": asset_id}))
+
+    def asset_links(self, owner_kind: str | None = None, owner: str | None = None,
+                    asset: int | None = None) -> list[AssetLinkInfo]:
+        """The links, by owner then name; only those of ``owner_kind``, ``owner`` and
+        ``asset`` (an asset's id) when given."""
+        where = [column == value for column, value in (
+            (AssetLink.owner_kind, owner_kind), (AssetLink.owner, owner),
+            (AssetLink.asset_id, asset)) if value is not None]
+        with self._unit() as session:
+            return [asset_link_info(row) for row in session.scalars(
+                select(AssetLink).where(*where).order_by(
+                    AssetLink.owner_kind, AssetLink.owner, AssetLink.name))]
+
     # -- counters
 
     def take_slot(self, counter: str, cap: int) -> bool:
         """Take one of ``cap`` slots of ``counter``: True if one was free (and is now
         taken), False when all are taken. Atomic across processes and hosts."""
-        insert = sqlite_insert if self.is_sqlite else postgresql_insert
         with self._unit(write=True) as session:
-            session.execute(insert(Counter).values(name=counter, value=0)
+            session.execute(self._insert()(Counter).values(name=counter, value=0)
                             .on_conflict_do_nothing(index_elements=["name"]))
             # one statement: PostgreSQL re-checks the WHERE on the row it locks,
             # SQLite holds its write lock from BEGIN IMMEDIATE

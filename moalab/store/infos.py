@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as OrmSession
 
-from .models import Rig, Session, Subject, Trial
+from .models import Asset, AssetLink, Rig, Session, Subject, Trial
 
 __all__ = ("SubjectInfo", "RigInfo", "SessionInfo", "TrialInfo", "QualificationInfo",
-           "subject_info", "rig_info", "session_infos")
+           "AssetInfo", "AssetLinkInfo", "subject_info", "rig_info", "session_infos",
+           "asset_info", "asset_link_info")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class SessionInfo:
     owner_pid: int | None
     heartbeat: datetime | None
     n_trials: int
+    pending_deposits: int = 0
+    """Its deposits not yet uploaded (a session is submitted once there are none)."""
+    failed_deposits: int = 0
+    """Its deposits that failed (``Database.list_assets(session, 'failed')`` says why)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,53 @@ class QualificationInfo:
     revoked: datetime | None
 
 
+@dataclass(frozen=True)
+class AssetInfo:
+    """An asset's record. ``kind``: 'cached', 'experiment' (a session's deposit) or
+    'external'; ``status``: 'stored' (cached, external), or a deposit's 'pending',
+    'deposited', 'failed' (``error`` says why); ``session``: the session that made an
+    experiment asset. ``input_path`` and ``delete_input``: a pending deposit's file
+    and whether it goes once uploaded (for a retry)."""
+
+    id: int
+    key: str | None
+    kind: str
+    extension: str
+    personal: bool
+    status: str
+    session: str | None
+    local_key: str | None
+    url: str | None
+    sha256: str | None
+    size: int | None
+    error: str | None
+    created: datetime
+    deposited: datetime | None
+    input_path: str | None = None
+    delete_input: bool = False
+
+
+@dataclass(frozen=True)
+class AssetLinkInfo:
+    """Asset ``asset`` (its id) attached under ``name`` to an owner of ``owner_kind``
+    ('protocol', 'stage', 'session', 'subject', 'trial', 'node')."""
+
+    asset: int
+    owner_kind: str
+    owner: str
+    name: str
+
+
+def asset_info(row: Asset) -> AssetInfo:
+    return AssetInfo(row.id, row.key, row.kind, row.extension, row.personal, row.status,
+                     row.session_id, row.local_key, row.url, row.sha256, row.size, row.error,
+                     row.created, row.deposited, row.input_path, row.delete_input)
+
+
+def asset_link_info(row: AssetLink) -> AssetLinkInfo:
+    return AssetLinkInfo(row.asset_id, row.owner_kind, row.owner, row.name)
+
+
 def subject_info(row: Subject) -> SubjectInfo:
     return SubjectInfo(row.name, row.species, row.sex, row.dob, row.notes,
                        tuple(row.personal))
@@ -85,12 +137,15 @@ def rig_info(row: Rig) -> RigInfo:
 def session_infos(session: OrmSession, *where: Any) -> list[SessionInfo]:
     n_trials = (select(func.count(Trial.id)).where(Trial.session_id == Session.id)
                 .correlate(Session).scalar_subquery())
-    query = (select(Session, Subject.name, Rig.name, n_trials)
+    pending, failed = ((select(func.count(Asset.id)).where(
+        Asset.session_id == Session.id, Asset.status == status)
+        .correlate(Session).scalar_subquery()) for status in ("pending", "failed"))
+    query = (select(Session, Subject.name, Rig.name, n_trials, pending, failed)
              .join(Subject, Session.subject_id == Subject.id)
              .outerjoin(Rig, Session.rig_id == Rig.id)
              .where(*where).order_by(Session.created, Session.id))
     return [SessionInfo(
         row.id, subject, row.protocol, row.version, row.args, rig, row.status, row.kind,
         row.step, row.created, row.started, row.ended, row.data_dir, row.error,
-        row.owner_host, row.owner_pid, row.heartbeat, count,
-    ) for row, subject, rig, count in session.execute(query)]
+        row.owner_host, row.owner_pid, row.heartbeat, count, n_pending, n_failed,
+    ) for row, subject, rig, count, n_pending, n_failed in session.execute(query)]

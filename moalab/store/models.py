@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Float,
@@ -32,16 +33,24 @@ __all__ = (
     "SessionStateRow",
     "Qualification",
     "Counter",
+    "Asset",
+    "AssetLink",
     "SEXES",
     "EXECUTORS",
     "STATUSES",
     "KINDS",
+    "ASSET_KINDS",
+    "ASSET_STATUSES",
+    "OWNER_KINDS",
 )
 
 SEXES = ("F", "M", "U")
 EXECUTORS = ("websocket", "rest", "process", "thread")
 STATUSES = ("created", "running", "interrupted", "submitted", "failed", "abandoned")
 KINDS = ("main", "training", "screening")
+ASSET_KINDS = ("cached", "experiment", "external")
+ASSET_STATUSES = ("stored", "pending", "deposited", "failed")
+OWNER_KINDS = ("protocol", "stage", "session", "subject", "trial", "node")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -191,3 +200,54 @@ class Counter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     value: Mapped[int] = mapped_column(default=0)
+
+
+class Asset(Base):
+    """A file the lab stores or references: a cached asset (``cached/<sha256><ext>``),
+    a session's deposit (``experiment/<session_id>/<local_key><ext>``, made 'pending'
+    before its upload starts, then 'deposited' or 'failed') or an external URL.
+    ``input_path`` is where a pending deposit's file lies, for a retry."""
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ASSET_KINDS), name="asset_kind"),
+        CheckConstraint(_one_of("status", ASSET_STATUSES), name="asset_status"),
+        UniqueConstraint("session_id", "local_key", name="one_deposit_per_local_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(1024), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    extension: Mapped[str] = mapped_column(String(40), default="")
+    personal: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20))
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"))
+    local_key: Mapped[str | None] = mapped_column(String(200))
+    input_path: Mapped[str | None] = mapped_column(Text)
+    delete_input: Mapped[bool] = mapped_column(default=False)
+    url: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime]
+    deposited: Mapped[datetime | None]
+
+
+class AssetLink(Base):
+    """An asset attached under ``name`` to an owner: the protocol (its name), a stage
+    (``<session_id>/<stage path>``), a session (its id), a subject (its name), a trial
+    (``<session_id>/<index>``) or a node (its id). One asset per (owner, name)."""
+
+    __tablename__ = "asset_links"
+    __table_args__ = (
+        CheckConstraint(_one_of("owner_kind", OWNER_KINDS), name="asset_link_owner_kind"),
+        UniqueConstraint("owner_kind", "owner", "name", name="one_asset_per_owner_name"),
+        Index("asset_links_by_asset", "asset_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    owner_kind: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(String(200))

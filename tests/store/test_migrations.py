@@ -23,13 +23,13 @@ from moalab.store.database import MIGRATIONS
 from moalab.store.models import Base
 from tests.store.conftest import libpq_url
 
-REVISION_0002 = '''"""A test-only second revision: a column on counters."""
+REVISION_NEXT = '''"""A test-only next revision: a column on counters."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:
@@ -47,12 +47,12 @@ def test_the_migrations_make_the_models_tables(database):
     finally:
         engine.dispose()
     assert differences == []
-    assert database.revision() == database.head() == "0001"
+    assert database.revision() == database.head() == "0002"
 
 
 def test_a_database_without_a_schema_is_too_old(database_url):
     with pytest.raises(SchemaTooOld, match=r"has no moalab schema, older than this "
-                                           r"moalab's \(schema 0001\): run `moalab lab "
+                                           r"moalab's \(schema 0002\): run `moalab lab "
                                            r"upgrade`"):
         Database.open(database_url)
 
@@ -61,14 +61,14 @@ def test_an_older_schema_is_refused_then_upgraded(database, tmp_path):
     database.add_subject("m1")
     newer = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, newer, ignore=shutil.ignore_patterns("__pycache__"))
-    (newer / "versions" / "0002_counter_note.py").write_text(REVISION_0002)
+    (newer / "versions" / "0003_counter_note.py").write_text(REVISION_NEXT)
 
-    with pytest.raises(SchemaTooOld, match=r"has schema 0001, older than this moalab's "
-                                           r"\(schema 0002\): run `moalab lab upgrade`"):
+    with pytest.raises(SchemaTooOld, match=r"has schema 0002, older than this moalab's "
+                                           r"\(schema 0003\): run `moalab lab upgrade`"):
         Database.open(database.url, migrations=newer)
     upgraded = Database.open(database.url, upgrade=True, migrations=newer)
     try:
-        assert upgraded.revision() == "0002"
+        assert upgraded.revision() == "0003"
         assert upgraded.get_subject("m1").name == "m1"  # the rows are kept
         engine = create_engine(database.url)
         try:
@@ -77,8 +77,8 @@ def test_an_older_schema_is_refused_then_upgraded(database, tmp_path):
             engine.dispose()
     finally:
         upgraded.close()
-    # this moalab (schema 0001) now meets a database from a newer one
-    with pytest.raises(SchemaTooNew, match=r"made by a newer moalab \(schema 0002, "
+    # this moalab (schema 0002) now meets a database from a newer one
+    with pytest.raises(SchemaTooNew, match=r"made by a newer moalab \(schema 0003, "
                                            r"unknown to this one\): upgrade moalab"):
         Database.open(database.url)
     with pytest.raises(SchemaTooNew):
@@ -151,3 +151,33 @@ def holding_locks(url: str) -> Iterator[None]:
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_lab_of_schema_0001_gains_the_asset_tables(database_url, tmp_path):
+    older = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, older, ignore=shutil.ignore_patterns("__pycache__"))
+    (older / "versions" / "0002_assets.py").unlink()
+    first = Database.open(database_url, upgrade=True, migrations=older)
+    first.add_subject("m1")
+    first.close()
+    session_id = "0123456789ab"
+    engine = create_engine(database_url)  # a session as that moalab wrote it
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO sessions (id, subject_id, protocol, version, args, status, kind, "
+                "created, data_dir) SELECT :id, id, 'p', 1, '{}', 'submitted', 'main', "
+                "'2026-01-01 00:00:00', :id FROM subjects"), {"id": session_id})
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaTooOld, match="has schema 0001"):
+        Database.open(database_url)
+    upgraded = Database.open(database_url, upgrade=True)
+    try:
+        assert upgraded.revision() == "0002"
+        assert upgraded.get_session(session_id).failed_deposits == 0  # rows kept
+        asset = upgraded.add_deposit(session_id, "take", f"experiment/{session_id}/take.wav",
+                                     ".wav", False, "/tmp/take.wav", True)
+        assert upgraded.list_assets(session=session_id) == [asset]
+    finally:
+        upgraded.close()
