@@ -8,6 +8,7 @@ sessions or the database.
 from .hashing import cached_key, content_key, file_sha256, folder_entries, folder_sha256
 from .keys import CACHED_PREFIX, MAX_KEY_BYTES, check_extension, check_key, is_key
 from .local import prepare_assets
+from .rig import RigFolder, RigStorage
 from .storage import (
     AssetMissing,
     AssetStorage,
@@ -16,6 +17,7 @@ from .storage import (
     StorageError,
     open_storage,
 )
+from .sync import reaches_rig, sync_session_assets, sync_to_rig
 from .types import (
     Asset,
     CachedAsset,
@@ -41,6 +43,8 @@ __all__ = (
     "FastFunctionAsset",
     "LocalStorage",
     "Recording",
+    "RigFolder",
+    "RigStorage",
     "S3Storage",
     "StorageError",
     "CACHED_PREFIX",
@@ -55,4 +59,7 @@ __all__ = (
     "is_key",
     "open_storage",
     "prepare_assets",
+    "reaches_rig",
+    "sync_session_assets",
+    "sync_to_rig",
 )

@@ -194,10 +194,11 @@ class RigFolder(Device):
         self.store._path(check_key(key))  # refused now, before any byte is sent
         partial = self._partial(sha256)
         self._pending.pop(sha256, None)
-        have = partial.stat().st_size if partial.exists() else 0
-        if have > size:  # not the upload announced: start again
-            partial.unlink()
-            have = 0
+        with open(partial, "ab") as file:  # made here: an empty file has no chunks
+            have = file.tell()
+            if have > size:  # not the upload announced: start again
+                file.truncate(0)
+                have = 0
         return have
 
     @apply_executor
