@@ -7,6 +7,8 @@ such as the loggers, and move device methods to threads, processes or a
 Raspberry Pi with executors.
 """
 
+import importlib
+
 from .core.clock import ClockOrigin, now
 from .core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .core.errors import InvalidArgument, MoaError, NothingToWaitFor, StageStateError
@@ -85,6 +87,17 @@ from .stage import (
 )
 
 __version__ = "0.1.0"
+
+_LAZY = {"InheritedAssets": "moalab.export"}
+"""Names of the lab layer, imported on first use: importing it (the lab database's
+SQLAlchemy and Alembic) would add ~0.7 s to every ``import moalab``, a rig's included."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'moalab' has no attribute {name!r}")
+
 
 __all__ = (
     "now",
@@ -165,4 +178,5 @@ __all__ = (
     "ConnectionLost",
     "AuthenticationError",
     "NotAllowed",
+    "InheritedAssets",
 )

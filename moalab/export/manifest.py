@@ -55,6 +55,9 @@ def read_manifest(folder: Path) -> Manifest:
     folder when it has none, or one moalab did not write."""
     path = folder / MANIFEST_NAME
     fix = "give the folder `moalab export DIR` wrote (it holds manifest.json)"
+    if not folder.is_dir():
+        raise NotAnExport(f"{str(folder)!r} is not a moalab export: it is "
+                          f"{'a file' if folder.exists() else 'missing'}; {fix}")
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
