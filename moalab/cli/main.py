@@ -11,6 +11,7 @@ from rich.text import Text
 from ..core.errors import MoaError
 from . import failure
 from .bench import add_bench_arguments, run_bench
+from .export import add_export_command, run_export
 from .lab import LAB_COMMANDS, add_lab_commands, run_lab_command
 from .run import EXIT_INTERRUPTED, default_log_path, run_cli_experiment
 from .script import CONVENTION, load_module, load_script
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(demo)
 
     add_lab_commands(commands, _add_timing)
+    add_export_command(commands)
 
     add_bench_arguments(commands.add_parser(
         "bench", help="run the executor benchmark suite (from a source checkout)",
@@ -125,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in LAB_COMMANDS:
             return run_lab_command(args, console)
+        if args.command == "export":
+            return run_export(args, console)
         if args.command == "demo":
             experiment = load_module(DEMO_MODULE)
             stem = "moalab-demo"
