@@ -17,7 +17,8 @@ from typing import Any
 
 import trio
 
-from ..assets import AssetStorage, open_storage, prepare_assets
+from ..assets import AssetStorage, open_storage, prepare_assets, reaches_rig, sync_session_assets
+from ..assets.sync import SyncProgress
 from ..core.errors import MoaError, error_text
 from ..core.realtime import run_in_thread
 from ..log.loggers import SimpleCSVLogger
@@ -190,8 +191,14 @@ class ProtocolRunner:
         return session.state.get_parsed_data()
 
     async def run_session(self, info: SessionInfo, sinks: Iterable[Any] = (),
-                          on_run: Callable[[Run], None] | None = None) -> SessionInfo:
+                          on_run: Callable[[Run], None] | None = None,
+                          sync_progress: SyncProgress | None = None) -> SessionInfo:
         """Run session ``info`` (new or interrupted) to its end; return its row.
+
+        Before the tree is built the protocol's assets are made local and, for a rig
+        reached over the network, synced to it: ``session.assets`` are then the rig's
+        paths (``sync_progress`` is given the bytes sent and to send, see
+        :func:`~moalab.assets.sync_to_rig`).
 
         Claims it (raises :class:`~moalab.store.errors.SubjectBusy` if its subject
         has another session running), runs its tree with its records to the
@@ -217,6 +224,9 @@ class ProtocolRunner:
                 session.assets = await run_in_thread(
                     prepare_assets, session.protocol.assets, self.storage,
                     self.lab.cache_folder)
+                if reaches_rig(session.executor):  # its devices read the rig's copies
+                    session.assets = await sync_session_assets(
+                        session.executor, session.assets, self.lab.cache_folder, sync_progress)
             tree = self._build_tree(session)
             log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
             session_sinks = [log, *sinks]
