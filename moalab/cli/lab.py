@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from ..core.errors import InvalidArgument
@@ -287,16 +288,47 @@ def _source(spec: str) -> str:
     return f"{path}:{name}" if name else path
 
 
+class _SyncBar:
+    """The progress bar of a session's stimuli sent to its rig, for run_session's
+    ``sync_progress``: shown only when bytes are sent and ``console`` is a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._bar: Progress | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not total or not self.console.is_terminal:
+            return
+        if self._bar is None:
+            self._bar = Progress(TextColumn("stimuli to the rig"), BarColumn(), DownloadColumn(),
+                                 TransferSpeedColumn(), console=self.console)
+            self._bar.add_task("sync", total=total)
+            self._bar.start()
+        self._bar.update(self._bar.task_ids[0], completed=done)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the bar (and its refresh thread), if it is shown."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
 def _run_session(lab: Lab, runner: ProtocolRunner, info: SessionInfo,
                  args: argparse.Namespace, console: Console) -> int:
     step = "" if info.step is None else f" step {info.step}"
     console.print(f"session {info.id}: subject {info.subject!r}, protocol {info.protocol!r} "
                   f"v{info.version} ({info.kind}{step})", soft_wrap=True)
     runs: list[Any] = []
+    sync_bar = _SyncBar(console)
 
     async def execute() -> None:
         nonlocal info
-        info = await runner.run_session(info, on_run=runs.append)
+        try:
+            info = await runner.run_session(info, on_run=runs.append, sync_progress=sync_bar)
+        finally:
+            sync_bar.close()
 
     def stop() -> None:
         for run in runs:
