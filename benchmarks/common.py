@@ -61,6 +61,7 @@ METRICS = {m.name: m for m in (
     Metric("concurrent_rate_hz", "Hz", True, "concurrent rate (8 callers)"),
     Metric("stream_rate_hz", "Hz", True, "continuous rate (generator items)"),
     Metric("array_stream_mb_s", "MB/s", True, "numpy-array stream"),
+    Metric("rig_upload_mb_s", "MB/s", True, "RigStorage upload of a file"),
     Metric("call_during_stream_ms", "ms", False, "call during a running stream, p50"),
     Metric("call_during_stream_max_ms", "ms", False, "call during a running stream, max"),
     Metric("delay_error_p50_us", "us", False, "Delay end-time error p50"),
@@ -104,6 +105,8 @@ class Sizes:
     """Trials of the mock ``--dry-run`` session whose wall time is measured."""
     lab_cli_sessions: int
     """``moalab session run`` processes (one trial each) for the CLI's sessions/s."""
+    rig_upload_bytes: int
+    """The file RigStorage uploads to the server (websocket and rest rows)."""
 
 
 FULL = Sizes(
@@ -111,16 +114,17 @@ FULL = Sizes(
     stream_items=5000, stream_cap=4.0, array_items=512, array_floats=16384,
     paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
     delay_trials=300, delay_range=(0.001, 0.02), gate_trials=600, gate_rounds=10,
-    record_trials=6000, lab_trials=500, lab_cli_sessions=3,
+    record_trials=6000, lab_trials=500, lab_cli_sessions=3, rig_upload_bytes=64 << 20,
 )
-"""One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams."""
+"""One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams,
+a 64 MiB upload to a rig."""
 
 QUICK = Sizes(
     time_cap=0.25, warmup=10, lag_samples=300, min_lag_samples=50,
     stream_items=1000, stream_cap=1.0, array_items=64, array_floats=16384,
     paced_duration=0.5, paced_interval=0.001, call_gap=0.05, paced_streams=1,
     delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60, gate_rounds=2,
-    record_trials=3000, lab_trials=100, lab_cli_sessions=1,
+    record_trials=3000, lab_trials=100, lab_cli_sessions=1, rig_upload_bytes=16 << 20,
 )
 
 

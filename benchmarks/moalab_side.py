@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -124,14 +125,15 @@ def _server_command() -> str | None:
 
 
 @asynccontextmanager
-async def moalab_server(nursery: trio.Nursery) -> AsyncIterator[Server]:
-    """``moalab-server`` on 127.0.0.1 (a free port), allowing the device module."""
+async def moalab_server(nursery: trio.Nursery, data_dir: Path) -> AsyncIterator[Server]:
+    """``moalab-server`` on 127.0.0.1 (a free port), allowing the device module, its
+    data folder ``data_dir`` (the rig upload's files go there)."""
     command = _server_command()
     if command is None:
         raise FileNotFoundError("the moalab-server command is not installed (yet)")
     process = await trio.lowlevel.open_process(
-        [command, "--host", "127.0.0.1", "--port", "0", "--allow", DEVICE_MODULE],
-        stdout=subprocess.PIPE, cwd=str(REPO))
+        [command, "--host", "127.0.0.1", "--port", "0", "--allow", DEVICE_MODULE,
+         "--data-dir", str(data_dir)], stdout=subprocess.PIPE, cwd=str(REPO))
     try:
         output = b""
         with trio.fail_after(SERVER_START_TIMEOUT):
@@ -159,6 +161,33 @@ async def moalab_server(nursery: trio.Nursery) -> AsyncIterator[Server]:
                     await process.wait()
 
 
+async def measure_rig_upload(name: str, executor: Any, sizes: Sizes,
+                             results: SideResults) -> None:
+    """``rig_upload_mb_s``: MB/s (10^6 bytes) of ``RigStorage(executor).put`` of a
+    file of random bytes, from a worker thread as a session's sync makes it (its
+    SHA-256, the rig's check of the key, 1 MiB chunks 4 at a time, the rig's hash
+    check, fsync and rename all included)."""
+    from moalab.assets import RigStorage
+    from moalab.core.realtime import run_in_thread
+
+    storage = RigStorage(executor)
+    with tempfile.TemporaryDirectory(prefix="moalab-bench-rig-") as folder:
+        source = Path(folder) / "upload.bin"
+        source.write_bytes(os.urandom(sizes.rig_upload_bytes))
+        key = f"bench/{name}.bin"
+        try:
+            start = perf_counter()
+            await run_in_thread(storage.put, key, source)
+            elapsed = perf_counter() - start
+        except Exception as exc:
+            results.error(name, "rig_upload_mb_s", exc)
+            return
+        finally:
+            with trio.CancelScope(shield=True):
+                await run_in_thread(storage.delete, key)
+    results.record(name, "rig_upload_mb_s", sizes.rig_upload_bytes / elapsed / 1e6)
+
+
 async def bench_executor(name: str, sizes: Sizes, results: SideResults,
                          server: Server | None) -> None:
     from .moalab_devices import BenchDevice
@@ -175,6 +204,8 @@ async def bench_executor(name: str, sizes: Sizes, results: SideResults,
         try:
             await run_workloads(MoalabSubject(name, device, executor, entry.async_methods),
                                 sizes, results)
+            if entry.needs_server:  # beside the array stream, over the same connection
+                await measure_rig_upload(name, executor, sizes, results)
         finally:
             with trio.CancelScope(shield=True):
                 await executor.delete_remote_instance(device)
@@ -211,9 +242,10 @@ async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) ->
     async with trio.open_nursery() as nursery:
         server_cm = None
         server: Server | None = None
+        data_dir = Path(tempfile.mkdtemp(prefix="moalab-bench-server-"))
         if any(EXECUTORS_BY_NAME[name].needs_server for name in runnable):
             try:
-                server_cm = moalab_server(nursery)
+                server_cm = moalab_server(nursery, data_dir)
                 server = await server_cm.__aenter__()
             except Exception as exc:
                 server_cm = None
@@ -232,6 +264,7 @@ async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) ->
         finally:
             if server_cm is not None:
                 await server_cm.__aexit__(None, None, None)
+            shutil.rmtree(data_dir, ignore_errors=True)
         nursery.cancel_scope.cancel()
     if "clock" in subjects:
         await run_clock(sizes is QUICK, results)

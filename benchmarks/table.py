@@ -55,6 +55,7 @@ QUICK_COLUMNS = (
     ("lag_p50_ms", "lag ms", "a call's round trip, p50"),
     ("stream_rate_hz", "stream items/s", "small ints from a generator method"),
     ("array_stream_mb_s", "arrays MB/s", "128 KiB numpy arrays from a generator method"),
+    ("rig_upload_mb_s", "rig upload MB/s", "RigStorage.put of a 16 MiB file to the server"),
     ("call_during_stream_ms", "call in stream ms", "a call's latency while a stream runs, p50"),
     ("clock_error_max_us", "clock error us", "remote clock alignment error, max (goal 50 us)"),
 )
