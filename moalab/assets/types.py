@@ -22,14 +22,17 @@ import types
 import urllib.parse
 from collections.abc import Callable, Container
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..core.errors import InvalidArgument
 from .hashing import cached_key, content_key, folder_entries
 from .keys import check_extension, check_key
 from .storage import AssetStorage
 
-__all__ = ("Asset", "CachedAsset", "CachedFunctionAsset", "ExperimentAsset",
+if TYPE_CHECKING:
+    from .deposit import Depositor
+
+__all__ = ("Asset", "CachedAsset", "CachedFunctionAsset", "DepositParent", "ExperimentAsset",
            "ExternalAsset", "ExternalS3Asset", "FastFunctionAsset", "Recording",
            "check_extension", "check_key_part", "code_sha256")
 
@@ -279,10 +282,23 @@ class ExternalS3Asset(ExternalAsset):
                          extension, personal)
 
 
+@runtime_checkable
+class DepositParent(Protocol):
+    """What an :class:`ExperimentAsset`'s ``parent`` is to be deposited: a session,
+    whose ``depositor`` is its run's (None while it does not run)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def depositor(self) -> Depositor | None: ...
+
+
 class ExperimentAsset(Asset):
     """A file made during a session (a recording, a stimulus made from a response):
-    ``input_path`` is where it lies now, ``local_key`` its name under its ``parent``
-    (the session, a trial...). Its storage key is given when it is deposited.
+    ``input_path`` is where it lies now, ``local_key`` its name in its ``parent``, the
+    :class:`~moalab.protocol.Session` it was made in. Its storage key,
+    ``experiment/<session id>/<local_key><extension>``, is given by :meth:`deposit`.
 
     Raises :class:`InvalidArgument` if ``input_path`` is neither a file nor a folder,
     or ``local_key`` is not one part of a key.
@@ -299,9 +315,41 @@ class ExperimentAsset(Asset):
                                   f"{str(self.input_path)!r} is neither a file nor a folder; "
                                   "give the path of the file made")
         self.parent = parent
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The storage key, once :meth:`deposit` was called (None before)."""
+        return self._key
+
+    def deposit(self, async_: bool = False, delete_input: bool = False) -> str:
+        """Upload the file to the lab's storage, recorded as a deposit of the session
+        ``parent``; return its key.
+
+        With ``async_=True`` it returns at once, from any thread (a stage's callback,
+        a device's thread): the upload runs beside the session, its record goes
+        pending -> deposited or failed, a failure flags the session and the tree goes
+        on. With ``async_=False`` it returns once uploaded and raises what failed:
+        call it from a worker thread (``await run_in_thread(asset.deposit)``), not
+        the trio thread. ``delete_input`` deletes the file after a successful upload.
+
+        Raises :class:`InvalidArgument` when ``parent`` is not a running session, or
+        the session already has a deposit of this ``local_key``.
+        """
+        owner = f"{type(self).__name__}({self.local_key!r})"
+        if not isinstance(self.parent, DepositParent):
+            raise InvalidArgument(f"{owner}.deposit(): its parent {self.parent!r} is not a "
+                                  "session; make it with parent=session (the Session the "
+                                  "tree was built for)")
+        depositor = self.parent.depositor
+        if depositor is None:
+            raise InvalidArgument(f"{owner}.deposit(): session {self.parent.id} is not "
+                                  "running; deposit during the session's run")
+        self._key = depositor.deposit(self, async_=async_, delete_input=delete_input)
+        return self._key
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.local_key!r} of {self.parent!r} key=None>"
+        return f"<{type(self).__name__} {self.local_key!r} of {self.parent!r} key={self.key!r}>"
 
 
 class Recording(ExperimentAsset):

@@ -3,8 +3,10 @@
 The ``--json`` outputs are a stable contract: a session is an object with at least
 ``id``, ``subject``, ``protocol``, ``version``, ``status``, ``kind``, ``step``,
 ``started``, ``ended`` (ISO 8601 UTC, or null), ``n_trials``, ``rig``,
-``data_dir`` (absolute) and ``error``; ``session show --json`` adds ``trials``, a
-list of ``{"index": i, "values": {...}}`` in order. ``subject list --json`` gives
+``data_dir`` (absolute), ``error``, ``pending_deposits`` and ``failed_deposits``;
+``session show --json`` adds ``trials``, a list of ``{"index": i, "values": {...}}``
+in order, and ``deposits``, a list of ``{"local_key", "key", "status", "error",
+"size", "sha256"}`` in the order made. ``subject list --json`` gives
 ``name``, ``species``, ``sex``, ``dob``, ``notes`` and ``qualifications``.
 """
 
@@ -223,13 +225,30 @@ def _session_dict(lab: Lab, info: SessionInfo) -> dict[str, Any]:
     return data
 
 
+def _status_text(session: dict[str, Any]) -> str:
+    """A session's status with its deposits not deposited: 'submitted, 2 deposits
+    failed'."""
+    parts = [session["status"]]
+    for count, state in ((session["failed_deposits"], "failed"),
+                         (session["pending_deposits"], "pending")):
+        if count:
+            parts.append(f"{count} deposit{'s' if count > 1 else ''} {state}")
+    if session["pending_deposits"] and session["status"] != "running":
+        parts[-1] += " (its run was killed: retried when the protocol next runs)"
+    return ", ".join(parts)
+
+
+def _shown(session: dict[str, Any]) -> dict[str, Any]:
+    return {**session, "status": _status_text(session)}
+
+
 def _session_list(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     sessions = [_session_dict(lab, info) for info in lab.database.list_sessions(
         subject=args.subject)]
     if args.json:
         console.out(json.dumps(sessions, indent=2))
         return 0
-    _table(console, sessions, _SESSION_COLUMNS)
+    _table(console, [_shown(session) for session in sessions], _SESSION_COLUMNS)
     return 0
 
 
@@ -237,12 +256,19 @@ def _session_show(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     session = _session_dict(lab, lab.database.get_session(args.id))
     session["trials"] = [{"index": trial.index, "values": trial.values}
                          for trial in lab.database.list_trials(args.id)]
+    session["deposits"] = [
+        {"local_key": asset.local_key, "key": asset.key, "status": asset.status,
+         "error": asset.error, "size": asset.size, "sha256": asset.sha256}
+        for asset in lab.database.list_assets(session=args.id, kind="experiment")]
     if args.json:
         console.out(json.dumps(session, indent=2))
         return 0
     for key in (*_SESSION_COLUMNS, "rig", "args", "data_dir", "error"):
-        console.print(f"{key}: {session[key]}")
+        console.print(f"{key}: {_shown(session)[key]}", soft_wrap=True)
     _table(console, [{"index": t["index"], **t["values"]} for t in session["trials"]], None)
+    if session["deposits"]:
+        console.print("deposits:")
+        _table(console, session["deposits"], ("local_key", "status", "size", "error"))
     return 0
 
 

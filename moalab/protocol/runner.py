@@ -19,6 +19,8 @@ import trio
 
 from ..assets import AssetStorage, open_storage, prepare_assets, reaches_rig, sync_session_assets
 from ..assets.sync import SyncProgress
+from ..assets.deposit import Depositor
+from ..assets.types import CachedAsset, CachedFunctionAsset
 from ..core.errors import MoaError, error_text
 from ..core.realtime import run_in_thread
 from ..log.loggers import SimpleCSVLogger
@@ -157,8 +159,10 @@ class ProtocolRunner:
     def _slots(self) -> str:
         return f"{self.protocol_class.name}-screening-slots"
 
-    def open_session(self, info: SessionInfo, writer: TrialWriter | None = None) -> Session:
-        """The :class:`Session` of database row ``info``: its args, trials and state."""
+    def open_session(self, info: SessionInfo, writer: TrialWriter | None = None,
+                     depositor: Depositor | None = None) -> Session:
+        """The :class:`Session` of database row ``info``: its args, trials and state;
+        ``depositor`` is its run's."""
         cls, db = self.protocol_class, self.database
         if (info.protocol, info.version) != (cls.name, cls.version):
             raise SubjectRefused(
@@ -172,7 +176,7 @@ class ProtocolRunner:
             info, cls(), db.get_subject(info.subject),
             db.get_rig(info.rig) if info.rig else None,
             args_from_dict(cls.Args, info.args), self.lab.session_folder(info.id), trials, state,
-            write_trial=writer.put if writer else None,
+            write_trial=writer.put if writer else None, depositor=depositor,
         )
         if issubclass(cls, StaticProtocol) and info.kind == "main":
             session.units_done = self._units_done(session.subject.name, but=info.id)
@@ -203,19 +207,27 @@ class ProtocolRunner:
         Claims it (raises :class:`~moalab.store.errors.SubjectBusy` if its subject
         has another session running), runs its tree with its records to the
         session's CSV log (continued on a resume) and to ``sinks`` (``on_run`` is
-        given the :class:`Run` as it is made, e.g. to stop it), and ends it:
-        'submitted' (the tree ended, or a training step graduated), 'interrupted'
-        (stopped: ``moalab session resume`` continues it) or 'failed'.
+        given the :class:`Run` as it is made, e.g. to stop it), and ends it once its
+        deposits are deposited or failed: 'submitted' (the tree ended, or a training
+        step graduated), 'interrupted' (stopped: ``moalab session resume`` continues
+        it) or 'failed'. The pending deposits a killed run of this protocol left are
+        retried beside it (failed if their input is gone).
         """
         db, worker = self.database, DatabaseWorker(self.database)
+        # before the claim: a resumed session's own deposits are stale until then
+        stale = await worker.call(db.stale_deposits, self.protocol_class.name)
         info = await worker.call(db.claim_session, info.id, socket.gethostname(), os.getpid())
         writer = TrialWriter(db, info.id, heartbeat_every=HEARTBEAT_EVERY)
         session: Session | None = None
+        depositor: Depositor | None = None
         graduation: _Graduation | None = None
         status, error = "failed", None
         try:
+            deposited = await worker.call(db.list_assets, info.id)
+            depositor = Depositor(worker, lambda: self.storage, info.id, stale=stale,
+                                  taken=[asset.local_key for asset in deposited])
             # reading the session's rows: in a worker thread, as every call to the database
-            session = await worker.call(self.open_session, info, writer)
+            session = await worker.call(self.open_session, info, writer, depositor)
             if session.state.set_init_state(self.get_init_data(session)):
                 session.state.save_data()
             if info.kind == "training":
@@ -234,10 +246,11 @@ class ProtocolRunner:
                       session_sinks, metadata=self._metadata(session))
             if graduation is not None:
                 graduation.run = run
+            self._attach_assets_used(session)
             if on_run is not None:
                 on_run(run)
             try:
-                await run.execute()
+                await _execute(run, depositor)
             finally:
                 log.close()
             status, error = _session_status(run, graduation)
@@ -248,7 +261,8 @@ class ProtocolRunner:
             raise
         finally:
             with trio.CancelScope(shield=True):
-                await self._end(worker, writer, session, graduation, status, error)
+                await self._end(worker, writer, session, depositor, graduation, status,
+                                error)
         return await worker.call(db.get_session, info.id)
 
     def _build_tree(self, session: Session) -> Any:
@@ -260,6 +274,15 @@ class ProtocolRunner:
             return protocol.build_screening_tree(session)  # type: ignore[attr-defined]
         return protocol.build_tree(session)
 
+    @staticmethod
+    def _attach_assets_used(session: Session) -> None:
+        """Record the protocol's cached assets as the protocol's and the session's,
+        under their names (queued: the depositor records them beside the run)."""
+        for name, asset in session.protocol.assets.items():
+            if isinstance(asset, (CachedAsset, CachedFunctionAsset)):
+                session.attach(asset, name, protocol=True)
+                session.attach(asset, name)
+
     def _metadata(self, session: Session) -> dict[str, Any]:
         return {"session": session.id, "subject": session.subject.name,
                 "protocol": session.protocol.name, "version": session.protocol.version,
@@ -267,8 +290,10 @@ class ProtocolRunner:
                 "rig": session.rig.name if session.rig else None}
 
     async def _end(self, worker: DatabaseWorker, writer: TrialWriter, session: Session | None,
-                   graduation: "_Graduation | None", status: str, error: str | None) -> None:
-        """Write the rest, run the post-session gates and hook, end the row."""
+                   depositor: Depositor | None, graduation: "_Graduation | None", status: str,
+                   error: str | None) -> None:
+        """Write the rest, run the post-session gates and hook, end the row (its error
+        names what the depositor could not record)."""
         try:
             await writer.aclose()
         except Exception as exc:  # noqa: BLE001 - recorded on the session, not lost
@@ -280,7 +305,8 @@ class ProtocolRunner:
             status, error = "failed", str(exc)
             raise
         finally:
-            await worker.call(self.database.end_session, writer.session_id, status, error)
+            await worker.call(self.database.end_session, writer.session_id, status,
+                              _with_lost(error, depositor))
 
     def _after_submitted(self, session: Session, graduation: "_Graduation | None") -> str | None:
         """The gates' verdicts and ``on_session_submitted``; in a worker thread.
@@ -316,6 +342,26 @@ class ProtocolRunner:
             self.lab.discard_session(info.id)
             if current.kind == "screening":
                 self.database.free_slot(self._slots())
+
+
+async def _execute(run: Run, depositor: Depositor) -> None:
+    """Run the tree with ``depositor`` serving beside it; return once the tree has
+    ended and each deposit is deposited or failed (an error of the tree cancels the
+    uploads not begun: their rows stay pending, retried by the next run)."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(depositor.serve)
+        try:
+            await run.execute()
+        finally:
+            depositor.close()
+
+
+def _with_lost(error: str | None, depositor: Depositor | None) -> str | None:
+    """The session's error, with what its depositor could not record."""
+    if depositor is None or not depositor.lost:
+        return error
+    lost = f"not recorded: {'; '.join(depositor.lost)}"
+    return f"{error}; {lost}" if error else lost
 
 
 def _verdict(cls: type, hook: str, fn: Any, data: Any) -> bool:

@@ -10,11 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..assets.types import check_key_part
 from ..core.clock import now
 from ..core.errors import InvalidArgument
 from .rigs import executor_for
 
 if TYPE_CHECKING:
+    from ..assets.deposit import Depositor
+    from ..assets.types import Asset
     from ..store.database import RigInfo, SessionInfo, SubjectInfo
     from .protocol import Protocol
 
@@ -91,7 +94,9 @@ class Session:
     ``info`` is the database's row (id, status, kind, step); ``trials`` the values
     recorded so far, an earlier interrupted run's included; ``units`` the static
     protocol's rows for this session. :meth:`record_trial` is the only way a
-    trial's outcome reaches the database.
+    trial's outcome reaches the database. ``depositor`` is its run's (None while it
+    does not run): a recording made with ``parent=session`` is deposited through
+    it, and :meth:`attach` records an asset under a name of a trial, stage...
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class Session:
         trials: list[dict[str, Any]],
         state: SessionState,
         write_trial: Callable[[int, dict[str, Any], float], None] | None = None,
+        depositor: "Depositor | None" = None,
     ) -> None:
         self.info = info
         self.protocol = protocol
@@ -118,6 +124,7 @@ class Session:
         self.units_done = 0  # a static protocol's units done in the subject's earlier sessions
         self.assets: dict[str, Path] = {}  # the protocol's assets where the devices run
         self._write_trial = write_trial
+        self._depositor = depositor
         self._executor: Any = None
         self._trial_listeners: list[Callable[["Session"], None]] = []
 
@@ -134,6 +141,12 @@ class Session:
         if self._executor is None and self.rig is not None:
             self._executor = executor_for(self.rig)
         return self._executor
+
+    @property
+    def depositor(self) -> "Depositor | None":
+        """The run's :class:`~moalab.assets.deposit.Depositor`; None while the session
+        does not run."""
+        return self._depositor
 
     @property
     def kind(self) -> str:
@@ -169,3 +182,40 @@ class Session:
         """Call ``listener(session)`` after each :meth:`record_trial` (the runner's
         graduation check)."""
         self._trial_listeners.append(listener)
+
+    def attach(self, asset: "Asset", name: str, *, trial: int | None = None,
+               stage: Any = None, subject: bool = False, protocol: bool = False,
+               node: str | None = None) -> None:
+        """Record ``asset`` as ``name`` (e.g. "response") of this session, or of one
+        owner given: ``trial`` (its index), ``stage`` (a stage or its path),
+        ``subject=True``, ``protocol=True`` or ``node`` (its id). The same asset may be
+        trial 3's "response" and trial 4's "stimulus"; an owner's name given again
+        replaces its asset. Returns at once (the record is queued after the deposits
+        made before); read them back with ``Database.asset_links``.
+
+        ``asset``: one deposited in this session, a cached or an external asset.
+        Raises :class:`InvalidArgument` for two owners, a bad name, or a session that
+        does not run.
+        """
+        check_key_part(name, f"session {self.id}: attach", "name")
+        owners = [(kind, owner) for kind, owner, given in (
+            ("trial", f"{self.id}/{trial}", trial is not None),
+            ("stage", f"{self.id}/{getattr(stage, 'path', stage)}", stage is not None),
+            ("subject", self.subject.name, subject),
+            ("protocol", self.protocol.name, protocol),
+            ("node", str(node), node is not None)) if given]
+        if len(owners) > 1:
+            raise InvalidArgument(f"session {self.id}: attach({name!r}) was given "
+                                  f"{', '.join(kind for kind, _ in owners)}: give one owner "
+                                  "(trial=, stage=, subject=True, protocol=True or node=), or "
+                                  "none for the session")
+        if trial is not None and (isinstance(trial, bool) or not isinstance(trial, int)
+                                  or trial < 0):
+            raise InvalidArgument(f"session {self.id}: attach({name!r}, trial={trial!r}): "
+                                  "give a trial's index, a whole number from 0")
+        if self._depositor is None:
+            raise InvalidArgument(f"session {self.id} is not running: attach assets during "
+                                  "its run")
+        kind, owner = owners[0] if owners else ("session", self.id)
+        self._depositor.attach(asset, kind, owner, name)
+
