@@ -14,7 +14,7 @@ from ..store.database import AssetInfo, Database
 from ..store.lab import Lab
 from .files import content_sha256, path_part, remove, write_bytes
 from .manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
-from .tables import LabData, lab_data
+from .tables import TABLE_NAMES, LabData, lab_data, with_trial_assets
 
 __all__ = ("ASSET_CHOICES", "PROTOCOLS_FOLDER", "README_NAME", "ExportSummary",
            "export_lab")
@@ -25,6 +25,9 @@ ASSET_CHOICES = ("experiment", "all", "none")
 PROTOCOLS_FOLDER = "protocols"
 """Where ``--assets all`` puts each protocol's assets: ``protocols/<protocol>/<name>``."""
 README_NAME = "README.md"
+PARTIAL = ".*.part"
+"""The names files are written under before they are renamed (``write_bytes``, the
+storage's ``get``): left only by a killed export."""
 
 Progress = Callable[[int, int, str], None]
 """Called after each asset as ``progress(done, total, path)``."""
@@ -67,7 +70,8 @@ def export_lab(lab: Lab, folder: str | os.PathLike, assets: str = "experiment",
     unchanged (checked by SHA-256, against the manifest for an asset) is not written
     again, a file edited or deleted in the export is, and files of the earlier export
     no longer part of this one are removed (other files are left alone). Every file is
-    written under a temporary name, then renamed. With ``anonymous``, the subject
+    written under a temporary name, then renamed (what a killed export left half
+    written is removed). With ``anonymous``, the subject
     fields each subject lists in ``personal`` and the assets marked personal are left
     out, and the README says so. A deposit pending or failed is listed in the manifest
     as missing, not an error.
@@ -82,57 +86,29 @@ def export_lab(lab: Lab, folder: str | os.PathLike, assets: str = "experiment",
     target = _export_folder(Path(folder))
     previous = read_manifest(target) if (target / MANIFEST_NAME).exists() else None
     old_files = previous.files if previous else {}
+    for partial in sorted(target.rglob(PARTIAL), reverse=True):
+        remove(partial, target)  # what a killed export was writing
     data = lab_data(lab.database, anonymous)
     manifest = Manifest(lab.name, assets, anonymous)
     planned, left_out = _plan_assets(lab.database, data, assets, anonymous, manifest)
-    contents = {f"{table.name}.{form}": getattr(table, f"{form}_bytes")()
-                for table in data.tables for form in ("csv", "json")}
     planned_paths = {item.entry["path"] for item in planned if "path" in item.entry}
-
-    removed = sorted(set(old_files) - planned_paths - set(contents) - {README_NAME})
-    # an asset now exported under another path (a subject anonymised) is moved, not
-    # fetched again
-    movable = {old_files[path]["key"]: path for path in removed if old_files[path].get("key")}
-
+    data_files = {f"{name}.{form}" for name in TABLE_NAMES for form in ("csv", "json")}
+    removed = sorted(set(old_files) - planned_paths - data_files - {README_NAME})
     written: list[str] = []
     unchanged: list[str] = []
-    copies = [item for item in planned if "path" in item.entry]
-    storage = open_storage(lab.config.asset_storage, lab.folder) if copies else None
-    for done, item in enumerate(copies, 1):
-        path = item.entry["path"]
-        old = old_files.get(path)
-        moved = movable.get(item.info.key)
-        if old and old.get("key") == item.info.key and \
-                content_sha256(target / path) == old.get("sha256"):
-            unchanged.append(path)
-            sha256 = old["sha256"]
-        elif moved and content_sha256(target / moved) == old_files[moved]["sha256"]:
-            (target / path).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(target / moved, target / path)
-            written.append(path)
-            sha256 = old_files[moved]["sha256"]
-        else:
-            try:
-                storage.get(item.info.key, target / path)
-            except AssetMissing as error:
-                remove(target / path, target)  # a stale or broken copy must not stay
-                manifest.missing[item.key] = {"status": item.info.status, "error": str(error)}
-                continue
-            written.append(path)
-            sha256 = content_sha256(target / path)
-        manifest.files[path] = {"sha256": sha256, "key": item.info.key}
-        manifest.exported[item.key] = item.entry
-        if progress is not None:
-            progress(done, len(copies), path)
-    manifest.exported.update({item.key: item.entry for item in planned
-                              if "path" not in item.entry})
+    _copy_assets(lab, target, planned, old_files, removed, manifest, written, unchanged,
+                 progress)
     for path in removed:
         remove(target / path, target)
 
+    tables = [with_trial_assets(table, _trial_assets(lab.database, planned, manifest))
+              if table.name == "trials" else table for table in data.tables]
+    contents = {f"{table.name}.{form}": getattr(table, f"{form}_bytes")()
+                for table in tables for form in ("csv", "json")}
     manifest.left_out = {"subject_fields": dict(sorted(data.left_out.items())),
                          "personal_assets": left_out} if anonymous else {}
     manifest.tables = {table.name: {"csv": f"{table.name}.csv", "json": f"{table.name}.json",
-                                    "columns": table.columns} for table in data.tables}
+                                    "columns": table.columns} for table in tables}
     contents[README_NAME] = _readme(manifest).encode()
     for path, content in contents.items():
         sha256 = hashlib.sha256(content).hexdigest()
@@ -145,6 +121,61 @@ def export_lab(lab: Lab, folder: str | os.PathLike, assets: str = "experiment",
     write_manifest(target, manifest)
     return ExportSummary(target, tuple(written), tuple(unchanged), tuple(removed),
                          tuple(sorted(manifest.missing)), left_out)
+
+
+def _copy_assets(lab: Lab, target: Path, planned: list[_Planned],
+                 old_files: dict[str, dict[str, Any]], removed: list[str], manifest: Manifest,
+                 written: list[str], unchanged: list[str], progress: Progress | None) -> None:
+    """Bring each planned asset's file into ``target``, adding it to ``manifest`` and to
+    ``written`` or ``unchanged``: kept when the earlier export's copy is intact, moved
+    when that copy is now under another path (a subject anonymised), else fetched
+    from the lab's storage (one gone from there is listed missing)."""
+    movable = {old_files[path]["key"]: path for path in removed if old_files[path].get("key")}
+    copies = [item for item in planned if "path" in item.entry]
+    storage = open_storage(lab.config.asset_storage, lab.folder) if copies else None
+    for done, item in enumerate(copies, 1):
+        path, key = item.entry["path"], item.info.key
+        old, moved = old_files.get(path), movable.get(key)
+        if old and old.get("key") == key and content_sha256(target / path) == old["sha256"]:
+            unchanged.append(path)
+            sha256 = old["sha256"]
+        elif moved and content_sha256(target / moved) == old_files[moved]["sha256"]:
+            (target / path).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(target / moved, target / path)
+            written.append(path)
+            sha256 = old_files[moved]["sha256"]
+        else:
+            try:
+                storage.get(key, target / path)
+            except AssetMissing as error:
+                remove(target / path, target)  # a stale or broken copy must not stay
+                manifest.missing[item.key] = {"status": item.info.status, "error": str(error)}
+                continue
+            written.append(path)
+            sha256 = content_sha256(target / path)
+        manifest.files[path] = {"sha256": sha256, "key": key}
+        manifest.exported[item.key] = item.entry
+        if progress is not None:
+            progress(done, len(copies), path)
+    manifest.exported.update({item.key: item.entry for item in planned
+                              if "path" not in item.entry})
+
+
+def _trial_assets(database: Database, planned: list[_Planned],
+                  manifest: Manifest) -> dict[tuple[str, int], dict[str, str]]:
+    """The assets attached to trials, as exported: (session, index) -> name -> the
+    file's path in the export (a session's recording's own, before a protocol's) or
+    an external asset's URL."""
+    where: dict[int, str] = {}
+    for item in planned:
+        if item.key in manifest.exported:
+            where.setdefault(item.info.id, item.entry.get("path") or item.entry["url"])
+    attached: dict[tuple[str, int], dict[str, str]] = {}
+    for link in database.asset_links(owner_kind="trial"):
+        session, _, index = link.owner.rpartition("/")
+        if link.asset in where and index.isdigit():
+            attached.setdefault((session, int(index)), {})[link.name] = where[link.asset]
+    return attached
 
 
 def _export_folder(folder: Path) -> Path:

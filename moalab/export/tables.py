@@ -5,13 +5,13 @@ import csv
 import datetime
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..store.database import Database, SessionInfo, SubjectInfo
 
-__all__ = ("LabData", "Table", "lab_data")
+__all__ = ("TABLE_NAMES", "LabData", "Table", "lab_data", "with_trial_assets")
 
 SUBJECT_COLUMNS = {"name": "string", "species": "string", "sex": "string", "dob": "date",
                    "notes": "string", "personal": "json"}
@@ -25,6 +25,9 @@ TRIAL_COLUMNS = {"session": "string", "subject": "string", "protocol": "string",
                  "index": "integer", "start": "number", "end": "number"}
 QUALIFICATION_COLUMNS = {"subject": "string", "name": "string", "value": "integer",
                          "granted": "datetime", "revoked": "datetime"}
+TABLE_NAMES = ("subjects", "sessions", "trials", "qualifications")
+ASSET_COLUMN = "asset.{}"
+"""The trials' column of the assets attached to them under a name (their paths)."""
 ANONYMOUS_NAME = "subject-{}"
 """An anonymous export's name for a subject whose name is personal (numbered in the
 order of the lab's names)."""
@@ -122,6 +125,20 @@ def lab_data(database: Database, anonymous: bool = False) -> LabData:
 def _table(name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> Table:
     return Table(name, columns, [{key: _plain(value) for key, value in row.items()}
                                  for row in rows])
+
+
+def with_trial_assets(trials: Table,
+                      assets: Mapping[tuple[str, int], Mapping[str, str]]) -> Table:
+    """``trials`` with a column ``asset.<name>`` (type 'string') for each name assets
+    are attached to trials under: the path in the export of each trial's asset
+    (``assets``: by (session, index), name -> path)."""
+    names = sorted({name for attached in assets.values() for name in attached})
+    if not names:
+        return trials
+    columns = {**trials.columns, **{ASSET_COLUMN.format(name): "string" for name in names}}
+    rows = [{**row, **{ASSET_COLUMN.format(name): path for name, path in sorted(
+        assets.get((row["session"], row["index"]), {}).items())}} for row in trials.rows]
+    return Table(trials.name, columns, rows)
 
 
 def _exported_names(subjects: list[SubjectInfo], anonymous: bool) -> dict[str, str]:

@@ -92,6 +92,11 @@ def made(tmp_path: Path) -> LabFixture:
             (fixture.person, "response", b"RIFF response of Jane", ".wav", False,
              "deposited")):
         fixture.deposit(session, local_key, content, extension, personal, status)
-    fixture.stimulus("mock", "tone", b"RIFF a 440 Hz tone", ".wav")
+    tone = fixture.stimulus("mock", "tone", b"RIFF a 440 Hz tone", ".wav")
+    # rat-1's trial 2 played the tone and recorded the response
+    response = db.list_assets(session=fixture.rat)[0]
+    db.link_asset(response.id, "trial", f"{fixture.rat}/2", "response")
+    db.link_asset(db.record_asset(tone, "cached", ".wav").id, "trial", f"{fixture.rat}/2",
+                  "stimulus")
     yield fixture
     lab.close()

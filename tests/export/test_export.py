@@ -55,7 +55,12 @@ def test_the_tree_holds_the_data_and_the_assets_by_subject_session_and_key(made,
                         "index": 0, "start": 0.5, "end": None, "correct": True, "trial": 0}
     assert manifest["tables"]["trials"]["columns"] == {
         "session": "string", "subject": "string", "protocol": "string", "index": "integer",
-        "start": "number", "end": "number", "correct": "boolean", "trial": "integer"}
+        "start": "number", "end": "number", "correct": "boolean", "trial": "integer",
+        "asset.response": "string", "asset.stimulus": "string"}
+    # a trial's attached assets are named by their paths in the export
+    assert [(t["asset.response"], t["asset.stimulus"]) for t in trials] == [("", "")] * 4 + [
+        (f"rat-1/{rat}/response.wav", "protocols/mock/tone.wav")]
+    assert "asset.response" not in typed[0]
     sessions = json.loads(files["sessions.json"])
     assert [(s["id"], s["subject"], s["n_trials"], s["status"]) for s in sessions] == [
         (person, "Jane Doe", 2, "submitted"), (rat, "rat-1", 3, "submitted")]
@@ -120,15 +125,18 @@ def test_exporting_again_copies_only_what_changed(made, tmp_path):
 
     edited, deleted = out / f"rat-1/{made.rat}/response.wav", out / "trials.csv"
     edited.write_bytes(b"edited by hand")
+    (edited.parent / ".response.wav.x1y2.part").write_bytes(b"RIFF resp")  # a killed copy
     deleted.unlink()
     made.lab.database.add_subject("rat-2", species="rat")
     made.stimulus("mock", "tone", b"RIFF a 880 Hz tone", ".wav")  # the protocol's new tone
     third = export_lab(made.lab, out, assets="all")
+    # trials.json too: trial 2's stimulus, the old tone, is no longer exported
     assert set(third.written) == {f"rat-1/{made.rat}/response.wav", "trials.csv",
-                                  "subjects.csv", "subjects.json", "protocols/mock/tone.wav"}
+                                  "trials.json", "subjects.csv", "subjects.json",
+                                  "protocols/mock/tone.wav"}
     files = tree(out)
     assert files[f"rat-1/{made.rat}/response.wav"] == before[f"rat-1/{made.rat}/response.wav"]
-    assert files["trials.csv"] == before["trials.csv"]
+    assert "asset.stimulus" not in rows(out, "trials.csv")[-1]
     assert files["protocols/mock/tone.wav"] == b"RIFF a 880 Hz tone"
     assert not list(out.rglob("*.part"))
 
