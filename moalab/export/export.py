@@ -240,8 +240,8 @@ Exported by `moalab export` (--assets {assets}{anonymous}).
   version, status, times (ISO 8601, UTC), arguments and saved state (`state_init`,
   `state_data`).
 - `trials.csv`, `trials.json`: one row per trial, with its session, subject and
-  protocol, its index, start and end (seconds on the session's clock) and its values,
-  a column each.
+  protocol, its index, start and end (seconds on the session's clock), its values, a
+  column each, and the assets attached to it (`asset.<name>`: a path in this export).
 - `qualifications.csv`, `qualifications.json`: the subjects' qualifications, revoked
   ones included.
 {asset_lines}- `manifest.json`: each table's column types, every asset by its key, the assets not
