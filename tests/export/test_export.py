@@ -1,15 +1,21 @@
 """export_lab on a real lab (SQLite, LocalStorage): the tree's layout, the tables, an
 anonymous export, exporting again (nothing copied; an edited, deleted or changed file
-copied again), and bad input."""
+copied again), a session's recordings deposited by its run, and bad input."""
 
 import csv
 import io
 import json
 
 import pytest
+import trio
+import trio.testing
 
+from moalab import MoaStage
+from moalab.assets import CachedAsset, Recording
 from moalab.core.errors import InvalidArgument
 from moalab.export import MANIFEST_NAME, export_lab
+from moalab.protocol import Protocol, ProtocolRunner
+from moalab.store import Lab
 
 DATA = {f"{table}.{form}" for table in ("subjects", "sessions", "trials", "qualifications")
         for form in ("csv", "json")} | {"README.md", MANIFEST_NAME}
@@ -169,3 +175,53 @@ def test_bad_folders_and_choices_are_refused_naming_the_fix(made, tmp_path):
     with pytest.raises(InvalidArgument, match="'experiment', 'all', 'none'"):
         export_lab(made.lab, tmp_path / "new", assets="recordings")
     assert not (tmp_path / "new").exists()
+
+
+class _Take(MoaStage):
+    """A trial that plays the tone, records a take, deposits it and attaches it as the
+    trial's response, as a protocol does."""
+
+    def __init__(self, session, **kwargs):
+        super().__init__(**kwargs)
+        self.session = session
+
+    async def do_trial(self):
+        index = len(self.session.trials)
+        path = self.session.data_dir / f"take-{index}.wav"
+        path.write_bytes(self.session.assets["tone"].read_bytes() + bytes([index]))
+        take = Recording(local_key=f"take-{index}", input_path=path, extension=".wav",
+                         parent=self.session)
+        take.deposit(async_=True, delete_input=True)
+        self.session.attach(take, "response", trial=index)
+        self.session.record_trial(played="tone")
+
+
+def test_a_session_recorded_through_the_deposit_api_is_exported(tmp_path):
+    tone = tmp_path / "tone.wav"
+    tone.write_bytes(b"RIFF tone")
+
+    class Takes(Protocol):
+        name = "takes"
+        assets = {"tone": CachedAsset(tone)}
+
+        def build_tree(self, session):
+            return MoaStage(name="takes", stages=[_Take(session, name="take", repeat=3)])
+
+    lab = Lab.init(tmp_path / "lab")
+    try:
+        lab.database.add_subject("m1")
+        runner = ProtocolRunner(lab, Takes)
+        ended = trio.run(runner.run_session, runner.create_session("m1"),
+                         clock=trio.testing.MockClock(autojump_threshold=0))
+        assert ended.status == "submitted", ended.error
+        out = tmp_path / "export"
+        summary = export_lab(lab, out, assets="all")
+    finally:
+        lab.close()
+    takes = {f"m1/{ended.id}/take-{i}.wav": b"RIFF tone" + bytes([i]) for i in range(3)}
+    files = tree(out)
+    assert set(files) == DATA | set(takes) | {"protocols/takes/tone.wav"}
+    assert {path: files[path] for path in takes} == takes
+    assert files["protocols/takes/tone.wav"] == b"RIFF tone"
+    assert summary.missing == ()
+    assert [t["asset.response"] for t in rows(out, "trials.csv")] == list(takes)
