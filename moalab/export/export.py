@@ -71,10 +71,11 @@ def export_lab(lab: Lab, folder: str | os.PathLike, assets: str = "experiment",
     again, a file edited or deleted in the export is, and files of the earlier export
     no longer part of this one are removed (other files are left alone). Every file is
     written under a temporary name, then renamed (what a killed export left half
-    written is removed). With ``anonymous``, the subject
-    fields each subject lists in ``personal`` and the assets marked personal are left
-    out, and the README says so. A deposit pending or failed is listed in the manifest
-    as missing, not an error.
+    written is removed). With ``anonymous``, the subject fields each subject lists in
+    ``personal`` and the assets marked personal are left out, and the README says so.
+    A deposit pending or failed is listed in the manifest as missing, not an error;
+    so is an asset the lab's storage does not hold (one a protocol's own ``storage``
+    keeps).
 
     Raises :class:`InvalidArgument` for a bad ``assets`` or a ``folder`` that is a file
     or holds other files but no export; what the database and the storage raise.
@@ -136,10 +137,10 @@ def _copy_assets(lab: Lab, target: Path, planned: list[_Planned],
     for done, item in enumerate(copies, 1):
         path, key = item.entry["path"], item.info.key
         old, moved = old_files.get(path), movable.get(key)
-        if old and old.get("key") == key and content_sha256(target / path) == old["sha256"]:
+        if old and old.get("key") == key and _intact(target / path, old):
             unchanged.append(path)
             sha256 = old["sha256"]
-        elif moved and content_sha256(target / moved) == old_files[moved]["sha256"]:
+        elif moved and _intact(target / moved, old_files[moved]):
             (target / path).parent.mkdir(parents=True, exist_ok=True)
             os.replace(target / moved, target / path)
             written.append(path)
@@ -159,6 +160,12 @@ def _copy_assets(lab: Lab, target: Path, planned: list[_Planned],
             progress(done, len(copies), path)
     manifest.exported.update({item.key: item.entry for item in planned
                               if "path" not in item.entry})
+
+
+def _intact(path: Path, entry: dict[str, Any]) -> bool:
+    """Whether the file or folder at ``path`` is as the manifest ``entry`` recorded."""
+    sha256 = content_sha256(path)
+    return sha256 is not None and sha256 == entry.get("sha256")
 
 
 def _trial_assets(database: Database, planned: list[_Planned],

@@ -1,5 +1,6 @@
 """The names an export gives files: readable, distinct, and never outside the export."""
 
+from moalab.export import export_lab
 from moalab.export.files import path_part
 
 
@@ -18,8 +19,6 @@ def test_distinct_names_give_distinct_parts():
 
 
 def test_an_export_of_a_subject_named_like_a_path_stays_inside_it(made, tmp_path):
-    from moalab.export import export_lab
-
     made.lab.database.add_subject("../outside")
     session = made.lab.database.create_session("../outside", "mock", 1, {})
     made.deposit(session.id, "take", b"take", ".wav")
