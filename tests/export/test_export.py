@@ -16,6 +16,9 @@ from moalab.core.errors import InvalidArgument
 from moalab.export import MANIFEST_NAME, export_lab
 from moalab.protocol import Protocol, ProtocolRunner
 from moalab.store import Lab
+from tests.assets.conftest import BUCKET, CREDENTIALS, s3_endpoint  # noqa: F401 - the fixture
+
+from .conftest import LabFixture
 
 DATA = {f"{table}.{form}" for table in ("subjects", "sessions", "trials", "qualifications")
         for form in ("csv", "json")} | {"README.md", MANIFEST_NAME}
@@ -225,3 +228,23 @@ def test_a_session_recorded_through_the_deposit_api_is_exported(tmp_path):
     assert files["protocols/takes/tone.wav"] == b"RIFF tone"
     assert summary.missing == ()
     assert [t["asset.response"] for t in rows(out, "trials.csv")] == list(takes)
+
+
+def test_assets_in_an_s3_storage_are_exported_from_it(tmp_path, s3_endpoint, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, CREDENTIALS[name.removeprefix("AWS_").lower()])
+    config = Lab.init(tmp_path / "lab").folder / "moalab-lab.toml"
+    config.write_text(config.read_text().replace(
+        'storage = "assets"', f'storage = "s3://{BUCKET}/export-test?endpoint_url={s3_endpoint}"'))
+    lab = Lab(config.parent)
+    try:
+        lab.database.add_subject("m1")
+        session = lab.database.create_session("m1", "p", 1, {})
+        LabFixture(lab).deposit(session.id, "take", b"a take in S3", ".wav")
+        out = tmp_path / "export"
+        first, second = export_lab(lab, out), export_lab(lab, out)
+    finally:
+        lab.close()
+    assert not (lab.asset_folder / "experiment").exists()  # it was S3's, not a folder's
+    assert (out / "m1" / session.id / "take.wav").read_bytes() == b"a take in S3"
+    assert f"m1/{session.id}/take.wav" in first.written and second.written == ()
