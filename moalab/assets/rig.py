@@ -14,6 +14,8 @@ Importing this module runs nothing but definitions (a server imports it to creat
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -31,6 +33,7 @@ from ..core.nursery import leaves
 from ..device.device import Device
 from ..executor.errors import ExecutorError, UnknownObject
 from ..executor.remote import RemoteExecutor
+from ..executor.rest import RestExecutor
 from .hashing import file_sha256
 from .keys import check_key
 from .storage import AssetMissing, AssetStorage, LocalStorage, StorageError
@@ -74,6 +77,16 @@ async def _chunk_calls() -> AsyncIterator[trio.Nursery]:
         raise (failures or carried)[0] from None
 
 
+class _Upload:
+    """An upload in progress: the running SHA-256 of its partial file (what an earlier
+    upload left included) and the chunks that arrived ahead of the file's end."""
+
+    def __init__(self, partial: Path) -> None:
+        with open(partial, "rb") as file:
+            self.sha256 = hashlib.file_digest(file, "sha256")
+        self.ahead: dict[int, bytes] = {}
+
+
 def _check_sha256(digest: object) -> str:
     if not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
         raise InvalidArgument(f"sha256={digest!r} is not accepted; give 64 lowercase hex digits")
@@ -93,8 +106,10 @@ class RigFolder(Device):
 
     An upload goes to ``.moalab-partial/upload-<sha256>`` (named by the content it
     will hold, so a stopped upload is resumed by whoever sends that content next),
-    is appended to chunk by chunk, checked against its SHA-256 by :meth:`commit`,
-    fsynced and renamed under its key: a file under a key is always whole. The
+    is appended to chunk by chunk, checked against its SHA-256 by :meth:`commit`
+    (hashed as it grows: what :meth:`begin` found on disk, then each chunk
+    appended), fsynced and renamed under its key: a file under a key is always
+    whole. The
     SHA-256 of each stored file is kept with its size and mtime (in
     ``.moalab-partial/manifest.json``), so :meth:`hashes` re-reads only files changed
     since (one changed without a change of size or mtime, by another program, is
@@ -107,7 +122,7 @@ class RigFolder(Device):
             Path(server_data_dir) / FOLDER_NAME)
         self._manifest: dict[str, list] | None = None  # key: [size, mtime_ns, sha256]
         self._manifest_changed = False
-        self._pending: dict[str, dict[int, bytes]] = {}  # by sha256: chunks by offset
+        self._uploads: dict[str, _Upload] = {}  # by the sha256 announced
 
     # -- where ---------------------------------------------------------------------
 
@@ -193,43 +208,57 @@ class RigFolder(Device):
         ``key``; return the offset to send from (the bytes already received)."""
         self.store._path(check_key(key))  # refused now, before any byte is sent
         partial = self._partial(sha256)
-        self._pending.pop(sha256, None)
         with open(partial, "ab") as file:  # made here: an empty file has no chunks
             have = file.tell()
             if have > size:  # not the upload announced: start again
                 file.truncate(0)
                 have = 0
+        # the bytes there are hashed again: what the rig checks is what is on its disk
+        self._uploads[sha256] = _Upload(partial)
         return have
+
+    def _upload(self, sha256: str, key: str = "") -> _Upload:
+        upload = self._uploads.get(_check_sha256(sha256))
+        if upload is None:
+            where = f" for key {key!r}" if key else ""
+            raise StorageError(f"RigFolder {self.name!r}: no upload of {sha256[:12]}{where} "
+                               "was begun (or it was committed, or the server restarted); "
+                               "put again")
+        return upload
 
     @apply_executor
     def write(self, sha256: str, offset: int, data: bytes | str) -> None:
         """Add ``data`` at ``offset`` of upload ``sha256``. A chunk past the end of
         what is written waits in memory for those before it (chunks may arrive out of
-        order); one already written is ignored (a call sent again). ``data`` may be a
-        str of code points below 256: a RestExecutor's JSON body carries bytes so
-        (:func:`~moalab.executor.codec.to_jsonable`)."""
-        partial = self._partial(sha256)
+        order); one already written is ignored (a call sent again). ``data`` is the
+        bytes, or their base64 text (a RestExecutor's JSON body cannot carry bytes)."""
+        upload = self._upload(sha256)
         if isinstance(data, str):
-            data = data.encode("latin-1")
+            try:
+                data = base64.b64decode(data, validate=True)
+            except ValueError:
+                data = None  # refused below
         if not isinstance(data, bytes) or not isinstance(offset, int) or offset < 0:
             raise InvalidArgument(f"RigFolder {self.name!r}: write(offset={offset!r}, data of "
                                   f"type {type(data).__name__}) is not accepted; give an "
-                                  "offset >= 0 and bytes")
-        pending = self._pending.setdefault(sha256, {})
-        pending[offset] = data
-        if sum(map(len, pending.values())) > MAX_PENDING_BYTES:
-            self._pending.pop(sha256)
+                                  "offset >= 0 and bytes (or their base64 text)")
+        ahead = upload.ahead
+        ahead[offset] = data
+        if sum(map(len, ahead.values())) > MAX_PENDING_BYTES:
+            del self._uploads[sha256]
             raise StorageError(f"RigFolder {self.name!r}: upload {sha256[:12]} holds over "
                                f"{MAX_PENDING_BYTES} bytes of chunks ahead of its end; send "
-                               "chunks in order, from the offset begin() gives")
-        with open(partial, "ab") as file:
+                               "chunks in order, from the offset begin() gives, after begin()")
+        with open(self._partial(sha256), "ab") as file:
             end = file.tell()
-            for start in sorted(pending):
+            for start in sorted(ahead):
                 if start > end:
                     break
-                chunk = pending.pop(start)
+                chunk = ahead.pop(start)
                 if start + len(chunk) > end:
-                    file.write(chunk[end - start:])
+                    new = chunk[end - start:]
+                    file.write(new)
+                    upload.sha256.update(new)
                     end = start + len(chunk)
 
     @apply_executor
@@ -237,12 +266,10 @@ class RigFolder(Device):
         """End upload ``sha256``: check its bytes' SHA-256, fsync it and rename it under
         ``key``. A mismatch deletes the partial file and raises :class:`StorageError`."""
         final = self.store._path(check_key(key))
+        upload = self._upload(sha256, key)
+        del self._uploads[sha256]
         partial = self._partial(sha256)
-        self._pending.pop(sha256, None)
-        if not partial.is_file():
-            raise StorageError(f"RigFolder {self.name!r}: no upload of {sha256[:12]} for key "
-                               f"{key!r} was begun (or it was committed already); put again")
-        actual = file_sha256(partial)
+        actual = upload.sha256.hexdigest()
         if actual != sha256:
             partial.unlink()
             raise StorageError(f"RigFolder {self.name!r}: the upload for key {key!r} has "
@@ -352,6 +379,8 @@ class RigStorage(AssetStorage):
                                   "whole number of calls above 0")
         self.executor = executor
         self.chunk_size, self.window = chunk_size, window
+        # a REST call's arguments travel as JSON, where bytes would be escaped ~3x
+        self._text_chunks = isinstance(executor, RestExecutor)
         self.folder = RigFolder(name=OBJECT_NAME, executor=executor, server_data_dir=data_dir)
         endpoint = getattr(executor, "endpoint", None)  # a server's; none for a local one
         self.host = f"{endpoint.host}:{endpoint.port}" if endpoint else "localhost"
@@ -494,7 +523,8 @@ class RigStorage(AssetStorage):
     async def _send_chunk(self, digest: str, offset: int, data: bytes, slots: trio.Semaphore,
                           progress: Progress | None) -> None:
         try:
-            await self._call("write", digest, offset, data)
+            await self._call("write", digest, offset,
+                             base64.b64encode(data).decode("ascii") if self._text_chunks else data)
         finally:
             slots.release()
         self.bytes_sent += len(data)
