@@ -230,7 +230,8 @@ def test_a_session_recorded_through_the_deposit_api_is_exported(tmp_path):
     assert [t["asset.response"] for t in rows(out, "trials.csv")] == list(takes)
 
 
-def test_assets_in_an_s3_storage_are_exported_from_it(tmp_path, s3_endpoint, monkeypatch):  # noqa: F811
+def test_assets_in_an_s3_storage_are_exported_from_it(
+        tmp_path, s3_endpoint, monkeypatch):  # noqa: F811
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, CREDENTIALS[name.removeprefix("AWS_").lower()])
     config = Lab.init(tmp_path / "lab").folder / "moalab-lab.toml"
