@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = (
-    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "DEPOSIT_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
     "percentile", "median", "SideResults",
 )
 
@@ -32,9 +32,13 @@ LAB_ROWS = ("lab_sqlite", "lab_postgres", "lab_cli")
 ``--dry-run`` session's wall time and sessions created per second, on an SQLite lab
 and a PostgreSQL one, and through ``moalab session run`` (a process each)."""
 
+DEPOSIT_ROWS = ("deposits",)
+"""A session's deposits (``deposits.py``): ``deposit()``'s return time with a slow
+store, the gate's reaction while a recording uploads."""
+
 EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_quart_ws",
                   "floor_quart_ws_thread", "floor_quart_rest", "floor_timer",
-                  *STAGE_ENGINE_ROWS, *LAB_ROWS, "clock")
+                  *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS, "clock")
 """Measured on the moalab side only: the machine's floors, the stage engine's timing
 and records, and remote clock alignment (``clock``: ``clock_quality.py``, its rows
 go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
@@ -42,7 +46,7 @@ go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
 
 ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
         "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_ws_thread",
-        "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS, *LAB_ROWS)
+        "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS)
 """Every row name a result can carry, in table order."""
 
 
@@ -71,6 +75,7 @@ METRICS = {m.name: m for m in (
     Metric("record_rate_hz", "Hz", True, "record rate (to a MemorySink)"),
     Metric("session_wall_s", "s", False, "wall time of a mock --dry-run session"),
     Metric("sessions_hz", "Hz", True, "sessions created per second"),
+    Metric("deposit_return_ms", "ms", False, "deposit(async_=True) return, 2 s-per-upload store"),
     Metric("clock_error_p50_us", "us", False, "clock alignment error p50"),
     Metric("clock_error_max_us", "us", False, "clock alignment error max"),
     Metric("clock_goal_us", "us", False, "clock alignment goal (max error)"),
@@ -107,6 +112,8 @@ class Sizes:
     """``moalab session run`` processes (one trial each) for the CLI's sessions/s."""
     rig_upload_bytes: int
     """The file RigStorage uploads to the server (websocket and rest rows)."""
+    deposit_bytes: int
+    """The recording deposited again and again while the deposit row's gate runs."""
 
 
 FULL = Sizes(
@@ -115,9 +122,10 @@ FULL = Sizes(
     paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
     delay_trials=300, delay_range=(0.001, 0.02), gate_trials=600, gate_rounds=10,
     record_trials=6000, lab_trials=500, lab_cli_sessions=3, rig_upload_bytes=64 << 20,
+    deposit_bytes=200 * 10**6,
 )
 """One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams,
-a 64 MiB upload to a rig."""
+a 64 MiB upload to a rig, a 200 MB recording deposited."""
 
 QUICK = Sizes(
     time_cap=0.25, warmup=10, lag_samples=300, min_lag_samples=50,
@@ -125,6 +133,7 @@ QUICK = Sizes(
     paced_duration=0.5, paced_interval=0.001, call_gap=0.05, paced_streams=1,
     delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60, gate_rounds=2,
     record_trials=3000, lab_trials=100, lab_cli_sessions=1, rig_upload_bytes=16 << 20,
+    deposit_bytes=200 * 10**6,
 )
 
 

@@ -37,6 +37,8 @@ import moalab  # noqa: E402
 
 from .common import EXECUTORS, EXTRA_SUBJECTS, FULL, QUICK, SideResults, Sizes  # noqa: E402
 from .floor import run_floors  # noqa: E402
+from .deposits import COMPARED_WITH as DEPOSITS_COMPARED_WITH  # noqa: E402
+from .deposits import DEPOSIT_ROW, open_deposits  # noqa: E402
 from .lab import COMPARED_WITH, GateSessions, open_labs, run_lab  # noqa: E402
 from .timing import run_timing  # noqa: E402
 from .workloads import run_workloads  # noqa: E402
@@ -224,12 +226,19 @@ def _unavailable(name: str) -> str | None:
 
 
 async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) -> None:
-    async with open_labs(subjects, results) as labs:
+    async with open_labs(subjects, results) as labs, \
+            open_deposits(subjects, sizes, results) as deposits:
         if labs and COMPARED_WITH not in subjects:  # the lab's gate rows' goal is against it
             subjects = [*subjects, COMPARED_WITH]
-        await run_timing(subjects, sizes, results, {row: GateSessions(lab)
-                                                    for row, lab in labs.items()})
+        if deposits and DEPOSITS_COMPARED_WITH not in subjects:  # as for the lab's
+            subjects = [*subjects, DEPOSITS_COMPARED_WITH]
+        gates: dict[str, Any] = {row: GateSessions(lab) for row, lab in labs.items()}
+        if deposits:
+            gates[DEPOSIT_ROW] = deposits.gate
+        await run_timing(subjects, sizes, results, gates)
         await run_lab(subjects, labs, sizes, results)
+        if deposits:
+            await deposits.measure_return(results)
     await run_floors(subjects, sizes, results)
     executors = [name for name in EXECUTORS if name in subjects]
     runnable = []

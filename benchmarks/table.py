@@ -5,7 +5,16 @@ import math
 import re
 from typing import Any
 
-from .common import EXECUTORS, FULL, LAB_ROWS, METRICS, QUICK, ROWS, STAGE_ENGINE_ROWS
+from .common import (
+    DEPOSIT_ROWS,
+    EXECUTORS,
+    FULL,
+    LAB_ROWS,
+    METRICS,
+    QUICK,
+    ROWS,
+    STAGE_ENGINE_ROWS,
+)
 
 __all__ = ("format_table", "fmt", "spread_is_large", "NAMES", "SPREAD_FLAG")
 
@@ -46,6 +55,8 @@ NAMES = {
     "lab_postgres": "the same on a lab whose database is PostgreSQL",
     "lab_cli": "moalab session run ... --dry-run as a process (its start and imports, "
                "about 2 s, dominate)",
+    "deposits": "a session's deposits: deposit(async_=True) with a store taking 2 s per "
+                "upload; the gate tree (as stage_engine) while a 200 MB recording uploads",
 }
 """What each row name measures (benchmarks/README.md says how)."""
 
@@ -79,7 +90,15 @@ QUICK_LAB = (
 )
 """The lab's columns in the quick table (a row per LAB_ROWS name)."""
 
-QUICK_BLOCKS = (("stage engine", STAGE_ENGINE_ROWS, QUICK_TIMING), ("lab", LAB_ROWS, QUICK_LAB))
+QUICK_DEPOSITS = (
+    *QUICK_TIMING[2:4],
+    ("deposit_return_ms", "deposit ms", "the slowest of 20 deposit(async_=True) calls, with "
+                                        "a store taking 2 s per upload"),
+)
+"""The deposits' columns in the quick table (gate: while a 200 MB recording uploads)."""
+
+QUICK_BLOCKS = (("stage engine", STAGE_ENGINE_ROWS, QUICK_TIMING), ("lab", LAB_ROWS, QUICK_LAB),
+                ("deposits", DEPOSIT_ROWS, QUICK_DEPOSITS))
 """The quick table's blocks under the executors: (title, rows, columns)."""
 
 

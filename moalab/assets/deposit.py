@@ -142,13 +142,13 @@ class Depositor:
         thread. ``asset``: one deposited in this session, a cached asset (recorded in
         the lab if it is not yet) or an external one. Raises InvalidArgument for an
         asset that is never stored, or once the tree has ended."""
-        if not isinstance(asset, (CachedAsset, CachedFunctionAsset, ExternalAsset)) and not (
-                isinstance(asset, ExperimentAsset) and asset.local_key in self._taken):
-            raise InvalidArgument(
-                f"{asset!r} cannot be attached as {owner_kind} {owner!r}'s {name!r}: only "
-                "an asset deposited in this session (deposit it first), a cached or an "
-                "external asset has a record to attach")
         with self._lock:
+            if not isinstance(asset, (CachedAsset, CachedFunctionAsset, ExternalAsset)) and not (
+                    isinstance(asset, ExperimentAsset) and asset.local_key in self._taken):
+                raise InvalidArgument(
+                    f"{asset!r} cannot be attached as {owner_kind} {owner!r}'s {name!r}: "
+                    "only an asset deposited in this session (deposit it first), a cached "
+                    "or an external asset has a record to attach")
             self._check_open(f"{asset!r} cannot be attached as {name!r}")
         self._queue(_Link(asset, owner_kind, owner, name))
 
@@ -185,18 +185,26 @@ class Depositor:
         the rows and links are written in the worker's threads, uploads in one thread
         each, so nothing here blocks the trio loop."""
         uploads_send, uploads_receive = trio.open_memory_channel[AssetInfo](math.inf)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._upload_all, uploads_receive)
-            async with uploads_send:
-                for info in self._stale:
-                    uploads_send.send_nowait(info)
-                async for item in self._receive:
-                    if isinstance(item, _Link):
-                        await self.worker.call(self._record_link, item)
-                        continue
-                    info = await self.worker.call(self._record_queued, item)
-                    if info is not None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._upload_all, uploads_receive)
+                async with uploads_send:
+                    for info in self._stale:
                         uploads_send.send_nowait(info)
+                    async for item in self._receive:
+                        if isinstance(item, _Link):
+                            await self.worker.call(self._record_link, item)
+                            continue
+                        info = await self.worker.call(self._record_queued, item)
+                        if info is not None:
+                            uploads_send.send_nowait(info)
+        finally:  # cancelled (the run failed): what was never recorded is said, not lost
+            while True:
+                try:
+                    self._lose(self._receive.receive_nowait(), "the run ended before it "
+                               "was recorded (its file is kept)")
+                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                    break
 
     async def _upload_all(self, uploads: trio.MemoryReceiveChannel[AssetInfo]) -> None:
         async for info in uploads:
@@ -205,12 +213,11 @@ class Depositor:
     # -- in worker threads
 
     def _record_deposit(self, item: _Deposit) -> AssetInfo:
-        """Write a deposit's pending row and its link to the session; raise what failed."""
-        asset, database = item.asset, self.worker.database
-        info = database.add_deposit(self.session_id, asset.local_key, item.key,
-                                    asset.extension, asset.personal, str(asset.input_path),
-                                    item.delete_input)
-        database.link_asset(info.id, "session", self.session_id, asset.local_key)
+        """Write a deposit's pending row (linked to the session); raise what failed."""
+        asset = item.asset
+        info = self.worker.database.add_deposit(
+            self.session_id, asset.local_key, item.key, asset.extension, asset.personal,
+            str(asset.input_path), item.delete_input)
         with self._lock:
             self._ids[asset.local_key] = info.id
         return info

@@ -652,8 +652,9 @@ class Database:
     def add_deposit(self, session_id: str, local_key: str, key: str, extension: str,
                     personal: bool, input_path: str, delete_input: bool) -> AssetInfo:
         """Record a deposit of session ``session_id``: the file at ``input_path`` to be
-        uploaded under ``key``, 'pending' until :meth:`end_deposit`. Written before the
-        upload starts, so a deposit killed half-way is found again (:meth:`stale_deposits`).
+        uploaded under ``key``, 'pending' until :meth:`end_deposit`, linked to the
+        session as its ``local_key`` (one transaction). Written before the upload
+        starts, so a deposit killed half-way is found again (:meth:`stale_deposits`).
         Raises NameTaken when the session has a deposit of that ``local_key`` already,
         UnknownName for an unknown session."""
         try:
@@ -664,6 +665,8 @@ class Database:
                             local_key=local_key, input_path=str(input_path),
                             delete_input=delete_input, created=_now())
                 session.add(row)
+                session.flush()  # its id, for the link
+                self._link(session, row.id, "session", session_id, local_key)
         except IntegrityError:
             raise NameTaken(f"session {session_id} already has a deposit {local_key!r}: give "
                             f"each of a session's recordings its own local_key (e.g. "
@@ -722,10 +725,14 @@ class Database:
             if session.get(Asset, asset_id) is None:
                 raise InvalidArgument(f"no asset {asset_id} in this lab to attach as "
                                       f"{owner_kind} {owner!r}'s {name!r}")
-            session.execute(self._insert()(AssetLink).values(
-                asset_id=asset_id, owner_kind=owner_kind, owner=owner, name=name,
-            ).on_conflict_do_update(index_elements=["owner_kind", "owner", "name"],
-                                    set_={"asset_id": asset_id}))
+            self._link(session, asset_id, owner_kind, owner, name)
+
+    def _link(self, session: OrmSession, asset_id: int, owner_kind: str, owner: str,
+              name: str) -> None:
+        session.execute(self._insert()(AssetLink).values(
+            asset_id=asset_id, owner_kind=owner_kind, owner=owner, name=name,
+        ).on_conflict_do_update(index_elements=["owner_kind", "owner", "name"],
+                                set_={"asset_id": asset_id}))
 
     def asset_links(self, owner_kind: str | None = None, owner: str | None = None,
                     asset: int | None = None) -> list[AssetLinkInfo]:

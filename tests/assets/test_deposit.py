@@ -43,12 +43,14 @@ class FullStorage(LocalStorage):
 
 
 class _Recorder(MoaStage):
-    """A trial that writes a take and deposits it (``async_`` or from a worker thread),
-    timing the call; records ``trial``, ``deposit_s`` and the real time it ended."""
+    """A trial that writes a take and deposits it, timing the call; records ``trial``,
+    ``deposit_s`` and the real time it ended. ``how``: 'async' (``async_=True`` from
+    the trio thread), 'sync' (``async_=False`` from a worker thread) or 'thread'
+    (``async_=True`` from a worker thread, as a device's thread would)."""
 
-    def __init__(self, session, async_: bool, **kwargs) -> None:
+    def __init__(self, session, how: str, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.session, self.async_ = session, async_
+        self.session, self.how = session, how
 
     async def do_trial(self) -> None:
         index = len(self.session.trials)
@@ -57,16 +59,16 @@ class _Recorder(MoaStage):
         take = Recording(local_key=f"take-{index}", input_path=path, extension=".bin",
                          parent=self.session, personal=False)
         start = time.perf_counter()
-        if self.async_:
+        if self.how == "async":
             take.deposit(async_=True, delete_input=True)
         else:
-            await run_in_thread(take.deposit)
+            await run_in_thread(take.deposit, self.how == "thread")
         elapsed = time.perf_counter() - start
         await self.sleep(1.0)
         self.session.record_trial(trial=index, deposit_s=elapsed, ended=time.monotonic())
 
 
-def recording_protocol(store, n_trials: int = 2, async_: bool = True, **attrs):
+def recording_protocol(store, n_trials: int = 2, how: str = "async", **attrs):
     class Recordings(Protocol):
         name = "recordings"
         version = 1
@@ -75,7 +77,7 @@ def recording_protocol(store, n_trials: int = 2, async_: bool = True, **attrs):
 
         def build_tree(self, session):
             root = MoaStage(name="root")
-            root.add_stage(_Recorder(session, async_, name="trial", repeat=n_trials))
+            root.add_stage(_Recorder(session, how, name="trial", repeat=n_trials))
             return root
 
     for name, value in attrs.items():
@@ -133,11 +135,13 @@ def test_a_failed_upload_flags_the_session_and_keeps_the_input(lab, tmp_path, ca
     assert '"failed_deposits": 2' in capsys.readouterr().out
 
 
-def test_a_synchronous_deposit_from_a_worker_thread(lab, tmp_path):
+@pytest.mark.parametrize("how", ["sync", "thread"])
+def test_a_deposit_from_a_worker_thread(lab, tmp_path, how):
     store = LocalStorage(tmp_path / "store")
-    ended = run_session(lab, recording_protocol(store, n_trials=1, async_=False))
-    [asset] = lab.database.list_assets(session=ended.id)
-    assert asset.status == "deposited" and store.exists(asset.key)
+    ended = run_session(lab, recording_protocol(store, n_trials=2, how=how))
+    assets = lab.database.list_assets(session=ended.id)
+    assert [a.status for a in assets] == ["deposited"] * 2
+    assert all(store.exists(asset.key) for asset in assets)
     assert (lab.session_folder(ended.id) / "take-0.bin").exists()  # no delete_input
 
 

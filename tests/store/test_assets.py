@@ -40,6 +40,8 @@ def test_a_deposit_goes_pending_then_deposited_or_failed(database, session_id):
     assert (take.status, take.kind, take.session, take.local_key, take.key) == (
         "pending", "experiment", session_id, "take", key)
     assert (take.input_path, take.delete_input, take.personal) == ("/data/take.wav", True, True)
+    assert database.asset_links(asset=take.id) == [
+        AssetLinkInfo(take.id, "session", session_id, "take")]  # linked as it is made
     assert database.get_session(session_id).pending_deposits == 1
     with pytest.raises(NameTaken, match=f"session {session_id} already has a deposit "
                                         "'take': give each.*own local_key"):
@@ -72,6 +74,7 @@ def test_links_attach_an_asset_under_names(database, session_id):
     database.link_asset(take.id, "trial", f"{session_id}/4", "stimulus")
     database.link_asset(other.id, "trial", f"{session_id}/4", "response")
     assert database.asset_links(asset=take.id) == [
+        AssetLinkInfo(take.id, "session", session_id, "take"),
         AssetLinkInfo(take.id, "trial", f"{session_id}/3", "response"),
         AssetLinkInfo(take.id, "trial", f"{session_id}/4", "stimulus")]
     database.link_asset(take.id, "trial", f"{session_id}/4", "response")  # replaces other's
