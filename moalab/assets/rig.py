@@ -523,8 +523,11 @@ class RigStorage(AssetStorage):
     async def _send_chunk(self, digest: str, offset: int, data: bytes, slots: trio.Semaphore,
                           progress: Progress | None) -> None:
         try:
-            await self._call("write", digest, offset,
-                             base64.b64encode(data).decode("ascii") if self._text_chunks else data)
+            # never cancelled half way (a stop, another chunk's failure): a frame cut
+            # short would break the connection; the executor's timeout still applies
+            with trio.CancelScope(shield=True):
+                await self._call("write", digest, offset, base64.b64encode(data).decode(
+                    "ascii") if self._text_chunks else data)
         finally:
             slots.release()
         self.bytes_sent += len(data)
