@@ -38,7 +38,7 @@ from .hashing import file_sha256
 from .keys import check_key
 from .storage import AssetMissing, AssetStorage, LocalStorage, StorageError
 
-__all__ = ("CHUNK_BYTES", "FOLDER_NAME", "OBJECT_NAME", "RigFolder", "RigStorage", "WINDOW")
+__all__ = ("CHUNK_BYTES", "FOLDER_NAME", "OBJECT_NAME", "WINDOW", "RigFolder", "RigStorage")
 
 FOLDER_NAME = "assets"
 """The rig's store, inside its server's data folder."""
@@ -345,9 +345,11 @@ class RigStorage(AssetStorage):
     The executor must be running while the storage is used. Calls block: make them
     from a thread trio started (``await run_in_thread(storage.put, key, path)``), or
     any thread if the storage was made in the trio thread. A file moves in chunks of
-    ``chunk_size`` bytes, ``window`` of them on their way at once; an upload stopped
-    half way (a lost link, a cancel) is resumed by the next put of the same content,
-    only the missing bytes sent; the rig checks the SHA-256 before the file appears
+    ``chunk_size`` bytes, a window of ``window`` chunks on their way at once, the
+    next once they are acknowledged; a cancel of the task waiting for the thread
+    stops a transfer between two windows (trio.Cancelled). An upload stopped half
+    way (a lost link, a cancel) is resumed by the next put of the same content, only
+    the missing bytes sent; the rig checks the SHA-256 before the file appears
     under its key, and a download is checked against the rig's SHA-256. A put skips
     a file the rig holds with the same content under the same key.
 
@@ -470,7 +472,7 @@ class RigStorage(AssetStorage):
         source = Path(source)
         with self._mapped(key):
             digest = sha256 or file_sha256(source)
-            self._run(self._upload, key, source, digest, source.stat().st_size, progress)
+            self._upload(key, source, digest, source.stat().st_size, progress)
 
     # -- the base's one-object methods ---------------------------------------------------
 
@@ -479,11 +481,11 @@ class RigStorage(AssetStorage):
         held = self.call("hashes", [key])[key]
         if held == digest or (if_absent and held is not None):
             return False
-        self._run(self._upload, key, source, digest, source.stat().st_size, None)
+        self._upload(key, source, digest, source.stat().st_size, None)
         return True
 
     def _read(self, key: str, target: Path) -> None:
-        self._run(self._download, key, target)
+        self._download(key, target)
 
     def _has(self, key: str) -> bool:
         return self.call("has", key)
@@ -499,66 +501,86 @@ class RigStorage(AssetStorage):
         with self._mapped(key):
             self.call("delete", key)  # a folder's files too, in one call
 
-    # -- chunks, in the trio thread ---------------------------------------------------
+    # -- chunks: read and written in the calling thread, sent a window at a time -----
 
-    async def _upload(self, key: str, source: Path, digest: str, size: int,
-                      progress: Progress | None) -> None:
-        offset = await self._call("begin", key, digest, size)
+    def _upload(self, key: str, source: Path, digest: str, size: int,
+                progress: Progress | None) -> None:
+        offset = self.call("begin", key, digest, size)
         if offset and progress is not None:
-            progress(offset)  # sent by an upload stopped before
-        slots = trio.Semaphore(self.window)
+            self._run(_report, progress, offset)  # sent by an upload stopped before
         with open(source, "rb") as file:
             file.seek(offset)
-            async with _chunk_calls() as nursery:
-                while offset < size:
-                    await slots.acquire()
-                    data = await trio.to_thread.run_sync(file.read, self.chunk_size)
+            while offset < size:
+                _check_cancelled()
+                chunks = []
+                for _ in range(self.window):
+                    data = file.read(min(self.chunk_size, size - offset))
                     if not data:
                         raise StorageError(f"{self}: {str(source)!r} shrank to {offset} bytes "
                                            f"while it was sent for key {key!r}; put it again")
-                    nursery.start_soon(self._send_chunk, digest, offset, data, slots, progress)
+                    chunks.append((offset, data))
                     offset += len(data)
-        await self._call("commit", key, digest)
+                    if offset >= size:
+                        break
+                self._run(self._send_chunks, digest, chunks, progress)
+        self.call("commit", key, digest)
 
-    async def _send_chunk(self, digest: str, offset: int, data: bytes, slots: trio.Semaphore,
+    async def _send_chunks(self, digest: str, chunks: list[tuple[int, bytes]],
+                           progress: Progress | None) -> None:
+        async with _chunk_calls() as nursery:
+            for offset, data in chunks:
+                nursery.start_soon(self._send_chunk, digest, offset, data, progress)
+
+    async def _send_chunk(self, digest: str, offset: int, data: bytes,
                           progress: Progress | None) -> None:
-        try:
-            # never cancelled half way (a stop, another chunk's failure): a frame cut
-            # short would break the connection; the executor's timeout still applies
-            with trio.CancelScope(shield=True):
-                await self._call("write", digest, offset, base64.b64encode(data).decode(
-                    "ascii") if self._text_chunks else data)
-        finally:
-            slots.release()
+        # never cancelled half way (another chunk's failure): a frame cut short would
+        # break the connection; the executor's timeout still applies
+        with trio.CancelScope(shield=True):
+            await self._call("write", digest, offset, base64.b64encode(data).decode(
+                "ascii") if self._text_chunks else data)
         self.bytes_sent += len(data)
         if progress is not None:
             progress(len(data))
 
-    async def _download(self, key: str, target: Path) -> None:
-        stat = await self._call("stat", key)
+    def _download(self, key: str, target: Path) -> None:
+        stat = self.call("stat", key)
         if stat is None:
             raise AssetMissing(f"{self} has no object under key {key!r}; put it first, or "
                                "check the key with list()")
         size, digest = stat
-        slots = trio.Semaphore(self.window)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            async with _chunk_calls() as nursery:
-                for offset in range(0, size, self.chunk_size):
-                    await slots.acquire()
-                    nursery.start_soon(self._fetch_chunk, key, fd, offset, slots)
-        finally:
-            os.close(fd)
-        actual = await trio.to_thread.run_sync(file_sha256, target)
+        offsets = range(0, size, self.chunk_size)
+        with open(target, "wb") as file:
+            for first in range(0, len(offsets), self.window):
+                _check_cancelled()
+                for data in self._run(self._fetch_chunks, key, offsets[first:first + self.window]):
+                    file.write(data)
+                    self.bytes_received += len(data)
+        actual = file_sha256(target)
         if actual != digest:
             raise StorageError(f"{self}: the file under key {key!r} changed while it was "
                                f"downloaded (SHA-256 {actual[:12]}, the rig said "
                                f"{digest[:12]}); get it again")
 
-    async def _fetch_chunk(self, key: str, fd: int, offset: int, slots: trio.Semaphore) -> None:
-        try:
-            data = await self._call("read", key, offset, self.chunk_size)
-            await trio.to_thread.run_sync(os.pwrite, fd, data, offset)
-            self.bytes_received += len(data)
-        finally:
-            slots.release()
+    async def _fetch_chunks(self, key: str, offsets: range) -> list[bytes]:
+        chunks: list[bytes] = [b""] * len(offsets)
+
+        async def fetch(i: int) -> None:
+            chunks[i] = await self._call("read", key, offsets[i], self.chunk_size)
+
+        async with _chunk_calls() as nursery:
+            for i in range(len(offsets)):
+                nursery.start_soon(fetch, i)
+        return chunks
+
+
+async def _report(progress: Progress, n: int) -> None:
+    progress(n)
+
+
+def _check_cancelled() -> None:
+    """Raise trio.Cancelled here (a worker thread) if the trio task waiting for this
+    thread was cancelled: a stop ends an upload between two windows of chunks."""
+    try:
+        trio.from_thread.check_cancelled()
+    except RuntimeError:
+        pass  # a thread trio did not start: nobody waits to cancel it

@@ -38,7 +38,7 @@ from .errors import NotAllowed, UnknownObject
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
-__all__ = ("ObjectRegistry", "RemoteObject", "SERVER_DATA_DIR", "check_namespace", "class_path",
+__all__ = ("SERVER_DATA_DIR", "ObjectRegistry", "RemoteObject", "check_namespace", "class_path",
            "encodable")
 
 # moalab's modules that define devices a client may create: its device library, a

@@ -75,7 +75,7 @@ class RigClient:
     def _run(self, port: int) -> None:
         try:
             trio.run(self._main, port)
-        except BaseException as error:  # reported by __init__
+        except BaseException as error:  # noqa: BLE001 - reported by __init__
             self._error = error
             self._ready.set()
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import trio
 
 from moalab.assets import (
     AssetMissing,
@@ -252,3 +253,23 @@ async def test_sync_session_assets_starts_and_stops_the_executor(rig_server, tmp
     assert Path(paths["s1"]).read_bytes() == copies["s1"].read_bytes()
     async with executor:  # a run enters it again afterwards
         assert await run_in_thread(RigStorage(executor).exists, "cached/s1.wav")
+
+
+async def test_a_cancelled_sync_leaves_the_connection_whole_and_resumes(rig_server, tmp_path):
+    source = random_file(tmp_path / "clip.bin", 8 * MiB)
+    async with WebSocketExecutor("127.0.0.1", rig_server.port) as executor:
+        first, sent = RigStorage(executor), 0
+        with trio.CancelScope() as scope:
+            def progress(n: int) -> None:  # called in the trio thread
+                nonlocal sent
+                sent += n
+                if sent >= 2 * MiB:
+                    scope.cancel()
+
+            await run_in_thread(first.upload, "clips/c.bin", source, None, progress)
+        assert scope.cancelled_caught
+        second = RigStorage(executor)
+        await run_in_thread(second.upload, "clips/c.bin", source)
+        assert second.bytes_sent <= 6 * MiB
+        assert await run_in_thread(second.hashes, ["clips/c.bin"]) == {
+            "clips/c.bin": file_sha256(source)}

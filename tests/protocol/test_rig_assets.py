@@ -38,7 +38,7 @@ def test_a_network_rig_gets_the_stimuli_once_and_the_tree_its_paths(moalab_serve
         reports = []
         for rig in ("box-1", "box-1", "bench"):
             info = runner.create_session("rat-1", rig=rig)
-            ended = trio.run(lambda: runner.run_session(
+            ended = trio.run(lambda info=info, rig=rig: runner.run_session(
                 info, sync_progress=lambda *report: reports.append((rig, report))))
             assert ended.status == "submitted", ended.error
         on_rig, again, local = Played.seen
