@@ -296,7 +296,7 @@ class Killed(Protocol):
 '''
 
 
-def test_kill_9_mid_deposit_then_the_next_run_retries_it(lab, tmp_path):
+def test_kill_9_mid_deposit_then_the_next_run_retries_it(lab, tmp_path, capsys):
     protocol_file = tmp_path / "killed.py"
     protocol_file.write_text(textwrap.dedent(KILLED_PROTOCOL))
     mark = tmp_path / "stalled"
@@ -327,6 +327,8 @@ def test_kill_9_mid_deposit_then_the_next_run_retries_it(lab, tmp_path):
     store = LocalStorage(tmp_path / "store")
     assert store.list() == []  # the half-written upload was never taken as a key
     assert moalab_main(["session", "show", killed.id, "--lab", str(lab.folder)]) == 0
+    assert ("status: interrupted, 2 deposits pending (its run was killed: retried when the "
+            "protocol next runs)") in capsys.readouterr().out
 
     take = lab.session_folder(killed.id) / "take.bin"
     content = take.read_bytes()
