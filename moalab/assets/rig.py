@@ -87,6 +87,13 @@ class _Upload:
         self.ahead: dict[int, bytes] = {}
 
 
+def _check_count(owner: object, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument(f"RigFolder {owner!r}: {name}={value!r} is not accepted; give "
+                              "a whole number of bytes >= 0")
+    return value
+
+
 def _check_sha256(digest: object) -> str:
     if not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
         raise InvalidArgument(f"sha256={digest!r} is not accepted; give 64 lowercase hex digits")
@@ -109,8 +116,7 @@ class RigFolder(Device):
     is appended to chunk by chunk, checked against its SHA-256 by :meth:`commit`
     (hashed as it grows: what :meth:`begin` found on disk, then each chunk
     appended), fsynced and renamed under its key: a file under a key is always
-    whole. The
-    SHA-256 of each stored file is kept with its size and mtime (in
+    whole. The SHA-256 of each stored file is kept with its size and mtime (in
     ``.moalab-partial/manifest.json``), so :meth:`hashes` re-reads only files changed
     since (one changed without a change of size or mtime, by another program, is
     not noticed). Methods are sync: they run in the object's worker thread.
@@ -207,6 +213,7 @@ class RigFolder(Device):
         """Start (or resume) an upload of ``size`` bytes of SHA-256 ``sha256`` under
         ``key``; return the offset to send from (the bytes already received)."""
         self.store._path(check_key(key))  # refused now, before any byte is sent
+        _check_count(self.name, "size", size)
         partial = self._partial(sha256)
         with open(partial, "ab") as file:  # made here: an empty file has no chunks
             have = file.tell()
@@ -238,10 +245,11 @@ class RigFolder(Device):
                 data = base64.b64decode(data, validate=True)
             except ValueError:
                 data = None  # refused below
-        if not isinstance(data, bytes) or not isinstance(offset, int) or offset < 0:
-            raise InvalidArgument(f"RigFolder {self.name!r}: write(offset={offset!r}, data of "
-                                  f"type {type(data).__name__}) is not accepted; give an "
-                                  "offset >= 0 and bytes (or their base64 text)")
+        _check_count(self.name, "offset", offset)
+        if not isinstance(data, bytes):
+            raise InvalidArgument(f"RigFolder {self.name!r}: write(data of type "
+                                  f"{type(data).__name__}) is not accepted; give bytes (or "
+                                  "their base64 text)")
         ahead = upload.ahead
         ahead[offset] = data
         if sum(map(len, ahead.values())) > MAX_PENDING_BYTES:
@@ -302,9 +310,12 @@ class RigFolder(Device):
     def read(self, key: str, offset: int, size: int) -> bytes:
         """Up to ``size`` (at most 4 chunks) bytes of the file under ``key`` from
         ``offset``; raises FileNotFoundError if there is none."""
-        with open(self.store._path(check_key(key)), "rb") as file:
-            file.seek(offset)
-            return file.read(min(size, 4 * CHUNK_BYTES))
+        path = self.store._path(check_key(key))
+        start = _check_count(self.name, "offset", offset)
+        most = min(_check_count(self.name, "size", size), 4 * CHUNK_BYTES)
+        with open(path, "rb") as file:
+            file.seek(start)
+            return file.read(most)
 
     @apply_executor
     def has(self, key: str) -> bool:

@@ -121,6 +121,8 @@ def test_the_rig_refuses_bad_keys_and_hashes_itself(rig_client, rig_server, tmp_
             storage.call("commit", key, "0" * 64)
     with pytest.raises(InvalidArgument, match="64 lowercase hex digits"):
         storage.call("write", "../../x", 0, b"x")
+    with pytest.raises(InvalidArgument, match=r"size=-1 is not accepted"):
+        storage.call("read", "k", 0, -1)  # would read a whole file into memory
     assert sorted(os.listdir(rig_server.data_dir)) == before
     assert storage.list() == []
 
