@@ -53,6 +53,9 @@ CHUNK_BYTES = 1 << 20
 WINDOW = 4
 """How many chunk calls :class:`RigStorage` keeps on their way at once."""
 
+SMALL_FILES_AT_ONCE = 64
+"""How many files of one chunk or less :meth:`RigStorage.upload_many` sends at once."""
+
 MAX_PENDING_BYTES = 64 << 20
 """The chunks a :class:`RigFolder` holds in memory, ahead of the end of an upload's
 partial file (they arrived out of order)."""
@@ -212,6 +215,32 @@ class RigFolder(Device):
     def begin(self, key: str, sha256: str, size: int) -> int:
         """Start (or resume) an upload of ``size`` bytes of SHA-256 ``sha256`` under
         ``key``; return the offset to send from (the bytes already received)."""
+        return self._begin(key, sha256, size)
+
+    @apply_executor
+    def write(self, sha256: str, offset: int, data: bytes | str) -> None:
+        """Add ``data`` at ``offset`` of upload ``sha256``. A chunk past the end of
+        what is written waits in memory for those before it (chunks may arrive out of
+        order); one already written is ignored (a call sent again). ``data`` is the
+        bytes, or their base64 text (a RestExecutor's JSON body cannot carry bytes)."""
+        self._write(sha256, offset, data)
+
+    @apply_executor
+    def commit(self, key: str, sha256: str) -> None:
+        """End upload ``sha256``: check its bytes' SHA-256, fsync it and rename it under
+        ``key``. A mismatch deletes the partial file and raises :class:`StorageError`."""
+        self._commit(key, sha256)
+
+    @apply_executor
+    def write_whole(self, key: str, sha256: str, data: bytes | str) -> None:
+        """A small file in one call: :meth:`begin`, :meth:`write` of all of ``data``,
+        :meth:`commit`."""
+        data = self._bytes(data)
+        self._begin(key, sha256, len(data))
+        self._write(sha256, 0, data)
+        self._commit(key, sha256)
+
+    def _begin(self, key: str, sha256: str, size: int) -> int:
         self.store._path(check_key(key))  # refused now, before any byte is sent
         _check_count(self.name, "size", size)
         partial = self._partial(sha256)
@@ -224,7 +253,7 @@ class RigFolder(Device):
         self._uploads[sha256] = _Upload(partial)
         return have
 
-    def _upload(self, sha256: str, key: str = "") -> _Upload:
+    def _upload_of(self, sha256: str, key: str = "") -> _Upload:
         upload = self._uploads.get(_check_sha256(sha256))
         if upload is None:
             where = f" for key {key!r}" if key else ""
@@ -233,23 +262,22 @@ class RigFolder(Device):
                                "put again")
         return upload
 
-    @apply_executor
-    def write(self, sha256: str, offset: int, data: bytes | str) -> None:
-        """Add ``data`` at ``offset`` of upload ``sha256``. A chunk past the end of
-        what is written waits in memory for those before it (chunks may arrive out of
-        order); one already written is ignored (a call sent again). ``data`` is the
-        bytes, or their base64 text (a RestExecutor's JSON body cannot carry bytes)."""
-        upload = self._upload(sha256)
+    def _bytes(self, data: object) -> bytes:
         if isinstance(data, str):
             try:
-                data = base64.b64decode(data, validate=True)
+                return base64.b64decode(data, validate=True)
             except ValueError:
-                data = None  # refused below
-        _check_count(self.name, "offset", offset)
+                pass  # refused below
         if not isinstance(data, bytes):
-            raise InvalidArgument(f"RigFolder {self.name!r}: write(data of type "
-                                  f"{type(data).__name__}) is not accepted; give bytes (or "
+            raise InvalidArgument(f"RigFolder {self.name!r}: data of type "
+                                  f"{type(data).__name__} is not accepted; give bytes (or "
                                   "their base64 text)")
+        return data
+
+    def _write(self, sha256: str, offset: int, data: bytes | str) -> None:
+        upload = self._upload_of(sha256)
+        _check_count(self.name, "offset", offset)
+        data = self._bytes(data)
         ahead = upload.ahead
         ahead[offset] = data
         if sum(map(len, ahead.values())) > MAX_PENDING_BYTES:
@@ -269,12 +297,9 @@ class RigFolder(Device):
                     upload.sha256.update(new)
                     end = start + len(chunk)
 
-    @apply_executor
-    def commit(self, key: str, sha256: str) -> None:
-        """End upload ``sha256``: check its bytes' SHA-256, fsync it and rename it under
-        ``key``. A mismatch deletes the partial file and raises :class:`StorageError`."""
+    def _commit(self, key: str, sha256: str) -> None:
         final = self.store._path(check_key(key))
-        upload = self._upload(sha256, key)
+        upload = self._upload_of(sha256, key)
         del self._uploads[sha256]
         partial = self._partial(sha256)
         actual = upload.sha256.hexdigest()
@@ -485,6 +510,28 @@ class RigStorage(AssetStorage):
             digest = sha256 or file_sha256(source)
             self._upload(key, source, digest, source.stat().st_size, progress)
 
+    def upload_many(self, files: Iterable[tuple[str, str | os.PathLike, str]],
+                    progress: Progress | None = None) -> None:
+        """Send each ``(key, path, sha256)`` of ``files`` as :meth:`upload` does; files
+        of one chunk or less a call each, many at once (up to ``window`` chunks' bytes,
+        or :data:`SMALL_FILES_AT_ONCE` files)."""
+        small: list[tuple[str, str, bytes]] = []
+        for key, path, digest in files:
+            source = Path(path)
+            with self._mapped(check_key(key)):
+                size = source.stat().st_size
+                if size > self.chunk_size:
+                    self._upload(key, source, digest, size, progress)
+                    continue
+                small.append((key, digest, source.read_bytes()))
+                if len(small) == SMALL_FILES_AT_ONCE or \
+                        sum(len(data) for _, _, data in small) >= self.window * self.chunk_size:
+                    self._send_wholes(small, progress)
+                    small = []
+        if small:
+            with self._mapped(small[0][0]):
+                self._send_wholes(small, progress)
+
     # -- the base's one-object methods ---------------------------------------------------
 
     def _write(self, key: str, source: Path, if_absent: bool) -> bool:
@@ -516,6 +563,9 @@ class RigStorage(AssetStorage):
 
     def _upload(self, key: str, source: Path, digest: str, size: int,
                 progress: Progress | None) -> None:
+        if size <= self.chunk_size:  # one call, nothing to resume
+            self._send_wholes([(key, digest, source.read_bytes())], progress)
+            return
         offset = self.call("begin", key, digest, size)
         if offset and progress is not None:
             self._run(_report, progress, offset)  # sent by an upload stopped before
@@ -523,35 +573,44 @@ class RigStorage(AssetStorage):
             file.seek(offset)
             while offset < size:
                 _check_cancelled()
-                chunks = []
+                calls = []
                 for _ in range(self.window):
                     data = file.read(min(self.chunk_size, size - offset))
                     if not data:
                         raise StorageError(f"{self}: {str(source)!r} shrank to {offset} bytes "
                                            f"while it was sent for key {key!r}; put it again")
-                    chunks.append((offset, data))
+                    calls.append((len(data), "write", digest, offset, self._wire(data)))
                     offset += len(data)
                     if offset >= size:
                         break
-                self._run(self._send_chunks, digest, chunks, progress)
+                self._run(self._send_window, calls, progress)
         self.call("commit", key, digest)
 
-    async def _send_chunks(self, digest: str, chunks: list[tuple[int, bytes]],
-                           progress: Progress | None) -> None:
-        async with _chunk_calls() as nursery:
-            for offset, data in chunks:
-                nursery.start_soon(self._send_chunk, digest, offset, data, progress)
+    def _send_wholes(self, files: list[tuple[str, str, bytes]],
+                     progress: Progress | None) -> None:
+        """Send small files ``(key, sha256, bytes)``, one call each, all at once."""
+        _check_cancelled()
+        self._run(self._send_window, [(len(data), "write_whole", key, digest, self._wire(data))
+                                      for key, digest, data in files], progress)
 
-    async def _send_chunk(self, digest: str, offset: int, data: bytes,
-                          progress: Progress | None) -> None:
-        # never cancelled half way (another chunk's failure): a frame cut short would
+    def _wire(self, data: bytes) -> bytes | str:
+        return base64.b64encode(data).decode("ascii") if self._text_chunks else data
+
+    async def _send_window(self, calls: list[tuple[Any, ...]], progress: Progress | None) -> None:
+        """Make each call ``(bytes it sends, method, *args)`` at once; report each."""
+        async with _chunk_calls() as nursery:
+            for n, method, *args in calls:
+                nursery.start_soon(self._send_call, n, progress, method, *args)
+
+    async def _send_call(self, n: int, progress: Progress | None, method: str,
+                         *args: Any) -> None:
+        # never cancelled half way (another call's failure): a frame cut short would
         # break the connection; the executor's timeout still applies
         with trio.CancelScope(shield=True):
-            await self._call("write", digest, offset, base64.b64encode(data).decode(
-                "ascii") if self._text_chunks else data)
-        self.bytes_sent += len(data)
+            await self._call(method, *args)
+        self.bytes_sent += n
         if progress is not None:
-            progress(len(data))
+            progress(n)
 
     def _download(self, key: str, target: Path) -> None:
         stat = self.call("stat", key)

@@ -75,8 +75,8 @@ def sync_to_rig(copies: Mapping[str, Path], cache_folder: str | os.PathLike,
 
     if progress is not None:
         progress(0, total)
-    for key in missing:
-        storage.upload(key, files[key], local[key], moved if progress is not None else None)
+    storage.upload_many([(key, files[key], local[key]) for key in missing],
+                        moved if progress is not None else None)
     return {name: storage.path(key) for name, key in keys.items()}
 
 
