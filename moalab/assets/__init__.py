@@ -1,8 +1,9 @@
 """Assets: files a protocol uses or makes (stimuli, recordings), their content keys and
 the storage back-ends they live in.
 
-This layer sits above the runner and below the lab's protocols: it knows nothing of
-sessions or the database.
+This layer sits above the store and below the lab's protocols: it knows nothing of
+protocols; a session's deposits (``deposit.Depositor``) are recorded in the lab's
+database through the store.
 """
 
 from .hashing import cached_key, content_key, file_sha256, folder_entries, folder_sha256
