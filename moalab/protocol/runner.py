@@ -18,8 +18,8 @@ from typing import Any
 import trio
 
 from ..assets import AssetStorage, open_storage, prepare_assets, reaches_rig, sync_session_assets
-from ..assets.sync import SyncProgress
 from ..assets.deposit import Depositor
+from ..assets.sync import SyncProgress
 from ..assets.types import CachedAsset, CachedFunctionAsset
 from ..core.errors import MoaError, error_text
 from ..core.realtime import run_in_thread

@@ -7,7 +7,7 @@ protocol's tree (a resumed session continues the same one). Its
 
 import json
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from ..assets.types import check_key_part
@@ -122,7 +122,9 @@ class Session:
         self.state = state
         self.units: list[dict[str, Any]] = []
         self.units_done = 0  # a static protocol's units done in the subject's earlier sessions
-        self.assets: dict[str, Path] = {}  # the protocol's assets where the devices run
+        # the protocol's assets where the devices run: the lab's cache, or the rig's
+        # files (PurePosixPath) for a rig reached over the network
+        self.assets: dict[str, PurePath] = {}
         self._write_trial = write_trial
         self._depositor = depositor
         self._executor: Any = None

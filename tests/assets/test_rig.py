@@ -74,12 +74,18 @@ def test_the_path_on_the_rig_is_the_file_the_server_wrote(rig_client, rig_server
     assert on_rig.read_bytes() == (tmp_path / "tone.wav").read_bytes()
 
 
-def test_a_stopped_upload_is_resumed_where_it_ended(rig_client, rig_server, tmp_path):
-    source = random_file(tmp_path / "clip.bin", 8 * MiB)
-    digest = file_sha256(source)
-    first = empty_rig_storage(rig_client)
+def stopped_upload(rig_client, tmp_path, key: str, size: int, stop: int):
+    """A file of ``size`` bytes whose upload under ``key`` stopped after ``stop`` bytes:
+    (its path, its SHA-256, the storage that sent it)."""
+    source = random_file(tmp_path / "clip.bin", size)
+    storage = empty_rig_storage(rig_client)
     with pytest.raises(Stop):
-        first.upload("clips/a.bin", source, progress=stop_after(3 * MiB))
+        storage.upload(key, source, progress=stop_after(stop))
+    return source, file_sha256(source), storage
+
+
+def test_a_stopped_upload_is_resumed_where_it_ended(rig_client, rig_server, tmp_path):
+    source, digest, first = stopped_upload(rig_client, tmp_path, "clips/a.bin", 8 * MiB, 3 * MiB)
     assert not first.exists("clips/a.bin")  # a half-sent file is never under its key
     held = partial_of(rig_server, digest).stat().st_size
     assert 3 * MiB <= held < 8 * MiB
@@ -94,11 +100,8 @@ def test_a_stopped_upload_is_resumed_where_it_ended(rig_client, rig_server, tmp_
 
 
 def test_a_corrupted_partial_is_not_committed(rig_client, rig_server, tmp_path):
-    source = random_file(tmp_path / "clip.bin", 4 * MiB)
-    digest = file_sha256(source)
-    storage = empty_rig_storage(rig_client)
-    with pytest.raises(Stop):
-        storage.upload("clips/b.bin", source, progress=stop_after(2 * MiB))
+    source, digest, storage = stopped_upload(rig_client, tmp_path, "clips/b.bin", 4 * MiB,
+                                             2 * MiB)
     with open(partial_of(rig_server, digest), "r+b") as partial:
         partial.write(b"corrupted")
     with pytest.raises(StorageError, match=r"'clips/b.bin' has SHA-256 .* not .* as announced"):
