@@ -604,10 +604,7 @@ class RigStorage(AssetStorage):
 
     async def _send_call(self, n: int, progress: Progress | None, method: str,
                          *args: Any) -> None:
-        # never cancelled half way (another call's failure): a frame cut short would
-        # break the connection; the executor's timeout still applies
-        with trio.CancelScope(shield=True):
-            await self._call(method, *args)
+        await self._call(method, *args)
         self.bytes_sent += n
         if progress is not None:
             progress(n)

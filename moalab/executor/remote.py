@@ -47,6 +47,8 @@ close handshake on a dead socket cannot finish; longer would only delay the
 reconnection."""
 _BACKOFF = (0.1, 5.0)  # first and longest wait between reconnection attempts, seconds
 LOST_POLICIES = ("fail", "retry", "pause")
+DIRECT_FRAME_BYTES = 64 * 1024
+"""The largest request frame a caller writes itself (see ``_send_request``)."""
 
 
 async def _close_quietly(transport: "Transport") -> None:
@@ -527,27 +529,38 @@ class RemoteExecutor(Executor):
     # --------------------------------------------------------------- requests
 
     def _send(self, msg: dict) -> None:
+        self._queue_frame(encode(msg))
+
+    def _queue_frame(self, frame: bytes) -> None:
         if self._out_send is None:
             raise ExecutorNotRunning(
                 f"{self._describe()} is not running: start it with `async with executor` or "
                 "`await executor.start_executor()`" + (f" (it stopped: {self._lost})"
                                                         if self._lost else "")
             )
-        self._out_send.send_nowait(encode(msg))
+        self._out_send.send_nowait(frame)
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
     async def _send_request(self, msg: dict) -> None:
-        """Send ``msg`` from the calling task when the connection is idle (one task
-        switch less than queueing it), else queue it behind the frames waiting."""
+        """Send ``msg`` from the calling task when the connection is idle and the frame
+        small (one task switch less than queueing it), else queue it for the sender.
+
+        The caller's write is shielded: a cancel in the middle of a message would leave
+        half of it on the stream and break the connection for every caller. A large
+        frame (whose write may take a while) goes through the sender task, which no
+        caller's cancel reaches."""
         out = self._out_send
-        if out is None or self._send_lock.locked() or out.statistics().current_buffer_used:
-            self._send(msg)
+        frame = encode(msg)
+        if (out is None or len(frame) > DIRECT_FRAME_BYTES or self._send_lock.locked()
+                or out.statistics().current_buffer_used):
+            self._queue_frame(frame)
             return
         async with self._send_lock:
-            await self._transport.send_frames([encode(msg)])
+            with trio.CancelScope(shield=True):
+                await self._transport.send_frames([frame])
 
     async def _wait_for_link(self) -> None:
         """While the link is down: wait for it (``retry``, ``pause``) or raise."""

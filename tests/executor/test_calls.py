@@ -9,6 +9,7 @@ import trio
 
 from moalab.core.errors import InvalidArgument
 from moalab.executor import ExecutorContext, ExecutorTimeout, NotAllowed, RemoteError
+from moalab.executor.websocket import WebSocketExecutor
 
 from .conftest import (
     ALL,
@@ -22,6 +23,7 @@ from .conftest import (
     wait_until,
 )
 from .devices import Probe, ProbeError
+from .proxy import open_delay_proxy
 
 
 async def test_sync_call_result_and_callback(new_device):
@@ -270,3 +272,26 @@ async def test_numpy_arrays_travel(kind, new_device):
     else:
         assert isinstance(received, np.ndarray) and received.dtype == np.float32
         np.testing.assert_array_equal(received, array)
+
+
+async def test_a_call_cancelled_while_its_request_is_written_leaves_the_link_whole(
+        moalab_server):
+    """A caller cancelled in the middle of writing its request (a 12 MB argument to a
+    rig that stopped reading) must not leave half a WebSocket message on the stream:
+    once the rig reads again the link is up and the next call is answered (the link
+    used to break, and die of silence seconds later)."""
+    async with open_delay_proxy(moalab_server.port) as proxy:
+        executor = WebSocketExecutor("127.0.0.1", proxy.port, heartbeat=(0.5, 2.5))
+        downs = []
+        executor.add_link_listener(lambda up: up or downs.append(trio.current_time()))
+        async with executor:
+            device = await _device_on(executor)
+            proxy.black_hole()
+            with trio.move_on_after(0.5) as scope:  # the write is blocked half way
+                await device.echo(os.urandom(12 << 20))
+            assert scope.cancelled_caught
+            proxy.restore()
+            with trio.fail_after(5):
+                assert await device.echo(1) == [[1], {}]
+            await trio.sleep(3)  # past the heartbeat's dead time: a broken link is seen
+            assert downs == [] and executor.connected
