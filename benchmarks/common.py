@@ -66,6 +66,7 @@ METRICS = {m.name: m for m in (
     Metric("stream_rate_hz", "Hz", True, "continuous rate (generator items)"),
     Metric("array_stream_mb_s", "MB/s", True, "numpy-array stream"),
     Metric("rig_upload_mb_s", "MB/s", True, "RigStorage upload of a file"),
+    Metric("rig_check_ms", "ms", False, "check of 1,000 current stimulus files on the rig"),
     Metric("call_during_stream_ms", "ms", False, "call during a running stream, p50"),
     Metric("call_during_stream_max_ms", "ms", False, "call during a running stream, max"),
     Metric("delay_error_p50_us", "us", False, "Delay end-time error p50"),

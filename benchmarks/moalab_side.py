@@ -190,6 +190,44 @@ async def measure_rig_upload(name: str, executor: Any, sizes: Sizes,
     results.record(name, "rig_upload_mb_s", sizes.rig_upload_bytes / elapsed / 1e6)
 
 
+CHECKED_FILES = 1000
+"""The stimulus set ``rig_check_ms`` checks: this many files of 4 KiB."""
+
+
+async def measure_rig_check(name: str, executor: Any, results: SideResults) -> None:
+    """``rig_check_ms``: a session's sync (``sync_to_rig``) of :data:`CHECKED_FILES`
+    stimulus files the rig already holds: their SHA-256 here and one ``hashes`` call
+    answered from the rig's manifest; an error if anything is sent."""
+    from moalab.assets import RigStorage, sync_to_rig
+    from moalab.core.realtime import run_in_thread
+
+    storage = RigStorage(executor)
+    prefix = f"bench-check-{name}"
+    with tempfile.TemporaryDirectory(prefix="moalab-bench-rig-") as folder:
+        cache = Path(folder)
+        copies = {}
+        for i in range(CHECKED_FILES):
+            path = copies[f"s{i}"] = cache / prefix / f"s{i}.wav"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(os.urandom(4096))
+        try:
+            await run_in_thread(sync_to_rig, copies, cache, storage)  # the first sends all
+            sent = storage.bytes_sent
+            start = perf_counter()
+            await run_in_thread(sync_to_rig, copies, cache, storage)
+            elapsed = perf_counter() - start
+            if storage.bytes_sent != sent:
+                raise RuntimeError(f"the check sent {storage.bytes_sent - sent} bytes of "
+                                   "files the rig holds")
+        except Exception as exc:
+            results.error(name, "rig_check_ms", exc)
+            return
+        finally:
+            with trio.CancelScope(shield=True):
+                await run_in_thread(storage.delete, prefix)
+    results.record(name, "rig_check_ms", elapsed * 1e3)
+
+
 async def bench_executor(name: str, sizes: Sizes, results: SideResults,
                          server: Server | None) -> None:
     from .moalab_devices import BenchDevice
@@ -208,6 +246,7 @@ async def bench_executor(name: str, sizes: Sizes, results: SideResults,
                                 sizes, results)
             if entry.needs_server:  # beside the array stream, over the same connection
                 await measure_rig_upload(name, executor, sizes, results)
+                await measure_rig_check(name, executor, results)
         finally:
             with trio.CancelScope(shield=True):
                 await executor.delete_remote_instance(device)

@@ -99,6 +99,7 @@ GOALS = (
     # issue 15: deposit() returns at once with a slow store, and a recording uploading
     # beside a tree keeps the gate's p99 within 1.2x of the same tree idle
     Goal("deposits", "deposit_return_ms", "absolute", "<", 5),
+    *(Goal(e, "rig_check_ms", "absolute", "<", 1000) for e in ("websocket", "rest")),
     Goal("deposits", "gate_latency_p99_us", "absolute", "<=", OtherRow("stage_engine", times=1.2)),
     *(Goal(e, "clock_error_max_us", "absolute", "<=", "clock_goal_us")
       for e in ("websocket", "process", "rest", "websocket_proxy", "rest_proxy")),

@@ -67,6 +67,7 @@ QUICK_COLUMNS = (
     ("stream_rate_hz", "stream items/s", "small ints from a generator method"),
     ("array_stream_mb_s", "arrays MB/s", "128 KiB numpy arrays from a generator method"),
     ("rig_upload_mb_s", "rig upload MB/s", "RigStorage.put of a 16 MiB file to the server"),
+    ("rig_check_ms", "rig check ms", "a sync of 1,000 stimulus files the rig holds (goal 1 s)"),
     ("call_during_stream_ms", "call in stream ms", "a call's latency while a stream runs, p50"),
     ("clock_error_max_us", "clock error us", "remote clock alignment error, max (goal 50 us)"),
 )
