@@ -18,7 +18,7 @@ from .storage import (
     StorageError,
     open_storage,
 )
-from .sync import reaches_rig, sync_session_assets, sync_to_rig
+from .sync import reaches_rig, sync_to_rig
 from .types import (
     Asset,
     CachedAsset,
@@ -61,6 +61,5 @@ __all__ = (
     "open_storage",
     "prepare_assets",
     "reaches_rig",
-    "sync_session_assets",
     "sync_to_rig",
 )

@@ -14,8 +14,10 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +29,8 @@ from ..core.realtime import run_in_thread
 from ..store.infos import AssetInfo
 from .hashing import file_sha256, folder_sha256
 from .keys import check_key
-from .storage import AssetStorage
+from .rig import RigStorage
+from .storage import AssetMissing, AssetStorage, StorageError
 from .types import (
     Asset,
     CachedAsset,
@@ -98,6 +101,10 @@ class Depositor:
         self._send, self._receive = trio.open_memory_channel[_Deposit | _Link](math.inf)
         self._token = trio.lowlevel.current_trio_token()
         self._trio_thread = threading.get_ident()
+        self.rig: RigStorage | None = None
+        """The session's rig store, for a rig reached over the network: a deposit whose
+        input lies in it (``session.rig_folder``) is fetched from the rig, and deleted
+        there after (``delete_input``)."""
 
     # -- what a session's tree calls (any thread)
 
@@ -256,16 +263,15 @@ class Depositor:
         Returns the error that failed it. Blocks: in a thread of its own (or the
         caller's, for a synchronous deposit)."""
         path = Path(info.input_path or "")
+        rig_key = self.rig.key_of(path) if self.rig is not None else None
         try:
-            if not (path.is_file() or path.is_dir()):
-                raise InvalidArgument(f"input file gone: {str(path)!r} is no longer there "
-                                      "(deleted, or on another computer)")
-            sha256 = folder_sha256(path) if path.is_dir() else file_sha256(path)
-            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) \
-                if path.is_dir() else path.stat().st_size
-            if self._storage is None:
-                self._storage = self._open_storage()
-            self._storage.put(info.key or "", path)
+            with self._input(path, rig_key) as source:
+                sha256 = folder_sha256(source) if source.is_dir() else file_sha256(source)
+                size = sum(f.stat().st_size for f in source.rglob("*") if f.is_file()) \
+                    if source.is_dir() else source.stat().st_size
+                if self._storage is None:
+                    self._storage = self._open_storage()
+                self._storage.put(info.key or "", source)
         except Exception as error:  # noqa: BLE001 - recorded on the row, the tree goes on
             log.warning("deposit %s of session %s failed: %s", info.key, info.session,
                         error_text(error))
@@ -273,11 +279,33 @@ class Depositor:
             return error
         if self._end(info, "deposited", sha256=sha256, size=size) and info.delete_input:
             try:
-                shutil.rmtree(path) if path.is_dir() else os.unlink(path)
-            except OSError as error:  # uploaded and recorded: only a leftover file
+                if rig_key is not None:
+                    self.rig.delete(rig_key)  # type: ignore[union-attr]
+                else:
+                    shutil.rmtree(path) if path.is_dir() else os.unlink(path)
+            except (OSError, StorageError) as error:  # uploaded and recorded: a leftover
                 log.warning("deposit %s: its input %s could not be deleted: %s",
                             info.key, path, error)
         return None
+
+    @contextmanager
+    def _input(self, path: Path, rig_key: str | None) -> Iterator[Path]:
+        """The deposit's input as a local file or folder: ``path`` itself, or the rig's
+        file under ``rig_key`` fetched into a temporary folder (removed after)."""
+        if rig_key is None:
+            if not (path.is_file() or path.is_dir()):
+                raise InvalidArgument(f"input file gone: {str(path)!r} is no longer there "
+                                      "(deleted, or on another computer)")
+            yield path
+            return
+        with tempfile.TemporaryDirectory(prefix="moalab-deposit-") as folder:
+            local = Path(folder) / path.name
+            try:
+                self.rig.get(rig_key, local)  # type: ignore[union-attr]
+            except AssetMissing:
+                raise InvalidArgument(f"input file gone: {str(path)!r} is no longer on the "
+                                      f"rig ({self.rig})") from None
+            yield local
 
     def _end(self, info: AssetInfo, status: str, **values: object) -> bool:
         try:

@@ -157,6 +157,14 @@ class RigFolder(Device):
         self.store.folder.mkdir(parents=True, exist_ok=True)
         return str(self.store.folder)
 
+    @apply_executor
+    def make_folder(self, key: str) -> str:
+        """Make the folder ``key`` in the store (a place for a device on the rig to write
+        its recordings); return its absolute path."""
+        folder = self.store._path(check_key(key))
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+
     # -- hashes --------------------------------------------------------------------
 
     def _entries(self) -> dict[str, list]:
@@ -489,6 +497,18 @@ class RigStorage(AssetStorage):
         """The path on the rig of the file (or folder) under ``key``."""
         return self.root / check_key(key)
 
+    def key_of(self, path: str | os.PathLike) -> str | None:
+        """The key of the rig's file at ``path`` (a path :meth:`path` could give), or
+        None for a path outside the rig's store."""
+        path = PurePosixPath(path)
+        return check_key(path.relative_to(self.root).as_posix()) \
+            if path.is_relative_to(self.root) and path != self.root else None
+
+    def make_folder(self, key: str) -> PurePosixPath:
+        """Make the folder ``key`` on the rig; return its path there."""
+        with self._mapped(check_key(key)):
+            return PurePosixPath(self.call("make_folder", key))
+
     def url(self, key: str) -> str:
         return f"moalab-rig://{self.host}/{check_key(key)}"
 
@@ -604,7 +624,12 @@ class RigStorage(AssetStorage):
 
     async def _send_call(self, n: int, progress: Progress | None, method: str,
                          *args: Any) -> None:
-        await self._call(method, *args)
+        # never cancelled half way (a stop, another call's failure): trio starts a
+        # window's calls in no set order, so a chunk the rig acknowledged may wait
+        # there for an earlier one, in memory; a cancelled earlier chunk would lose it,
+        # and the resumed upload would send it again (the executor's timeout applies)
+        with trio.CancelScope(shield=True):
+            await self._call(method, *args)
         self.bytes_sent += n
         if progress is not None:
             progress(n)

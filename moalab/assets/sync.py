@@ -14,14 +14,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..core.errors import InvalidArgument
-from ..core.realtime import run_in_thread
 from ..executor.rest import RestExecutor
 from ..executor.websocket import WebSocketExecutor
 from .hashing import file_sha256, folder_entries
 from .keys import check_key
 from .rig import RigStorage
 
-__all__ = ("SyncProgress", "reaches_rig", "sync_session_assets", "sync_to_rig")
+__all__ = ("SyncProgress", "reaches_rig", "sync_to_rig")
 
 SyncProgress = Callable[[int, int], None]
 """Called with (bytes done, bytes to send): once before anything is sent (0 of a
@@ -78,14 +77,3 @@ def sync_to_rig(copies: Mapping[str, Path], cache_folder: str | os.PathLike,
     storage.upload_many([(key, files[key], local[key]) for key in missing],
                         moved if progress is not None else None)
     return {name: storage.path(key) for name, key in keys.items()}
-
-
-async def sync_session_assets(executor: Any, copies: Mapping[str, Path],
-                              cache_folder: str | os.PathLike,
-                              progress: SyncProgress | None = None) -> dict[str, PurePosixPath]:
-    """:func:`sync_to_rig` to the rig ``executor`` reaches, in a worker thread; the
-    executor is started for the sync and stopped after (a run enters it again, in
-    its own namespace). Call from the trio thread."""
-    async with executor:
-        storage = RigStorage(executor)
-        return await run_in_thread(sync_to_rig, copies, cache_folder, storage, progress)

@@ -299,9 +299,11 @@ class ExperimentAsset(Asset):
     ``input_path`` is where it lies now, ``local_key`` its name in its ``parent``, the
     :class:`~moalab.protocol.Session` it was made in. Its storage key,
     ``experiment/<session id>/<local_key><extension>``, is given by :meth:`deposit`.
+    A file a device made on the session's rig lies in the session's ``rig_folder``
+    (a path on the rig, not checked here): it is fetched from the rig when deposited.
 
-    Raises :class:`InvalidArgument` if ``input_path`` is neither a file nor a folder,
-    or ``local_key`` is not one part of a key.
+    Raises :class:`InvalidArgument` if ``input_path`` is neither a file nor a folder
+    here nor in the parent's ``rig_folder``, or ``local_key`` is not one part of a key.
     """
 
     def __init__(self, local_key: str, input_path: str | os.PathLike, extension: str = "",
@@ -310,10 +312,13 @@ class ExperimentAsset(Asset):
         owner = type(self).__name__
         self.local_key = check_key_part(local_key, owner, "local_key")
         self.input_path = Path(input_path)
-        if not (self.input_path.is_file() or self.input_path.is_dir()):
+        rig_folder = getattr(parent, "rig_folder", None)
+        on_rig = rig_folder is not None and self.input_path.is_relative_to(rig_folder)
+        if not (on_rig or self.input_path.is_file() or self.input_path.is_dir()):
             raise InvalidArgument(f"{owner}({local_key!r}): input_path "
                                   f"{str(self.input_path)!r} is neither a file nor a folder; "
-                                  "give the path of the file made")
+                                  "give the path of the file made (on a rig: in "
+                                  "session.rig_folder)")
         self.parent = parent
         self._key: str | None = None
 

@@ -17,7 +17,14 @@ from typing import Any
 
 import trio
 
-from ..assets import AssetStorage, open_storage, prepare_assets, reaches_rig, sync_session_assets
+from ..assets import (
+    AssetStorage,
+    RigStorage,
+    open_storage,
+    prepare_assets,
+    reaches_rig,
+    sync_to_rig,
+)
 from ..assets.deposit import Depositor
 from ..assets.sync import SyncProgress
 from ..assets.types import CachedAsset, CachedFunctionAsset
@@ -32,6 +39,7 @@ from .args import args_from_dict, args_to_dict, parse_args
 from .conditions import next_units
 from .gates import ScreeningRequired, TrainingRequired, qualification_names
 from .protocol import Protocol, check_protocol_class
+from .rigs import executor_for
 from .session import Session, SessionState
 from .static import StaticProtocol
 
@@ -220,6 +228,7 @@ class ProtocolRunner:
         writer = TrialWriter(db, info.id, heartbeat_every=HEARTBEAT_EVERY)
         session: Session | None = None
         depositor: Depositor | None = None
+        rig: RigStorage | None = None
         graduation: _Graduation | None = None
         status, error = "failed", None
         try:
@@ -232,13 +241,14 @@ class ProtocolRunner:
                 session.state.save_data()
             if info.kind == "training":
                 graduation = await worker.call(_Graduation, self, session)
+            rig = depositor.rig = await _open_rig(session)
             if session.protocol.assets:
                 session.assets = await run_in_thread(
                     prepare_assets, session.protocol.assets, self.storage,
                     self.lab.cache_folder)
-                if reaches_rig(session.executor):  # its devices read the rig's copies
-                    session.assets = await sync_session_assets(
-                        session.executor, session.assets, self.lab.cache_folder, sync_progress)
+                if rig is not None:  # its devices read the rig's copies
+                    session.assets = await run_in_thread(
+                        sync_to_rig, session.assets, self.lab.cache_folder, rig, sync_progress)
             tree = self._build_tree(session)
             log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
             session_sinks = [log, *sinks]
@@ -261,8 +271,12 @@ class ProtocolRunner:
             raise
         finally:
             with trio.CancelScope(shield=True):
-                await self._end(worker, writer, session, depositor, graduation, status,
-                                error)
+                try:
+                    await self._end(worker, writer, session, depositor, graduation, status,
+                                    error)
+                finally:
+                    if rig is not None:
+                        await rig.executor.stop_executor()
         return await worker.call(db.get_session, info.id)
 
     def _build_tree(self, session: Session) -> Any:
@@ -342,6 +356,25 @@ class ProtocolRunner:
             self.lab.discard_session(info.id)
             if current.kind == "screening":
                 self.database.free_slot(self._slots())
+
+
+async def _open_rig(session: Session) -> RigStorage | None:
+    """For a session on a rig reached over the network, the rig's store over a
+    connection of the session's own (started here; the runner stops it once the
+    deposits are done), with ``session.rig_folder`` made there
+    (``recordings/<session id>``); None for a local rig."""
+    if not reaches_rig(session.executor):
+        return None
+    executor = executor_for(session.rig)
+    await executor.start_executor()
+    try:
+        rig = RigStorage(executor)
+        session.rig_folder = await run_in_thread(rig.make_folder, f"recordings/{session.id}")
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await executor.stop_executor()
+        raise
+    return rig
 
 
 async def _execute(run: Run, depositor: Depositor) -> None:

@@ -125,6 +125,9 @@ class Session:
         # the protocol's assets where the devices run: the lab's cache, or the rig's
         # files (PurePosixPath) for a rig reached over the network
         self.assets: dict[str, PurePath] = {}
+        # for a rig reached over the network: a folder there for this session's
+        # recordings (a device on the rig writes into it; see ExperimentAsset)
+        self.rig_folder: PurePath | None = None
         self._write_trial = write_trial
         self._depositor = depositor
         self._executor: Any = None

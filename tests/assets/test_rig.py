@@ -9,19 +9,22 @@ from pathlib import Path
 import pytest
 import trio
 
+from moalab import MoaStage
 from moalab.assets import (
     AssetMissing,
     RigFolder,
     RigStorage,
+    Recording,
     StorageError,
     file_sha256,
-    sync_session_assets,
     sync_to_rig,
 )
 from moalab.core.errors import InvalidArgument
 from moalab.core.realtime import run_in_thread
 from moalab.executor import RestExecutor, ThreadExecutor, WebSocketExecutor
 from moalab.executor.errors import NotAllowed
+from moalab.protocol import Protocol, ProtocolRunner
+from moalab.store import Lab
 from tests.assets.conftest import empty_rig_storage, rig_store_folder
 
 MiB = 1 << 20
@@ -249,17 +252,6 @@ def test_a_copy_outside_the_cache_is_refused(rig_client, tmp_path):
                     rig_client.storage())
 
 
-async def test_sync_session_assets_starts_and_stops_the_executor(rig_server, tmp_path):
-    cache = tmp_path / "cache"
-    copies = stimulus_set(cache, 2)
-    executor = WebSocketExecutor("127.0.0.1", rig_server.port)
-    paths = await sync_session_assets(executor, copies, cache)
-    assert not executor.connected
-    assert Path(paths["s1"]).read_bytes() == copies["s1"].read_bytes()
-    async with executor:  # a run enters it again afterwards
-        assert await run_in_thread(RigStorage(executor).exists, "cached/s1.wav")
-
-
 async def test_a_cancelled_sync_leaves_the_connection_whole_and_resumes(rig_server, tmp_path):
     source = random_file(tmp_path / "clip.bin", 8 * MiB)
     async with WebSocketExecutor("127.0.0.1", rig_server.port) as executor:
@@ -278,3 +270,52 @@ async def test_a_cancelled_sync_leaves_the_connection_whole_and_resumes(rig_serv
         assert second.bytes_sent <= 6 * MiB
         assert await run_in_thread(second.hashes, ["clips/c.bin"]) == {
             "clips/c.bin": file_sha256(source)}
+
+
+class _RigTake(MoaStage):
+    """A trial whose device, on the rig, writes a take into the session's rig folder
+    (the server is on this computer: the test writes it there), deposited from it."""
+
+    def __init__(self, session, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+
+    async def do_trial(self) -> None:
+        path = Path(self.session.rig_folder) / "take.bin"
+        path.write_bytes(TAKE)
+        Recording(local_key="take", input_path=path, extension=".bin",
+                  parent=self.session).deposit(async_=True, delete_input=True)
+        _RigRecordings.rigs.append((self.session.depositor.rig, path))
+
+
+TAKE = os.urandom(3 * MiB)
+
+
+class _RigRecordings(Protocol):
+    name = "rig-recordings"
+    rigs: list = []
+
+    def build_tree(self, session):
+        return _RigTake(session, name="trial")
+
+
+def test_a_recording_made_on_the_rig_is_fetched_from_it_and_deleted_there(rig_server,
+                                                                         tmp_path):
+    _RigRecordings.rigs = []
+    lab = Lab.init(tmp_path / "lab")
+    try:
+        lab.database.add_subject("rat-1")
+        lab.database.add_rig("box-1", "websocket", host="127.0.0.1", port=rig_server.port)
+        runner = ProtocolRunner(lab, _RigRecordings)
+        info = runner.create_session("rat-1", rig="box-1")
+        ended = trio.run(runner.run_session, info)
+        assert ended.status == "submitted" and ended.failed_deposits == 0, ended.error
+        ((rig, path),) = _RigRecordings.rigs
+        folder = rig_store_folder(rig_server).resolve() / "recordings" / info.id
+        assert path == folder / "take.bin" and not path.exists()  # deleted on the rig
+        assert rig.bytes_received == len(TAKE)  # it came over the rig's connection
+        (asset,) = lab.database.list_assets(info.id, kind="experiment")
+        assert asset.status == "deposited"
+        assert runner.storage.folder.joinpath(asset.key).read_bytes() == TAKE
+    finally:
+        lab.close()
