@@ -163,6 +163,24 @@ async def moalab_server(nursery: trio.Nursery, data_dir: Path) -> AsyncIterator[
                     await process.wait()
 
 
+async def _on_rig(storage: Any, key: str, fn: Any, *args: Any) -> float:
+    """``fn(*args)``'s result (seconds), run in a worker thread; the rig's ``key``
+    deleted after, whatever happens."""
+    from moalab.core.realtime import run_in_thread
+
+    try:
+        return await run_in_thread(fn, *args)
+    finally:
+        with trio.CancelScope(shield=True):
+            await run_in_thread(storage.delete, key)
+
+
+def _put_seconds(storage: Any, key: str, source: Path) -> float:
+    start = perf_counter()
+    storage.put(key, source)
+    return perf_counter() - start
+
+
 async def measure_rig_upload(name: str, executor: Any, sizes: Sizes,
                              results: SideResults) -> None:
     """``rig_upload_mb_s``: MB/s (10^6 bytes) of ``RigStorage(executor).put`` of a
@@ -170,7 +188,6 @@ async def measure_rig_upload(name: str, executor: Any, sizes: Sizes,
     SHA-256, the rig's check of the key, 1 MiB chunks 4 at a time, the rig's hash
     check, fsync and rename all included)."""
     from moalab.assets import RigStorage
-    from moalab.core.realtime import run_in_thread
 
     storage = RigStorage(executor)
     with tempfile.TemporaryDirectory(prefix="moalab-bench-rig-") as folder:
@@ -178,15 +195,10 @@ async def measure_rig_upload(name: str, executor: Any, sizes: Sizes,
         source.write_bytes(os.urandom(sizes.rig_upload_bytes))
         key = f"bench/{name}.bin"
         try:
-            start = perf_counter()
-            await run_in_thread(storage.put, key, source)
-            elapsed = perf_counter() - start
+            elapsed = await _on_rig(storage, key, _put_seconds, storage, key, source)
         except Exception as exc:
             results.error(name, "rig_upload_mb_s", exc)
             return
-        finally:
-            with trio.CancelScope(shield=True):
-                await run_in_thread(storage.delete, key)
     results.record(name, "rig_upload_mb_s", sizes.rig_upload_bytes / elapsed / 1e6)
 
 
@@ -194,12 +206,27 @@ CHECKED_FILES = 1000
 """The stimulus set ``rig_check_ms`` checks: this many files of 4 KiB."""
 
 
+def _check_seconds(storage: Any, copies: dict[str, Path], cache: Path) -> float:
+    """Seconds of a second ``sync_to_rig`` of ``copies`` (the first sends them);
+    RuntimeError if it sends anything."""
+    from moalab.assets import sync_to_rig
+
+    sync_to_rig(copies, cache, storage)
+    sent = storage.bytes_sent
+    start = perf_counter()
+    sync_to_rig(copies, cache, storage)
+    elapsed = perf_counter() - start
+    if storage.bytes_sent != sent:
+        raise RuntimeError(f"the check sent {storage.bytes_sent - sent} bytes of files the "
+                           "rig holds")
+    return elapsed
+
+
 async def measure_rig_check(name: str, executor: Any, results: SideResults) -> None:
     """``rig_check_ms``: a session's sync (``sync_to_rig``) of :data:`CHECKED_FILES`
     stimulus files the rig already holds: their SHA-256 here and one ``hashes`` call
     answered from the rig's manifest; an error if anything is sent."""
-    from moalab.assets import RigStorage, sync_to_rig
-    from moalab.core.realtime import run_in_thread
+    from moalab.assets import RigStorage
 
     storage = RigStorage(executor)
     prefix = f"bench-check-{name}"
@@ -211,20 +238,10 @@ async def measure_rig_check(name: str, executor: Any, results: SideResults) -> N
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(os.urandom(4096))
         try:
-            await run_in_thread(sync_to_rig, copies, cache, storage)  # the first sends all
-            sent = storage.bytes_sent
-            start = perf_counter()
-            await run_in_thread(sync_to_rig, copies, cache, storage)
-            elapsed = perf_counter() - start
-            if storage.bytes_sent != sent:
-                raise RuntimeError(f"the check sent {storage.bytes_sent - sent} bytes of "
-                                   "files the rig holds")
+            elapsed = await _on_rig(storage, prefix, _check_seconds, storage, copies, cache)
         except Exception as exc:
             results.error(name, "rig_check_ms", exc)
             return
-        finally:
-            with trio.CancelScope(shield=True):
-                await run_in_thread(storage.delete, prefix)
     results.record(name, "rig_check_ms", elapsed * 1e3)
 
 
