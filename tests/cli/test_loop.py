@@ -1,0 +1,109 @@
+"""`moalab loop run | show | plot`: a workflow killed with SIGKILL half way through a step
+resumes after its last completed step, with its experiment data neither lost nor
+repeated (real processes); show and plot in process (each process costs ~1.5 s)."""
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from moalab.cli.main import main
+from moalab.loop.workflow import latest_state, load_workflow, run_workflow
+from moalab.store.lab import Lab
+from tests.conftest import require
+from tests.loop.test_workflow import rows, write_workflow
+
+from .helpers import command, env, run, wait_until
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = Lab.init(tmp_path / "lab")
+    yield lab
+    lab.close()
+
+
+def test_a_loop_killed_mid_step_resumes_after_its_last_completed_step(lab, tmp_path):
+    path = write_workflow(tmp_path)
+    other = Lab.init(tmp_path / "other")
+    try:
+        expected = run_workflow(load_workflow(path), other, 3)
+    finally:
+        other.close()
+    cut = tmp_path / "cut"
+    process = subprocess.Popen(
+        [*command("moalab"), "loop", "run", str(path), "--lab", str(lab.folder)],
+        env={**env(), "WORKFLOW_CUT": str(cut), "WORKFLOW_CUT_HOW": "hang"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: cut.exists() or process.poll() is not None, 60,
+                   "the runner step of cycle 2 to begin")
+        process.send_signal(signal.SIGKILL)  # half way through the step: one subject done
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGKILL, err
+    assert "cycle 2 step 2/4 pick_last" in out and "run_subjects" not in out.split("cycle 2")[-1]
+
+    shown = run("moalab", "loop", "show", "--lab", lab.folder, "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    summary = json.loads(shown.stdout)
+    assert summary["cycles_done"] == 1 and summary["file"] == str(path)
+    assert [(s["cycle"], s["name"]) for s in summary["steps"]][-2:] == [
+        (2, "pool(num_samples=3)"), (2, "pick_last")]
+
+    resumed = run("moalab", "loop", "run", path, "--lab", lab.folder, cwd=tmp_path,
+                  timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("cycle 2 step 3/4 run_subjects(subjects=3)")
+    assert "3 cycle(s) done" in resumed.stdout
+    state = latest_state(lab, "bandit")
+    # every subject of every cycle once, with the very rows an uninterrupted run made
+    assert [(c, s) for c, s, *_ in rows(state)] == [(c, s) for c in (1, 2, 3) for s in range(3)]
+    assert rows(state) == rows(expected)
+
+
+def test_show_lists_the_cycles_and_steps(lab, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a table no narrower than its rows
+    path = write_workflow(tmp_path)
+    assert main(["loop", "run", str(path), "--cycles", "2", "--lab", str(lab.folder)]) == 0
+    assert "workflow 'bandit': 2 cycle(s) done" in capsys.readouterr().out
+    assert main(["loop", "show", "--lab", str(lab.folder)]) == 0
+    shown = capsys.readouterr().out
+    assert "2 cycle(s) done, 7 step(s)" in shown
+    assert "pool(num_samples=3)" in shown and "experiment_data 6" in shown
+
+
+def test_plot_draws_the_fitted_parameters_and_predictions(lab, tmp_path, capsys):
+    require(_imports("matplotlib"), 'matplotlib is not installed (pip install "moalab[loop]")')
+    path = write_workflow(tmp_path)
+    assert main(["loop", "run", str(path), "--cycles", "2", "--lab", str(lab.folder)]) == 0
+    out = tmp_path / "loop.png"
+    assert main(["loop", "plot", str(out), "--workflow", "bandit",
+                 "--lab", str(lab.folder)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_bad_input_is_named_with_the_fix(lab, tmp_path, capsys):
+    folder = str(lab.folder)
+    assert main(["loop", "show", "--lab", folder]) == 2
+    assert "has no workflow: run one with `moalab loop run WORKFLOW.py`" in \
+        capsys.readouterr().err
+    assert main(["loop", "run", str(tmp_path / "none.py"), "--lab", folder]) == 2
+    assert "no workflow file at" in capsys.readouterr().err
+    path = write_workflow(tmp_path, "state = 0\ndef cycle(state):\n    return [abs]\n", "bare")
+    assert main(["loop", "run", str(path), "--lab", folder]) == 2
+    assert "workflow 'bare' sets no CYCLES: give --cycles N" in capsys.readouterr().err
+    assert main(["loop", "run", str(path), "--cycles", "0", "--lab", folder]) == 2
+    assert "--cycles=0 is not accepted; give a whole number >= 1" in capsys.readouterr().err
+    assert main(["loop", "show", "other", "--lab", folder]) == 2
+    assert "has no workflow 'other'; it has: none" in capsys.readouterr().err
+
+
+def _imports(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
