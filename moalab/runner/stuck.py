@@ -49,6 +49,7 @@ class _IdleWatch(trio.abc.Instrument):
 
     def __init__(self, ignored: set[trio.lowlevel.Task]) -> None:
         self.ignored = ignored
+        self.users = 0  # the fail_when_stuck tasks sharing it
         self.token = trio.lowlevel.current_trio_token()
         self.idle = trio.Event()
         self.told = False  # idle.set is on its way
@@ -97,6 +98,32 @@ class _IdleWatch(trio.abc.Instrument):
             pass
 
 
+# one watch per trio run, shared by the runs in it: an instrument per run made every
+# scheduling step of a RunGroup cost as many looks as it had runs (40 runs: 2x slower)
+_WATCH: trio.lowlevel.RunVar["_IdleWatch | None"] = trio.lowlevel.RunVar(
+    "moalab_idle_watch", default=None)
+
+
+def _join_watch(me: trio.lowlevel.Task) -> _IdleWatch:
+    watch = _WATCH.get()
+    if watch is None:
+        watch = _IdleWatch({task for task in _all_tasks() if task.name == _ENTRY_QUEUE_TASK})
+        trio.lowlevel.add_instrument(watch)
+        _WATCH.set(watch)
+    watch.ignored.add(me)
+    watch.users += 1
+    return watch
+
+
+def _leave_watch(watch: _IdleWatch, me: trio.lowlevel.Task) -> None:
+    watch.ignored.discard(me)
+    watch.users -= 1
+    if not watch.users:
+        trio.lowlevel.remove_instrument(watch)
+        watch.close()
+        _WATCH.set(None)
+
+
 def _all_tasks() -> list[trio.lowlevel.Task]:
     tasks, stack = [], [trio.lowlevel.current_root_task()]
     while stack:
@@ -130,20 +157,19 @@ async def fail_when_stuck(root: MoaStage) -> None:
     if clock_kind() == "real" or GLOBAL_RUN_CONTEXT.runner.is_guest:
         return
     me = trio.lowlevel.current_task()
-    ignored = {me, *(task for task in _all_tasks() if task.name == _ENTRY_QUEUE_TASK)}
-    watch = _IdleWatch(ignored)
-    trio.lowlevel.add_instrument(watch)
+    watch = _join_watch(me)
     try:
         while True:
-            await watch.idle.wait()
+            idle = watch.idle
+            await idle.wait()
             paused = any(stage.paused for stage in root.iterate_stages())
             if not paused and not any(_woken_from_outside(task) for task in _all_tasks()
-                                      if task not in ignored):
+                                      if task not in watch.ignored):
                 break
-            watch.rearm()
+            if watch.idle is idle:  # another run's watcher may have rearmed it already
+                watch.rearm()
     finally:
-        trio.lowlevel.remove_instrument(watch)
-        watch.close()
+        _leave_watch(watch, me)
     waiting = ", ".join(_describe(stage) for stage in deepest_active(root)) or repr(root.path)
     raise NothingToWaitFor(
         f"the virtual-time run of {root.name!r} can never go on: no task can run, no timer "

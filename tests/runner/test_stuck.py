@@ -15,13 +15,14 @@ from moalab import (
     DigitalGateStage,
     MoaStage,
     NothingToWaitFor,
+    RunGroup,
     ThreadExecutor,
     VirtualDigitalChannel,
     apply_executor,
     run,
     start,
 )
-from moalab.runner.stuck import IDLE_GRACE
+from moalab.runner.stuck import _WATCH, IDLE_GRACE
 
 # longer than the grace period: a wake-up from outside comes after the watch first looks
 LATE = IDLE_GRACE + 1.5
@@ -168,3 +169,21 @@ def test_on_a_real_clock_nothing_is_watched():
     assert handle.status == "running"
     handle.stop()
     assert handle.wait(timeout=30).status == "stopped"
+
+
+def test_the_runs_of_a_group_share_one_watch():
+    # one watch per trio run: it outlives a run that ends first, and goes with the last
+    async def main():
+        async with RunGroup() as group:
+            short = MoaStage(name="short")
+            short.add_stage(Delay(name="wait", delay=1))
+            done = group.start(short)
+            stuck = group.start(gate_tree(VirtualDigitalChannel(name="beam"), delay=5))
+            await done.ended.wait()
+            assert _WATCH.get() is not None and _WATCH.get().users == 1
+        assert _WATCH.get() is None
+        return done, stuck
+
+    done, stuck = trio.run(main, clock=dry_clock())
+    assert done.status == "done", done.error
+    assert isinstance(stuck.error, NothingToWaitFor), stuck.error
