@@ -310,8 +310,9 @@ class _Outcome(MoaStage):
 
 @dataclass
 class BanditArgs:
-    schedule: str = ""
-    """The reward schedule, JSON ``n_trials x 2`` of 0/1 (see :func:`parse_schedule`)."""
+    schedule: str
+    """The reward schedule, JSON ``n_trials x 2`` of 0/1 (see :func:`parse_schedule`);
+    required: a session runs one condition."""
     iti: float = 2.0
     """Seconds between a trial's outcome and the next cue."""
     response_window: float = 0.0
@@ -321,6 +322,14 @@ class BanditArgs:
     side_seed: int | None = None
     """Seeds the counterbalanced sides; None: seeded by the session's id (a resumed
     session gets the same sides)."""
+
+    def __post_init__(self) -> None:
+        # checked here, so a bad schedule refuses the session before it is made
+        parse_schedule(self.schedule, "--arg schedule")
+        for name in ("iti", "response_window", "reward_duration"):
+            if not getattr(self, name) >= 0:
+                raise InvalidArgument(
+                    f"--arg {name}={getattr(self, name)!r} is not accepted: give seconds >= 0")
 
 
 class BanditProtocol(Protocol):
@@ -356,7 +365,7 @@ class BanditProtocol(Protocol):
 
     def build_tree(self, session: "Session") -> MoaStage:
         args = session.args
-        schedule = parse_schedule(args.schedule, f"session {session.id}: --arg schedule")
+        schedule = parse_schedule(args.schedule)
         seed = args.side_seed if args.side_seed is not None else zlib.crc32(
             f"{session.id}/sides".encode())
         self.devices(session)
