@@ -58,12 +58,14 @@ class QLearningAgent(Device):
         self.rewards: list[int] = []
         self._cued = trio.Event()
         self._cues_on = False
+        self._cue_count = 0  # cues that came on so far: tells one cue from the next
         self._rewarded = False
         self._waiting_outcome = False
 
     def _on_cues(self, cues: Any, *args: Any) -> None:
         on = any(getattr(cues, name) for name in CUE_CHANNELS)
         if on and not self._cues_on:
+            self._cue_count += 1
             self._cued.set()
         self._cues_on = on
 
@@ -97,12 +99,16 @@ class QLearningAgent(Device):
             while True:
                 await self._cued.wait()
                 self._cued = trio.Event()
+                cue = self._cue_count
+                if not self._cues_on:  # that cue was over before the agent looked
+                    continue
                 self._learn()
                 arm = self._choose()
                 # which lever shows the chosen arm
                 side = next(s for s in SIDES if getattr(cues, cue_channel(s, arm)))
                 await trio.sleep(self.reaction_time)
-                if not self._cues_on:  # the response window closed first: no choice made
+                if cue != self._cue_count or not self._cues_on:
+                    # the response window closed first: no choice made
                     self.probabilities.pop()
                     self.choices.pop()
                     continue
