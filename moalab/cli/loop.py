@@ -7,6 +7,7 @@ a list, in order, of ``{"number", "cycle", "index", "name", "planned", "seconds"
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..core.errors import InvalidArgument
-from ..store.lab import Lab
+from ..store.lab import LAB_ENV, Lab
 
 __all__ = ("add_loop_command", "run_loop_command")
 
@@ -29,7 +30,8 @@ def add_loop_command(commands: Any) -> None:
         description="Run the cycles of a workflow file (it defines `state`, `cycle(state)` "
         "returning the cycle's on_state steps, and optionally CYCLES). The state is "
         "saved in the lab after every step (<lab>/loops/<file's stem>/); run again after "
-        "a crash or a kill and the loop goes on after its last completed step.")
+        "a crash or a kill and the loop goes on after its last completed step. The file "
+        "runs with $MOALAB_LAB set to the lab, so its rig_runner finds it.")
     run.add_argument("workflow", type=Path, metavar="WORKFLOW.py")
     run.add_argument("--cycles", type=int, metavar="N",
                      help="run until N cycles are done (default: the file's CYCLES); a "
@@ -61,6 +63,8 @@ def run_loop_command(args: argparse.Namespace, console: Console) -> int:
 def _run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     from ..loop.workflow import check_cycles, load_workflow, run_workflow
 
+    # the workflow's own Lab.find() (a rig_runner's lab=None) finds this lab
+    os.environ[LAB_ENV] = str(lab.folder)
     workflow = load_workflow(args.workflow)
     if args.cycles is not None:
         cycles = check_cycles(args.cycles, "--cycles")
