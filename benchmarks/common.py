@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = (
-    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "DEPOSIT_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "DEPOSIT_ROWS", "LOOP_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
     "percentile", "median", "SideResults",
 )
 
@@ -36,9 +36,15 @@ DEPOSIT_ROWS = ("deposits",)
 """A session's deposits (``deposits.py``): ``deposit()``'s return time with a slow
 store, the gate's reaction while a recording uploads."""
 
+LOOP_ROWS = ("closed_loop", "closed_loop_c1", "closed_loop_c2", "closed_loop_c3",
+             "closed_loop_c4")
+"""The closed loop (``closed_loop.py``): the seed workflow's wall time with synthetic
+subjects on the stage engine, and each cycle's wall time and fitted parameters (its
+subject is ``closed_loop``; a cycle's row is there if the loop ran that many)."""
+
 EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_quart_ws",
                   "floor_quart_ws_thread", "floor_quart_rest", "floor_timer",
-                  *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS, "clock")
+                  *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS, LOOP_ROWS[0], "clock")
 """Measured on the moalab side only: the machine's floors, the stage engine's timing
 and records, and remote clock alignment (``clock``: ``clock_quality.py``, its rows
 go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
@@ -46,7 +52,8 @@ go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
 
 ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
         "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_ws_thread",
-        "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS)
+        "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS,
+        *LOOP_ROWS)
 """Every row name a result can carry, in table order."""
 
 
@@ -77,6 +84,10 @@ METRICS = {m.name: m for m in (
     Metric("session_wall_s", "s", False, "wall time of a mock --dry-run session"),
     Metric("sessions_hz", "Hz", True, "sessions created per second"),
     Metric("deposit_return_ms", "ms", False, "deposit(async_=True) return, 2 s-per-upload store"),
+    Metric("loop_wall_s", "s", False, "wall time of the closed loop, all its cycles"),
+    Metric("cycle_wall_s", "s", False, "wall time of one cycle of the loop"),
+    Metric("fitted_learning_rate", "-", False, "learning rate fitted (true 0.2)"),
+    Metric("fitted_decision_noise", "-", False, "decision noise fitted (true 3.0)"),
     Metric("clock_error_p50_us", "us", False, "clock alignment error p50"),
     Metric("clock_error_max_us", "us", False, "clock alignment error max"),
     Metric("clock_goal_us", "us", False, "clock alignment goal (max error)"),
@@ -115,6 +126,11 @@ class Sizes:
     """The file RigStorage uploads to the server (websocket and rest rows)."""
     deposit_bytes: int
     """The recording deposited again and again while the deposit row's gate runs."""
+    loop_cycles: int
+    """Cycles of the closed loop (its row), each of ``loop_subjects`` synthetic subjects
+    x ``loop_trials`` trials."""
+    loop_subjects: int
+    loop_trials: int
 
 
 FULL = Sizes(
@@ -123,10 +139,11 @@ FULL = Sizes(
     paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
     delay_trials=300, delay_range=(0.001, 0.02), gate_trials=600, gate_rounds=10,
     record_trials=6000, lab_trials=500, lab_cli_sessions=3, rig_upload_bytes=64 << 20,
-    deposit_bytes=200 * 10**6,
+    deposit_bytes=200 * 10**6, loop_cycles=4, loop_subjects=40, loop_trials=100,
 )
 """One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams,
-a 64 MiB upload to a rig, a 200 MB recording deposited."""
+a 64 MiB upload to a rig, a 200 MB recording deposited, a closed loop of 4 cycles of 40
+subjects x 100 trials."""
 
 QUICK = Sizes(
     time_cap=0.25, warmup=10, lag_samples=300, min_lag_samples=50,
@@ -134,7 +151,7 @@ QUICK = Sizes(
     paced_duration=0.5, paced_interval=0.001, call_gap=0.05, paced_streams=1,
     delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60, gate_rounds=2,
     record_trials=3000, lab_trials=100, lab_cli_sessions=1, rig_upload_bytes=16 << 20,
-    deposit_bytes=200 * 10**6,
+    deposit_bytes=200 * 10**6, loop_cycles=2, loop_subjects=20, loop_trials=50,
 )
 
 

@@ -36,6 +36,7 @@ import trio  # noqa: E402
 import moalab  # noqa: E402
 
 from .common import EXECUTORS, EXTRA_SUBJECTS, FULL, QUICK, SideResults, Sizes  # noqa: E402
+from .closed_loop import run_closed_loop  # noqa: E402
 from .floor import run_floors  # noqa: E402
 from .deposits import COMPARED_WITH as DEPOSITS_COMPARED_WITH  # noqa: E402
 from .deposits import DEPOSIT_ROW, open_deposits  # noqa: E402
@@ -360,7 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     subjects = [s for s in args.subjects.split(",") if s]
     results = SideResults("moalab", moalab.__version__)
-    trio.run(main_async, subjects, QUICK if args.quick else FULL, results)
+    sizes = QUICK if args.quick else FULL
+    trio.run(main_async, subjects, sizes, results)
+    run_closed_loop(subjects, sizes, results)  # outside trio: its runner starts trio runs
     results.write(args.out)
     return 0
 

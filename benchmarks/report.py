@@ -101,6 +101,8 @@ GOALS = (
     Goal("deposits", "deposit_return_ms", "absolute", "<", 5),
     *(Goal(e, "rig_check_ms", "absolute", "<", 1000) for e in ("websocket", "rest")),
     Goal("deposits", "gate_latency_p99_us", "absolute", "<=", OtherRow("stage_engine", times=1.2)),
+    # issue 16: the seed's closed loop (4 cycles of 40 synthetic subjects x 100 trials)
+    Goal("closed_loop", "loop_wall_s", "absolute", "<", 60),
     *(Goal(e, "clock_error_max_us", "absolute", "<=", "clock_goal_us")
       for e in ("websocket", "process", "rest", "websocket_proxy", "rest_proxy")),
 )

@@ -10,6 +10,7 @@ from .common import (
     EXECUTORS,
     FULL,
     LAB_ROWS,
+    LOOP_ROWS,
     METRICS,
     QUICK,
     ROWS,
@@ -57,6 +58,13 @@ NAMES = {
                "about 2 s, dominate)",
     "deposits": "a session's deposits: deposit(async_=True) with a store taking 2 s per "
                 "upload; the gate tree (as stage_engine) while a 200 MB recording uploads",
+    "closed_loop": (f"examples/closed_loop_bandit.py checkpointed (moalab loop run): "
+                    f"{FULL.loop_cycles} cycles of {FULL.loop_subjects} synthetic subjects x "
+                    f"{FULL.loop_trials} trials on the stage engine in virtual time, two "
+                    f"theorists, model disagreement ({QUICK.loop_cycles} x "
+                    f"{QUICK.loop_subjects} x {QUICK.loop_trials} with --quick)"),
+    **{row: f"the loop's cycle {row[-1]}: its wall time, the parameters fitted to the data "
+            "so far (true: learning rate 0.2, decision noise 3.0)" for row in LOOP_ROWS[1:]},
 }
 """What each row name measures (benchmarks/README.md says how)."""
 
@@ -98,8 +106,16 @@ QUICK_DEPOSITS = (
 )
 """The deposits' columns in the quick table (gate: while a 200 MB recording uploads)."""
 
+QUICK_LOOP = (
+    ("loop_wall_s", "loop s", "wall time of the closed loop, all its cycles (goal 60 s)"),
+    ("cycle_wall_s", "cycle s", "wall time of one cycle"),
+    ("fitted_learning_rate", "lr fitted", "learning rate fitted to the data so far (true 0.2)"),
+    ("fitted_decision_noise", "noise fitted", "decision noise fitted (true 3.0)"),
+)
+"""The closed loop's columns in the quick table (a row for the loop, one per cycle)."""
+
 QUICK_BLOCKS = (("stage engine", STAGE_ENGINE_ROWS, QUICK_TIMING), ("lab", LAB_ROWS, QUICK_LAB),
-                ("deposits", DEPOSIT_ROWS, QUICK_DEPOSITS))
+                ("deposits", DEPOSIT_ROWS, QUICK_DEPOSITS), ("closed loop", LOOP_ROWS, QUICK_LOOP))
 """The quick table's blocks under the executors: (title, rows, columns)."""
 
 
@@ -264,7 +280,7 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     """A line for every row name, column and mark the table shows."""
     shown = {executor for _, executor, _ in results.rows}
     if quick:
-        shown &= {*EXECUTORS, *STAGE_ENGINE_ROWS, *LAB_ROWS}
+        shown &= {*EXECUTORS, *STAGE_ENGINE_ROWS, *LAB_ROWS, *LOOP_ROWS}
     for goal in summary["goals"]:
         if results.compared or goal["kind"] != "ratio":
             shown.add(goal["executor"])

@@ -23,7 +23,9 @@ from benchmarks.common import (  # noqa: E402
     EXECUTORS,
     EXTRA_SUBJECTS,
     LAB_ROWS,
+    LOOP_ROWS,
     METRICS,
+    QUICK,
     STAGE_ENGINE_ROWS,
 )
 from benchmarks.lab import postgres_unavailable  # noqa: E402
@@ -64,8 +66,8 @@ def assert_quick_table_is_readable(table: str) -> None:
     # short and readable: a row per executor, the stage engine, goals without the
     # ones that need --compare (one line says what it adds), every name explained
     # 13 of them: the stage engine's five rows; 13 more: the lab's three; 7 more: the
-    # deposits' row
-    assert len(table.splitlines()) <= 89, table
+    # deposits' row; 14 more: the closed loop's (a row, one per cycle, and its goal)
+    assert len(table.splitlines()) <= 103, table
     rows = [line.split()[0] for line in table.split("\n\n")[1].splitlines()[2:]]
     assert rows == [e for e in EXECUTORS if e in rows] and len(rows) >= 4, table
     assert "floor_" not in table.split("\nLegend:\n")[0]
@@ -85,6 +87,12 @@ def assert_quick_table_is_readable(table: str) -> None:
                 table.split("\n\nlab ")[1].split("\n\n")[0].splitlines()[2:]]
     assert lab_rows == [r for r in LAB_ROWS if r != "lab_postgres" or not postgres_unavailable()]
     for heading in ("session s", "sessions/s"):
+        assert heading in legend(table), heading
+    # the closed loop: its wall time, then a row per cycle with the parameters fitted
+    loop_rows = [line.split()[0] for line in
+                 table.split("\n\nclosed loop")[1].split("\n\n")[0].splitlines()[2:]]
+    assert loop_rows == list(LOOP_ROWS[:QUICK.loop_cycles + 1]), table
+    for heading in ("loop s", "lr fitted", "noise fitted"):
         assert heading in legend(table), heading
 
 
