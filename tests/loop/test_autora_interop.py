@@ -1,7 +1,9 @@
-"""moalab's experimentalists, Q-learning equations and theorist inside AutoRA's own
-State: a separate environment with autora-core 5.0.3 (which pins numpy<2, so it
-cannot be moalab's dependency) runs the seed's loop with AutoRA's StandardState,
-Delta, on_state and estimator_on_state, and moalab's plain functions and estimator.
+"""moalab.loop against AutoRA itself, in a separate environment with autora-core
+5.0.3 (which pins numpy<2, so it cannot be moalab's dependency): the same deltas and
+on_state steps give the same states in AutoRA's state module and in moalab's; and the
+seed's loop runs in AutoRA's own StandardState, Delta, on_state and
+estimator_on_state with moalab's experimentalists, Q-learning equations and theorist
+(plain functions and an estimator).
 
 The environment is built once (~40 s) and kept under ~/.cache/moalab-tests/.
 """
@@ -24,18 +26,78 @@ AUTORA = ["autora-core==5.0.3", "numpy<2", "scipy"]
 CACHE = Path.home() / ".cache" / "moalab-tests" / (
     f"autora-core-5.0.3-py{sys.version_info.major}.{sys.version_info.minor}")
 
-SCRIPT = r'''
+ENTER_MOALAB = r'''
 import json, sys, types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # moalab/__init__.py imports the whole runtime (kivy, trio, quart, ...), which
-# AutoRA's environment does not have: these modules need only numpy, pandas, scipy,
-# scikit-learn and moalab.core.errors, so the package is entered without it
+# AutoRA's environment does not have: moalab.loop's state, experimentalists,
+# equations and theorist need only numpy, pandas, scipy, scikit-learn and
+# moalab.core.errors, so the package is entered without it
 package = types.ModuleType("moalab")
 package.__path__ = [str(Path(sys.argv[1]) / "moalab")]
 sys.modules["moalab"] = package
+'''
 
+SAME_SEMANTICS = ENTER_MOALAB + r'''
+import autora.state
+import autora.variable
+import pandas as pd
+
+import moalab.loop.state
+import moalab.loop.variables
+
+
+def scenario(S, V):
+    """The same deltas and on_state steps on one implementation; what they made."""
+    @dataclass(frozen=True)
+    class RnnState(S.StandardState):
+        models_additional: list = field(default_factory=list, metadata={"delta": "extend"})
+
+    out = []
+    s = RnnState(variables=V.VariableCollection(
+        independent_variables=[V.Variable(name="x")], dependent_variables=[V.Variable(name="y")]))
+    s = s + S.Delta(conditions=[(1,), (2,)])
+    out.append(s.conditions.to_json())
+    s = s + S.Delta(experiment_data=pd.DataFrame({"x": [1, 2], "y": [3, 4]}))
+    s = s + S.Delta(experiment_data=[{"x": 5, "y": 6}])
+    s = s + S.Delta(experiment_data=pd.DataFrame({"z": [7]}))
+    out.append(s.experiment_data.to_json())
+    s = s + S.Delta(model="m1") + S.Delta(models=["m2"], models_additional=["a"])
+    out.append([s.models, s.models_additional, s.model, s.iv_names, s.X.to_json()])
+
+    @S.on_state()
+    def step(conditions, num, state, offset=1):
+        assert state is not None
+        return S.Delta(conditions=conditions + offset * num)
+
+    out.append([step(s, num=2).conditions.to_json(), s.conditions.to_json(),
+                step(s, num=2, offset=10, conditions=pd.DataFrame({"c": [0]})).conditions.to_json()])
+
+    @S.on_state(output=["conditions", "models"])
+    def two(X):
+        return X * 2, ["m3"]
+
+    @S.on_state(input_mapping={"data": "experiment_data"}, output=["models_additional"])
+    def mapped(data):
+        return [float(data["y"].sum())]
+
+    @S.on_state
+    def as_dict(y):
+        return {"models": [int(y["y"].count())]}
+
+    out.append([two(s).conditions.to_json(), two(s).models, mapped(s).models_additional,
+                as_dict(s).models])
+    return json.dumps(out, default=str)
+
+
+autora_result = scenario(autora.state, autora.variable)
+moalab_result = scenario(moalab.loop.state, moalab.loop.variables)
+print(json.dumps({"autora": autora_result, "moalab": moalab_result}))
+'''
+
+SCRIPT = ENTER_MOALAB + r'''
 import autora.state
 import numpy as np
 import pandas as pd
@@ -159,14 +221,25 @@ def autora_python() -> tuple[Path | None, str]:
     return python, ""
 
 
-def test_the_seeds_loop_runs_in_autoras_own_state(autora_python):
+def run_in_autora(autora_python: tuple[Path | None, str], script: str) -> dict:
+    """Run ``script`` in the AutoRA environment (the repository as its argument);
+    its last line of output, as JSON."""
     python, why = autora_python
     require(python is not None, f"no autora-core 5.0.3 environment: {why}")
-    done = subprocess.run([str(python), "-c", SCRIPT, str(REPO)], capture_output=True,
+    done = subprocess.run([str(python), "-c", script, str(REPO)], capture_output=True,
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": ""},
                           check=False)
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_state_semantics_equal_autoras(autora_python):
+    result = run_in_autora(autora_python, SAME_SEMANTICS)
+    assert json.loads(result["moalab"]) == json.loads(result["autora"])
+
+
+def test_the_seeds_loop_runs_in_autoras_own_state(autora_python):
+    result = run_in_autora(autora_python, SCRIPT)
     assert result["numpy"].startswith("1.")
     assert "autora" in result["state_module"] and result["state_type"] == "RnnState"
     assert result["rows"] == 50  # 40 subjects, then the 10 conditions picked
