@@ -30,7 +30,7 @@ class QLearningAgent(Device):
     and parameters give the same choices. Its :meth:`pump_state` (started by the run
     it is a device of) does the work, in the run's trio thread.
 
-    What it did, per trial it chose in: :attr:`probabilities` (the arms' probabilities
+    What it did, per trial it pressed a lever in: :attr:`probabilities` (the arms' probabilities
     it chose with, before that trial's outcome), :attr:`choices` (arm indices) and
     :attr:`rewards` (0/1 as it saw them; the last trial's is known once the next cue
     comes or :meth:`pump_state` ends).
@@ -81,13 +81,11 @@ class QLearningAgent(Device):
             self.rewards.append(reward)
             self.learner.update(self.choices[-1], reward)
 
-    def _choose(self) -> int:
+    def _choose(self) -> tuple[int, np.ndarray]:
+        """The arm to press and the probabilities it was drawn with."""
         p = self.learner.probabilities()
         # the first arm whose cumulative probability exceeds a uniform draw (as simulate)
-        arm = min(int((p.cumsum() <= self.rng.random()).sum()), len(p) - 1)
-        self.probabilities.append(p)
-        self.choices.append(arm)
-        return arm
+        return min(int((p.cumsum() <= self.rng.random()).sum()), len(p) - 1), p
 
     async def pump_state(self) -> None:
         """React to each cue until cancelled: learn, choose, press the lever."""
@@ -103,15 +101,15 @@ class QLearningAgent(Device):
                 if not self._cues_on:  # that cue was over before the agent looked
                     continue
                 self._learn()
-                arm = self._choose()
+                arm, p = self._choose()
                 # which lever shows the chosen arm
                 side = next(s for s in SIDES if getattr(cues, cue_channel(s, arm)))
                 await trio.sleep(self.reaction_time)
                 if cue != self._cue_count or not self._cues_on:
-                    # the response window closed first: no choice made
-                    self.probabilities.pop()
-                    self.choices.pop()
-                    continue
+                    continue  # the response window closed first: no choice made
+                # kept only once pressed: a run may end while the agent is about to
+                self.probabilities.append(p)
+                self.choices.append(arm)
                 lever = self.rig.lever(side)
                 self._rewarded = False
                 self._waiting_outcome = True

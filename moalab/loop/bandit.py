@@ -21,7 +21,7 @@ import random
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import trio
@@ -297,7 +297,8 @@ class _Outcome(MoaStage):
         rewarded = arm is not None and bool(trials.schedule[i][arm])
         await devices.cues.write_states(low=CUE_CHANNELS)
         trials.record(trial=i, arm=arm, side=side, rewarded=rewarded,
-                      rt=None if side is None else now() - trials.cue_time,
+                      # to the microsecond: virtual time's sums show 0.2999999999999998
+                      rt=None if side is None else round(now() - trials.cue_time, 6),
                       rewards=[int(r) for r in trials.schedule[i]])
         if rewarded:
             await devices.dispenser.write_state(True)
@@ -346,8 +347,8 @@ class BanditProtocol(Protocol):
     name = "two-armed-bandit"
     version = 1
     Args = BanditArgs
-    pins: Mapping[str, int] = DEFAULT_PINS
-    agent_params: QParams = QParams()
+    pins: ClassVar[Mapping[str, int]] = DEFAULT_PINS
+    agent_params: ClassVar[QParams] = QParams()
 
     def devices(self, session: "Session") -> Sequence[Any]:
         if not hasattr(self, "_devices"):  # a protocol instance serves one session
