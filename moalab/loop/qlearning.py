@@ -46,18 +46,15 @@ class QParams:
     correlated_reward: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("learning_rate", "forget_rate"):
+        rate = (0.0, 1.0, "a rate between 0 and 1")
+        real = (-math.inf, math.inf, "a finite real number")
+        for name, (low, high, accepted) in (("learning_rate", rate), ("forget_rate", rate),
+                                            ("decision_noise", real),
+                                            ("perseverance_bias", real)):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise InvalidArgument(
-                    f"QParams {name}={value!r} is outside [0, 1]: give a rate between "
-                    "0 and 1")
-        for name in ("decision_noise", "perseverance_bias"):
-            value = getattr(self, name)
-            if not math.isfinite(value):
-                raise InvalidArgument(
-                    f"QParams {name}={value!r} is not a finite number: give a real "
-                    "number")
+            if (not isinstance(value, (int, float, np.number)) or isinstance(value, bool)
+                    or not (low <= value <= high and math.isfinite(value))):
+                raise InvalidArgument(f"QParams {name}={value!r}: give {accepted}")
 
 
 def _probabilities(q: np.ndarray, previous: np.ndarray, params: QParams) -> np.ndarray:

@@ -105,6 +105,7 @@ def test_a_strong_preference_is_sampled_at_its_rate():
 
 
 @pytest.mark.parametrize("bad", [{"learning_rate": 1.5}, {"forget_rate": -0.1},
+                                 {"learning_rate": "0.2"}, {"decision_noise": None},
                                  {"decision_noise": float("nan")},
                                  {"perseverance_bias": float("inf")}])
 def test_bad_parameters_are_refused_by_name(bad):
