@@ -107,6 +107,10 @@ class QLearningTheorist(BaseEstimator):
                 f"QLearningTheorist fit_parameters={self.fit_parameters!r}: "
                 f"unknown {unknown!r}; give one or more of {list(FITTABLE)}")
         rewards, onehot = _subjects(x, "x"), _subjects(y, "y")
+        if not rewards:
+            raise InvalidArgument(
+                "QLearningTheorist.fit: no subjects in x: give at least one reward "
+                "schedule and its choices")
         if [r.shape for r in rewards] != [c.shape for c in onehot]:
             raise InvalidArgument(
                 f"QLearningTheorist.fit: {len(rewards)} schedules and {len(onehot)} choice "

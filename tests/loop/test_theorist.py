@@ -110,6 +110,8 @@ def test_bad_input_is_named():
     with pytest.raises(InvalidArgument, match="unknown \\['alpha'\\]"):
         QLearningTheorist(fit_parameters=["alpha"]).fit([np.zeros((3, 2))],
                                                         [np.eye(2)[[0, 1, 0]]])
+    with pytest.raises(InvalidArgument, match="no subjects"):
+        QLearningTheorist().fit(pd.Series([], dtype=object), [])
     with pytest.raises(InvalidArgument, match="not one-hot"):
         QLearningTheorist().fit([np.zeros((3, 2))], [np.ones((3, 2))])
     with pytest.raises(InvalidArgument, match="do not pair up"):
