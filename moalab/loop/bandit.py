@@ -19,7 +19,7 @@ delivers). :func:`gpio_bandit_devices` makes them on a Raspberry Pi's pins;
 import json
 import random
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -130,7 +130,8 @@ class BanditDevices:
         """The lever on ``side`` ('left' or 'right')."""
         return self.left_lever if side == "left" else self.right_lever
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Any]:
+        """The four devices, levers first (to give a run as its devices)."""
         return iter((self.left_lever, self.right_lever, self.cues, self.dispenser))
 
 
