@@ -8,14 +8,17 @@ a list, in order, of ``{"number", "cycle", "index", "name", "planned", "seconds"
 import argparse
 import json
 import os
+import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ..core.errors import InvalidArgument
+from ..core.errors import InvalidArgument, MoaError
 from ..store.lab import LAB_ENV, Lab
+from . import failure
 
 __all__ = ("add_loop_command", "run_loop_command")
 
@@ -65,7 +68,14 @@ def _run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
 
     # the workflow's own Lab.find() (a rig_runner's lab=None) finds this lab
     os.environ[LAB_ENV] = str(lab.folder)
-    workflow = load_workflow(args.workflow)
+    try:
+        workflow = load_workflow(args.workflow)
+    except MoaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the file's own code failed: show where
+        raise _user_error(exc, f"the workflow file {str(args.workflow)!r} raised "
+                          f"{type(exc).__name__} while loading ({exc}); fix it and run "
+                          "again") from None
     if args.cycles is not None:
         cycles = check_cycles(args.cycles, "--cycles")
     elif workflow.cycles is not None:
@@ -79,10 +89,28 @@ def _run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
                       f"{record.name}: {record.seconds:.2f} s"
                       + (f" ({sizes})" if sizes else ""), soft_wrap=True, highlight=False)
 
-    run_workflow(workflow, lab, cycles, on_step=shown)
+    done: list[Any] = []
+    try:
+        run_workflow(workflow, lab, cycles, on_step=lambda r: (done.append(r), shown(r)))
+    except MoaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a step failed: the steps before it are saved
+        after = (f"after cycle {done[-1].cycle} step {done[-1].index + 1} ({done[-1].name})"
+                 if done else "in its first step run here")
+        raise _user_error(exc, f"workflow {workflow.name!r} failed {after}: "
+                          f"{type(exc).__name__}: {exc}; the steps done are saved: fix it "
+                          "and run again to go on from there") from None
     console.print(f"workflow {workflow.name!r}: {cycles} cycle(s) done; checkpoints in "
                   f"{lab.folder / 'loops' / workflow.name}", soft_wrap=True)
     return 0
+
+
+def _user_error(exc: BaseException, message: str) -> MoaError:
+    """Print the traceback of ``exc`` through the user's frames to stderr; return the
+    error whose ``message`` the command shows."""
+    sys.stderr.write(failure.user_traceback(exc) or "".join(
+        traceback.format_exception_only(exc)))
+    return MoaError(message)
 
 
 def _name(lab: Lab, given: str | None) -> str:

@@ -22,6 +22,7 @@ import trio
 import trio.testing
 
 from ..core.errors import InvalidArgument, MoaError, error_text
+from ..core.nursery import open_nursery
 from ..core.realtime import run_in_thread
 from ..protocol.protocol import Protocol
 from ..protocol.runner import ProtocolRunner
@@ -81,7 +82,8 @@ def _dry_run(protocol: type[Protocol], on_tree: Callable[[Session], None]) -> ty
 class RigRunner:
     """The experiment runner :func:`rig_runner` makes: call it with conditions.
 
-    :attr:`dropped` lists the sessions left out of its last call (:class:`Dropped`).
+    :attr:`dropped` lists the sessions left out of its last call (:class:`Dropped`),
+    in the order of the conditions then the subjects.
     """
 
     def __init__(self, protocol: type[Protocol], subjects: Sequence[str], rigs: Sequence[str],
@@ -119,6 +121,7 @@ class RigRunner:
         self.dropped = []
         clock = trio.testing.MockClock(autojump_threshold=0) if self.dry_run else None
         done = trio.run(self._run_all, schedules, clock=clock)
+        self.dropped.sort(key=lambda d: (d.condition, self.subjects.index(d.subject)))
         for item in self.dropped:
             log.warning("rig_runner: subject %r dropped from this cycle (condition %d, "
                         "session %s): %s", item.subject, item.condition, item.session,
@@ -161,7 +164,7 @@ class RigRunner:
                 if result is not None:
                     done[item] = result
 
-        async with trio.open_nursery() as nursery:
+        async with open_nursery() as nursery:
             for rig in self.rigs:
                 nursery.start_soon(serve, rig)
         return done
@@ -209,13 +212,13 @@ class RigRunner:
             self._stop(session_id)
 
         try:
-            async with trio.open_nursery() as nursery:
+            async with open_nursery() as nursery:
                 if self.time_out is not None and not self.dry_run:
                     nursery.start_soon(watch)
                 info = await self._runner.run_session(
                     info, on_run=lambda run: self._runs.__setitem__(session_id, run))
                 nursery.cancel_scope.cancel()
-        except* MoaError:  # recorded on the session (failed): dropped below
+        except MoaError:  # recorded on the session (failed): dropped below
             info = await run_in_thread(db.get_session, info.id)
         finally:
             self._runs.pop(session_id, None)

@@ -101,6 +101,23 @@ def test_bad_input_is_named_with_the_fix(lab, tmp_path, capsys):
     assert "has no workflow 'other'; it has: none" in capsys.readouterr().err
 
 
+def test_a_failing_step_shows_its_traceback_and_that_the_steps_done_are_saved(
+        lab, tmp_path, capsys, monkeypatch):
+    path = write_workflow(tmp_path)
+    monkeypatch.setenv("WORKFLOW_CUT", str(tmp_path / "cut"))
+    assert main(["loop", "run", str(path), "--lab", str(lab.folder)]) == 2
+    err = capsys.readouterr().err
+    assert f'File "{path}"' in err and "in run_subjects" in err  # the user's frames
+    assert ("moalab loop: workflow 'bandit' failed after cycle 2 step 2 (pick_last): "
+            "RuntimeError: the runner failed half way; the steps done are saved") in err
+    assert main(["loop", "run", str(path), "--lab", str(lab.folder)]) == 0  # goes on
+    assert capsys.readouterr().out.startswith("cycle 2 step 3/4 run_subjects")
+    bad = write_workflow(tmp_path, "state = 1 / 0\n", "broken")
+    assert main(["loop", "run", str(bad), "--lab", str(lab.folder)]) == 2
+    assert "raised ZeroDivisionError while loading (division by zero)" in \
+        capsys.readouterr().err
+
+
 def _imports(name: str) -> bool:
     try:
         __import__(name)
