@@ -5,7 +5,9 @@ downloads their data; :func:`rig_runner` does the same with a lab: one session p
 subject and condition (a :class:`~moalab.protocol.runner.ProtocolRunner` session,
 the condition given as the protocol's ``schedule`` argument), several at once, one
 per free rig, in one trio run; the data is read back from the trials the lab
-recorded, in the seed's ``experiment_data`` format.
+recorded, in the seed's ``experiment_data`` format. A session a subject already
+submitted with the same condition is not run again: a workflow's runner step cut by
+a kill, run again, keeps the sessions it had done.
 """
 
 import json
@@ -24,10 +26,12 @@ import trio.testing
 from ..core.errors import InvalidArgument, MoaError, error_text
 from ..core.nursery import open_nursery
 from ..core.realtime import run_in_thread
+from ..protocol.args import args_to_dict, parse_args
 from ..protocol.protocol import Protocol
 from ..protocol.runner import ProtocolRunner
 from ..protocol.session import Session
 from ..runner.run import Run
+from ..store.database import SessionInfo
 from ..store.lab import Lab
 
 __all__ = ("Dropped", "RigRunner", "rig_runner")
@@ -88,7 +92,7 @@ class RigRunner:
 
     def __init__(self, protocol: type[Protocol], subjects: Sequence[str], rigs: Sequence[str],
                  time_out: float | None, sleep_time: float, lab: Lab, dry_run: bool,
-                 condition_arg: str, args: Mapping[str, Any]) -> None:
+                 condition_arg: str, args: Mapping[str, Any], reuse: bool) -> None:
         self.protocol = protocol
         self.subjects = list(subjects)
         self.rigs = list(rigs)
@@ -97,6 +101,7 @@ class RigRunner:
         self.lab = lab
         self.dry_run = dry_run
         self.condition_arg = condition_arg
+        self.reuse = reuse
         self.args = [f"{key}={value}" for key, value in args.items()]
         self.dropped: list[Dropped] = []
         self._runs: dict[str, Run] = {}
@@ -198,10 +203,12 @@ class RigRunner:
         """Run one session; its id and one-hot choices, or None if it was dropped."""
         condition, index = item
         subject, db = self.subjects[index], self.lab.database
-        arg = f"{self.condition_arg}={json.dumps(schedule.tolist())}"
+        args = [*self.args, f"{self.condition_arg}={json.dumps(schedule.tolist())}"]
         try:
-            info = await run_in_thread(self._runner.create_session, subject,
-                                       [*self.args, arg], rig)
+            earlier = await run_in_thread(self._earlier, subject, args) if self.reuse else None
+            if earlier is not None:  # this condition's data is in the lab already
+                return await self._data(earlier, len(schedule))
+            info = await run_in_thread(self._runner.create_session, subject, args, rig)
         except MoaError as exc:  # refused (a gate, a subject busy elsewhere): not this cycle
             self.dropped.append(Dropped(subject, condition, "", error_text(exc)))
             return None
@@ -231,8 +238,25 @@ class RigRunner:
                 await run_in_thread(db.end_session, info.id, "abandoned")
             self.dropped.append(Dropped(subject, condition, info.id, reason))
             return None
-        trials = await run_in_thread(db.list_trials, info.id)
-        return info.id, _one_hot([trial.values.get("arm") for trial in trials], len(schedule))
+        return await self._data(info, len(schedule))
+
+    async def _data(self, info: SessionInfo, n_trials: int) -> tuple[str, np.ndarray]:
+        """Session ``info``'s id and one-hot choices, read from the lab's trials."""
+        trials = await run_in_thread(self.lab.database.list_trials, info.id)
+        return info.id, _one_hot([trial.values.get("arm") for trial in trials], n_trials)
+
+    def _earlier(self, subject: str, args: list[str]) -> SessionInfo | None:
+        """``subject``'s submitted session of this protocol with these very arguments
+        (a step cut by a crash ran it), else None; in a worker thread. Its interrupted
+        ones with them are abandoned: the condition is run again whole."""
+        cls, db = self._runner.protocol_class, self.lab.database
+        wanted = args_to_dict(parse_args(cls.Args, args))
+        same = [s for s in db.subject_sessions(subject, cls.name)
+                if (s.version, s.kind, s.args) == (cls.version, "main", wanted)]
+        for session in same:
+            if session.status == "interrupted":
+                db.end_session(session.id, "abandoned")
+        return next((s for s in reversed(same) if s.status == "submitted"), None)
 
 
 def _one_hot(arms: list[int | None], n_trials: int) -> np.ndarray:
@@ -271,7 +295,7 @@ def rig_runner(protocol: type[Protocol], subjects: Sequence[str] | None = None,
                rigs: Sequence[str] | None = None, time_out: float | None = None,
                sleep_time: float = 30.0, lab: Lab | str | os.PathLike | None = None, *,
                dry_run: bool = False, condition_arg: str = "schedule",
-               args: Mapping[str, Any] | None = None) -> RigRunner:
+               args: Mapping[str, Any] | None = None, reuse: bool = True) -> RigRunner:
     """An experiment runner on the lab's rigs, like the seed's ``firebase_runner``:
     ``runner(conditions)`` returns the experiment data (see :meth:`RigRunner.__call__`).
 
@@ -283,7 +307,11 @@ def rig_runner(protocol: type[Protocol], subjects: Sequence[str] | None = None,
     checks for a rig another process is using. ``lab``: a Lab, its folder, or None
     for :meth:`Lab.find`. ``dry_run``: virtual time, and each session's devices made
     as without a rig (the bandit's virtual levers and a QLearningAgent as subject),
-    on the lab's rigs all the same.
+    on the lab's rigs all the same. ``reuse``: a subject's session already submitted
+    with the same condition and arguments (run by this step before a crash or a
+    kill: a workflow runs the step again) gives its data instead of a new session;
+    its interrupted ones are abandoned and the condition run again whole. Give
+    ``reuse=False`` to run a condition again on purpose.
 
     Raises InvalidArgument for an unknown subject or rig, a lab without rigs, or bad
     times (UnknownName for a name not in the lab).
@@ -308,4 +336,4 @@ def rig_runner(protocol: type[Protocol], subjects: Sequence[str] | None = None,
         raise InvalidArgument(f"rig_runner sleep_time={sleep_time!r} is not accepted: give "
                               "seconds > 0")
     return RigRunner(protocol, subjects, rigs, time_out, sleep_time, lab, dry_run,
-                     condition_arg, dict(args or {}))
+                     condition_arg, dict(args or {}), reuse)

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from moalab.cli.main import main
-from moalab.loop.workflow import latest_state, load_workflow, run_workflow
+from moalab.loop.workflow import Checkpoints, latest_state, load_workflow, run_workflow
 from moalab.store.lab import Lab
-from tests.conftest import require
+from tests.conftest import REPO, require
 from tests.loop.test_workflow import rows, write_workflow
 
 from .helpers import command, env, run, wait_until
@@ -62,6 +62,43 @@ def test_a_loop_killed_mid_step_resumes_after_its_last_completed_step(lab, tmp_p
     # every subject of every cycle once, with the very rows an uninterrupted run made
     assert [(c, s) for c, s, *_ in rows(state)] == [(c, s) for c in (1, 2, 3) for s in range(3)]
     assert rows(state) == rows(expected)
+
+
+def test_a_loop_killed_while_the_lab_runs_sessions_keeps_those_done(lab, tmp_path):
+    # the example on the lab's rigs (a dry run): 8 subjects' sessions, 4 rigs at once
+    example = REPO / "examples" / "closed_loop_bandit.py"
+    sized = {**env(), "RUNNER_TYPE": "moalab", "BANDIT_TRIALS": "200",
+             "BANDIT_PARTICIPANTS": "8", "BANDIT_CYCLES": "1"}
+    loop_run = [*command("moalab"), "loop", "run", str(example), "--lab", str(lab.folder)]
+
+    def submitted():
+        return {s.id for s in lab.database.list_sessions() if s.status == "submitted"}
+
+    process = subprocess.Popen(loop_run, env=sized, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: len(submitted()) >= 2 or process.poll() is not None, 120,
+                   "two sessions of the runner step to end")
+        process.send_signal(signal.SIGKILL)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGKILL, err
+    done = submitted()
+    assert 2 <= len(done) < 8
+    assert [r.name for r in Checkpoints(lab, "closed_loop_bandit").records()] == [
+        "pool_on_state(num_samples=1)"]  # the runner step was cut
+
+    resumed = subprocess.run(loop_run, env=sized, capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    data = latest_state(lab, "closed_loop_bandit").experiment_data
+    # every subject once; the sessions done before the kill kept, not run again
+    assert sorted(data["subject"]) == [f"agent-{i:02d}" for i in range(1, 9)]
+    assert done <= set(data["session"])
+    sessions = lab.database.list_sessions()
+    assert {s.id for s in sessions if s.status == "submitted"} == set(data["session"])
+    assert {s.status for s in sessions} <= {"submitted", "abandoned"}  # none left running
 
 
 def test_show_lists_the_cycles_and_steps(lab, tmp_path, capsys, monkeypatch):

@@ -70,6 +70,28 @@ def test_a_subject_not_done_in_time_is_dropped_and_reported(lab, caplog):
         assert f"subject {dropped.subject!r} dropped from this cycle" in caplog.text
 
 
+def test_a_condition_already_run_gives_its_sessions_data_again(lab):
+    # as a workflow's step run again after a kill: the sessions done are not run twice
+    conditions = schedules(6)
+    first = rig_runner(BanditProtocol, subjects=SUBJECTS[:2], lab=lab, dry_run=True,
+                       args=FAST)(conditions)
+    interrupted = lab.database.create_session(
+        "rat-3", BanditProtocol.name, BanditProtocol.version,
+        dict(lab.database.get_session(first["session"][0]).args), rig="box-a")
+    lab.database.end_session(interrupted.id, "interrupted")
+    again = rig_runner(BanditProtocol, subjects=SUBJECTS, lab=lab, dry_run=True,
+                       args=FAST)(conditions)
+    assert list(again["session"][:2]) == list(first["session"])
+    assert all((a == b).all() for a, b in zip(again["choice-trajectory"][:2],
+                                              first["choice-trajectory"], strict=True))
+    assert lab.database.get_session(interrupted.id).status == "abandoned"
+    assert again["session"][2] != interrupted.id  # rat-3 ran the condition anew, whole
+    fresh = rig_runner(BanditProtocol, subjects=SUBJECTS[:1], lab=lab, dry_run=True,
+                       args=FAST, reuse=False)(conditions)
+    assert fresh["session"][0] not in set(again["session"])
+    assert len(lab.database.list_sessions()) == 5
+
+
 def test_bad_input_is_named_with_the_fix(lab, tmp_path):
     with pytest.raises(UnknownName):
         rig_runner(BanditProtocol, subjects=["nobody"], lab=lab)
