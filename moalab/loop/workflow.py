@@ -25,7 +25,9 @@ resumed loop draws what an uninterrupted one would have. Each is written under a
 temporary name, synced and renamed: a step is done exactly when its ``.pkl``
 exists, so a kill at any moment leaves the loop at the end of its last whole step.
 A run resumes after it, and a step cut half way is run again from the state before
-it: its experiment data is neither lost nor counted twice.
+it: its experiment data is neither lost nor counted twice (a runner step on the
+lab's rigs, run again, keeps the sessions it had done: see
+:func:`~moalab.loop.lab_runner.rig_runner`).
 """
 
 import dataclasses
@@ -42,7 +44,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,6 @@ class Workflow:
     state: Any
     cycle: Callable[[Any], Sequence[Step]]
     cycles: int | None
-    module: ModuleType
 
     def steps(self, state: Any, number: int) -> list[Step]:
         """The steps of cycle ``number`` from ``state``; raises InvalidArgument if
@@ -124,7 +124,7 @@ def load_workflow(path: str | os.PathLike) -> Workflow:
     cycles = getattr(module, "CYCLES", None)
     if cycles is not None:
         cycles = check_cycles(cycles, f"{where}: CYCLES")
-    return Workflow(path, path.stem, module.state, cycle, cycles, module)
+    return Workflow(path, path.stem, module.state, cycle, cycles)
 
 
 def check_cycles(value: Any, where: str) -> int:
