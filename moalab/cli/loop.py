@@ -19,6 +19,7 @@ from rich.table import Table
 from ..core.errors import InvalidArgument, MoaError
 from ..store.lab import LAB_ENV, Lab
 from . import failure
+from .run import EXIT_INTERRUPTED
 
 __all__ = ("add_loop_command", "run_loop_command")
 
@@ -94,6 +95,10 @@ def _run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
         run_workflow(workflow, lab, cycles, on_step=lambda r: (done.append(r), shown(r)))
     except MoaError:
         raise
+    except KeyboardInterrupt:  # Ctrl-C: the step under way is cut, those done are saved
+        console.print(f"[yellow]workflow {workflow.name!r} interrupted; the steps done are "
+                      "saved: run the same command to go on[/]", soft_wrap=True)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a step failed: the steps before it are saved
         after = (f"after cycle {done[-1].cycle} step {done[-1].index + 1} ({done[-1].name})"
                  if done else "in its first step run here")
