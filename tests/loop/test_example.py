@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from ..cli.helpers import env
 
 EXAMPLE = REPO / "examples" / "closed_loop_bandit.py"
-SMALL = {"BANDIT_TRIALS": "20", "BANDIT_PARTICIPANTS": "4", "BANDIT_CYCLES": "2",
+SMALL = {"BANDIT_TRIALS": "30", "BANDIT_PARTICIPANTS": "6", "BANDIT_CYCLES": "2",
          "BANDIT_POOL": "5"}
 
 
@@ -40,13 +40,13 @@ def test_the_seed_workflow_runs_its_cycles(lab, monkeypatch, runner):
         "model_disagreement_on_state(num_samples=1)", f"runner_on_state_{runner}",
         "theorist_on_state", "theorist_additional_on_state"]
     data = state.experiment_data
-    assert len(data) == 8 and len(state.models) == len(state.models_additional) == 2
-    assert all(np.asarray(c).shape == (20, 2) for c in data["choice-trajectory"])
+    assert len(data) == 12 and len(state.models) == len(state.models_additional) == 2
+    assert all(np.asarray(c).shape == (30, 2) for c in data["choice-trajectory"])
     assert set(state.models_additional[-1].params_) == {
         "learning_rate", "decision_noise", "forget_rate"}
     if runner == "moalab":  # a session per subject and cycle, on the lab's rigs
         sessions = lab.database.list_sessions()
-        assert len(sessions) == 8 and {s.status for s in sessions} == {"submitted"}
+        assert len(sessions) == 12 and {s.status for s in sessions} == {"submitted"}
         assert {s.rig for s in sessions} <= {"box-1", "box-2", "box-3", "box-4"}
         assert sorted(data["session"]) == sorted(s.id for s in sessions)
 
