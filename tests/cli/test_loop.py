@@ -5,6 +5,7 @@ repeated (real processes); show and plot in process (each process costs ~1.5 s).
 import json
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -120,6 +121,13 @@ def test_plot_draws_the_fitted_parameters_and_predictions(lab, tmp_path, capsys)
     assert main(["loop", "plot", str(out), "--workflow", "bandit",
                  "--lab", str(lab.folder)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_plot_without_matplotlib_names_the_install(lab, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as where it is not installed
+    assert main(["loop", "plot", str(tmp_path / "out.png"), "--lab", str(lab.folder)]) == 2
+    assert ("loop plot needs matplotlib, which does not import here" in
+            capsys.readouterr().err)
 
 
 def test_bad_input_is_named_with_the_fix(lab, tmp_path, capsys):
