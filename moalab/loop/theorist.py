@@ -22,15 +22,17 @@ from .qlearning import QParams, choice_probabilities, simulate
 __all__ = ("FITTABLE", "QLearningTheorist")
 
 FITTABLE = {
-    "learning_rate": (logit, expit, (0.2, 0.6)),
-    "decision_noise": (np.log, np.exp, (3.0, 1.0)),
-    "forget_rate": (logit, expit, (0.1, 0.4)),
-    "perseverance_bias": (float, float, (0.0, 0.3)),
+    "learning_rate": (logit, expit, (0.2, 0.6), (-20.0, 20.0)),
+    "decision_noise": (np.log, np.exp, (3.0, 1.0), (np.log(1e-3), np.log(1e3))),
+    "forget_rate": (logit, expit, (0.1, 0.4), (-20.0, 20.0)),
+    "perseverance_bias": (float, float, (0.0, 0.3), (-50.0, 50.0)),
 }
-"""Each parameter the theorist can fit: the map to an unbounded value the optimiser
-varies and back (logit for a rate in [0, 1], log for the inverse temperature, as
-bounded L-BFGS-B stalled at its start on these scales), and the starting values of
-the optimiser's runs (one run per column; the best run wins)."""
+"""Each parameter the theorist can fit: the map to the value the optimiser varies
+and back (logit for a rate in [0, 1], log for the inverse temperature, as bounded
+L-BFGS-B stalled at its start on the natural scales), the starting values of the
+optimiser's runs (one run per column; the best run wins), and the bounds of the
+varied value (wide: they only keep a step on a flat likelihood, as small data give,
+from reaching an infinite inverse temperature)."""
 
 
 def _subjects(x: Any, what: str) -> list[np.ndarray]:
@@ -137,7 +139,8 @@ class QLearningTheorist(BaseEstimator):
             return total
 
         runs = [minimize(negative_log_likelihood,
-                         [FITTABLE[n][0](FITTABLE[n][2][k]) for n in names], method="L-BFGS-B")
+                         [FITTABLE[n][0](FITTABLE[n][2][k]) for n in names], method="L-BFGS-B",
+                         bounds=[FITTABLE[n][3] for n in names])
                 for k in range(len(FITTABLE[names[0]][2]))]
         best = min(runs, key=lambda run: run.fun)
         fitted = clone(self)

@@ -118,3 +118,21 @@ def test_bad_input_is_named():
         QLearningTheorist().fit([np.zeros((3, 2))], [np.eye(2)[[0, 1]]])
     with pytest.raises(InvalidArgument, match="x\\[0\\] has shape \\(3,\\)"):
         QLearningTheorist().fit([np.zeros(3)], [np.eye(2)[[0, 1, 0]]])
+
+
+# 4 subjects x 20 trials on one schedule (per arm), whose likelihood is flattest as
+# the inverse temperature grows: unbounded, the fit stepped it to infinity and failed
+SCHEDULE = np.array([[0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0],
+                     [1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]]).T
+CHOICES = [[1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0],
+           [1, 1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0, 1, 1],
+           [0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0],
+           [1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0]]
+
+
+def test_a_flat_likelihood_gives_a_finite_fit():
+    """Small data whose likelihood keeps rising with the inverse temperature: the
+    fit stops at its bounds (a finite, degenerate model) instead of failing."""
+    model = QLearningTheorist().fit([SCHEDULE] * 4, [np.eye(2)[c] for c in CHOICES])
+    assert all(np.isfinite(value) for value in model.params_.values()), model.params_
+    assert 0 <= model.params_["learning_rate"] <= 1
