@@ -35,6 +35,11 @@ __all__ = (
     "Counter",
     "Asset",
     "AssetLink",
+    "NetworkRow",
+    "NodeRow",
+    "VectorRow",
+    "InfoRow",
+    "TransmissionRow",
     "SEXES",
     "EXECUTORS",
     "STATUSES",
@@ -42,6 +47,8 @@ __all__ = (
     "ASSET_KINDS",
     "ASSET_STATUSES",
     "OWNER_KINDS",
+    "NETWORK_ROLES",
+    "TRANSMISSION_STATUSES",
 )
 
 SEXES = ("F", "M", "U")
@@ -51,6 +58,8 @@ KINDS = ("main", "training", "screening")
 ASSET_KINDS = ("cached", "experiment", "external")
 ASSET_STATUSES = ("stored", "pending", "deposited", "failed")
 OWNER_KINDS = ("protocol", "stage", "session", "subject", "trial", "node")
+NETWORK_ROLES = ("practice", "experiment")
+TRANSMISSION_STATUSES = ("pending", "received")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -251,3 +260,112 @@ class AssetLink(Base):
     owner_kind: Mapped[str] = mapped_column(String(20))
     owner: Mapped[str] = mapped_column(String(300))
     name: Mapped[str] = mapped_column(String(200))
+
+
+class NetworkRow(Base):
+    """A network (Dallinger's): its class as ``type`` ('module:qualname') and its
+    topology's ``properties``, the ``protocol`` that made it (None: made directly)
+    and its ``role``. ``size`` counts its nodes that have not failed, kept by the
+    database under ``max_size``: whether it is full, whatever process asks."""
+
+    __tablename__ = "networks"
+    __table_args__ = (
+        # the database refuses a node past max_size, whatever process adds it
+        CheckConstraint("size <= max_size", name="network_not_overfull"),
+        CheckConstraint(_one_of("role", NETWORK_ROLES), name="network_role"),
+        Index("networks_by_protocol_role", "protocol", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(300))
+    protocol: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    max_size: Mapped[int]
+    size: Mapped[int] = mapped_column(default=0)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    creation_time: Mapped[datetime]
+
+
+class NodeRow(Base):
+    """A node of a network: a participant's (a subject's name, with the ``session_id``
+    that took it) or a source's (no participant). ``failed`` nodes stay, out of the
+    network's size. One node per participant in a network, failed or not."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (
+        UniqueConstraint("network_id", "participant", name="one_node_per_participant"),
+        Index("nodes_by_network", "network_id"),
+        Index("nodes_by_session", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(300))
+    participant: Mapped[str | None] = mapped_column(String(200))
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"))
+    fitness: Mapped[float | None] = mapped_column(Float)
+    generation: Mapped[int | None]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    failed: Mapped[bool] = mapped_column(default=False)
+    creation_time: Mapped[datetime]
+    time_of_death: Mapped[datetime | None]
+
+
+class VectorRow(Base):
+    """A one-way connection from ``origin_id`` to ``destination_id``: at most one that
+    has not failed per pair."""
+
+    __tablename__ = "vectors"
+    __table_args__ = (
+        Index("one_live_vector_per_pair", "origin_id", "destination_id", unique=True,
+              sqlite_where=text("NOT failed"), postgresql_where=text("NOT failed")),
+        Index("vectors_by_network", "network_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    origin_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    destination_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    failed: Mapped[bool] = mapped_column(default=False)
+    creation_time: Mapped[datetime]
+
+
+class InfoRow(Base):
+    """What node ``origin_id`` made: ``contents`` (JSON, written once) and, when it
+    carries a file, ``asset_id``, its asset record (e.g. a session's recording)."""
+
+    __tablename__ = "infos"
+    __table_args__ = (Index("infos_by_network", "network_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    origin_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(300))
+    contents: Mapped[Any | None] = mapped_column(JSON)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
+    failed: Mapped[bool] = mapped_column(default=False)
+    creation_time: Mapped[datetime]
+
+
+class TransmissionRow(Base):
+    """Info ``info_id`` sent along vector ``vector_id``: 'pending' until its
+    destination receives it ('received', at ``receive_time``)."""
+
+    __tablename__ = "transmissions"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", TRANSMISSION_STATUSES), name="transmission_status"),
+        Index("transmissions_by_network", "network_id"),
+        Index("transmissions_by_destination", "destination_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    vector_id: Mapped[int] = mapped_column(ForeignKey("vectors.id", ondelete="CASCADE"))
+    info_id: Mapped[int] = mapped_column(ForeignKey("infos.id", ondelete="CASCADE"))
+    origin_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    destination_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    failed: Mapped[bool] = mapped_column(default=False)
+    creation_time: Mapped[datetime]
+    receive_time: Mapped[datetime | None]

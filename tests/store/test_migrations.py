@@ -28,8 +28,8 @@ REVISION_NEXT = '''"""A test-only next revision: a column on counters."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 
 
 def upgrade() -> None:
@@ -47,12 +47,12 @@ def test_the_migrations_make_the_models_tables(database):
     finally:
         engine.dispose()
     assert differences == []
-    assert database.revision() == database.head() == "0002"
+    assert database.revision() == database.head() == "0003"
 
 
 def test_a_database_without_a_schema_is_too_old(database_url):
     with pytest.raises(SchemaTooOld, match=r"has no moalab schema, older than this "
-                                           r"moalab's \(schema 0002\): run `moalab lab "
+                                           r"moalab's \(schema 0003\): run `moalab lab "
                                            r"upgrade`"):
         Database.open(database_url)
 
@@ -61,14 +61,14 @@ def test_an_older_schema_is_refused_then_upgraded(database, tmp_path):
     database.add_subject("m1")
     newer = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, newer, ignore=shutil.ignore_patterns("__pycache__"))
-    (newer / "versions" / "0003_counter_note.py").write_text(REVISION_NEXT)
+    (newer / "versions" / "0004_counter_note.py").write_text(REVISION_NEXT)
 
-    with pytest.raises(SchemaTooOld, match=r"has schema 0002, older than this moalab's "
-                                           r"\(schema 0003\): run `moalab lab upgrade`"):
+    with pytest.raises(SchemaTooOld, match=r"has schema 0003, older than this moalab's "
+                                           r"\(schema 0004\): run `moalab lab upgrade`"):
         Database.open(database.url, migrations=newer)
     upgraded = Database.open(database.url, upgrade=True, migrations=newer)
     try:
-        assert upgraded.revision() == "0003"
+        assert upgraded.revision() == "0004"
         assert upgraded.get_subject("m1").name == "m1"  # the rows are kept
         engine = create_engine(database.url)
         try:
@@ -77,8 +77,8 @@ def test_an_older_schema_is_refused_then_upgraded(database, tmp_path):
             engine.dispose()
     finally:
         upgraded.close()
-    # this moalab (schema 0002) now meets a database from a newer one
-    with pytest.raises(SchemaTooNew, match=r"made by a newer moalab \(schema 0003, "
+    # this moalab (schema 0003) now meets a database from a newer one
+    with pytest.raises(SchemaTooNew, match=r"made by a newer moalab \(schema 0004, "
                                            r"unknown to this one\): upgrade moalab"):
         Database.open(database.url)
     with pytest.raises(SchemaTooNew):
@@ -156,7 +156,8 @@ def holding_locks(url: str) -> Iterator[None]:
 def test_a_lab_of_schema_0001_gains_the_asset_tables(database_url, tmp_path):
     older = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, older, ignore=shutil.ignore_patterns("__pycache__"))
-    (older / "versions" / "0002_assets.py").unlink()
+    for newer in ("0002_assets.py", "0003_networks.py"):
+        (older / "versions" / newer).unlink()
     first = Database.open(database_url, upgrade=True, migrations=older)
     first.add_subject("m1")
     first.close()
@@ -174,10 +175,32 @@ def test_a_lab_of_schema_0001_gains_the_asset_tables(database_url, tmp_path):
         Database.open(database_url)
     upgraded = Database.open(database_url, upgrade=True)
     try:
-        assert upgraded.revision() == "0002"
+        assert upgraded.revision() == "0003"
         assert upgraded.get_session(session_id).failed_deposits == 0  # rows kept
         asset = upgraded.add_deposit(session_id, "take", f"experiment/{session_id}/take.wav",
                                      ".wav", False, "/tmp/take.wav", True)
         assert upgraded.list_assets(session=session_id) == [asset]
     finally:
+        upgraded.close()
+
+
+def test_a_lab_of_schema_0002_gains_the_network_tables(database_url, tmp_path):
+    older = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, older, ignore=shutil.ignore_patterns("__pycache__"))
+    (older / "versions" / "0003_networks.py").unlink()
+    first = Database.open(database_url, upgrade=True, migrations=older)
+    first.add_subject("m1")
+    session_id = first.create_session("m1", "p", 1, {}).id
+    first.close()
+    with pytest.raises(SchemaTooOld, match="has schema 0002"):
+        Database.open(database_url)
+    upgraded = Database.open(database_url, upgrade=True)
+    engine = create_engine(database_url)
+    try:
+        assert upgraded.revision() == "0003"
+        assert upgraded.get_session(session_id).subject == "m1"  # rows kept
+        assert {"networks", "nodes", "vectors", "infos", "transmissions"} <= set(
+            inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
         upgraded.close()
