@@ -1,2 +1,41 @@
 """Networks (Dallinger's): subjects and stimuli as nodes, connected by a topology;
 information passed along vectors by transmit and receive, in memory or in the lab."""
+
+from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
+from .model import Info, Network, Node, Source, Transmission, Vector
+from .store import MemoryStore, NetworkStore
+from .topologies import (
+    Burst,
+    Chain,
+    DelayedChain,
+    DiscreteGenerational,
+    Empty,
+    FullyConnected,
+    ScaleFree,
+    SequentialMicrosociety,
+    SplitSampleNetwork,
+)
+
+__all__ = (
+    "Burst",
+    "Chain",
+    "DelayedChain",
+    "DiscreteGenerational",
+    "Empty",
+    "FullyConnected",
+    "Info",
+    "MemoryStore",
+    "Network",
+    "NetworkError",
+    "NetworkFull",
+    "NetworkStore",
+    "Node",
+    "ParticipantInNetwork",
+    "ScaleFree",
+    "SequentialMicrosociety",
+    "Source",
+    "SplitSampleNetwork",
+    "Transmission",
+    "UnknownNetworkRow",
+    "Vector",
+)

@@ -23,14 +23,14 @@ from typing import Any, Final, Literal
 from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
 
 __all__ = (
-    "NetworkRow",
-    "NodeRow",
-    "VectorRow",
-    "InfoRow",
-    "TransmissionRow",
-    "NetworkStore",
-    "MemoryStore",
     "KEEP",
+    "InfoRow",
+    "MemoryStore",
+    "NetworkRow",
+    "NetworkStore",
+    "NodeRow",
+    "TransmissionRow",
+    "VectorRow",
 )
 
 Role = Literal["practice", "experiment"]
