@@ -1,7 +1,9 @@
 """Networks (Dallinger's): subjects and stimuli as nodes, connected by a topology;
 information passed along vectors by transmit and receive, in memory or in the lab."""
 
+from .drawing import draw_network, network_graph
 from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
+from .imitator import ToneImitator
 from .model import Info, Network, Node, Source, Transmission, Vector
 from .store import MemoryStore, NetworkStore
 from .topologies import (
@@ -35,7 +37,10 @@ __all__ = (
     "SequentialMicrosociety",
     "Source",
     "SplitSampleNetwork",
+    "ToneImitator",
     "Transmission",
     "UnknownNetworkRow",
     "Vector",
+    "draw_network",
+    "network_graph",
 )
