@@ -285,6 +285,7 @@ class Node:
 
     def __init__(self, participant: str | None = None, fitness: float | None = None) -> None:
         self._row: NodeRow | None = None
+        self._network: Network | None = None
         self._new = {"participant": participant, "fitness": fitness,
                      "properties": self._properties()}
 
@@ -293,18 +294,27 @@ class Node:
         return {}
 
     def _attach(self, network: Network, row: NodeRow) -> None:
-        self.network = network
+        self._network = network
         self._row = row
 
     def _detach(self) -> None:
-        del self.network
-        self._row = None
+        self._network = self._row = None
+
+    def _unattached(self) -> NetworkError:
+        return NetworkError(f"{self!r} is not in a network: network.add(node) first")
 
     @property
     def _stored(self) -> NodeRow:
         if self._row is None:
-            raise NetworkError(f"{self!r} is not in a network: network.add(node) first")
+            raise self._unattached()
         return self._row
+
+    @property
+    def network(self) -> Network:
+        """The network it is in (:class:`NetworkError` before :meth:`Network.add`)."""
+        if self._network is None:
+            raise self._unattached()
+        return self._network
 
     def _fresh(self) -> NodeRow:
         # Mutable fields come from the store, so every handle on the node agrees.
@@ -367,9 +377,9 @@ class Node:
         if direction not in _DIRECTIONS:
             raise NetworkError(f"{self!r}.connect direction {direction!r} is not one of "
                                f"{_DIRECTIONS}")
-        others = _as_list(whom)
+        store = self.network.store
         pairs = []
-        for other in others:
+        for other in _as_list(whom):
             if not isinstance(other, Node) or other._row is None:
                 raise NetworkError(f"{self!r} cannot connect to {other!r}: give nodes "
                                    f"in its network")
@@ -382,7 +392,6 @@ class Node:
                 raise NetworkError(
                     f"{origin!r} cannot connect to {destination!r}: a source never "
                     f"receives, it connects only 'to' (direction {direction!r} given)")
-        store = self.network.store
         return [Vector(self.network, store.add_vector(o._stored.id, d._stored.id))
                 for o, d in pairs]
 
