@@ -14,6 +14,7 @@ from .bench import add_bench_arguments, run_bench
 from .export import add_export_command, run_export
 from .lab import LAB_COMMANDS, add_lab_commands, run_lab_command
 from .loop import add_loop_command, run_loop_command
+from .network import add_network_command, run_network_command
 from .run import EXIT_INTERRUPTED, default_log_path, run_cli_experiment
 from .script import CONVENTION, load_module, load_script
 
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lab_commands(commands, _add_timing)
     add_export_command(commands)
     add_loop_command(commands)
+    add_network_command(commands)
 
     add_bench_arguments(commands.add_parser(
         "bench", help="run the executor benchmark suite (from a source checkout)",
@@ -133,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_export(args, console)
         if args.command == "loop":
             return run_loop_command(args, console)
+        if args.command == "network":
+            return run_network_command(args, console)
         if args.command == "demo":
             experiment = load_module(DEMO_MODULE)
             stem = "moalab-demo"
