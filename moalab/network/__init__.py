@@ -4,6 +4,7 @@ information passed along vectors by transmit and receive, in memory or in the la
 from .drawing import draw_network, network_graph
 from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
 from .imitator import ToneImitator
+from .lab_store import LabNetworkStore
 from .model import Info, Network, Node, Source, Transmission, Vector
 from .store import MemoryStore, NetworkStore
 from .topologies import (
@@ -26,6 +27,7 @@ __all__ = (
     "Empty",
     "FullyConnected",
     "Info",
+    "LabNetworkStore",
     "MemoryStore",
     "Network",
     "NetworkError",

@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as OrmSession
 
+from . import models
 from .models import Asset, AssetLink, Rig, Session, Subject, Trial
 
 __all__ = ("SubjectInfo", "RigInfo", "SessionInfo", "TrialInfo", "QualificationInfo",
-           "AssetInfo", "AssetLinkInfo", "subject_info", "rig_info", "session_infos",
-           "asset_info", "asset_link_info")
+           "AssetInfo", "AssetLinkInfo", "NetworkInfo", "NodeInfo", "VectorInfo",
+           "InformationInfo", "TransmissionInfo", "subject_info", "rig_info",
+           "session_infos", "asset_info", "asset_link_info", "row_info")
 
 
 @dataclass(frozen=True)
@@ -149,3 +151,95 @@ def session_infos(session: OrmSession, *where: Any) -> list[SessionInfo]:
         row.step, row.created, row.started, row.ended, row.data_dir, row.error,
         row.owner_host, row.owner_pid, row.heartbeat, count, n_pending, n_failed,
     ) for row, subject, rig, count, n_pending, n_failed in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """A network: ``type`` its class ('module:qualname'), ``properties`` its topology's
+    parameters; ``protocol`` the protocol that made it (None: made directly);
+    ``size`` its nodes that have not failed (full when ``size >= max_size``)."""
+
+    id: int
+    type: str
+    protocol: str | None
+    role: str
+    max_size: int
+    size: int
+    properties: dict[str, Any]
+    creation_time: datetime
+
+    @property
+    def full(self) -> bool:
+        return self.size >= self.max_size
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node of network ``network_id``: a participant's (a subject's name; the
+    ``session_id`` that took it) or a source's (``participant`` None)."""
+
+    id: int
+    network_id: int
+    type: str
+    participant: str | None
+    session_id: str | None
+    fitness: float | None
+    generation: int | None
+    properties: dict[str, Any]
+    creation_time: datetime
+    failed: bool
+    time_of_death: datetime | None
+
+
+@dataclass(frozen=True)
+class VectorInfo:
+    """A one-way connection from node ``origin_id`` to node ``destination_id``."""
+
+    id: int
+    network_id: int
+    origin_id: int
+    destination_id: int
+    creation_time: datetime
+    failed: bool
+
+
+@dataclass(frozen=True)
+class InformationInfo:
+    """An info (Dallinger's): what node ``origin_id`` made, its ``contents`` and the
+    asset it carries (``asset_id``, None for none)."""
+
+    id: int
+    network_id: int
+    origin_id: int
+    type: str
+    contents: Any
+    asset_id: int | None
+    creation_time: datetime
+    failed: bool
+
+
+@dataclass(frozen=True)
+class TransmissionInfo:
+    """Info ``info_id`` sent along vector ``vector_id``: 'pending' or 'received'."""
+
+    id: int
+    network_id: int
+    vector_id: int
+    info_id: int
+    origin_id: int
+    destination_id: int
+    creation_time: datetime
+    status: str
+    receive_time: datetime | None
+    failed: bool
+
+
+_NETWORK_INFOS: dict[type, type] = {
+    models.NetworkRow: NetworkInfo, models.NodeRow: NodeInfo, models.VectorRow: VectorInfo,
+    models.InfoRow: InformationInfo, models.TransmissionRow: TransmissionInfo}
+
+
+def row_info(row: Any) -> Any:
+    """The frozen info of a network table's row (a NetworkRow's NetworkInfo, ...)."""
+    info = _NETWORK_INFOS[type(row)]
+    return info(**{field: getattr(row, field) for field in info.__dataclass_fields__})

@@ -262,6 +262,11 @@ class AssetLink(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+# a deleted node's id is never given again (SQLite would reuse the highest one), so a
+# Node object still holding it cannot reach another node
+_NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class NetworkRow(Base):
     """A network (Dallinger's): its class as ``type`` ('module:qualname') and its
     topology's ``properties``, the ``protocol`` that made it (None: made directly)
@@ -274,6 +279,7 @@ class NetworkRow(Base):
         CheckConstraint("size <= max_size", name="network_not_overfull"),
         CheckConstraint(_one_of("role", NETWORK_ROLES), name="network_role"),
         Index("networks_by_protocol_role", "protocol", "role"),
+        _NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -296,6 +302,7 @@ class NodeRow(Base):
         UniqueConstraint("network_id", "participant", name="one_node_per_participant"),
         Index("nodes_by_network", "network_id"),
         Index("nodes_by_session", "session_id"),
+        _NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -321,6 +328,7 @@ class VectorRow(Base):
         Index("one_live_vector_per_pair", "origin_id", "destination_id", unique=True,
               sqlite_where=text("NOT failed"), postgresql_where=text("NOT failed")),
         Index("vectors_by_network", "network_id"),
+        _NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -336,7 +344,7 @@ class InfoRow(Base):
     carries a file, ``asset_id``, its asset record (e.g. a session's recording)."""
 
     __tablename__ = "infos"
-    __table_args__ = (Index("infos_by_network", "network_id"),)
+    __table_args__ = (Index("infos_by_network", "network_id"), _NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
@@ -357,6 +365,7 @@ class TransmissionRow(Base):
         CheckConstraint(_one_of("status", TRANSMISSION_STATUSES), name="transmission_status"),
         Index("transmissions_by_network", "network_id"),
         Index("transmissions_by_destination", "destination_id", "status"),
+        _NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

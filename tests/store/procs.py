@@ -21,6 +21,18 @@ def main(command: str, url: str, *args: str) -> None:
         except SubjectBusy as error:
             print("busy", error.session_id, flush=True)
         sys.stdin.read()
+    elif command == "join":  # join NETWORK_ID PARTICIPANT...: print how many got a node
+        from moalab.network.errors import NetworkFull, ParticipantInNetwork
+        from moalab.network.lab_store import LabNetworkStore
+
+        store, joined = LabNetworkStore(database), 0
+        for participant in args[1:]:
+            try:
+                store.add_node(int(args[0]), "tests:Node", participant)
+                joined += 1
+            except (NetworkFull, ParticipantInNetwork):
+                pass
+        print(joined, flush=True)
     elif command == "slots":  # slots COUNTER CAP TRIES: print how many were taken
         counter, cap, tries = args[0], int(args[1]), int(args[2])
         print(sum(database.take_slot(counter, cap) for _ in range(tries)), flush=True)

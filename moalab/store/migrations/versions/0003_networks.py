@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("creation_time", UTCDateTime, nullable=False),
         sa.CheckConstraint("size <= max_size", name="network_not_overfull"),
         sa.CheckConstraint("role IN ('practice', 'experiment')", name="network_role"),
+        sqlite_autoincrement=True,
     )
     op.create_index("networks_by_protocol_role", "networks", ["protocol", "role"])
     op.create_table(
@@ -60,6 +61,7 @@ def upgrade() -> None:
         *_common(),
         sa.Column("time_of_death", UTCDateTime),
         sa.UniqueConstraint("network_id", "participant", name="one_node_per_participant"),
+        sqlite_autoincrement=True,
     )
     op.create_index("nodes_by_network", "nodes", ["network_id"])
     op.create_index("nodes_by_session", "nodes", ["session_id"])
@@ -70,6 +72,7 @@ def upgrade() -> None:
         _node_id("origin_id"),
         _node_id("destination_id"),
         *_common(),
+        sqlite_autoincrement=True,
     )
     op.create_index("one_live_vector_per_pair", "vectors", ["origin_id", "destination_id"],
                     unique=True, sqlite_where=sa.text("NOT failed"),
@@ -84,6 +87,7 @@ def upgrade() -> None:
         sa.Column("contents", sa.JSON),
         sa.Column("asset_id", sa.Integer, sa.ForeignKey("assets.id", ondelete="SET NULL")),
         *_common(),
+        sqlite_autoincrement=True,
     )
     op.create_index("infos_by_network", "infos", ["network_id"])
     op.create_table(
@@ -100,6 +104,7 @@ def upgrade() -> None:
         *_common(),
         sa.Column("receive_time", UTCDateTime),
         sa.CheckConstraint("status IN ('pending', 'received')", name="transmission_status"),
+        sqlite_autoincrement=True,
     )
     op.create_index("transmissions_by_network", "transmissions", ["network_id"])
     op.create_index("transmissions_by_destination", "transmissions",
