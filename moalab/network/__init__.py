@@ -17,6 +17,7 @@ from .topologies import (
     ScaleFree,
     SequentialMicrosociety,
     SplitSampleNetwork,
+    Star,
 )
 
 __all__ = (
@@ -39,6 +40,7 @@ __all__ = (
     "SequentialMicrosociety",
     "Source",
     "SplitSampleNetwork",
+    "Star",
     "ToneImitator",
     "Transmission",
     "UnknownNetworkRow",
