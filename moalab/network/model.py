@@ -71,6 +71,16 @@ def load_class(path: str, base: type[T], known: dict[str, type]) -> type[T]:
     return cls
 
 
+def check_json(value: Any, what: str) -> None:
+    """Raise :class:`NetworkError` unless ``value`` is a JSON value (every store
+    keeps contents and properties as JSON); ``what`` names it in the message."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as error:
+        raise NetworkError(f"{what} {value!r} is not a JSON value ({error}): give "
+                           f"numbers, strings, lists and dicts of them") from None
+
+
 def _check_failed(failed: Failed) -> None:
     if failed not in (True, False, "all"):
         raise NetworkError(f"failed={failed!r} is not accepted: give True, False or 'all'")
@@ -117,12 +127,7 @@ class Network:
                  store: NetworkStore | None = None, rng: random.Random | None = None,
                  properties: dict[str, Any] | None = None) -> None:
         store = MemoryStore() if store is None else store
-        try:
-            json.dumps(properties)
-        except (TypeError, ValueError) as error:
-            raise NetworkError(f"{type(self).__name__} properties {properties!r} are not "
-                               f"JSON values ({error}): give numbers, strings, lists, "
-                               f"dicts") from None
+        check_json(properties, f"{type(self).__name__} properties")
         row = store.add_network(class_path(type(self)), role, max_size, properties)
         self._attach(store, row, rng)
 
@@ -532,6 +537,7 @@ class Source(Node):
     """
 
     def __init__(self, contents: Any = None, asset_id: int | None = None) -> None:
+        check_json(contents, "source contents")
         self._contents, self._asset_id = contents, asset_id
         super().__init__()
 
@@ -568,11 +574,7 @@ class Info:
     """
 
     def __init__(self, origin: Node, contents: Any = None, asset_id: int | None = None) -> None:
-        try:
-            json.dumps(contents)
-        except (TypeError, ValueError) as error:
-            raise NetworkError(f"info contents {contents!r} of {origin!r} are not a JSON "
-                               f"value ({error}): give numbers, strings, lists, dicts") from None
+        check_json(contents, f"info contents of {origin!r}")
         if asset_id is not None and (not isinstance(asset_id, int) or isinstance(asset_id, bool)):
             raise NetworkError(f"info asset_id {asset_id!r} of {origin!r} is not an asset "
                                f"id (an int)")
@@ -640,17 +642,31 @@ class Info:
 
 class Vector:
     """A one-way connection from ``origin`` to ``destination`` (made by
-    :meth:`Node.connect`)."""
+    :meth:`Node.connect`); ``failed`` as when it was read from the store."""
 
     def __init__(self, network: Network, row: VectorRow) -> None:
         self.network = network
         self._row = row
 
-    id = property(lambda self: self._row.id)
-    origin_id = property(lambda self: self._row.origin_id)
-    destination_id = property(lambda self: self._row.destination_id)
-    creation_time = property(lambda self: self._row.creation_time)
-    failed = property(lambda self: self._row.failed)
+    @property
+    def id(self) -> int:
+        return self._row.id
+
+    @property
+    def origin_id(self) -> int:
+        return self._row.origin_id
+
+    @property
+    def destination_id(self) -> int:
+        return self._row.destination_id
+
+    @property
+    def creation_time(self) -> datetime:
+        return self._row.creation_time
+
+    @property
+    def failed(self) -> bool:
+        return self._row.failed
 
     @property
     def origin(self) -> Node:
@@ -679,21 +695,48 @@ class Vector:
 
 class Transmission:
     """An info sent along a vector: ``status`` 'pending' until the destination
-    calls :meth:`Node.receive`, then 'received' (with ``receive_time``)."""
+    calls :meth:`Node.receive`, then 'received' (with ``receive_time``); ``status``
+    and ``failed`` as when it was read from the store."""
 
     def __init__(self, network: Network, row: TransmissionRow) -> None:
         self.network = network
         self._row = row
 
-    id = property(lambda self: self._row.id)
-    vector_id = property(lambda self: self._row.vector_id)
-    info_id = property(lambda self: self._row.info_id)
-    origin_id = property(lambda self: self._row.origin_id)
-    destination_id = property(lambda self: self._row.destination_id)
-    status = property(lambda self: self._row.status)
-    creation_time = property(lambda self: self._row.creation_time)
-    receive_time = property(lambda self: self._row.receive_time)
-    failed = property(lambda self: self._row.failed)
+    @property
+    def id(self) -> int:
+        return self._row.id
+
+    @property
+    def vector_id(self) -> int:
+        return self._row.vector_id
+
+    @property
+    def info_id(self) -> int:
+        return self._row.info_id
+
+    @property
+    def origin_id(self) -> int:
+        return self._row.origin_id
+
+    @property
+    def destination_id(self) -> int:
+        return self._row.destination_id
+
+    @property
+    def status(self) -> Literal["pending", "received"]:
+        return self._row.status
+
+    @property
+    def creation_time(self) -> datetime:
+        return self._row.creation_time
+
+    @property
+    def receive_time(self) -> datetime | None:
+        return self._row.receive_time
+
+    @property
+    def failed(self) -> bool:
+        return self._row.failed
 
     @property
     def info(self) -> Info:

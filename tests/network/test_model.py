@@ -214,8 +214,12 @@ def test_info_contents_are_written_once_and_must_be_json(store):
     with pytest.raises(NetworkError, match="written once"):
         info.contents = [3]
     assert network.infos() == [info] and a.infos()[0].contents == [1, 2]
-    with pytest.raises(NetworkError, match="are not a JSON value"):
+    with pytest.raises(NetworkError, match="info contents of .* is not a JSON value"):
         Info(a, object())
+    with pytest.raises(NetworkError, match="source contents .* is not a JSON value"):
+        Source(contents={1, 2})
+    with pytest.raises(NetworkError, match="Chain properties .* is not a JSON value"):
+        Chain(properties={"when": object()})
     with pytest.raises(NetworkError, match="asset_id '7' of .* is not an asset id"):
         Info(a, asset_id="7")
     with pytest.raises(NetworkError, match="is not in a network"):
