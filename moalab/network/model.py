@@ -20,7 +20,7 @@ import json
 import random
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from .errors import NetworkError
 from .store import (
@@ -568,10 +568,63 @@ class Source(Node):
         raise NetworkError(f"{self!r} cannot receive: a source only transmits")
 
 
-class Info:
+class _Handle:
+    """A handle on one row (info, vector, transmission) of its network's store;
+    handles on one row are equal. Fields are as when the row was read."""
+
+    _kind: ClassVar[str]
+
+    def __init__(self, network: Network, row: Any) -> None:
+        self.network = network
+        self._row = row
+
+    @property
+    def id(self) -> int:
+        return self._row.id
+
+    @property
+    def origin_id(self) -> int:
+        return self._row.origin_id
+
+    @property
+    def origin(self) -> Node:
+        return self.network.node(self.origin_id)
+
+    @property
+    def creation_time(self) -> datetime:
+        return self._row.creation_time
+
+    @property
+    def failed(self) -> bool:
+        return self._row.failed
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, _Handle) and other._kind == self._kind
+                and other.network.store is self.network.store and other.id == self.id)
+
+    def __hash__(self) -> int:
+        return hash((self._kind, self.id))
+
+
+class _Link(_Handle):
+    """A handle on a row from one node to another (a vector, a transmission)."""
+
+    @property
+    def destination_id(self) -> int:
+        return self._row.destination_id
+
+    @property
+    def destination(self) -> Node:
+        return self.network.node(self.destination_id)
+
+
+class Info(_Handle):
     """Information a node made, stored at once: ``contents`` (a JSON value, written
     once) and optionally ``asset_id``, a lab asset it carries (a subject's recording).
     """
+
+    _kind = "info"
+    _row: InfoRow
 
     def __init__(self, origin: Node, contents: Any = None, asset_id: int | None = None) -> None:
         check_json(contents, f"info contents of {origin!r}")
@@ -583,22 +636,14 @@ class Info:
         row = origin.network.store.add_info(origin._stored.id, class_path(type(self)),
                                             contents, asset_id)
         origin.network._types[class_path(type(self))] = type(self)
-        self._attach(origin.network, row)
-
-    def _attach(self, network: Network, row: InfoRow) -> None:
-        self.network = network
-        self._row = row
+        super().__init__(origin.network, row)
 
     @classmethod
     def _load(cls, network: Network, row: InfoRow) -> "Info":
         info_cls = load_class(row.type, Info, network._types)
         info = info_cls.__new__(info_cls)
-        info._attach(network, row)
+        _Handle.__init__(info, network, row)
         return info
-
-    @property
-    def id(self) -> int:
-        return self._row.id
 
     @property
     def contents(self) -> Any:
@@ -614,67 +659,20 @@ class Info:
         return self._row.asset_id
 
     @property
-    def origin_id(self) -> int:
-        return self._row.origin_id
-
-    @property
-    def origin(self) -> Node:
-        return self.network.node(self.origin_id)
-
-    @property
-    def creation_time(self) -> datetime:
-        return self._row.creation_time
-
-    @property
     def failed(self) -> bool:
+        """Whether its origin has failed (read now: infos are long-lived)."""
         return self.network.store.info(self.id).failed
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Info) and other.network.store is self.network.store
-                and other.id == self.id)
-
-    def __hash__(self) -> int:
-        return hash(("info", self.id))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id} from node {self.origin_id}>"
 
 
-class Vector:
+class Vector(_Link):
     """A one-way connection from ``origin`` to ``destination`` (made by
-    :meth:`Node.connect`); ``failed`` as when it was read from the store."""
+    :meth:`Node.connect`)."""
 
-    def __init__(self, network: Network, row: VectorRow) -> None:
-        self.network = network
-        self._row = row
-
-    @property
-    def id(self) -> int:
-        return self._row.id
-
-    @property
-    def origin_id(self) -> int:
-        return self._row.origin_id
-
-    @property
-    def destination_id(self) -> int:
-        return self._row.destination_id
-
-    @property
-    def creation_time(self) -> datetime:
-        return self._row.creation_time
-
-    @property
-    def failed(self) -> bool:
-        return self._row.failed
-
-    @property
-    def origin(self) -> Node:
-        return self.network.node(self.origin_id)
-
-    @property
-    def destination(self) -> Node:
-        return self.network.node(self.destination_id)
+    _kind = "vector"
+    _row: VectorRow
 
     def transmissions(self, status: Literal["all", "pending", "received"] = "all",
                       failed: Failed = False) -> list["Transmission"]:
@@ -682,29 +680,16 @@ class Vector:
         return [t for t in self.network.transmissions(status, failed)
                 if t.vector_id == self.id]
 
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Vector) and other.network.store is self.network.store
-                and other.id == self.id)
-
-    def __hash__(self) -> int:
-        return hash(("vector", self.id))
-
     def __repr__(self) -> str:
         return f"<Vector {self.id}: node {self.origin_id} -> node {self.destination_id}>"
 
 
-class Transmission:
+class Transmission(_Link):
     """An info sent along a vector: ``status`` 'pending' until the destination
-    calls :meth:`Node.receive`, then 'received' (with ``receive_time``); ``status``
-    and ``failed`` as when it was read from the store."""
+    calls :meth:`Node.receive`, then 'received' (with ``receive_time``)."""
 
-    def __init__(self, network: Network, row: TransmissionRow) -> None:
-        self.network = network
-        self._row = row
-
-    @property
-    def id(self) -> int:
-        return self._row.id
+    _kind = "transmission"
+    _row: TransmissionRow
 
     @property
     def vector_id(self) -> int:
@@ -715,47 +700,16 @@ class Transmission:
         return self._row.info_id
 
     @property
-    def origin_id(self) -> int:
-        return self._row.origin_id
-
-    @property
-    def destination_id(self) -> int:
-        return self._row.destination_id
+    def info(self) -> Info:
+        return Info._load(self.network, self.network.store.info(self.info_id))
 
     @property
     def status(self) -> Literal["pending", "received"]:
         return self._row.status
 
     @property
-    def creation_time(self) -> datetime:
-        return self._row.creation_time
-
-    @property
     def receive_time(self) -> datetime | None:
         return self._row.receive_time
-
-    @property
-    def failed(self) -> bool:
-        return self._row.failed
-
-    @property
-    def info(self) -> Info:
-        return Info._load(self.network, self.network.store.info(self.info_id))
-
-    @property
-    def origin(self) -> Node:
-        return self.network.node(self.origin_id)
-
-    @property
-    def destination(self) -> Node:
-        return self.network.node(self.destination_id)
-
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Transmission) and other.network.store is self.network.store
-                and other.id == self.id)
-
-    def __hash__(self) -> int:
-        return hash(("transmission", self.id))
 
     def __repr__(self) -> str:
         return (f"<Transmission {self.id} of info {self.info_id}: node {self.origin_id} -> "
