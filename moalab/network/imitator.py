@@ -16,10 +16,10 @@ import wave
 from typing import Any
 
 import numpy as np
-import trio
 
 from ..core.errors import InvalidArgument
 from ..core.events import NumericProperty
+from ..core.realtime import run_in_thread
 from ..device.device import Device
 
 __all__ = ("ToneImitator", "tone_frequency", "write_tone")
@@ -88,7 +88,8 @@ class ToneImitator(Device):
     :class:`numpy.random.SeedSequence`, or None for a fresh one) seeds its generator:
     one normal draw per tone produced. :attr:`heard` and :attr:`produced` (Hz, None
     until then) are its state, logged by the run it is a device of. Its methods run
-    in the run's trio thread; the file work goes to a worker thread.
+    in the run's trio thread; the file work goes to a worker thread (a dry run's
+    virtual clock waits for it).
     """
 
     _logged_names_ = ("timestamp", "heard", "produced")
@@ -112,7 +113,7 @@ class ToneImitator(Device):
     async def hear(self, path: str | os.PathLike) -> float:
         """Listen to the WAV file at ``path``; return (and set :attr:`heard` to) its
         frequency. Raises :class:`InvalidArgument` as :func:`tone_frequency`."""
-        freq = await trio.to_thread.run_sync(tone_frequency, path)
+        freq = await run_in_thread(tone_frequency, path)
         self.update(heard=freq)
         return freq
 
@@ -125,6 +126,6 @@ class ToneImitator(Device):
                                   "yet: call hear(path) before produce(path)")
         # kept below the Nyquist limit, so a long noisy chain never writes an alias
         freq = min(self.heard * 2.0 ** (self.noise * self.rng.standard_normal()), RATE * 0.45)
-        await trio.to_thread.run_sync(write_tone, path, freq, self.duration)
+        await run_in_thread(write_tone, path, freq, self.duration)
         self.update(produced=freq)
         return freq
