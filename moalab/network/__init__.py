@@ -4,7 +4,7 @@ information passed along vectors by transmit and receive, in memory or in the la
 from .drawing import draw_network, network_graph
 from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
 from .imitator import ToneImitator
-from .lab_store import LabNetworkStore
+from .lab_store import LabNetworkStore, copy_network, networks
 from .model import Info, Network, Node, Source, Transmission, Vector
 from .store import MemoryStore, NetworkStore
 from .topologies import (
@@ -45,6 +45,8 @@ __all__ = (
     "Transmission",
     "UnknownNetworkRow",
     "Vector",
+    "copy_network",
     "draw_network",
     "network_graph",
+    "networks",
 )

@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 
 from ..store.database import Database, NodeInfo, VectorInfo
 from ..store.errors import NameTaken, UnknownName
+from ..store.lab import Lab
 from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
+from .model import Network
 from .store import (
     KEEP,
     InfoRow,
@@ -29,7 +31,7 @@ from .store import (
     check_vector_ends,
 )
 
-__all__ = ("LabNetworkStore",)
+__all__ = ("LabNetworkStore", "networks", "copy_network")
 
 Row = TypeVar("Row")
 
@@ -56,15 +58,19 @@ def _id(name: str) -> Any:
 class LabNetworkStore(NetworkStore):
     """A :class:`NetworkStore` on the lab ``database``. With ``protocol``, the
     networks it adds are that protocol's and :meth:`networks` lists only those;
-    without, it lists every network of the lab.
+    without, it lists every network of the lab. With ``session`` (a lab session's
+    id), the participants' nodes it adds are that session's: they fail when it
+    fails or is abandoned, and :meth:`session_nodes` finds them again.
 
     Every method is one transaction of the database and blocks: call it from a
     worker thread when inside a trio run.
     """
 
-    def __init__(self, database: Database, protocol: str | None = None) -> None:
+    def __init__(self, database: Database, protocol: str | None = None,
+                 session: str | None = None) -> None:
         self.database = database
         self.protocol = protocol
+        self.session = session
 
     # networks
 
@@ -86,14 +92,12 @@ class LabNetworkStore(NetworkStore):
 
     def add_node(self, network_id: int, type: str, participant: str | None = None,
                  fitness: float | None = None, generation: int | None = None,
-                 properties: Mapping[str, Any] | None = None,
-                 session_id: str | None = None) -> NodeRow:
-        """As :meth:`NetworkStore.add_node`; ``session_id`` is the lab session that
-        takes the node (:meth:`session_nodes` finds it again)."""
+                 properties: Mapping[str, Any] | None = None) -> NodeRow:
+        session = self.session if participant is not None else None
         try:
             with _known():
                 info = self.database.add_node(network_id, type, participant, fitness,
-                                              generation, dict(properties or {}), session_id)
+                                              generation, dict(properties or {}), session)
         except NameTaken:
             other = self.database.participant_node(network_id, participant or "")
             raise ParticipantInNetwork(network_id, participant or "",
@@ -114,7 +118,8 @@ class LabNetworkStore(NetworkStore):
         return [_row(NodeRow, info) for info in self.database.list_nodes(network_id)]
 
     def session_nodes(self, session_id: str) -> list[NodeRow]:
-        """The nodes lab session ``session_id`` took, in the order taken."""
+        """The nodes lab session ``session_id`` took, failed ones too, in the order
+        taken."""
         return [_row(NodeRow, info) for info in
                 self.database.list_nodes(session_id=session_id)]
 
@@ -183,3 +188,40 @@ def _live_vector(vector: VectorInfo) -> None:
         raise NetworkError(f"vector {vector.id} (node {vector.origin_id} to node "
                            f"{vector.destination_id}) has failed: transmit along a vector "
                            f"that has not")
+
+
+def networks(lab: Lab, role: Role | None = None, full: bool | None = None,
+             protocol: str | None = None) -> list[Network]:
+    """The lab's networks (Dallinger's ``exp.networks(...)``), in the order made, each
+    as an object of its class: only ``protocol``'s, of ``role`` and full or not (its
+    non-failed nodes number its max_size, asked now) when given. Blocks on the
+    database."""
+    store = LabNetworkStore(lab.database, protocol)
+    return [Network.load(store, row.id) for row in store.networks(role, full)]
+
+
+def copy_network(network: Network, store: NetworkStore, role: Role) -> Network:
+    """``network`` (e.g. a protocol's ``create_network()``, made in memory) made again
+    in ``store`` with ``role``: its class, max_size and properties, and its nodes,
+    vectors, infos and pending transmissions in their order. Raises
+    :class:`NetworkError` for a network with failed nodes or received transmissions
+    (copy a network as it is made, before it is used)."""
+    source = network.store
+    if any(node.failed for node in source.nodes(network.id)) or any(
+            sent.status != "pending" for sent in source.transmissions(network.id)):
+        raise NetworkError(f"{network!r} has failed nodes or received transmissions: copy "
+                           f"a network as it is made, before it is used")
+    row = source.network(network.id)
+    copy = store.add_network(row.type, role, row.max_size, row.properties)
+    nodes = {node.id: store.add_node(copy.id, node.type, node.participant, node.fitness,
+                                     node.generation, node.properties).id
+             for node in source.nodes(network.id)}
+    vectors = {vector.id: store.add_vector(nodes[vector.origin_id],
+                                           nodes[vector.destination_id]).id
+               for vector in source.vectors(network.id)}
+    infos = {info.id: store.add_info(nodes[info.origin_id], info.type, info.contents,
+                                     info.asset_id).id
+             for info in source.infos(network.id)}
+    for sent in source.transmissions(network.id):
+        store.add_transmission(vectors[sent.vector_id], infos[sent.info_id])
+    return Network.load(store, copy.id, network.rng)

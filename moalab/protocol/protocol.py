@@ -13,6 +13,7 @@ from dataclasses import dataclass, is_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..core.errors import InvalidArgument
+from ..network import Network, Node
 from ..stage.stage import MoaStage
 
 if TYPE_CHECKING:
@@ -48,6 +49,11 @@ class Protocol:
     ``[assets] storage``), else a storage line or an AssetStorage (see
     :func:`~moalab.assets.open_storage`)."""
 
+    practice_repeats: ClassVar[int] = 0
+    experiment_repeats: ClassVar[int] = 1
+    """With :meth:`create_network`: how many networks of each role the lab makes for
+    this protocol, once (its first session makes them)."""
+
     def devices(self, session: "Session") -> Sequence[Any]:
         """The devices this session uses (on its rig): pumped and recorded by the run."""
         return ()
@@ -67,6 +73,29 @@ class Protocol:
         """The initial state of a new session (``SessionState.set_init_state``); None
         by default."""
         return None
+
+    # ------------------------------------------------------------ networks
+
+    def create_network(self) -> Network | None:
+        """A new network for this protocol's subjects (e.g. ``Chain(max_size=5)``, in
+        memory: the lab keeps a copy, its role set by the repeat); None (the default)
+        for a protocol without networks. With one, each main session takes a node
+        (``session.node``) in the first network of the protocol that is not full,
+        practice ones first, never two in one network."""
+        return None
+
+    def create_node(self, session: "Session", network: Network) -> Node:
+        """The node ``session``'s subject takes in ``network`` (not yet added); by
+        default a plain :class:`~moalab.network.Node` of the subject."""
+        return Node(participant=session.subject.name)
+
+    def add_node_to_network(self, node: Node, network: Network) -> None:
+        """Put ``node`` in ``network`` (its topology connects it), then have each node
+        it receives from transmit to it what it made (a source: a new info), so the
+        session finds its stimuli in ``session.node.receive()``. In a worker thread."""
+        network.add(node)
+        for parent in node.neighbors(direction="from"):
+            parent.transmit(to_whom=node)
 
     # -------------------------------------------------------------- hooks
 
@@ -95,6 +124,11 @@ def check_protocol_class(cls: type) -> type:
     if not isinstance(cls.version, int) or isinstance(cls.version, bool) or cls.version < 1:
         raise InvalidArgument(
             f"{where}: version={cls.version!r} is not accepted; give a whole number >= 1")
+    for repeats in ("practice_repeats", "experiment_repeats"):
+        value = getattr(cls, repeats)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidArgument(
+                f"{where}: {repeats}={value!r} is not accepted; give a whole number >= 0")
     if not is_dataclass(cls.Args):
         raise InvalidArgument(
             f"{where}: Args={cls.Args!r} is not a dataclass; decorate it with @dataclass")

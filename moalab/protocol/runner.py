@@ -11,7 +11,8 @@ Database calls made while a run goes on run in a worker thread
 
 import os
 import socket
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +28,19 @@ from ..assets import (
 )
 from ..assets.deposit import Depositor
 from ..assets.sync import SyncProgress
-from ..assets.types import CachedAsset, CachedFunctionAsset
-from ..core.errors import MoaError, error_text
+from ..assets.types import Asset, CachedAsset, CachedFunctionAsset
+from ..core.errors import InvalidArgument, MoaError, error_text
 from ..core.realtime import run_in_thread
 from ..log.loggers import SimpleCSVLogger
+from ..network import (
+    LabNetworkStore,
+    Network,
+    NetworkFull,
+    Node,
+    ParticipantInNetwork,
+    copy_network,
+    networks,
+)
 from ..runner.run import Run
 from ..store.database import STALE_AFTER, SessionInfo, SubjectInfo
 from ..store.lab import Lab
@@ -51,6 +61,12 @@ HEARTBEAT_EVERY = STALE_AFTER / 3
 
 LOG_NAME = "log.csv"
 """The session's CSV log, in its data folder."""
+
+NETWORKS_WAIT = 30.0
+"""Seconds a session waits for the protocol's networks another process is making."""
+
+RECEIVED_PREFIX = "received-info-"
+"""Names the files of infos sent to a session's node among its assets to prepare."""
 
 
 class SubjectRefused(MoaError):
@@ -242,13 +258,21 @@ class ProtocolRunner:
             if info.kind == "training":
                 graduation = await worker.call(_Graduation, self, session)
             rig = depositor.rig = await _open_rig(session)
-            if session.protocol.assets:
-                session.assets = await run_in_thread(
-                    prepare_assets, session.protocol.assets, self.storage,
-                    self.lab.cache_folder)
+            assets = dict(session.protocol.assets)
+            if info.kind == "main" and self.uses_networks:
+                session.node = await worker.call(self._take_node, session)
+                assets.update(await worker.call(self._received, session.node))
+            if assets:
+                copies = await run_in_thread(prepare_assets, assets, self.storage,
+                                             self.lab.cache_folder)
                 if rig is not None:  # its devices read the rig's copies
-                    session.assets = await run_in_thread(
-                        sync_to_rig, session.assets, self.lab.cache_folder, rig, sync_progress)
+                    copies = await run_in_thread(
+                        sync_to_rig, copies, self.lab.cache_folder, rig, sync_progress)
+                session.assets = {name: path for name, path in copies.items()
+                                  if not name.startswith(RECEIVED_PREFIX)}
+                session.received_assets = {
+                    int(name.removeprefix(RECEIVED_PREFIX)): path
+                    for name, path in copies.items() if name.startswith(RECEIVED_PREFIX)}
             tree = self._build_tree(session)
             log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
             session_sinks = [log, *sinks]
@@ -278,6 +302,90 @@ class ProtocolRunner:
                     if rig is not None:
                         await rig.executor.stop_executor()
         return await worker.call(db.get_session, info.id)
+
+    # ------------------------------------------------------------- networks
+
+    @property
+    def uses_networks(self) -> bool:
+        """Whether the protocol defines :meth:`Protocol.create_network`."""
+        return self.protocol_class.create_network is not Protocol.create_network
+
+    def networks(self, role: str | None = None, full: bool | None = None) -> list[Network]:
+        """This protocol's networks in the lab (Dallinger's ``exp.networks(...)``), in
+        the order made: of ``role`` and full or not when given. Blocks on the database."""
+        return networks(self.lab, role, full, protocol=self.protocol_class.name)  # type: ignore[arg-type]
+
+    def make_networks(self) -> list[Network]:
+        """Make the protocol's networks unless they are made: ``practice_repeats``
+        practice ones, then ``experiment_repeats`` experiment ones, each a copy of a
+        new ``create_network()``; return them. Once per lab and protocol: the process
+        that takes the lab's counter makes them, the others wait for them (up to
+        :data:`NETWORKS_WAIT` s, then :class:`SubjectRefused`). Blocks on the database."""
+        cls, db = self.protocol_class, self.database
+        roles = ["practice"] * cls.practice_repeats + ["experiment"] * cls.experiment_repeats
+        if db.take_slot(f"{cls.name}-networks", 1):
+            store, protocol = LabNetworkStore(db, cls.name), cls()
+            for role in roles:
+                network = protocol.create_network()
+                if not isinstance(network, Network):
+                    raise InvalidArgument(
+                        f"protocol {cls.name!r}: create_network() returned {network!r}; "
+                        "return a Network, e.g. Chain(max_size=5)")
+                copy_network(network, store, role)  # type: ignore[arg-type]
+        deadline = time.monotonic() + NETWORKS_WAIT
+        while len(made := self.networks()) < len(roles):
+            if time.monotonic() > deadline:
+                raise SubjectRefused(
+                    f"protocol {cls.name!r} has {len(made)} of its {len(roles)} networks: "
+                    f"the process making them stopped; see `moalab network list`")
+            time.sleep(0.1)
+        return made
+
+    def _take_node(self, session: Session) -> Node:
+        """``session``'s node: the one an earlier run of it took, else a new one
+        (``create_node``, ``add_node_to_network``) in the first network that is not
+        full and has no node of the subject, practice networks first. In a worker
+        thread. Raises :class:`SubjectRefused` when no network has room for it."""
+        cls = self.protocol_class
+        store = LabNetworkStore(self.database, cls.name, session.id)
+        for row in store.session_nodes(session.id):
+            if not row.failed:  # a resumed session keeps its node
+                return Network.load(store, row.network_id).node(row.id)
+        self.make_networks()
+        subject = session.subject.name
+        for role in ("practice", "experiment"):
+            for row in store.networks(role, full=False):  # type: ignore[arg-type]
+                network = Network.load(store, row.id)
+                if any(node.participant == subject for node in network.nodes(failed="all")):
+                    continue
+                node = session.protocol.create_node(session, network)
+                try:
+                    session.protocol.add_node_to_network(node, network)
+                except (NetworkFull, ParticipantInNetwork):
+                    continue  # another controller took the last place first
+                return node
+        raise SubjectRefused(
+            f"subject {subject!r} cannot run protocol {cls.name!r}: each of its networks "
+            "is full or has a node of this subject; raise experiment_repeats, or fail a "
+            "node (a failed or abandoned session's node fails)")
+
+    def _received(self, node: Node) -> dict[str, Asset]:
+        """The stored files the infos sent to ``node`` carry, as assets to prepare
+        (named :data:`RECEIVED_PREFIX` + the info's id). In a worker thread. Raises
+        InvalidArgument for an info whose asset is not stored (a deposit that failed)."""
+        assets: dict[str, Asset] = {}
+        for sent in node.transmissions("incoming"):
+            info = sent.info
+            if info.asset_id is None:
+                continue
+            asset = self.database.get_asset(info.asset_id)
+            if asset.key is None or asset.status not in ("stored", "deposited"):
+                raise InvalidArgument(
+                    f"info {info.id} sent to node {node.id} carries asset {asset.id}, which "
+                    f"is {asset.status} ({asset.error or 'no file stored'}): its sender's "
+                    "file never reached the lab's storage")
+            assets[f"{RECEIVED_PREFIX}{info.id}"] = _StoredAsset(asset.key, asset.extension)
+        return assets
 
     def _build_tree(self, session: Session) -> Any:
         protocol = session.protocol
@@ -341,6 +449,8 @@ class ProtocolRunner:
                               session.protocol.validate_screening,  # type: ignore[attr-defined]
                               session.state.get_data())
             db.grant(subject, names.screened, 1 if passed else 0)
+        session.deposit_ids = {asset.local_key: asset.id for asset in db.list_assets(
+            session.id, "deposited") if asset.local_key is not None}
         try:
             session.protocol.on_session_submitted(session)
         except Exception as exc:  # noqa: BLE001 - recorded on the session (Mephisto's hook)
@@ -356,6 +466,21 @@ class ProtocolRunner:
             self.lab.discard_session(info.id)
             if current.kind == "screening":
                 self.database.free_slot(self._slots())
+
+
+class _StoredAsset(Asset):
+    """A file already in the lab's storage under ``key`` (an info's asset)."""
+
+    def __init__(self, key: str, extension: str) -> None:
+        super().__init__(extension)
+        self._key = key
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    def ensure(self, storage: AssetStorage, listed: Container[str] = ()) -> str:
+        return self._key
 
 
 async def _open_rig(session: Session) -> RigStorage | None:

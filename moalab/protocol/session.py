@@ -18,6 +18,7 @@ from .rigs import executor_for
 if TYPE_CHECKING:
     from ..assets.deposit import Depositor
     from ..assets.types import Asset
+    from ..network import Node
     from ..store.database import RigInfo, SessionInfo, SubjectInfo
     from .protocol import Protocol
 
@@ -128,6 +129,14 @@ class Session:
         # for a rig reached over the network: a folder there for this session's
         # recordings (a device on the rig writes into it; see ExperimentAsset)
         self.rig_folder: PurePath | None = None
+        # a main session of a protocol with networks: the subject's node (its parents'
+        # infos by node.receive()), and by info id the files of the infos sent to it,
+        # where the devices run (synced to the rig by hash, as the protocol's assets)
+        self.node: "Node | None" = None
+        self.received_assets: dict[int, PurePath] = {}
+        # once submitted (on_session_submitted): its deposits' asset ids by local_key,
+        # e.g. for Info(session.node, ..., asset_id=session.deposit_ids["take"])
+        self.deposit_ids: dict[str, int] = {}
         self._write_trial = write_trial
         self._depositor = depositor
         self._executor: Any = None

@@ -20,7 +20,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -445,7 +455,9 @@ class Database:
 
     def end_session(self, session_id: str, status: str, error: str | None = None) -> None:
         """End a session with ``status`` (interrupted, submitted, failed, abandoned)
-        and ``error`` text; releases its owner."""
+        and ``error`` text; releases its owner. A failed or abandoned session's network
+        nodes fail with it (in the same transaction): its place goes to the next
+        subject, and what it made is passed on to nobody."""
         if status not in END_STATUSES:
             raise InvalidArgument(f"session {session_id}: end status {status!r} is not one "
                                   f"of {', '.join(END_STATUSES)}")
@@ -453,6 +465,10 @@ class Database:
             row = self._session_row(session, session_id)
             row.status, row.error, row.ended = status, error, _now()
             row.owner_host = row.owner_pid = None
+            if status in ("failed", "abandoned"):
+                for node in session.scalars(select(NodeRow).where(
+                        NodeRow.session_id == session_id)):
+                    self._fail_node(session, node)
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session that never started, with anything recorded for it.
@@ -718,6 +734,11 @@ class Database:
             return [asset_info(row) for row in
                     unit.scalars(select(Asset).where(*where).order_by(Asset.id))]
 
+    def get_asset(self, asset_id: int) -> AssetInfo:
+        """The asset ``asset_id``; raises UnknownName."""
+        with self._unit() as session:
+            return asset_info(self._row_by_id(session, Asset, "asset", asset_id))
+
     def stale_deposits(self, protocol: str) -> list[AssetInfo]:
         """The pending deposits of ``protocol``'s sessions that are not running (their
         process was killed: a running session whose owner is gone is marked interrupted
@@ -878,7 +899,7 @@ class Database:
         """Delete node ``node_id`` with its vectors, infos and transmissions (a node a
         topology refused). Raises UnknownName."""
         with self._unit(write=True) as session:
-            row = self._network_part(session, NodeRow, "node", node_id)
+            row = self._row_by_id(session, NodeRow, "node", node_id)
             if not row.failed:
                 session.execute(update(NetworkRow).where(NetworkRow.id == row.network_id)
                                 .values(size=NetworkRow.size - 1))
@@ -896,7 +917,7 @@ class Database:
     def get_node(self, node_id: int) -> NodeInfo:
         """The node ``node_id``; raises UnknownName."""
         with self._unit() as session:
-            return row_info(self._network_part(session, NodeRow, "node", node_id))
+            return row_info(self._row_by_id(session, NodeRow, "node", node_id))
 
     def list_nodes(self, network_id: int | None = None,
                    session_id: str | None = None) -> list[NodeInfo]:
@@ -913,7 +934,7 @@ class Database:
             raise InvalidArgument(f"node {node_id}: {', '.join(sorted(unknown))} cannot be "
                                   f"changed; give fitness or generation")
         with self._unit(write=True) as session:
-            row = self._network_part(session, NodeRow, "node", node_id)
+            row = self._row_by_id(session, NodeRow, "node", node_id)
             for name, value in values.items():
                 setattr(row, name, value)
         return row_info(row)
@@ -923,24 +944,30 @@ class Database:
         its infos and the pending transmissions to or from it, in one transaction; a
         failed node stays as it is. Raises UnknownName."""
         with self._unit(write=True) as session:
-            row = self._network_part(session, NodeRow, "node", node_id)
-            # conditional: two processes failing it at once lower the size once
-            if session.execute(update(NodeRow).where(
-                    NodeRow.id == node_id, NodeRow.failed.is_(False),
-            ).values(failed=True, time_of_death=_now())).rowcount:
-                session.execute(update(NetworkRow).where(NetworkRow.id == row.network_id)
-                                .values(size=NetworkRow.size - 1))
-                session.execute(update(VectorRow).where(
-                    or_(VectorRow.origin_id == node_id, VectorRow.destination_id == node_id),
-                    VectorRow.failed.is_(False)).values(failed=True))
-                session.execute(update(InfoRow).where(InfoRow.origin_id == node_id)
-                                .values(failed=True))
-                session.execute(update(TransmissionRow).where(
-                    or_(TransmissionRow.origin_id == node_id,
-                        TransmissionRow.destination_id == node_id),
-                    TransmissionRow.status == "pending").values(failed=True))
+            row = self._row_by_id(session, NodeRow, "node", node_id)
+            self._fail_node(session, row)
             session.refresh(row)
             return row_info(row)
+
+    @staticmethod
+    def _fail_node(session: OrmSession, row: NodeRow) -> None:
+        node_id = row.id
+        # conditional: two processes failing it at once lower the size once
+        if not session.execute(update(NodeRow).where(
+                NodeRow.id == node_id, NodeRow.failed.is_(False),
+        ).values(failed=True, time_of_death=_now())).rowcount:
+            return
+        session.execute(update(NetworkRow).where(NetworkRow.id == row.network_id)
+                        .values(size=NetworkRow.size - 1))
+        session.execute(update(VectorRow).where(
+            or_(VectorRow.origin_id == node_id, VectorRow.destination_id == node_id),
+            VectorRow.failed.is_(False)).values(failed=True))
+        session.execute(update(InfoRow).where(InfoRow.origin_id == node_id)
+                        .values(failed=True))
+        session.execute(update(TransmissionRow).where(
+            or_(TransmissionRow.origin_id == node_id,
+                TransmissionRow.destination_id == node_id),
+            TransmissionRow.status == "pending").values(failed=True))
 
     def add_vector(self, origin_id: int, destination_id: int,
                    check: Callable[[NodeInfo, NodeInfo], None] | None = None) -> VectorInfo:
@@ -949,7 +976,7 @@ class Database:
         destination)`` may refuse it by raising, inside the transaction. Raises
         UnknownName for an unknown node."""
         with self._unit(write=True) as session:
-            origin, destination = (self._network_part(session, NodeRow, "node", node)
+            origin, destination = (self._row_by_id(session, NodeRow, "node", node)
                                    for node in (origin_id, destination_id))
             if check is not None:
                 check(row_info(origin), row_info(destination))
@@ -974,7 +1001,7 @@ class Database:
         asset."""
         _json(f"node {origin_id}'s info contents", contents)
         with self._unit(write=True) as session:
-            origin = self._network_part(session, NodeRow, "node", origin_id)
+            origin = self._row_by_id(session, NodeRow, "node", origin_id)
             if asset_id is not None and session.get(Asset, asset_id) is None:
                 raise InvalidArgument(f"node {origin_id}'s info: no asset {asset_id} in this "
                                       f"lab; give the id of a recorded asset")
@@ -987,7 +1014,7 @@ class Database:
     def get_information(self, info_id: int) -> InformationInfo:
         """The info ``info_id``; raises UnknownName."""
         with self._unit() as session:
-            return row_info(self._network_part(session, InfoRow, "info", info_id))
+            return row_info(self._row_by_id(session, InfoRow, "info", info_id))
 
     def list_information(self, network_id: int) -> list[InformationInfo]:
         """The network's infos in the order made, failed ones too."""
@@ -1000,8 +1027,8 @@ class Database:
         ``check(vector)`` may refuse it by raising, inside the transaction (e.g. a
         failed vector). Raises UnknownName for an unknown vector or info."""
         with self._unit(write=True) as session:
-            vector = self._network_part(session, VectorRow, "vector", vector_id)
-            self._network_part(session, InfoRow, "info", info_id)
+            vector = self._row_by_id(session, VectorRow, "vector", vector_id)
+            self._row_by_id(session, InfoRow, "info", info_id)
             if check is not None:
                 check(row_info(vector))
             row = TransmissionRow(network_id=vector.network_id, vector_id=vector_id,
@@ -1020,7 +1047,7 @@ class Database:
         failed, and return them in the order sent (a transmission is received once,
         whichever process asks). Raises UnknownName."""
         with self._unit(write=True) as session:
-            self._network_part(session, NodeRow, "node", node_id)
+            self._row_by_id(session, NodeRow, "node", node_id)
             received = session.scalars(update(TransmissionRow).where(
                 TransmissionRow.destination_id == node_id,
                 TransmissionRow.status == "pending", TransmissionRow.failed.is_(False),
@@ -1030,10 +1057,10 @@ class Database:
 
     @staticmethod
     def _network_row(session: OrmSession, network_id: int) -> NetworkRow:
-        return Database._network_part(session, NetworkRow, "network", network_id)
+        return Database._row_by_id(session, NetworkRow, "network", network_id)
 
     @staticmethod
-    def _network_part(session: OrmSession, table: type, kind: str, row_id: int) -> Any:
+    def _row_by_id(session: OrmSession, table: type, kind: str, row_id: int) -> Any:
         row = session.get(table, row_id) if isinstance(row_id, int) else None
         if row is None:
             raise UnknownName(kind, str(row_id), ())
