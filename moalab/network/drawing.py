@@ -6,6 +6,7 @@ of :mod:`moalab.network` needs neither.
 """
 
 import os
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InvalidArgument
@@ -105,8 +106,13 @@ def draw_network(store: NetworkStore, network_id: int, path: str | os.PathLike) 
     import networkx as nx
 
     positions = _layout(graph)
-    size = max(4.0, 1.2 * len(graph) ** 0.5 * 3)
-    figure, ax = plt.subplots(figsize=(size, size * 0.75))
+    # about 1.5 inches per node across and down: a chain is a strip, a star a square
+    if nx.is_directed_acyclic_graph(graph):  # _layout's columns
+        columns = Counter(round(x, 6) for x, _ in positions.values())
+        across, down = len(columns), max(columns.values(), default=1)
+    else:
+        across = down = len(graph) ** 0.5
+    figure, ax = plt.subplots(figsize=(max(4.0, 1.5 * across), max(2.5, 1.5 * down)))
     for source, shape, colour in ((True, "s", "gold"), (False, "o", "lightsteelblue")):
         for failed in (False, True):
             nodes = [n for n, data in graph.nodes(data=True)
