@@ -16,6 +16,8 @@ from moalab.assets import Recording
 from moalab.network import Chain, Empty, Info, Source
 from moalab.protocol import Protocol, ProtocolRunner, SubjectRefused
 from moalab.store import Lab
+from tests.store.conftest import database_url, postgres_url  # noqa: F401
+from tests.store.test_concurrency import started
 
 
 class Repeated(Protocol):
@@ -66,6 +68,18 @@ def test_networks_are_made_once_and_taken_practice_first(lab):
         run(runner, "m1")
     # another runner (the next session, another controller) makes no more networks
     assert len(ProtocolRunner(lab, Repeated).make_networks()) == 3
+
+
+def test_two_controllers_at_once_make_the_networks_once(database_url, tmp_path):  # noqa: F811
+    lab = Lab.init(tmp_path / "shared", database_url=database_url)
+    try:
+        with started(database_url, *[["networks", str(lab.folder)]] * 2) as procs:
+            made = [int(process.stdout.readline()) for process in procs]
+        assert made == [3, 3]
+        assert [n.role for n in ProtocolRunner(lab, Repeated).networks()] == [
+            "practice", "practice", "experiment"]
+    finally:
+        lab.close()
 
 
 def test_an_abandoned_or_failed_session_frees_its_place(lab):

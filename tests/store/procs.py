@@ -33,6 +33,14 @@ def main(command: str, url: str, *args: str) -> None:
             except (NetworkFull, ParticipantInNetwork):
                 pass
         print(joined, flush=True)
+    elif command == "networks":  # networks LAB: make a protocol's networks, print how many
+        from moalab.protocol import ProtocolRunner
+        from moalab.store import Lab
+        from tests.network.test_protocol_networks import Repeated
+
+        lab = Lab(args[0])
+        print(len(ProtocolRunner(lab, Repeated).make_networks()), flush=True)
+        lab.close()
     elif command == "slots":  # slots COUNTER CAP TRIES: print how many were taken
         counter, cap, tries = args[0], int(args[1]), int(args[2])
         print(sum(database.take_slot(counter, cap) for _ in range(tries)), flush=True)
