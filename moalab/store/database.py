@@ -6,13 +6,12 @@ thread (``DatabaseWorker``), never from the trio loop. Methods return frozen
 dataclasses, never ORM objects, so nothing holds a database session after the call.
 """
 
-import json
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +19,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import (
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import create_engine, delete, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import (
-    ArgumentError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-)
+from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session as OrmSession
 
 from ..core.errors import InvalidArgument
+from .asset_rows import AssetRows
 from .errors import (
     DatabaseUnavailable,
     NameTaken,
@@ -65,35 +50,26 @@ from .infos import (
     TransmissionInfo,
     TrialInfo,
     VectorInfo,
-    asset_info,
-    asset_link_info,
     rig_info,
-    row_info,
     session_infos,
     subject_info,
 )
 from .models import (
-    ASSET_KINDS,
     EXECUTORS,
     KINDS,
-    NETWORK_ROLES,
-    OWNER_KINDS,
     SEXES,
-    Asset,
     AssetLink,
     Counter,
-    InfoRow,
-    NetworkRow,
     NodeRow,
     Qualification,
     Rig,
     Session,
     SessionStateRow,
     Subject,
-    TransmissionRow,
     Trial,
-    VectorRow,
 )
+from .network_rows import NetworkRows
+from .rows import check_name, checked_json, utc_now
 
 # the Info classes are the methods' return types: importable from here too
 __all__ = (
@@ -126,11 +102,6 @@ CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to answer."""
 END_STATUSES = ("interrupted", "submitted", "failed", "abandoned")
 SUBJECT_FIELDS = ("name", "species", "sex", "dob", "notes")
-DEPOSIT_ENDS = ("deposited", "failed")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -150,18 +121,7 @@ def _pid_alive(pid: int | None) -> bool:
         return True  # no /proc (macOS): kill(0) is all we know
 
 
-def _json(what: str, value: Any) -> Any:
-    """``value`` if it can be stored as JSON; else InvalidArgument naming ``what``."""
-    try:
-        json.dumps(value, allow_nan=True)
-    except (TypeError, ValueError) as error:
-        raise InvalidArgument(f"{what} = {value!r} cannot be stored: {error}; give "
-                              f"numbers, strings, booleans, None, lists and dicts of "
-                              f"them") from None
-    return value
-
-
-class Database:
+class Database(AssetRows, NetworkRows):
     """The lab database at ``url`` (``sqlite:///PATH`` or ``postgresql+psycopg://...``).
 
     ``Database(url)`` checks nothing; ``Database.open`` also checks the schema.
@@ -287,7 +247,7 @@ class Database:
         """Add a subject. ``dob`` a date or 'YYYY-MM-DD'; ``personal`` names fields
         that identify a person. Raises InvalidArgument for a bad value, NameTaken when
         the name is in use."""
-        _check_name("subject", name)
+        check_name("subject", name)
         if sex not in SEXES:
             raise InvalidArgument(f"subject {name!r}: sex {sex!r} is not one of "
                                   f"{', '.join(SEXES)} (U: unknown)")
@@ -322,7 +282,7 @@ class Database:
                 port: int | None = None) -> RigInfo:
         """Add a rig reached by an ``executor`` of that kind at ``host``:``port``.
         Raises InvalidArgument for a bad value, NameTaken when the name is in use."""
-        _check_name("rig", name)
+        check_name("rig", name)
         if executor not in EXECUTORS:
             raise InvalidArgument(f"rig {name!r}: executor {executor!r} is not one of "
                                   f"{', '.join(EXECUTORS)}")
@@ -386,7 +346,7 @@ class Database:
         if kind not in KINDS:
             raise InvalidArgument(f"session kind {kind!r} is not one of {', '.join(KINDS)}")
         for key, value in args.items():
-            _json(f"{protocol} arg {key}", value)
+            checked_json(f"{protocol} arg {key}", value)
         with self._unit(write=True) as session:
             subject_row = self._subject_row(session, subject)
             rig_row = self._rig_row(session, rig) if rig is not None else None
@@ -394,7 +354,7 @@ class Database:
             row = Session(id=session_id, subject_id=subject_row.id, protocol=protocol,
                           version=version, args=dict(args),
                           rig_id=rig_row.id if rig_row else None, status="created",
-                          kind=kind, step=step, created=_now(), data_dir=session_id)
+                          kind=kind, step=step, created=utc_now(), data_dir=session_id)
             session.add(row)
         return self.get_session(session_id)
 
@@ -415,7 +375,7 @@ class Database:
                         f"session {session_id} is {row.status}: only a created or "
                         f"interrupted session can run (start a new one)")
                 self._refuse_busy(session, row.subject_id, subject)
-                now = _now()
+                now = utc_now()
                 row.status = "running"
                 row.started = row.started or now
                 row.owner_host, row.owner_pid, row.heartbeat = host, pid, now
@@ -444,7 +404,7 @@ class Database:
             held = session.execute(update(Session).where(
                 Session.id == session_id, Session.status == "running",
                 Session.owner_host == host, Session.owner_pid == pid,
-            ).values(heartbeat=_now())).rowcount
+            ).values(heartbeat=utc_now())).rowcount
             if not held:
                 row = self._session_row(session, session_id)
                 raise SessionNotHeld(
@@ -463,7 +423,7 @@ class Database:
                                   f"of {', '.join(END_STATUSES)}")
         with self._unit(write=True) as session:
             row = self._session_row(session, session_id)
-            row.status, row.error, row.ended = status, error, _now()
+            row.status, row.error, row.ended = status, error, utc_now()
             row.owner_host = row.owner_pid = None
             if status in ("failed", "abandoned"):
                 for node in session.scalars(select(NodeRow).where(
@@ -517,7 +477,7 @@ class Database:
     def _interrupt_dead(self) -> None:
         """Mark interrupted each running session whose owner is known dead (a process
         of this host that is gone) or whose heartbeat is older than STALE_AFTER."""
-        now = _now()
+        now = utc_now()
         with self._unit() as session:
             running = session.execute(select(
                 Session.id, Session.owner_host, Session.owner_pid, Session.heartbeat,
@@ -556,7 +516,7 @@ class Database:
             raise InvalidArgument(f"session {session_id}: trial indices {indices} repeat "
                                   f"one: each trial index is recorded once")
         for index, values, _, _ in trials:
-            _json(f"session {session_id} trial {index} values", values)
+            checked_json(f"session {session_id} trial {index} values", values)
         try:
             with self._unit(write=True) as session:
                 self._session_row(session, session_id)
@@ -590,8 +550,8 @@ class Database:
 
     def save_state(self, session_id: str, init: Any | None, data: Any | None) -> None:
         """Save the session's (init, data), replacing both, atomically."""
-        _json(f"session {session_id} init state", init)
-        _json(f"session {session_id} data", data)
+        checked_json(f"session {session_id} init state", init)
+        checked_json(f"session {session_id} data", data)
         with self._unit(write=True) as session:
             self._session_row(session, session_id)
             row = session.scalar(select(SessionStateRow).where(
@@ -606,7 +566,7 @@ class Database:
     def grant(self, subject: str, name: str, value: int) -> QualificationInfo:
         """Give ``subject`` qualification ``name`` with ``value``, replacing its
         current one (kept as revoked history)."""
-        now = _now()
+        now = utc_now()
         with self._unit(write=True) as session:
             subject_id = self._subject_row(session, subject).id
             self._revoke(session, subject_id, name, now)
@@ -619,7 +579,7 @@ class Database:
         """Revoke ``subject``'s qualification ``name``; False when it had none."""
         with self._unit(write=True) as session:
             return self._revoke(session, self._subject_row(session, subject).id, name,
-                                _now())
+                                utc_now())
 
     @staticmethod
     def _revoke(session: OrmSession, subject_id: int, name: str, now: datetime) -> bool:
@@ -647,142 +607,10 @@ class Database:
                     for row in session.scalars(query.order_by(
                         Qualification.name, Qualification.granted, Qualification.id))]
 
-    # -- assets
+    # -- shared by the parts (AssetRows, NetworkRows, counters)
 
     def _insert(self) -> Any:
         return sqlite_insert if self.is_sqlite else postgresql_insert
-
-    def record_asset(self, key: str | None, kind: str, extension: str = "",
-                     personal: bool = False, url: str | None = None,
-                     sha256: str | None = None, size: int | None = None) -> AssetInfo:
-        """Record a 'cached' asset (stored under ``key``) or an 'external' one (at
-        ``url``, ``key`` None) as 'stored'; return its row. Idempotent: the row already
-        recorded under that key (an external asset: that url) is returned as it is.
-        Raises InvalidArgument for another kind (a session's assets: add_deposit)."""
-        if kind not in ("cached", "external"):
-            raise InvalidArgument(f"asset {key!r}: kind {kind!r} is not accepted by "
-                                  f"record_asset; give 'cached' or 'external' (a "
-                                  f"session's recordings: add_deposit)")
-        if key is None and (kind != "external" or not url):
-            raise InvalidArgument(f"a {kind} asset without a key is not accepted; give its "
-                                  "storage key (an external asset: key None and its url)")
-        values = {"key": key, "kind": kind, "extension": extension, "personal": personal,
-                  "status": "stored", "url": url, "sha256": sha256, "size": size,
-                  "delete_input": False, "created": _now()}
-        same = Asset.key == key if key is not None else (
-            (Asset.key.is_(None)) & (Asset.kind == "external") & (Asset.url == url))
-        with self._unit(write=True) as session:
-            row = session.scalar(select(Asset).where(same).order_by(Asset.id))
-            if row is None:
-                if key is None:
-                    session.execute(insert(Asset).values(**values))
-                else:  # another PC may record the same key at once: one row wins
-                    session.execute(self._insert()(Asset).values(**values)
-                                    .on_conflict_do_nothing(index_elements=["key"]))
-                row = session.scalar(select(Asset).where(same).order_by(Asset.id))
-            return asset_info(row)
-
-    def add_deposit(self, session_id: str, local_key: str, key: str, extension: str,
-                    personal: bool, input_path: str, delete_input: bool) -> AssetInfo:
-        """Record a deposit of session ``session_id``: the file at ``input_path`` to be
-        uploaded under ``key``, 'pending' until :meth:`end_deposit`, linked to the
-        session as its ``local_key`` (one transaction). Written before the upload
-        starts, so a deposit killed half-way is found again (:meth:`stale_deposits`).
-        Raises NameTaken when the session has a deposit of that ``local_key`` already,
-        UnknownName for an unknown session."""
-        try:
-            with self._unit(write=True) as session:
-                self._session_row(session, session_id)
-                row = Asset(key=key, kind="experiment", extension=extension,
-                            personal=personal, status="pending", session_id=session_id,
-                            local_key=local_key, input_path=str(input_path),
-                            delete_input=delete_input, created=_now())
-                session.add(row)
-                session.flush()  # its id, for the link
-                self._link(session, row.id, "session", session_id, local_key)
-        except IntegrityError:
-            raise NameTaken(f"session {session_id} already has a deposit {local_key!r}: give "
-                            f"each of a session's recordings its own local_key (e.g. "
-                            f"'{local_key}-2')") from None
-        return asset_info(row)
-
-    def end_deposit(self, asset_id: int, status: str, error: str | None = None,
-                    sha256: str | None = None, size: int | None = None) -> bool:
-        """End the pending deposit ``asset_id`` as 'deposited' (with the file's
-        ``sha256`` and ``size``) or 'failed' (with ``error``). Returns False, changing
-        nothing, when it is not pending (another process's retry ended it first).
-        Raises InvalidArgument for another status."""
-        if status not in DEPOSIT_ENDS:
-            raise InvalidArgument(f"asset {asset_id}: end status {status!r} is not one of "
-                                  f"{', '.join(DEPOSIT_ENDS)}")
-        with self._unit(write=True) as session:
-            return bool(session.execute(update(Asset).where(
-                Asset.id == asset_id, Asset.status == "pending",
-            ).values(status=status, error=error, sha256=sha256, size=size,
-                     deposited=_now() if status == "deposited" else None)).rowcount)
-
-    def list_assets(self, session: str | None = None, status: str | None = None,
-                    kind: str | None = None) -> list[AssetInfo]:
-        """The assets recorded, in the order recorded; only those of ``session``, with
-        ``status`` and of ``kind`` when given."""
-        if kind is not None and kind not in ASSET_KINDS:
-            raise InvalidArgument(f"asset kind {kind!r} is not one of {', '.join(ASSET_KINDS)}")
-        where = [column == value for column, value in (
-            (Asset.session_id, session), (Asset.status, status), (Asset.kind, kind))
-            if value is not None]
-        with self._unit() as unit:
-            return [asset_info(row) for row in
-                    unit.scalars(select(Asset).where(*where).order_by(Asset.id))]
-
-    def get_asset(self, asset_id: int) -> AssetInfo:
-        """The asset ``asset_id``; raises UnknownName."""
-        with self._unit() as session:
-            return asset_info(self._row_by_id(session, Asset, "asset", asset_id))
-
-    def stale_deposits(self, protocol: str) -> list[AssetInfo]:
-        """The pending deposits of ``protocol``'s sessions that are not running (their
-        process was killed: a running session whose owner is gone is marked interrupted
-        first), oldest first: each is to be retried, or failed if its input is gone."""
-        self._interrupt_dead()
-        with self._unit() as session:
-            return [asset_info(row) for row in session.scalars(
-                select(Asset).join(Session, Asset.session_id == Session.id).where(
-                    Asset.status == "pending", Session.status != "running",
-                    Session.protocol == protocol).order_by(Asset.id))]
-
-    def link_asset(self, asset_id: int, owner_kind: str, owner: str, name: str) -> None:
-        """Attach asset ``asset_id`` under ``name`` to an owner (see AssetLinkInfo),
-        replacing the asset that owner had under that name. Raises InvalidArgument for
-        an unknown ``owner_kind`` or asset."""
-        if owner_kind not in OWNER_KINDS:
-            raise InvalidArgument(f"asset {asset_id} attached to a {owner_kind!r}: that is "
-                                  f"not one of {', '.join(OWNER_KINDS)}")
-        for what, value in (("owner", owner), ("name", name)):
-            _check_name(f"asset link {what}", value)
-        with self._unit(write=True) as session:
-            if session.get(Asset, asset_id) is None:
-                raise InvalidArgument(f"no asset {asset_id} in this lab to attach as "
-                                      f"{owner_kind} {owner!r}'s {name!r}")
-            self._link(session, asset_id, owner_kind, owner, name)
-
-    def _link(self, session: OrmSession, asset_id: int, owner_kind: str, owner: str,
-              name: str) -> None:
-        session.execute(self._insert()(AssetLink).values(
-            asset_id=asset_id, owner_kind=owner_kind, owner=owner, name=name,
-        ).on_conflict_do_update(index_elements=["owner_kind", "owner", "name"],
-                                set_={"asset_id": asset_id}))
-
-    def asset_links(self, owner_kind: str | None = None, owner: str | None = None,
-                    asset: int | None = None) -> list[AssetLinkInfo]:
-        """The links, by owner then name; only those of ``owner_kind``, ``owner`` and
-        ``asset`` (an asset's id) when given."""
-        where = [column == value for column, value in (
-            (AssetLink.owner_kind, owner_kind), (AssetLink.owner, owner),
-            (AssetLink.asset_id, asset)) if value is not None]
-        with self._unit() as session:
-            return [asset_link_info(row) for row in session.scalars(
-                select(AssetLink).where(*where).order_by(
-                    AssetLink.owner_kind, AssetLink.owner, AssetLink.name))]
 
     # -- counters
 
@@ -809,272 +637,6 @@ class Database:
         with self._unit() as session:
             return session.scalar(select(Counter.value).where(Counter.name == counter)) or 0
 
-    # -- networks (moalab.network.LabNetworkStore keeps its rows here)
-
-    def add_network(self, type: str, role: str, max_size: int,
-                    properties: dict[str, Any] | None = None,
-                    protocol: str | None = None) -> NetworkInfo:
-        """Store a network of class ``type`` ('module:qualname'), ``role`` 'practice'
-        or 'experiment', made by ``protocol`` (None: made directly). Raises
-        InvalidArgument for another role, a max_size that is not a whole number >= 0
-        or properties that are not JSON."""
-        if role not in NETWORK_ROLES:
-            raise InvalidArgument(f"network role {role!r} is not one of "
-                                  f"{', '.join(NETWORK_ROLES)}")
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0:
-            raise InvalidArgument(f"network max_size {max_size!r} is not accepted: give a "
-                                  f"whole number >= 0")
-        row = NetworkRow(type=type, protocol=protocol, role=role, max_size=max_size, size=0,
-                         properties=_json("network properties", dict(properties or {})),
-                         creation_time=_now())
-        with self._unit(write=True) as session:
-            session.add(row)
-        return row_info(row)
-
-    def get_network(self, network_id: int) -> NetworkInfo:
-        """The network ``network_id``; raises UnknownName."""
-        with self._unit() as session:
-            return row_info(self._network_row(session, network_id))
-
-    def list_networks(self, protocol: str | None = None, role: str | None = None,
-                      full: bool | None = None) -> list[NetworkInfo]:
-        """The networks in the order made; only ``protocol``'s, of ``role`` and full or
-        not (its non-failed nodes number at least its max_size) when given."""
-        where = [column == value for column, value in (
-            (NetworkRow.protocol, protocol), (NetworkRow.role, role)) if value is not None]
-        if full is not None:
-            where.append((NetworkRow.size >= NetworkRow.max_size) if full
-                         else (NetworkRow.size < NetworkRow.max_size))
-        with self._unit() as session:
-            return [row_info(row) for row in session.scalars(
-                select(NetworkRow).where(*where).order_by(NetworkRow.id))]
-
-    def add_node(self, network_id: int, type: str, participant: str | None = None,
-                 fitness: float | None = None, generation: int | None = None,
-                 properties: dict[str, Any] | None = None,
-                 session_id: str | None = None) -> NodeInfo | None:
-        """Add a node of class ``type`` to network ``network_id`` (``participant``'s,
-        taken by session ``session_id``, when given); its creation_time is later than
-        every other node's of the network. Returns None, adding nothing, when the
-        network is full. Atomic across processes and hosts: the network's size is
-        raised in the same statement that checks it, and the database keeps it at
-        most max_size. Raises NameTaken when ``participant`` has a node there already
-        (failed or not), UnknownName for an unknown network."""
-        properties = _json("node properties", dict(properties or {}))
-        try:
-            with self._unit(write=True) as session:
-                # one statement: PostgreSQL re-checks the WHERE on the row it locks (a
-                # second joiner waits for the first to commit), SQLite holds its write
-                # lock from BEGIN IMMEDIATE
-                if not session.execute(update(NetworkRow).where(
-                        NetworkRow.id == network_id, NetworkRow.size < NetworkRow.max_size,
-                ).values(size=NetworkRow.size + 1)).rowcount:
-                    self._network_row(session, network_id)
-                    return None
-                last = session.scalar(select(func.max(NodeRow.creation_time)).where(
-                    NodeRow.network_id == network_id))
-                now = _now()
-                if last is not None and now <= last:  # strictly after, whatever the clocks
-                    now = last + timedelta(microseconds=1)
-                row = NodeRow(network_id=network_id, type=type, participant=participant,
-                              session_id=session_id, fitness=fitness, generation=generation,
-                              properties=properties, failed=False, creation_time=now)
-                session.add(row)
-        except IntegrityError:
-            if participant is None or self.participant_node(network_id, participant) is None:
-                raise
-            raise NameTaken(f"participant {participant!r} already has a node in network "
-                            f"{network_id}: a participant takes one node per network, so "
-                            f"give them a node in another") from None
-        return row_info(row)
-
-    def participant_node(self, network_id: int, participant: str) -> NodeInfo | None:
-        """``participant``'s node in network ``network_id`` (failed or not); None if none."""
-        with self._unit() as session:
-            row = session.scalar(select(NodeRow).where(
-                NodeRow.network_id == network_id, NodeRow.participant == participant))
-            return row_info(row) if row is not None else None
-
-    def delete_node(self, node_id: int) -> None:
-        """Delete node ``node_id`` with its vectors, infos and transmissions (a node a
-        topology refused). Raises UnknownName."""
-        with self._unit(write=True) as session:
-            row = self._row_by_id(session, NodeRow, "node", node_id)
-            if not row.failed:
-                session.execute(update(NetworkRow).where(NetworkRow.id == row.network_id)
-                                .values(size=NetworkRow.size - 1))
-            for table, columns in ((TransmissionRow, ("origin_id", "destination_id")),
-                                   (InfoRow, ("origin_id",)),
-                                   (VectorRow, ("origin_id", "destination_id"))):
-                # a transmission of a deleted info goes with it, whoever received it
-                where = [getattr(table, column) == node_id for column in columns]
-                if table is TransmissionRow:
-                    where.append(TransmissionRow.info_id.in_(
-                        select(InfoRow.id).where(InfoRow.origin_id == node_id)))
-                session.execute(delete(table).where(or_(*where)))
-            session.execute(delete(NodeRow).where(NodeRow.id == node_id))
-
-    def get_node(self, node_id: int) -> NodeInfo:
-        """The node ``node_id``; raises UnknownName."""
-        with self._unit() as session:
-            return row_info(self._row_by_id(session, NodeRow, "node", node_id))
-
-    def list_nodes(self, network_id: int | None = None,
-                   session_id: str | None = None) -> list[NodeInfo]:
-        """The nodes in the order made, failed ones too; only those of network
-        ``network_id`` and taken by session ``session_id`` when given."""
-        return self._network_parts(NodeRow, network_id, NodeRow.session_id == session_id
-                                   if session_id is not None else None)
-
-    def update_node(self, node_id: int, **values: Any) -> NodeInfo:
-        """Set a node's ``fitness`` and/or ``generation``; return it. Raises
-        UnknownName, InvalidArgument for another field."""
-        unknown = set(values) - {"fitness", "generation"}
-        if unknown:
-            raise InvalidArgument(f"node {node_id}: {', '.join(sorted(unknown))} cannot be "
-                                  f"changed; give fitness or generation")
-        with self._unit(write=True) as session:
-            row = self._row_by_id(session, NodeRow, "node", node_id)
-            for name, value in values.items():
-                setattr(row, name, value)
-        return row_info(row)
-
-    def fail_node(self, node_id: int) -> NodeInfo:
-        """Fail node ``node_id`` (out of its network's size), its vectors either way,
-        its infos and the pending transmissions to or from it, in one transaction; a
-        failed node stays as it is. Raises UnknownName."""
-        with self._unit(write=True) as session:
-            row = self._row_by_id(session, NodeRow, "node", node_id)
-            self._fail_node(session, row)
-            session.refresh(row)
-            return row_info(row)
-
-    @staticmethod
-    def _fail_node(session: OrmSession, row: NodeRow) -> None:
-        node_id = row.id
-        # conditional: two processes failing it at once lower the size once
-        if not session.execute(update(NodeRow).where(
-                NodeRow.id == node_id, NodeRow.failed.is_(False),
-        ).values(failed=True, time_of_death=_now())).rowcount:
-            return
-        session.execute(update(NetworkRow).where(NetworkRow.id == row.network_id)
-                        .values(size=NetworkRow.size - 1))
-        session.execute(update(VectorRow).where(
-            or_(VectorRow.origin_id == node_id, VectorRow.destination_id == node_id),
-            VectorRow.failed.is_(False)).values(failed=True))
-        session.execute(update(InfoRow).where(InfoRow.origin_id == node_id)
-                        .values(failed=True))
-        session.execute(update(TransmissionRow).where(
-            or_(TransmissionRow.origin_id == node_id,
-                TransmissionRow.destination_id == node_id),
-            TransmissionRow.status == "pending").values(failed=True))
-
-    def add_vector(self, origin_id: int, destination_id: int,
-                   check: Callable[[NodeInfo, NodeInfo], None] | None = None) -> VectorInfo:
-        """The vector from node ``origin_id`` to node ``destination_id`` that has not
-        failed, made if there is none (never two, across processes). ``check(origin,
-        destination)`` may refuse it by raising, inside the transaction. Raises
-        UnknownName for an unknown node."""
-        with self._unit(write=True) as session:
-            origin, destination = (self._row_by_id(session, NodeRow, "node", node)
-                                   for node in (origin_id, destination_id))
-            if check is not None:
-                check(row_info(origin), row_info(destination))
-            live = (VectorRow.origin_id == origin_id,
-                    VectorRow.destination_id == destination_id, VectorRow.failed.is_(False))
-            session.execute(self._insert()(VectorRow).values(
-                network_id=origin.network_id, origin_id=origin_id,
-                destination_id=destination_id, failed=False, creation_time=_now(),
-            ).on_conflict_do_nothing(index_elements=["origin_id", "destination_id"],
-                                     index_where=text("NOT failed")))
-            return row_info(session.scalar(select(VectorRow).where(*live)))
-
-    def list_vectors(self, network_id: int) -> list[VectorInfo]:
-        """The network's vectors in the order made, failed ones too."""
-        return self._network_parts(VectorRow, network_id)
-
-    def add_information(self, origin_id: int, type: str, contents: Any = None,
-                        asset_id: int | None = None) -> InformationInfo:
-        """Store an info of class ``type`` made by node ``origin_id``: ``contents`` (a
-        JSON value) and the asset ``asset_id`` it carries. Raises UnknownName for an
-        unknown node, InvalidArgument for contents that are not JSON or an unknown
-        asset."""
-        _json(f"node {origin_id}'s info contents", contents)
-        with self._unit(write=True) as session:
-            origin = self._row_by_id(session, NodeRow, "node", origin_id)
-            if asset_id is not None and session.get(Asset, asset_id) is None:
-                raise InvalidArgument(f"node {origin_id}'s info: no asset {asset_id} in this "
-                                      f"lab; give the id of a recorded asset")
-            row = InfoRow(network_id=origin.network_id, origin_id=origin_id, type=type,
-                          contents=contents, asset_id=asset_id, failed=False,
-                          creation_time=_now())
-            session.add(row)
-        return row_info(row)
-
-    def get_information(self, info_id: int) -> InformationInfo:
-        """The info ``info_id``; raises UnknownName."""
-        with self._unit() as session:
-            return row_info(self._row_by_id(session, InfoRow, "info", info_id))
-
-    def list_information(self, network_id: int) -> list[InformationInfo]:
-        """The network's infos in the order made, failed ones too."""
-        return self._network_parts(InfoRow, network_id)
-
-    def add_transmission(self, vector_id: int, info_id: int,
-                         check: Callable[[VectorInfo], None] | None = None,
-                         ) -> TransmissionInfo:
-        """A pending transmission of info ``info_id`` along vector ``vector_id``;
-        ``check(vector)`` may refuse it by raising, inside the transaction (e.g. a
-        failed vector). Raises UnknownName for an unknown vector or info."""
-        with self._unit(write=True) as session:
-            vector = self._row_by_id(session, VectorRow, "vector", vector_id)
-            self._row_by_id(session, InfoRow, "info", info_id)
-            if check is not None:
-                check(row_info(vector))
-            row = TransmissionRow(network_id=vector.network_id, vector_id=vector_id,
-                                  info_id=info_id, origin_id=vector.origin_id,
-                                  destination_id=vector.destination_id, status="pending",
-                                  failed=False, creation_time=_now())
-            session.add(row)
-        return row_info(row)
-
-    def list_transmissions(self, network_id: int) -> list[TransmissionInfo]:
-        """The network's transmissions in the order made, failed ones too."""
-        return self._network_parts(TransmissionRow, network_id)
-
-    def receive(self, node_id: int) -> list[TransmissionInfo]:
-        """Mark received every pending transmission to node ``node_id`` that has not
-        failed, and return them in the order sent (a transmission is received once,
-        whichever process asks). Raises UnknownName."""
-        with self._unit(write=True) as session:
-            self._row_by_id(session, NodeRow, "node", node_id)
-            received = session.scalars(update(TransmissionRow).where(
-                TransmissionRow.destination_id == node_id,
-                TransmissionRow.status == "pending", TransmissionRow.failed.is_(False),
-            ).values(status="received", receive_time=_now()).returning(TransmissionRow)
-                .execution_options(synchronize_session=False)).all()
-            return sorted((row_info(row) for row in received), key=lambda row: row.id)
-
-    @staticmethod
-    def _network_row(session: OrmSession, network_id: int) -> NetworkRow:
-        return Database._row_by_id(session, NetworkRow, "network", network_id)
-
-    @staticmethod
-    def _row_by_id(session: OrmSession, table: type, kind: str, row_id: int) -> Any:
-        row = session.get(table, row_id) if isinstance(row_id, int) else None
-        if row is None:
-            raise UnknownName(kind, str(row_id), ())
-        return row
-
-    def _network_parts(self, table: Any, network_id: int | None,
-                       *where: Any) -> list[Any]:
-        where = tuple(w for w in where if w is not None)
-        if network_id is not None:
-            where += (table.network_id == network_id,)
-        with self._unit() as session:
-            return [row_info(row) for row in
-                    session.scalars(select(table).where(*where).order_by(table.id))]
-
 
 def _sqlite_connect(connection: Any, record: Any) -> None:
     # moalab, not the sqlite3 module, begins transactions (see _sqlite_begin)
@@ -1098,12 +660,6 @@ def _sqlite_begin(connection: Connection) -> None:
     # in between
     write = connection.get_execution_options().get("moalab_write", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def _check_name(kind: str, name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or name != name.strip():
-        raise InvalidArgument(f"{kind} name {name!r} must be a non-empty string without "
-                              f"leading or trailing spaces")
 
 
 def _owner(row: Session) -> str:
