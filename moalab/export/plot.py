@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ("session_figure", "plot_session", "read_traces", "OUTCOME_KEYS", "RT_KEYS")
+__all__ = ("OUTCOME_KEYS", "RT_KEYS", "plot_session", "read_traces", "session_figure")
 
 OUTCOME_KEYS = ("correct", "outcome")
 """A trial value read as its outcome, the first present: ``correct`` (true/false) or
