@@ -101,6 +101,7 @@ def _run_nwb_export(args: argparse.Namespace, console: Console) -> int:
         return 0
     console.print(f"session {session_id!r} exported to {summary.path}: {summary.trials} "
                   f"trials, {summary.stage_intervals} stage intervals, "
-                  f"{summary.device_events} device events, {summary.assets} recordings' "
+                  f"{summary.device_events} device events, {summary.signals} signals, "
+                  f"{summary.assets} recordings' "
                   "keys", soft_wrap=True)
     return 0

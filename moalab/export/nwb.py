@@ -4,7 +4,9 @@ What goes where: the lab's subject as the NWB ``Subject`` (its age at the sessio
 its date of birth), the session's start as ``session_start_time``, its trials as the
 trials table (their recorded values as columns), its stages' runs as the ``stages``
 ``TimeIntervals``, each device's logged values as an ``EventsTable`` named after it,
-and its deposited recordings as the ``assets`` table of the ``assets`` processing module
+its devices' numeric properties (with their timestamps) and array properties' channels
+(ADC samples, with their rate) as ``TimeSeries`` in ``acquisition`` when the session
+has an HDF5 log, and its deposited recordings as the ``assets`` table of the ``assets`` processing module
 (their storage keys: NWB keeps large media beside the file, not in it).
 """
 
@@ -24,8 +26,6 @@ from .session_log import LoggedRow, SessionLog, read_session_log
 
 __all__ = ("NWBSummary", "export_nwb")
 
-LOG_NAME = "log.csv"
-"""The session's CSV log in its data folder (``moalab.protocol.runner.LOG_NAME``)."""
 _STAGE_TRIGGERS = {"on_stage_start", "on_stage_end", "on_trial_start", "on_trial_end"}
 _SPECIES = {"rat": "Rattus norvegicus", "mouse": "Mus musculus", "human": "Homo sapiens",
             "zebrafish": "Danio rerio", "macaque": "Macaca mulatta"}
@@ -41,6 +41,8 @@ class NWBSummary:
     trials: int
     stage_intervals: int
     device_events: int
+    signals: int
+    """TimeSeries: the devices' numeric properties and array channels (HDF5 log only)."""
     assets: int
 
 
@@ -60,16 +62,17 @@ def export_nwb(lab: Lab, session_id: str, out: Path, overwrite: bool = False) ->
     if session.started is None:
         raise InvalidArgument(f"session {session_id!r} has not started (status "
                               f"{session.status!r}): only a session that ran can be exported")
-    log = read_session_log(lab.data_folder / session.data_dir / LOG_NAME)
+    log = read_session_log(lab.data_folder / session.data_dir)
     nwb = _nwb_file(session, db.get_subject(session.subject), log)
     trials = db.list_trials(session_id)
     _add_trials(nwb, trials, log)
     intervals = _add_stages(nwb, log.rows)
     events = _add_device_events(nwb, log.rows)
+    signals = _add_signals(nwb, log)
     assets = _add_assets(nwb, db.list_assets(session=session_id, status="deposited"))
     with NWBHDF5IO(str(out), "w") as io:
         io.write(nwb)
-    return NWBSummary(out, len(trials), intervals, events, assets)
+    return NWBSummary(out, len(trials), intervals, events, signals, assets)
 
 
 def _nwb_file(session: SessionInfo, subject: SubjectInfo, log: SessionLog) -> Any:
@@ -172,7 +175,7 @@ def _add_device_events(nwb: Any, rows: list[LoggedRow]) -> int:
         if row.trigger not in _STAGE_TRIGGERS:
             by_source[row.name].append(row)
     for name, logged in by_source.items():
-        table = EventsTable(name=f"events_{name}".replace("/", "_"),
+        table = EventsTable(name=_nwb_name(f"events_{name}"),
                             description=f"the values {name!r} logged, as in the session's log")
         for column, description in (("trigger", ("what logged it: on_data_update, the "
                                      "changed property, or the user event's name")),
@@ -184,6 +187,37 @@ def _add_device_events(nwb: Any, rows: list[LoggedRow]) -> int:
                           value=row.value)
         nwb.add_events_table(table)
     return sum(map(len, by_source.values()))
+
+
+def _add_signals(nwb: Any, log: SessionLog) -> int:
+    """A TimeSeries per numeric property (its values' timestamps) and per channel of an
+    array property: at a rate of its samples over its blocks' times (a block's time
+    taken as its first sample's), or, with one block, each sample at its block's time."""
+    import numpy as np
+    from pynwb import TimeSeries
+
+    for series in log.series:
+        nwb.add_acquisition(TimeSeries(
+            name=_nwb_name(f"{series.device}.{series.name}"), data=series.values,
+            timestamps=series.times, unit="n/a",
+            description=f"property {series.name!r} of device {series.device!r}"))
+    for stream in log.streams:
+        times, counts = stream.block_times, stream.block_counts
+        timing: dict[str, Any] = {"timestamps": np.repeat(times, counts)}
+        if len(times) > 1 and times[-1] > times[0]:
+            timing = {"starting_time": float(times[0]),
+                      "rate": float(counts[:-1].sum() / (times[-1] - times[0]))}
+        nwb.add_acquisition(TimeSeries(
+            name=_nwb_name(f"{stream.device}.{stream.name}.{stream.channel}"),
+            data=stream.samples, unit="n/a", **timing,
+            description=f"channel {stream.channel} of array property {stream.name!r} of "
+            f"device {stream.device!r}"))
+    return len(log.series) + len(log.streams)
+
+
+def _nwb_name(name: str) -> str:
+    """``name`` as an NWB object's name (no '/')."""
+    return name.replace("/", "_")
 
 
 def _add_assets(nwb: Any, assets: list[Any]) -> int:
