@@ -2,14 +2,13 @@
 outcomes and response times, its devices' traces, and the subject's training steps.
 
 It reads the lab (the session's row and trials, the subject's sessions) and the
-session's logs in its data folder: its HDF5 logs when it has them, else its CSV log.
+session's logs in its data folder (:mod:`.session_log`: its HDF5 logs when it has them,
+else its CSV log).
 matplotlib is imported only here, when a plot is made, so the CLI starts without it.
 """
 
-import csv
 import math
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ import numpy as np
 from ..core.errors import InvalidArgument
 from ..store.infos import SessionInfo, TrialInfo
 from ..store.lab import Lab
+from .session_log import SessionLog, read_session_log
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,10 +32,6 @@ RT_KEYS = ("rt", "response_time", "reaction_time")
 """A trial value read as its response time in seconds, the first present."""
 MAX_TRACE_PANELS = 6
 """Devices drawn at most, one panel each (the first by name): the picture stays readable."""
-LOG_NAME = "log.csv"
-"""The session's CSV log in its data folder (moalab.protocol.runner.LOG_NAME: the
-protocol layer is beside this one, so the name is not imported from it)."""
-
 SKIPPED_ITEMS = ("", "timestamp", "remote_timestamp")
 """Device values not drawn: the update's own times."""
 MAX_POINTS = 20_000
@@ -46,81 +42,59 @@ Trace = tuple[np.ndarray, np.ndarray]
 
 def read_traces(folder: Path) -> dict[str, dict[str, Trace]]:
     """The numeric device values a session logged in ``folder``: ``{device: {item:
-    (times, values)}}``, times on the experiment clock, sorted. Read from its HDF5 logs
-    (``data.h5``, a resumed session's ``data-1.h5``, ...; an array property's channel
-    ``i`` as the item ``<property>[i]``) when there are any and h5py is installed,
-    else from its CSV log's ``on_data_update`` rows. Values that are not numbers, and
+    (times, values)}}``, times in seconds from the session's start, sorted. Read by
+    :func:`~moalab.export.session_log.read_session_log`: from its HDF5 logs when it has
+    them (an array property's channel ``c`` as the item ``<property>[c]``), else from its
+    CSV log's ``on_data_update`` rows. Values that are not numbers, and
     :data:`SKIPPED_ITEMS`, are left out; no log, no traces."""
-    traces: dict[str, dict[str, tuple[list, list]]] = defaultdict(
+    return _traces(read_session_log(folder))
+
+
+def _traces(log: SessionLog) -> dict[str, dict[str, Trace]]:
+    parts: dict[str, dict[str, tuple[list, list]]] = defaultdict(
         lambda: defaultdict(lambda: ([], [])))
 
     def add(device: str, item: str, times: Any, values: Any) -> None:
-        trace = traces[device][item]
-        trace[0].append(np.asarray(times, float))
-        trace[1].append(np.asarray(values, float))
+        if item not in SKIPPED_ITEMS:
+            trace = parts[device][item]
+            trace[0].append(np.asarray(times, float))
+            trace[1].append(np.asarray(values, float))
 
-    logs = sorted(folder.glob("data*.h5"))
-    if not (logs and _read_hdf5(logs, add)):
-        _read_csv(folder / LOG_NAME, add)
-    merged = {}
-    for device, items in traces.items():
-        merged[device] = {}
+    for series in log.series:
+        add(series.device, series.name, series.times, series.values)
+    for stream in log.streams:
+        step = max(1, len(stream.samples) // MAX_POINTS)
+        index = np.arange(0, len(stream.samples), step)
+        add(stream.device, f"{stream.name}[{stream.channel}]",
+            _sample_times(index, stream.block_times, stream.block_counts),
+            stream.samples[::step])
+    if not (log.series or log.streams):  # a CSV log: its rows are all there is
+        for row in log.rows:
+            value = _number(row.value) if row.trigger == "on_data_update" else None
+            if value is not None:
+                add(row.name, row.item, [row.time], [value])
+    traces = {}
+    for device, items in parts.items():
+        traces[device] = {}
         for item, (times, values) in items.items():
             t, v = np.concatenate(times), np.concatenate(values)
             order = np.argsort(t, kind="stable")
-            merged[device][item] = (t[order], v[order])
-    return merged
+            traces[device][item] = (t[order], v[order])
+    return traces
 
 
-def _read_hdf5(paths: list[Path], add: Callable[[str, str, Any, Any], None]) -> bool:
-    """Add the traces of the HDF5 logs ``paths`` (moalab.log.hdf5's layout); False when
-    h5py is not installed."""
-    try:
-        import h5py
-    except ImportError:
-        return False
-    for path in paths:
-        with h5py.File(path, "r", swmr=True) as file:
-            for device, group in file.get("devices", {}).items():
-                for item, data in group.items():
-                    if item not in SKIPPED_ITEMS and data.dtype["value"].kind in "biuf":
-                        rows = data[()]
-                        add(device, item, rows["time"], rows["value"])
-            for device, group in file.get("streams", {}).items():
-                for item, channels in group.items():
-                    for channel, data in channels.items():
-                        if not channel.endswith("_blocks") and len(data):
-                            step = max(1, len(data) // MAX_POINTS)
-                            index = np.arange(0, len(data), step)
-                            add(device, f"{item}[{channel}]",
-                                _sample_times(index, channels[f"{channel}_blocks"][()]),
-                                data[::step])
-    return True
-
-
-def _sample_times(index: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """The times of a stream's samples ``index``: interpolated between its blocks' starts
-    (each block's time is its update's), past the last one at the stream's mean rate."""
-    starts, times = blocks["start"].astype(float), blocks["time"]
-    if len(blocks) > 1 and times[-1] > times[0]:
-        rate = (starts[-1] - starts[0]) / (times[-1] - times[0])
-        last = starts[-1] + blocks["count"][-1]
-        starts = np.append(starts, last)
-        times = np.append(times, times[-1] + blocks["count"][-1] / rate)
+def _sample_times(index: np.ndarray, block_times: np.ndarray,
+                  block_counts: np.ndarray) -> np.ndarray:
+    """The times of a stream's samples ``index``: interpolated between its blocks' first
+    samples (each block's time is its update's), past the last one at the stream's mean
+    rate."""
+    starts = np.concatenate([[0], np.cumsum(block_counts)[:-1]]).astype(float)
+    times = np.asarray(block_times, float)
+    if len(times) > 1 and times[-1] > times[0]:
+        rate = starts[-1] / (times[-1] - times[0])
+        starts = np.append(starts, starts[-1] + block_counts[-1])
+        times = np.append(times, times[-1] + block_counts[-1] / rate)
     return np.interp(index, starts, times)
-
-
-def _read_csv(path: Path, add: Callable[[str, str, Any, Any], None]) -> None:
-    """Add the traces of the CSV log ``path`` (none if there is no such file)."""
-    if not path.is_file():
-        return
-    with open(path, newline="", encoding="utf-8") as file:
-        for row in csv.DictReader(line for line in file if not line.startswith("#")):
-            if row["trigger"] != "on_data_update" or row["item"] in SKIPPED_ITEMS:
-                continue
-            value = _number(row["value"])
-            if value is not None:
-                add(row["name"], row["item"], [float(row["timestamp"])], [value])
 
 
 def session_figure(lab: Lab, session_id: str) -> "Figure":
@@ -134,7 +108,8 @@ def session_figure(lab: Lab, session_id: str) -> "Figure":
     db = lab.database
     info = db.get_session(session_id)
     trials = db.list_trials(session_id)
-    traces = read_traces(lab.session_folder(session_id))
+    log = read_session_log(lab.session_folder(session_id))
+    traces = _traces(log)
     rts = [(_trial_time(trial), _first(trial.values, RT_KEYS)) for trial in trials]
     rts = [(t, rt) for t, rt in rts if isinstance(rt, (int, float)) and not isinstance(rt, bool)]
     devices = sorted(traces)[:MAX_TRACE_PANELS]
@@ -143,10 +118,10 @@ def session_figure(lab: Lab, session_id: str) -> "Figure":
     axes = list(figure.subplots(panels, 1, squeeze=False)[:, 0])
     figure.suptitle(f"session {info.id}: {info.subject}, {info.protocol} v{info.version}, "
                     f"{info.kind}, {info.status}, {len(trials)} trials")
-    # trials, response times and traces share one time axis: the experiment clock
-    t0 = min([_trial_time(t) for t in trials] + [times[0] for items in traces.values()
-                                                   for times, _ in items.values()
-                                                   if len(times)], default=0.0)
+    # one time axis, seconds from the session's start: the log's times are, the trials'
+    # are on the experiment clock (without a log, the first trial starts the axis)
+    t0 = (log.start_time if log.started_at is not None
+          else min((_trial_time(t) for t in trials), default=0.0))
     _draw_outcomes(axes.pop(0), trials, t0)
     if rts:
         ax = axes.pop(0)
@@ -155,7 +130,7 @@ def session_figure(lab: Lab, session_id: str) -> "Figure":
     for device in devices:
         ax = axes.pop(0)
         for item, (times, values) in sorted(traces[device].items()):
-            ax.plot(times - t0, values, label=item)
+            ax.plot(times, values, label=item)
         ax.set(title=f"Device {device}", xlabel="time (s)")
         ax.legend(loc="upper right", fontsize="small")
     if info.kind == "training":
