@@ -1,20 +1,27 @@
 """`moalab session plot ID OUT.png` as a real process on a real SQLite lab."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from moalab.store import Lab
+from tests.conftest import require
 from tests.export.conftest import run_mock_session
 
 from .helpers import no_traceback, run
 
-pytest.importorskip("matplotlib")
+
+@pytest.fixture(autouse=True)
+def _matplotlib():
+    require(importlib.util.find_spec("matplotlib") is not None,
+            "matplotlib is not installed (pip install -e '.[data]')")
 
 
 @pytest.fixture
 def lab(tmp_path):
-    """A lab with a MockProtocol session of 4 trials run in process; yields (folder, id)."""
+    """A lab with a MockProtocol session of 4 trials run in process: (its folder, the session id)."""
     made = Lab.init(tmp_path / "lab")
     made.database.add_subject("rat-1", species="rat")
     session = run_mock_session(made, "rat-1", 4)

@@ -1,6 +1,7 @@
 """moalab.export.plot: a session drawn from the lab's rows and its data folder's log."""
 
 import datetime
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,14 @@ from moalab.core.records import DeviceUpdate, RunStart
 from moalab.export.plot import plot_session, read_traces, session_figure
 from moalab.log.loggers import SimpleCSVLogger
 from moalab.store.lab import Lab
+from tests.conftest import require
 
-pytest.importorskip("matplotlib")
+
+@pytest.fixture(autouse=True)
+def _matplotlib():
+    require(importlib.util.find_spec("matplotlib") is not None,
+            "matplotlib is not installed (pip install -e '.[data]')")
+
 
 START = RunStart(run_id="r", seq=0, time=8.0, root="root", clock="virtual",
                  started_at=datetime.datetime.now(datetime.UTC))
