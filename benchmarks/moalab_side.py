@@ -41,6 +41,7 @@ from .floor import run_floors  # noqa: E402
 from .deposits import COMPARED_WITH as DEPOSITS_COMPARED_WITH  # noqa: E402
 from .deposits import DEPOSIT_ROW, open_deposits  # noqa: E402
 from .lab import COMPARED_WITH, GateSessions, open_labs, run_lab  # noqa: E402
+from .nwb_export import NWB_ROW, measure_nwb_export  # noqa: E402
 from .timing import run_timing  # noqa: E402
 from .workloads import run_workloads  # noqa: E402
 
@@ -294,6 +295,8 @@ async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) ->
             gates[DEPOSIT_ROW] = deposits.gate
         await run_timing(subjects, sizes, results, gates)
         await run_lab(subjects, labs, sizes, results)
+        if NWB_ROW in subjects:  # its session runs a trio run of its own: in a thread
+            await trio.to_thread.run_sync(measure_nwb_export, results)
         if deposits:
             await deposits.measure_return(results)
     await run_floors(subjects, sizes, results)

@@ -12,6 +12,7 @@ from .common import (
     LAB_ROWS,
     LOOP_ROWS,
     METRICS,
+    NWB_ROWS,
     QUICK,
     ROWS,
     STAGE_ENGINE_ROWS,
@@ -56,6 +57,8 @@ NAMES = {
     "lab_postgres": "the same on a lab whose database is PostgreSQL",
     "lab_cli": "moalab session run ... --dry-run as a process (its start and imports, "
                "about 2 s, dominate)",
+    "nwb_export": "moalab.export.export_nwb of a synthetic 1-hour session (720 trials, "
+                  "a 1 kHz ADC, a lick sensor) from its lab rows and HDF5 log",
     "deposits": "a session's deposits: deposit(async_=True) with a store taking 2 s per "
                 "upload; the gate tree (as stage_engine) while a 200 MB recording uploads",
     "closed_loop": (f"examples/closed_loop_bandit.py checkpointed (moalab loop run): "
@@ -114,8 +117,12 @@ QUICK_LOOP = (
 )
 """The closed loop's columns in the quick table (a row for the loop, one per cycle)."""
 
+QUICK_NWB = (("nwb_export_s", "export s", "NWB export of a synthetic 1-hour session"),)
+"""The NWB export's column in the quick table."""
+
 QUICK_BLOCKS = (("stage engine", STAGE_ENGINE_ROWS, QUICK_TIMING), ("lab", LAB_ROWS, QUICK_LAB),
-                ("deposits", DEPOSIT_ROWS, QUICK_DEPOSITS), ("closed loop", LOOP_ROWS, QUICK_LOOP))
+                ("deposits", DEPOSIT_ROWS, QUICK_DEPOSITS), ("closed loop", LOOP_ROWS, QUICK_LOOP),
+                ("NWB export", NWB_ROWS, QUICK_NWB))
 """The quick table's blocks under the executors: (title, rows, columns)."""
 
 
