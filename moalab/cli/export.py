@@ -91,7 +91,8 @@ def _run_nwb_export(args: argparse.Namespace, console: Console) -> int:
     session_id, out = args.nwb
     lab = Lab.find(args.lab)
     try:
-        summary = export_nwb(lab, session_id, Path(out), overwrite=args.overwrite)
+        summary = export_nwb(lab, session_id, Path(out), overwrite=args.overwrite,
+                             anonymous=args.anonymous)
     finally:
         lab.close()
     if args.json:

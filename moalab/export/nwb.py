@@ -2,12 +2,13 @@
 
 What goes where: the lab's subject as the NWB ``Subject`` (its age at the session from
 its date of birth), the session's start as ``session_start_time``, its trials as the
-trials table (their recorded values as columns), its stages' runs as the ``stages``
-``TimeIntervals``, each device's logged values as an ``EventsTable`` named after it,
-its devices' numeric properties (with their timestamps) and array properties' channels
-(ADC samples, with their rate) as ``TimeSeries`` in ``acquisition`` when the session
-has an HDF5 log, and its deposited recordings as the ``assets`` table of the ``assets`` processing module
-(their storage keys: NWB keeps large media beside the file, not in it).
+trials table (their recorded values as columns), its stages' runs and trials as the
+``stages`` ``TimeIntervals``, each device's logged values as an ``EventsTable`` named
+after it, its devices' numeric properties (with their timestamps) and array
+properties' channels (ADC samples, with their rate) as ``TimeSeries`` in
+``acquisition`` when the session has an HDF5 log, and its deposited recordings as the
+``assets`` table of the ``assets`` processing module (their storage keys: large media
+stay beside the file, not in it). Times are seconds from the session's start.
 """
 
 import datetime
@@ -15,7 +16,7 @@ import json
 import math
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..core.errors import InvalidArgument
 from ..store.infos import SessionInfo, SubjectInfo, TrialInfo
 from ..store.lab import Lab
 from .session_log import LoggedRow, SessionLog, read_session_log
+from .tables import _exported_names
 
 __all__ = ("NWBSummary", "export_nwb")
 
@@ -46,12 +48,21 @@ class NWBSummary:
     assets: int
 
 
-def export_nwb(lab: Lab, session_id: str, out: Path, overwrite: bool = False) -> NWBSummary:
-    """Write session ``session_id`` of ``lab`` to the NWB file ``out``.
+def export_nwb(lab: Lab, session_id: str, out: Path, overwrite: bool = False,
+               anonymous: bool = False) -> NWBSummary:
+    """Write session ``session_id`` of ``lab`` to the NWB file ``out``; ``anonymous``
+    leaves out the subject's fields marked personal (a personal name becomes the
+    numbered one ``moalab export --anonymous`` gives it) and the recordings marked
+    personal.
 
     Raises UnknownName for an unknown session, InvalidArgument if ``out`` exists (unless
-    ``overwrite``) or the session never started. Runs in the calling thread."""
-    from pynwb import NWBHDF5IO
+    ``overwrite``), the session never started or pynwb is missing. Runs in the calling
+    thread."""
+    try:
+        from pynwb import NWBHDF5IO
+    except ImportError:
+        raise InvalidArgument("the NWB export needs pynwb: pip install 'moalab[data]'") \
+            from None
 
     out = Path(out)
     if out.exists() and not overwrite:
@@ -63,28 +74,39 @@ def export_nwb(lab: Lab, session_id: str, out: Path, overwrite: bool = False) ->
         raise InvalidArgument(f"session {session_id!r} has not started (status "
                               f"{session.status!r}): only a session that ran can be exported")
     log = read_session_log(lab.data_folder / session.data_dir)
-    nwb = _nwb_file(session, db.get_subject(session.subject), log)
+    subject = db.get_subject(session.subject)
+    if anonymous:
+        subject = replace(
+            subject, name=_exported_names(db.list_subjects(), True)[subject.name],
+            **{"species": None} if "species" in subject.personal else {},
+            **{"sex": ""} if "sex" in subject.personal else {})
+    nwb = _nwb_file(session, subject, log, anonymous and "dob" in subject.personal)
     trials = db.list_trials(session_id)
     _add_trials(nwb, trials, log)
     intervals = _add_stages(nwb, log.rows)
     events = _add_device_events(nwb, log.rows)
     signals = _add_signals(nwb, log)
-    assets = _add_assets(nwb, db.list_assets(session=session_id, status="deposited"))
+    assets = _add_assets(nwb, [asset for asset in db.list_assets(session_id, "deposited")
+                               if not (anonymous and asset.personal)])
     with NWBHDF5IO(str(out), "w") as io:
         io.write(nwb)
     return NWBSummary(out, len(trials), intervals, events, signals, assets)
 
 
-def _nwb_file(session: SessionInfo, subject: SubjectInfo, log: SessionLog) -> Any:
+def _nwb_file(session: SessionInfo, subject: SubjectInfo, log: SessionLog,
+              hide_dob: bool) -> Any:
+    """The file with its subject: its age in days at the session and its date of birth,
+    its age in whole weeks only if ``hide_dob``, or an age of at least 0 days (NWB's
+    range with no upper bound) when its date of birth is unknown."""
     from pynwb import NWBFile
     from pynwb.file import Subject
 
     start = log.started_at or session.started
-    age = None
-    dob = None
+    age, dob = "P0D/", None
     if subject.dob is not None:
-        dob = datetime.datetime.combine(subject.dob, datetime.time(), datetime.UTC)
-        age = f"P{max((start - dob).days, 0)}D"
+        born = datetime.datetime.combine(subject.dob, datetime.time(), datetime.UTC)
+        days = max((start - born).days, 0)
+        age, dob = (f"P{days // 7}W", None) if hide_dob else (f"P{days}D", born)
     species = _SPECIES.get((subject.species or "").lower(), subject.species)
     sex = subject.sex[:1].upper() if subject.sex[:1].upper() in "FMO" else "U"
     return NWBFile(

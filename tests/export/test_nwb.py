@@ -99,6 +99,22 @@ def test_a_session_with_an_hdf5_log_exports_device_events_and_adc_samples(
         assert np.allclose(events["timestamp"], lick.timestamps[:])
 
 
+def test_an_anonymous_export_leaves_out_what_is_personal(made: LabFixture, tmp_path):
+    out = tmp_path / "anonymous.nwb"
+    assert export_nwb(made.lab, made.person, out, anonymous=True).assets == 1
+    with checked(out) as io:
+        subject = io.read().subject
+        assert subject.subject_id == "subject-1"  # Jane Doe's name is personal
+        assert subject.age == "P0D/"  # her date of birth is not known: at least 0 days
+    out = tmp_path / "rat.nwb"
+    assert export_nwb(made.lab, made.rat, out, anonymous=True).assets == 1  # not the face
+    with checked(out) as io:
+        subject = io.read().subject
+        assert subject.subject_id == "rat-1"
+        # its date of birth is personal: its age in whole weeks only
+        assert subject.date_of_birth is None and subject.age.endswith("W")
+
+
 def test_the_command_writes_the_file_and_names_bad_input(made: LabFixture, tmp_path, capsys):
     out = tmp_path / "rat.nwb"
     lab = ["--lab", str(made.lab.folder)]
