@@ -83,7 +83,7 @@ def read_session_log(folder: Path) -> SessionLog:
     """The log of the session whose data folder is ``folder``: its HDF5 log if it has
     one (h5py installed), else its CSV log; no log is an empty one. A resumed session's
     later runs are placed by their wall start time. Raises InvalidArgument naming the
-    file and line of a CSV row that is not one."""
+    file and line of a CSV row that is not one, or an HDF5 log that cannot be read."""
     if (folder / HDF5_NAME).exists():
         try:
             import h5py  # noqa: F401 - the data extra
@@ -101,7 +101,13 @@ def _read_hdf5(folder: Path) -> SessionLog:
     log = SessionLog()
     path, n = folder / HDF5_NAME, 0
     while path.exists():
-        with h5py.File(path, "r") as file:
+        try:
+            file = h5py.File(path, "r")
+        except OSError as exc:
+            raise InvalidArgument(f"HDF5 log {str(path)!r} cannot be read ({exc}): it is "
+                                  "not an HDF5 file, or was cut short before its first "
+                                  "flush; move it aside to export from the CSV log") from None
+        with file:
             started = _utc(file.attrs["started_at"])
             if log.started_at is None:
                 log.started_at, log.start_time = started, float(file.attrs["start_time"])

@@ -130,5 +130,8 @@ def test_the_command_writes_the_file_and_names_bad_input(made: LabFixture, tmp_p
     assert "--nwb SESSION_ID OUT.nwb" in capsys.readouterr().err
     with pytest.raises(InvalidArgument, match="already exists"):
         export_nwb(made.lab, made.rat, out)
+    (made.lab.data_folder / made.rat / "data.h5").write_bytes(b"not HDF5")
+    with pytest.raises(InvalidArgument, match="data.h5' cannot be read"):
+        export_nwb(made.lab, made.rat, tmp_path / "z.nwb")
     with pytest.raises(UnknownName):
         export_nwb(made.lab, "no-such-session", tmp_path / "y.nwb")
