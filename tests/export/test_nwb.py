@@ -4,6 +4,7 @@ each file passes pynwb's validation and nwbinspector with no critical finding an
 back with pynwb to the lab's values. The command, and bad input."""
 
 import datetime
+import importlib.util
 import math
 
 import numpy as np
@@ -14,14 +15,21 @@ from moalab.core.clock import clock_origin
 from moalab.core.errors import InvalidArgument
 from moalab.export import export_nwb
 from moalab.store.errors import UnknownName
+from tests.conftest import require
 
 from .conftest import LabFixture
 
-pynwb = pytest.importorskip("pynwb")
+
+@pytest.fixture(autouse=True)
+def _pynwb():
+    require(all(importlib.util.find_spec(name) is not None
+                for name in ("h5py", "pynwb", "nwbinspector")),
+            "h5py, pynwb or nwbinspector is not installed (pip install -e '.[data,test]')")
 
 
 def checked(path):
     """The NWB file at ``path`` read back, once pynwb and nwbinspector accept it."""
+    import pynwb
     from nwbinspector import Importance, inspect_nwbfile
 
     assert pynwb.validate(path=str(path)) == []
