@@ -16,9 +16,10 @@ The file's layout (all times on the run's experiment clock)::
 
 The run's origin (``started_at``, ``start_time``, ``clock``) is in the root's attributes.
 The file is written in SWMR mode (``libver='latest'``), so a reader opening it with
-``h5py.File(path, 'r', swmr=True)`` sees datasets grow (``dataset.refresh()``); a
-device or property first seen after SWMR mode began is added by closing and reopening
-the file, so a reader reopens it to see new datasets. Records are written, and the file
+``h5py.File(path, 'r', swmr=True)`` sees datasets grow (``dataset.refresh()``). SWMR
+mode begins after the first write (``flush_interval`` after the first record), with the
+datasets of the records so far; a device or property first seen later is added by
+closing and reopening the file, so a reader reopens it to see new datasets. Records are written, and the file
 flushed, by a thread of the logger's own every ``flush_interval`` seconds (0.05 by
 default): killed at any moment (``kill -9``), the file opens (with ``swmr=True``: it is
 still marked as being written; or after ``h5clear -s``) and holds every record it was
@@ -30,6 +31,7 @@ import json
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,6 +99,9 @@ def _append(dataset: h5py.Dataset, rows: np.ndarray) -> None:
     n = dataset.shape[0]
     dataset.resize((n + len(rows),))
     dataset[n:] = rows
+    # h5py holds the GIL, and a thread waiting for it waits up to the 5 ms switch
+    # interval: give it to the experiment's trio thread between writes
+    time.sleep(0)
 
 
 class HDF5Logger(RecordSink):
@@ -144,7 +149,6 @@ class HDF5Logger(RecordSink):
                                   chunks=(_TABLE_CHUNK,))
         self._file.create_group("devices")
         self._file.create_group("streams")
-        self._file.swmr_mode = True
         self._thread = threading.Thread(target=self._write_loop, name=f"HDF5Logger {self.path}",
                                         daemon=True)
         self._thread.start()
@@ -228,7 +232,10 @@ class HDF5Logger(RecordSink):
             _append(dataset, np.array(values, dataset.dtype))
         for key, blocks in arrays.items():
             self._write_blocks(key, blocks)
-        self._file.flush()
+        if not self._file.swmr_mode:  # after the first write's datasets (it flushes)
+            self._file.swmr_mode = True
+        else:
+            self._file.flush()
 
     @staticmethod
     def _split(record: DeviceUpdate, scalars: dict[str, list], arrays: dict[str, list]) -> None:
@@ -250,9 +257,9 @@ class HDF5Logger(RecordSink):
         new_arrays = [key for key in arrays if key not in self._file]
         if not new_scalars and not new_arrays:
             return
-        # SWMR mode allows no new objects: reopen the file to add them
-        self._file.close()
-        self._file = h5py.File(self.path, "a", libver="latest")
+        if self._file.swmr_mode:  # SWMR mode allows no new objects: reopen to add them
+            self._file.close()
+            self._file = h5py.File(self.path, "a", libver="latest")
         for key in new_scalars:
             value = scalars[key][0][1]
             dtype = np.dtype([("time", "f8"), ("value", _scalar_dtype(value))])
@@ -263,15 +270,14 @@ class HDF5Logger(RecordSink):
                                       chunks=(_STREAM_CHUNK,))
             self._file.create_dataset(f"{key}_blocks", (0,), _BLOCK, maxshape=(None,),
                                       chunks=(_TABLE_CHUNK,))
-        self._file.swmr_mode = True
 
     def _write_blocks(self, key: str, blocks: list[tuple[float, np.ndarray]]) -> None:
         """Append a channel's blocks of samples, and their (time, start, count) rows."""
         dataset = self._file[key]
         start = self._stream_sizes.get(key, dataset.shape[0])
         table = []
-        for time, samples in blocks:
-            table.append((time, start, len(samples)))
+        for at, samples in blocks:
+            table.append((at, start, len(samples)))
             start += len(samples)
         dataset.resize((start,))
         dataset[start - sum(len(s) for _, s in blocks):] = np.concatenate(

@@ -12,16 +12,23 @@ import pytest
 import trio
 import trio.testing
 
-pytest.importorskip("h5py")  # the data extra
-import h5py
-
 import moalab
 from moalab import DeviceUpdate, MemoryLogger, MemorySink, MoaStage, VirtualADCPort
 from moalab.core.errors import InvalidArgument
-from moalab.log import HDF5Logger
 from moalab.protocol import MockProtocol, ProtocolRunner
 from moalab.store import Lab
+from tests.conftest import require
 from tests.runner.test_records import Pulser, Rewarding
+
+try:
+    import h5py
+except ImportError:  # the data extra
+    h5py = None
+
+
+@pytest.fixture(autouse=True)
+def _needs_h5py():
+    require(h5py is not None, "no h5py: install moalab's data extra (pip install -e '.[data]')")
 
 
 def test_a_run_is_written_as_typed_events_device_values_and_streams(tmp_path):
@@ -30,6 +37,8 @@ def test_a_run_is_written_as_typed_events_device_values_and_streams(tmp_path):
     adc = VirtualADCPort(name="adc", num_channels=3, active_channels=[True, False, True],
                          frequency=400, block_size=40, seed=1)
     devices = [Pulser(name="pulser"), adc]
+    from moalab.log import HDF5Logger
+
     h5, memory, rows = HDF5Logger(tmp_path / "run.h5"), MemorySink(), MemoryLogger()
     handle = moalab.run(root, devices=devices, loggers=[h5, memory, rows], log=False,
                         clock=trio.testing.MockClock(autojump_threshold=0))
@@ -68,6 +77,8 @@ def test_a_run_is_written_as_typed_events_device_values_and_streams(tmp_path):
 
 
 def test_bad_arguments_and_an_existing_file_are_refused(tmp_path):
+    from moalab.log import HDF5Logger
+
     with pytest.raises(InvalidArgument, match="flush_interval=0 .* a number > 0"):
         HDF5Logger(tmp_path / "a.h5", flush_interval=0)
     (tmp_path / "b.h5").write_bytes(b"")
