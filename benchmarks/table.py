@@ -57,6 +57,10 @@ NAMES = {
     "lab_postgres": "the same on a lab whose database is PostgreSQL",
     "lab_cli": "moalab session run ... --dry-run as a process (its start and imports, "
                "about 2 s, dominate)",
+    "hdf5_write": "HDF5Logger: 400 ADC blocks of 8 channels x 4,096 float64 samples (105 MB) "
+                  "consumed as fast as it takes them, to the file closed",
+    "stage_engine_hdf5": "the gate tree through Run.execute with a lab session's file sinks: "
+                         "a SimpleCSVLogger, an HDF5Logger and a TreeSink",
     "nwb_export": "moalab.export.export_nwb of a synthetic 1-hour session (720 trials, "
                   "a 1 kHz ADC, a lick sensor) from its lab rows and HDF5 log",
     "deposits": "a session's deposits: deposit(async_=True) with a store taking 2 s per "
