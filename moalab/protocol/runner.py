@@ -234,7 +234,8 @@ class ProtocolRunner:
 
         Claims it (raises :class:`~moalab.store.errors.SubjectBusy` if its subject
         has another session running), runs its tree with its records to the
-        session's CSV log (continued on a resume) and to ``sinks`` (``on_run`` is
+        session's CSV log (continued on a resume), its HDF5 log (:data:`HDF5_NAME`;
+        a file each run, with h5py installed) and to ``sinks`` (``on_run`` is
         given the :class:`Run` as it is made, e.g. to stop it), and ends it once its
         deposits are deposited or failed: 'submitted' (the tree ended, or a training
         step graduated), 'interrupted' (stopped: ``moalab session resume`` continues
