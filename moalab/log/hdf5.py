@@ -5,7 +5,8 @@ The file's layout (all times on the run's experiment clock)::
     /events                      the CSV log's rows, typed: a compound dataset of
                                  (index, timestamp, name, trigger, item, value, number)
     /devices/<device>/<prop>     a device's scalar property: (time, value) rows, one per
-                                 update; ``timestamp`` is the value a remote executor
+                                 update (value float64 for numbers and booleans, else
+                                 text); ``timestamp`` is the value a remote executor
                                  aligned to this clock by its clock regression, and
                                  ``remote_timestamp`` (when the device has one) the far
                                  side's raw value
@@ -56,14 +57,17 @@ _STREAM_CHUNK = 65536
 
 
 def _scalar_dtype(value: Any) -> Any:
-    """The HDF5 type a scalar property's values are stored as."""
-    if isinstance(value, bool | np.bool_):
-        return np.dtype("?")
-    if isinstance(value, int | np.integer):
-        return np.dtype("i8")
-    if isinstance(value, float | np.floating):
-        return np.dtype("f8")
-    return _STR
+    """The HDF5 type a scalar property's values are stored as, from its first value:
+    float64 for numbers and booleans (a property that starts at 0 may be 0.5 next),
+    else text."""
+    return np.dtype("f8") if not math.isnan(_number(value)) else _STR
+
+
+def _fitted(values: list[tuple[float, Any]], dtype: np.dtype) -> np.ndarray:
+    """(time, value) rows as ``dtype``'s; a value of another kind than the first
+    becomes NaN in a number dataset, its text in a text one (never an error)."""
+    convert = _number if dtype["value"] == np.dtype("f8") else _text
+    return np.array([(at, convert(value)) for at, value in values], dtype)
 
 
 def _text(value: Any) -> str:
@@ -229,7 +233,7 @@ class HDF5Logger(RecordSink):
             _append(self._file["events"], np.array(events, _EVENT))
         for key, values in scalars.items():
             dataset = self._file[key]
-            _append(dataset, np.array(values, dataset.dtype))
+            _append(dataset, _fitted(values, dataset.dtype))
         for key, blocks in arrays.items():
             self._write_blocks(key, blocks)
         if not self._file.swmr_mode:  # after the first write's datasets (it flushes)

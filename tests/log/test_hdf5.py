@@ -57,7 +57,7 @@ def test_a_run_is_written_as_typed_events_device_values_and_streams(tmp_path):
         updates = [r for r in memory.records if isinstance(r, DeviceUpdate)]
         pulses = [r for r in updates if r.device == "pulser"]
         value = file["devices/pulser/value"][:]
-        assert value.dtype["value"] == np.int64
+        assert value.dtype["value"] == np.float64
         assert list(value["value"]) == [r.values["value"] for r in pulses]
         assert list(value["time"]) == [r.time for r in pulses]
         np.testing.assert_array_equal(file["streams/pulser/trace/0"][:],
@@ -74,6 +74,18 @@ def test_a_run_is_written_as_typed_events_device_values_and_streams(tmp_path):
             assert list(table["time"]) == [r.time for r in blocks]
             assert list(table["start"]) == [40 * i for i in range(len(blocks))]
         assert "streams/adc/data/1" not in file
+
+
+def test_a_property_changing_kind_is_kept_not_an_error(tmp_path):
+    from moalab.log import HDF5Logger
+
+    with HDF5Logger(tmp_path / "kinds.h5") as log:
+        for seq, (count, state) in enumerate([(0, "idle"), (0.5, "on"), ("n/a", 3)], 1):
+            log.consume(DeviceUpdate(run_id="r", seq=seq, time=float(seq), device="dev",
+                                     values={"count": count, "state": state}))
+    with h5py.File(tmp_path / "kinds.h5", "r") as file:
+        np.testing.assert_array_equal(file["devices/dev/count"]["value"], [0, 0.5, np.nan])
+        assert list(file["devices/dev/state"]["value"]) == [b"idle", b"on", b"3"]
 
 
 def test_bad_arguments_and_an_existing_file_are_refused(tmp_path):
