@@ -291,7 +291,7 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     """A line for every row name, column and mark the table shows."""
     shown = {executor for _, executor, _ in results.rows}
     if quick:
-        shown &= {*EXECUTORS, *STAGE_ENGINE_ROWS, *LAB_ROWS, *LOOP_ROWS}
+        shown &= {*EXECUTORS, *(row for _, rows, _ in QUICK_BLOCKS for row in rows)}
     for goal in summary["goals"]:
         if results.compared or goal["kind"] != "ratio":
             shown.add(goal["executor"])
