@@ -146,7 +146,9 @@ async def test_frames_of_many_tiny_messages_do_not_stall_other_clients(server):
           f"{len(bystander.latencies)} calls, p50 {bystander.p_ms(0.5):.1f} ms, p99 "
           f"{bystander.p_ms(0.99):.1f} ms; server RSS {rss_before:.0f} MiB, peak "
           f"{rss_peak:.0f} MiB")
-    assert bystander.p_ms(0.99) < 200, bystander.p_ms(0.99)
+    # the bug froze the server for up to 8.8 s; a shared 2-core CI machine gave p99s
+    # of 228 ms in two runs of 2026-12-01 (under 200 in the runs before)
+    assert bystander.p_ms(0.99) < 400, bystander.p_ms(0.99)
     assert rss_peak - rss_before < 50, (rss_before, rss_peak)
     assert server.process.poll() is None, server.log()
     assert "Traceback" not in server.log(), server.log()[-3000:]
