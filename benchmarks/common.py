@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = (
-    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "DEPOSIT_ROWS", "LOOP_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "DEPOSIT_ROWS", "LOOP_ROWS", "HDF5_ROWS", "NWB_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
     "percentile", "median", "SideResults",
 )
 
@@ -42,9 +42,17 @@ LOOP_ROWS = ("closed_loop", "closed_loop_c1", "closed_loop_c2", "closed_loop_c3"
 subjects on the stage engine, and each cycle's wall time and fitted parameters (its
 subject is ``closed_loop``; a cycle's row is there if the loop ran that many)."""
 
+HDF5_ROWS = ("hdf5_write", "stage_engine_hdf5")
+"""The HDF5 log (``hdf5.py``): an ADC stream's write rate, and the gate tree's reaction
+with a lab session's file sinks (the CSV and HDF5 logs)."""
+
+NWB_ROWS = ("nwb_export",)
+"""The NWB export (``nwb_export.py``): the export time of a synthetic 1-hour session."""
+
 EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_quart_ws",
                   "floor_quart_ws_thread", "floor_quart_rest", "floor_timer",
-                  *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS, LOOP_ROWS[0], "clock")
+                  *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS, LOOP_ROWS[0], "clock",
+                  *HDF5_ROWS, *NWB_ROWS)
 """Measured on the moalab side only: the machine's floors, the stage engine's timing
 and records, and remote clock alignment (``clock``: ``clock_quality.py``, its rows
 go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
@@ -53,7 +61,7 @@ go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
 ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
         "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_ws_thread",
         "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS,
-        *LOOP_ROWS)
+        *LOOP_ROWS, *HDF5_ROWS, *NWB_ROWS)
 """Every row name a result can carry, in table order."""
 
 
@@ -80,9 +88,11 @@ METRICS = {m.name: m for m in (
     Metric("delay_error_p99_us", "us", False, "Delay end-time error p99"),
     Metric("gate_latency_p50_us", "us", False, "gate reaction latency p50"),
     Metric("gate_latency_p99_us", "us", False, "gate reaction latency p99"),
+    Metric("hdf5_write_mb_s", "MB/s", True, "HDF5 log: an ADC stream's sustained write"),
     Metric("record_rate_hz", "Hz", True, "record rate (to a MemorySink)"),
     Metric("session_wall_s", "s", False, "wall time of a mock --dry-run session"),
     Metric("sessions_hz", "Hz", True, "sessions created per second"),
+    Metric("nwb_export_s", "s", False, "NWB export of a synthetic 1-hour session"),
     Metric("deposit_return_ms", "ms", False, "deposit(async_=True) return, 2 s-per-upload store"),
     Metric("loop_wall_s", "s", False, "wall time of the closed loop, all its cycles"),
     Metric("cycle_wall_s", "s", False, "wall time of one cycle of the loop"),

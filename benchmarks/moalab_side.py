@@ -40,7 +40,10 @@ from .closed_loop import run_closed_loop  # noqa: E402
 from .floor import run_floors  # noqa: E402
 from .deposits import COMPARED_WITH as DEPOSITS_COMPARED_WITH  # noqa: E402
 from .deposits import DEPOSIT_ROW, open_deposits  # noqa: E402
+from .hdf5 import COMPARED_WITH as HDF5_COMPARED_WITH  # noqa: E402
+from .hdf5 import HDF5_GATE_ROW, hdf5_gates, measure_hdf5_write  # noqa: E402
 from .lab import COMPARED_WITH, GateSessions, open_labs, run_lab  # noqa: E402
+from .nwb_export import NWB_ROW, measure_nwb_export  # noqa: E402
 from .timing import run_timing  # noqa: E402
 from .workloads import run_workloads  # noqa: E402
 
@@ -292,8 +295,14 @@ async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) ->
         gates: dict[str, Any] = {row: GateSessions(lab) for row, lab in labs.items()}
         if deposits:
             gates[DEPOSIT_ROW] = deposits.gate
+        if HDF5_GATE_ROW in subjects and HDF5_COMPARED_WITH not in subjects:
+            subjects = [*subjects, HDF5_COMPARED_WITH]
+        gates.update(hdf5_gates(subjects))
         await run_timing(subjects, sizes, results, gates)
+        await measure_hdf5_write(subjects, results)
         await run_lab(subjects, labs, sizes, results)
+        if NWB_ROW in subjects:  # its session runs a trio run of its own: in a thread
+            await trio.to_thread.run_sync(measure_nwb_export, results)
         if deposits:
             await deposits.measure_return(results)
     await run_floors(subjects, sizes, results)

@@ -12,6 +12,7 @@ from .common import (
     LAB_ROWS,
     LOOP_ROWS,
     METRICS,
+    NWB_ROWS,
     QUICK,
     ROWS,
     STAGE_ENGINE_ROWS,
@@ -56,6 +57,12 @@ NAMES = {
     "lab_postgres": "the same on a lab whose database is PostgreSQL",
     "lab_cli": "moalab session run ... --dry-run as a process (its start and imports, "
                "about 2 s, dominate)",
+    "hdf5_write": "HDF5Logger: 400 ADC blocks of 8 channels x 4,096 float64 samples (105 MB) "
+                  "consumed as fast as it takes them, to the file closed",
+    "stage_engine_hdf5": "the gate tree through Run.execute with a lab session's file sinks: "
+                         "a SimpleCSVLogger, an HDF5Logger and a TreeSink",
+    "nwb_export": "moalab.export.export_nwb of a synthetic 1-hour session (720 trials, "
+                  "a 1 kHz ADC, a lick sensor) from its lab rows and HDF5 log",
     "deposits": "a session's deposits: deposit(async_=True) with a store taking 2 s per "
                 "upload; the gate tree (as stage_engine) while a 200 MB recording uploads",
     "closed_loop": (f"examples/closed_loop_bandit.py checkpointed (moalab loop run): "
@@ -114,8 +121,12 @@ QUICK_LOOP = (
 )
 """The closed loop's columns in the quick table (a row for the loop, one per cycle)."""
 
+QUICK_NWB = (("nwb_export_s", "export s", "NWB export of a synthetic 1-hour session"),)
+"""The NWB export's column in the quick table."""
+
 QUICK_BLOCKS = (("stage engine", STAGE_ENGINE_ROWS, QUICK_TIMING), ("lab", LAB_ROWS, QUICK_LAB),
-                ("deposits", DEPOSIT_ROWS, QUICK_DEPOSITS), ("closed loop", LOOP_ROWS, QUICK_LOOP))
+                ("deposits", DEPOSIT_ROWS, QUICK_DEPOSITS), ("closed loop", LOOP_ROWS, QUICK_LOOP),
+                ("NWB export", NWB_ROWS, QUICK_NWB))
 """The quick table's blocks under the executors: (title, rows, columns)."""
 
 
@@ -280,7 +291,7 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     """A line for every row name, column and mark the table shows."""
     shown = {executor for _, executor, _ in results.rows}
     if quick:
-        shown &= {*EXECUTORS, *STAGE_ENGINE_ROWS, *LAB_ROWS, *LOOP_ROWS}
+        shown &= {*EXECUTORS, *(row for _, rows, _ in QUICK_BLOCKS for row in rows)}
     for goal in summary["goals"]:
         if results.compared or goal["kind"] != "ratio":
             shown.add(goal["executor"])

@@ -88,9 +88,10 @@ from .stage import (
 
 __version__ = "0.1.0"
 
-_LAZY = {"InheritedAssets": "moalab.export"}
-"""Names of the lab layer, imported on first use: importing it (the lab database's
-SQLAlchemy and Alembic) would add ~0.7 s to every ``import moalab``, a rig's included."""
+_LAZY = {"InheritedAssets": "moalab.export", "HDF5Logger": "moalab.log.hdf5"}
+"""Names imported on first use: the lab layer (its database's SQLAlchemy and Alembic
+would add ~0.7 s to every ``import moalab``, a rig's included), and the HDF5 log
+(h5py, of the ``data`` extra: 25-50 ms, and not installed on every rig)."""
 
 
 def __getattr__(name: str) -> object:
@@ -179,4 +180,5 @@ __all__ = (
     "AuthenticationError",
     "NotAllowed",
     "InheritedAssets",
+    "HDF5Logger",
 )

@@ -14,7 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from ..export import ASSET_CHOICES, export_lab
+from ..core.errors import InvalidArgument
+from ..export import ASSET_CHOICES, export_lab, export_nwb
 from ..store.lab import Lab
 
 __all__ = ("add_export_command", "run_export")
@@ -30,8 +31,13 @@ def add_export_command(commands: Any) -> None:
         "(and protocols/<protocol>/<name><ext> with --assets all), a README.md and a "
         "manifest.json. Exporting again into DIR updates it: only what changed is "
         "copied.")
-    export.add_argument("folder", type=Path, metavar="DIR",
+    export.add_argument("folder", type=Path, metavar="DIR", nargs="?",
                         help="the export's folder: new, empty, or an earlier export")
+    export.add_argument("--nwb", nargs=2, metavar=("SESSION_ID", "OUT.nwb"),
+                        help="instead, write one session as an NWB file (its subject, "
+                        "trials, stages, device events and recordings' keys)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="with --nwb: replace OUT.nwb if it exists")
     export.add_argument("--assets", choices=ASSET_CHOICES, default="experiment",
                         help="experiment: the sessions' recordings (default); all: and the "
                         "protocols' stimuli; none: the data only")
@@ -44,6 +50,11 @@ def add_export_command(commands: Any) -> None:
 
 def run_export(args: argparse.Namespace, console: Console) -> int:
     """Run `moalab export`; raises :class:`~moalab.MoaError` with the message to show."""
+    if args.nwb:
+        return _run_nwb_export(args, console)
+    if args.folder is None:
+        raise InvalidArgument("give the export's folder DIR, or "
+                              "--nwb SESSION_ID OUT.nwb for one session as an NWB file")
     lab = Lab.find(args.lab)
     try:
         with Progress(console=console, transient=True,
@@ -72,4 +83,26 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
         console.print(f"{len(summary.missing)} asset(s) not exported (pending, failed or "
                       f"gone from storage; manifest.json says why): "
                       f"{', '.join(summary.missing)}", soft_wrap=True)
+    return 0
+
+
+def _run_nwb_export(args: argparse.Namespace, console: Console) -> int:
+    """`moalab export --nwb SESSION_ID OUT.nwb`: one session as an NWB file."""
+    session_id, out = args.nwb
+    lab = Lab.find(args.lab)
+    try:
+        summary = export_nwb(lab, session_id, Path(out), overwrite=args.overwrite,
+                             anonymous=args.anonymous)
+    finally:
+        lab.close()
+    if args.json:
+        shown = dataclasses.asdict(summary)
+        shown["path"] = str(summary.path.resolve())
+        console.out(json.dumps(shown, indent=2))
+        return 0
+    console.print(f"session {session_id!r} exported to {summary.path}: {summary.trials} "
+                  f"trials, {summary.stage_intervals} stage intervals, "
+                  f"{summary.device_events} device events, {summary.signals} signals, "
+                  f"{summary.assets} recordings' "
+                  "keys", soft_wrap=True)
     return 0

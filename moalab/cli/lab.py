@@ -127,7 +127,11 @@ def add_lab_commands(commands: Any, add_run_timing: Any) -> None:
     abandon = session.add_parser("abandon", help="give up an interrupted session (frees a "
                                  "screening session's place)")
     abandon.add_argument("id")
-    for parser in (run, resume, listing, show, abandon):
+    plot = session.add_parser("plot", help="draw a session at a glance into a PNG file "
+                              "(trials, outcomes, response times, device traces)")
+    plot.add_argument("id")
+    plot.add_argument("out", type=Path, metavar="OUT.png")
+    for parser in (run, resume, listing, show, abandon, plot):
         _lab_option(parser)
     for parser in (listing, show):
         _json_option(parser)
@@ -284,6 +288,15 @@ def _session_abandon(lab: Lab, args: argparse.Namespace, console: Console) -> in
     return 0
 
 
+def _session_plot(lab: Lab, args: argparse.Namespace, console: Console) -> int:
+    # imported here: matplotlib is an extra, and slow to import for the other commands
+    from ..export.plot import plot_session
+
+    plot_session(lab, args.id, args.out)
+    console.print(f"session {args.id} drawn in {args.out}", soft_wrap=True)
+    return 0
+
+
 def _session_run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     runner = ProtocolRunner(lab, load_protocol(args.protocol, base=Protocol))
     info = runner.create_session(args.subject, args.arg, rig=args.rig)
@@ -390,6 +403,7 @@ _COMMANDS = {
     ("session", "list"): _session_list,
     ("session", "show"): _session_show,
     ("session", "abandon"): _session_abandon,
+    ("session", "plot"): _session_plot,
 }
 
 

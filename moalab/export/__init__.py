@@ -10,13 +10,16 @@ from .errors import NotAnExport, UnknownExportKey
 from .export import ASSET_CHOICES, ExportSummary, export_lab
 from .inherited import InheritedAssets
 from .manifest import MANIFEST_NAME
+from .nwb import NWBSummary, export_nwb
 
 __all__ = (
     "ASSET_CHOICES",
     "MANIFEST_NAME",
     "ExportSummary",
     "InheritedAssets",
+    "NWBSummary",
     "NotAnExport",
     "UnknownExportKey",
     "export_lab",
+    "export_nwb",
 )

@@ -1,10 +1,23 @@
-"""Record sinks: the loggers that write every stage and device change, and memory."""
+"""Record sinks: the loggers that write every stage and device change, and memory.
+
+:class:`~moalab.log.hdf5.HDF5Logger` is imported on first use: it needs h5py (the
+``data`` extra).
+"""
+
+import importlib
 
 from ..core.loggable import Loggable
 from .logger import COLUMNS, LogRow, ObjectLogger, record_rows
 from .loggers import MemoryLogger, PythonLogger, SimpleCSVLogger, SimpleTerminalLogger
 from .recorder import Recorder
 from .sink import MemorySink, RecordSink, TreeSink
+
+
+def __getattr__(name: str) -> object:
+    if name == "HDF5Logger":
+        return importlib.import_module(".hdf5", __name__).HDF5Logger
+    raise AttributeError(f"module 'moalab.log' has no attribute {name!r}")
+
 
 __all__ = (
     "Loggable",
@@ -20,4 +33,5 @@ __all__ = (
     "SimpleTerminalLogger",
     "PythonLogger",
     "MemoryLogger",
+    "HDF5Logger",
 )

@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -53,7 +54,7 @@ from .rigs import executor_for
 from .session import Session, SessionState
 from .static import StaticProtocol
 
-__all__ = ("ProtocolRunner", "SubjectRefused", "SessionPlan", "LOG_NAME")
+__all__ = ("ProtocolRunner", "SubjectRefused", "SessionPlan", "LOG_NAME", "HDF5_NAME")
 
 HEARTBEAT_EVERY = STALE_AFTER / 3
 """Seconds between a running session's heartbeats (its lock is stale after
@@ -61,6 +62,9 @@ HEARTBEAT_EVERY = STALE_AFTER / 3
 
 LOG_NAME = "log.csv"
 """The session's CSV log, in its data folder."""
+
+HDF5_NAME = "data.h5"
+"""The session's HDF5 log, in its data folder (a resumed session's: ``data-1.h5``, ...)."""
 
 NETWORKS_WAIT = 30.0
 """Seconds a session waits for the protocol's networks another process is making."""
@@ -230,7 +234,8 @@ class ProtocolRunner:
 
         Claims it (raises :class:`~moalab.store.errors.SubjectBusy` if its subject
         has another session running), runs its tree with its records to the
-        session's CSV log (continued on a resume) and to ``sinks`` (``on_run`` is
+        session's CSV log (continued on a resume), its HDF5 log (:data:`HDF5_NAME`;
+        a file each run, with h5py installed) and to ``sinks`` (``on_run`` is
         given the :class:`Run` as it is made, e.g. to stop it), and ends it once its
         deposits are deposited or failed: 'submitted' (the tree ended, or a training
         step graduated), 'interrupted' (stopped: ``moalab session resume`` continues
@@ -275,7 +280,8 @@ class ProtocolRunner:
                     for name, path in copies.items() if name.startswith(RECEIVED_PREFIX)}
             tree = self._build_tree(session)
             log = SimpleCSVLogger(session.data_dir / LOG_NAME, append=True)
-            session_sinks = [log, *sinks]
+            files = [log, *_hdf5_log(session.data_dir)]
+            session_sinks = [*files, *sinks]
             run = Run(tree, session.protocol.devices(session), session.protocol.executors(session),
                       session_sinks, metadata=self._metadata(session))
             if graduation is not None:
@@ -286,7 +292,8 @@ class ProtocolRunner:
             try:
                 await _execute(run, depositor)
             finally:
-                log.close()
+                for file in files:
+                    file.close()
             status, error = _session_status(run, graduation)
             session.state.save_data()
         except BaseException as exc:
@@ -559,3 +566,17 @@ class _Graduation:
             self.done = True
             if self.run is not None:
                 self.run.stop()
+
+
+def _hdf5_log(folder: Path) -> list[Any]:
+    """The session's HDF5 log in ``folder`` (each run of a resumed session writes a file
+    of its own: an HDF5 file is not appended to); none without h5py (the ``data`` extra)."""
+    try:
+        from ..log.hdf5 import HDF5Logger
+    except ImportError:  # a lab without the data extra keeps its CSV log only
+        return []
+    path, n = folder / HDF5_NAME, 0
+    while path.exists():
+        n += 1
+        path = folder / f"data-{n}.h5"
+    return [HDF5Logger(path)]
