@@ -65,10 +65,22 @@ def run_loop_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
+    # the workflow's own Lab.find() (a rig_runner's lab=None) finds this lab, and only
+    # while it runs: a caller in the same process (a notebook, a test) keeps its own
+    previous = os.environ.get(LAB_ENV)
+    os.environ[LAB_ENV] = str(lab.folder)
+    try:
+        return _run_in_lab(lab, args, console)
+    finally:
+        if previous is None:
+            os.environ.pop(LAB_ENV, None)
+        else:
+            os.environ[LAB_ENV] = previous
+
+
+def _run_in_lab(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     from ..loop.workflow import check_cycles, load_workflow, run_workflow
 
-    # the workflow's own Lab.find() (a rig_runner's lab=None) finds this lab
-    os.environ[LAB_ENV] = str(lab.folder)
     try:
         workflow = load_workflow(args.workflow)
     except MoaError:

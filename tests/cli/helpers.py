@@ -24,8 +24,10 @@ def command(script: str) -> list[str]:
 
 def env() -> dict[str, str]:
     """The child's environment: the repository importable, a wide fixed terminal so rich's
-    line breaks never depend on the machine, and no GPIO factory chosen by the caller."""
-    environ = {k: v for k, v in repo_env().items() if not k.startswith("GPIOZERO_")}
+    line breaks never depend on the machine, and no GPIO factory or lab chosen by the
+    caller (a lab is found from the child's folder or its ``--lab``)."""
+    environ = {k: v for k, v in repo_env().items()
+               if not k.startswith("GPIOZERO_") and k != "MOALAB_LAB"}
     return {**environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
 

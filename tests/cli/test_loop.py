@@ -3,6 +3,7 @@ resumes after its last completed step, with its experiment data neither lost nor
 repeated (real processes); show and plot in process (each process costs ~1.5 s)."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -104,9 +105,12 @@ def test_a_loop_killed_while_the_lab_runs_sessions_keeps_those_done(lab, tmp_pat
 
 def test_show_lists_the_cycles_and_steps(lab, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # a table no narrower than its rows
+    monkeypatch.delenv("MOALAB_LAB", raising=False)
     path = write_workflow(tmp_path)
     assert main(["loop", "run", str(path), "--cycles", "2", "--lab", str(lab.folder)]) == 0
     assert "workflow 'bandit': 2 cycle(s) done" in capsys.readouterr().out
+    # the lab was the workflow's while it ran, not the calling process's after it
+    assert "MOALAB_LAB" not in os.environ
     assert main(["loop", "show", "--lab", str(lab.folder)]) == 0
     shown = capsys.readouterr().out
     assert "2 cycle(s) done, 7 step(s)" in shown
