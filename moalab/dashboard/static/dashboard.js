@@ -11,7 +11,8 @@
 (function () {
   "use strict";
 
-  // the server sends a heartbeat every 5 s: two missed mean the feed has stopped
+  // a quiet stream still sends a plot event after each 5 s heartbeat (a comment, which
+  // raises no event here): 10 s without one means the feed has stopped
   // (window.moalabStaleAfterMs, set before this script runs, shortens it for tests)
   const STALE_AFTER_MS = window.moalabStaleAfterMs || 10000;
   const SEEN_LIMIT = 1000;
@@ -23,7 +24,7 @@
   window.moalabSeen = seen;
   let lastEventMs = Date.now();
   const listened = new WeakSet();  // EventSources this script already listens to
-  const charts = {};  // element id -> {plot, shape}: one uPlot per plot element
+  const charts = new Map();  // "outcomes", "analog:<device.prop>" -> {plot, shape, element}
 
   // ------------------------------------------------------------------ live or stale
 
@@ -69,88 +70,126 @@
     return Math.max(element.clientWidth, 200);
   }
 
-  /* Draw `data` (uPlot's columns) in the element `id`; a new chart only when `shape`
-   * (the series' names) changes, else the old one gets the new data. */
-  function draw(id, shape, makeOptions, data) {
-    const element = document.getElementById(id);
-    if (!element) {
-      return;
-    }
-    let chart = charts[id];
+  // a y axis as wide as its longest label (uPlot's fixed 50 px cuts 65,536 short)
+  const Y_AXIS = {size: function (u, values) {
+    return values ? Math.max.apply(null, values.map(function (v) { return v.length; })) * 8 + 16
+      : 50;
+  }};
+
+  /* Draw `data` (uPlot's columns) in `element`, its chart kept under `key`: a new
+   * chart only when `shape` (the series' names) changes, else the old one's data is
+   * replaced. */
+  function draw(key, element, shape, makeOptions, data) {
+    let chart = charts.get(key);
     if (chart && (chart.shape !== shape || !element.contains(chart.plot.root))) {
       chart.plot.destroy();
       chart = null;
     }
-    if (!chart) {
-      element.textContent = "";
-      const options = makeOptions();
-      options.width = widthOf(element);
-      options.height = PLOT_HEIGHT;
-      chart = charts[id] = {plot: new uPlot(options, data, element), shape: shape};
-    } else {
+    if (chart) {
       chart.plot.setData(data);
-    }
-  }
-
-  function placeholder(id, text) {
-    const element = document.getElementById(id);
-    if (!element) {
       return;
     }
-    if (charts[id]) {
-      charts[id].plot.destroy();
-      delete charts[id];
-    }
-    if (element.textContent !== text) {
+    element.textContent = "";
+    const options = makeOptions();
+    options.width = widthOf(element);
+    options.height = PLOT_HEIGHT;
+    charts.set(key, {plot: new uPlot(options, data, element), shape: shape, element: element});
+  }
+
+  /* Forget the charts whose keys start with `prefix`; show `text` in `element`. */
+  function clear(prefix, element, text) {
+    charts.forEach(function (chart, key) {
+      if (key.startsWith(prefix)) {
+        chart.plot.destroy();
+        charts.delete(key);
+      }
+    });
+    if (text !== undefined && element.textContent !== text) {
       element.textContent = text;
     }
   }
 
-  /* Analog traces: per channel a band between its bins' min and max (a line where
-   * they meet); channels with other bins are aligned by uPlot.join. */
+  /* One chart per device property (its own y axis: raw counts and volts differ), in
+   * #plot-analog: per channel a band between its bins' min and max (a line where they
+   * meet); channels with other bins are aligned by uPlot.join. */
   function drawAnalog(analog) {
-    const keys = Object.keys(analog || {}).sort();
-    if (!keys.length) {
-      placeholder("plot-analog", "No analog values yet.");
+    const container = document.getElementById("plot-analog");
+    if (!container) {
       return;
     }
-    const tables = keys.map(function (key) {
-      return [analog[key].t, analog[key].max, analog[key].min];
+    const groups = new Map();  // "device.prop" -> its traces' keys ("device.prop[ch]")
+    Object.keys(analog || {}).sort().forEach(function (key) {
+      const name = key.replace(/\[\d+\]$/, "");
+      groups.set(name, (groups.get(name) || []).concat([key]));
     });
-    const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    draw("plot-analog", keys.join("\n"), function () {
-      const series = [{label: "s from the start"}];
-      const bands = [];
-      keys.forEach(function (key, i) {
-        series.push({label: key + " max", stroke: color(i), width: 1, spanGaps: true});
-        series.push({label: key + " min", stroke: color(i), width: 1, spanGaps: true});
-        bands.push({series: [series.length - 2, series.length - 1], fill: color(i, "33")});
+    const names = Array.from(groups.keys());
+    if (!names.length) {
+      clear("analog:", container, "No analog values yet.");
+      return;
+    }
+    const layout = names.join("\n");
+    if (container.dataset.layout !== layout) {
+      clear("analog:", container, "");
+      names.forEach(function (name) {
+        const element = document.createElement("div");
+        element.className = "plot-trace";
+        container.append(element);
       });
-      return {
-        title: "Analog values (min and max per bin)",
-        scales: {x: {time: false}},
-        axes: [{label: "s from the start"}, {}],
-        series: series,
-        bands: bands,
-      };
-    }, data);
+      container.dataset.layout = layout;
+    }
+    names.forEach(function (name, n) {
+      const keys = groups.get(name);
+      const tables = keys.map(function (key) {
+        return [analog[key].t, analog[key].max, analog[key].min];
+      });
+      const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+      draw("analog:" + name, container.children[n], keys.join("\n"), function () {
+        const series = [{label: "s"}];
+        const bands = [];
+        keys.forEach(function (key, i) {
+          series.push({label: key.slice(name.length), stroke: color(i), width: 1,
+                       spanGaps: true});
+          series.push({label: "min", stroke: color(i), width: 1, spanGaps: true});
+          bands.push({series: [series.length - 2, series.length - 1], fill: color(i, "33")});
+        });
+        return {
+          title: name + " (min and max per bin)",
+          scales: {x: {time: false}},
+          axes: [{label: "s from the start"}, Y_AXIS],
+          series: series,
+          bands: bands,
+          // a channel's band is one legend entry: its min line's is hidden
+          hooks: {init: [function (u) {
+            u.root.querySelectorAll(".u-legend .u-series").forEach(function (row, i) {
+              row.hidden = i > 0 && i % 2 === 0;
+            });
+          }]},
+        };
+      }, data);
+    });
   }
 
-  /* Trials (bars) and rewards (a line) per minute of the run. */
+  /* Trials (bars) and rewards (a line) per minute of the run, in #plot-outcomes. */
   function drawOutcomes(outcomes) {
+    const element = document.getElementById("plot-outcomes");
+    if (!element) {
+      return;
+    }
     if (!outcomes || !outcomes.t || !outcomes.t.length) {
-      placeholder("plot-outcomes", "No trials ended yet.");
+      clear("outcomes", element, "No trials ended yet.");
       return;
     }
     const minutes = outcomes.t.map(function (t) { return t / 60; });
-    draw("plot-outcomes", "outcomes", function () {
+    draw("outcomes", element, "outcomes", function () {
       return {
         title: "Trials and rewards per minute",
-        // half a minute either side, so the first and last bars are whole
-        scales: {x: {time: false, range: function (u, min, max) {
-          return [min - 0.5, max + 0.5];
+        // half a minute either side of the data, so the first and last bars are whole
+        // (uPlot's own min and max are padded to 0..100 for a single minute)
+        scales: {x: {time: false, range: function (u) {
+          const t = u.data[0];
+          return [t[0] - 0.5, t[t.length - 1] + 0.5];
         }}},
-        axes: [{label: "minute of the run"}, {}],
+        axes: [{label: "minute of the run"}, Y_AXIS],
         series: [
           {label: "minute"},
           {label: "trials", stroke: color(0), fill: color(0, "55"),
@@ -177,11 +216,8 @@
   }
 
   function resize() {
-    Object.keys(charts).forEach(function (id) {
-      const element = document.getElementById(id);
-      if (element) {
-        charts[id].plot.setSize({width: widthOf(element), height: PLOT_HEIGHT});
-      }
+    charts.forEach(function (chart) {
+      chart.plot.setSize({width: widthOf(chart.element), height: PLOT_HEIGHT});
     });
   }
 
@@ -195,12 +231,10 @@
       return;
     }
     listened.add(source);
-    [["plot", onPlot], ["stamp", onStamp], ["heartbeat", null]].forEach(function (pair) {
+    [["plot", onPlot], ["stamp", onStamp]].forEach(function (pair) {
       source.addEventListener(pair[0], function (event) {
         heard();
-        if (pair[1]) {
-          pair[1](event);
-        }
+        pair[1](event);
       });
     });
   }
