@@ -164,6 +164,8 @@ class RunFeed(RecordSink):
         self.trio_token: trio.lowlevel.TrioToken | None = None
         """The run's trio token (captured with its first record), to reach its loop."""
         self.tracker: TreeTracker | None = None
+        self.metadata: dict[str, Any] = {}
+        """The run's metadata (subject, session, ...), from its start record."""
         self.ended: str | None = None
         """The run's end status ('done', 'stopped', 'failed'), None while it runs."""
         self.version = 0
@@ -197,6 +199,7 @@ class RunFeed(RecordSink):
         self._last_time = max(self._last_time, record.time)
         if isinstance(record, RunStart):
             self.run_id = record.run_id
+            self.metadata = dict(record.metadata)
             self.tracker = TreeTracker.from_run_start(record)
             self._start_time = record.time
             # a trial is one of the root's children's, or the root's when it has none

@@ -1,0 +1,179 @@
+"""The dashboard's HTTP routes: its page, its SSE stream, its controls, ``/api/runs``.
+
+:func:`dashboard_blueprint` gives the routes as a Quart blueprint (the rig's server
+mounts it), :func:`create_dashboard_app` a quart-trio app of them alone. Every route
+but the static files needs the dashboard's token: ``GET /?token=T`` sets it as an
+HttpOnly, SameSite=Strict cookie and redirects to the page (the token leaves the
+address bar), and the controls take it as well as ``Authorization: Bearer`` or
+``X-Moalab-Token``.
+"""
+
+import functools
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import trio
+from quart import Blueprint, Response, jsonify, redirect, request
+from quart_trio import QuartTrio
+
+from ..core.errors import InvalidArgument, StageStateError
+from ..server.token import bearer_token, token_matches
+from .dashboard import COALESCE, Dashboard
+from .feed import RunFeed
+from .render import fragments, render_noaccess, render_page, sse_event
+
+__all__ = ("dashboard_blueprint", "create_dashboard_app", "COOKIE", "HEARTBEAT", "PLOT_EVERY",
+           "ACTIONS")
+
+COOKIE = "moalab_token"
+"""The cookie holding the dashboard's token."""
+HEARTBEAT = 5.0
+"""Seconds between two SSE comments on a quiet stream (proxies keep it open)."""
+PLOT_EVERY = 0.25
+"""Seconds at least between two ``plot`` events of a stream (2000 points a trace)."""
+ACTIONS = ("pause", "resume", "stop")
+"""The controls of a run."""
+
+_STATIC = Path(__file__).parent / "static"
+_NO_TOKEN = ("missing or wrong token: open the link the command printed "
+             "(http://HOST:PORT/?token=...), or send the token as 'Authorization: Bearer "
+             "<token>' or 'X-Moalab-Token: <token>'")
+
+
+def _authorised(dashboard: Dashboard) -> bool:
+    given = (request.cookies.get(COOKIE) or bearer_token(request.headers.get("Authorization"))
+             or request.headers.get("X-Moalab-Token"))
+    return token_matches(dashboard.token, given)
+
+
+def _json_error(message: str, status: int) -> tuple[Response, int]:
+    return jsonify({"error": message}), status
+
+
+async def _events(dashboard: Dashboard, feed: RunFeed, base: str) -> AsyncIterator[bytes]:
+    """The SSE stream of ``feed``'s page: each fragment when it changes, the plot at most
+    every :data:`PLOT_EVERY` s, a stamp per device change, a heartbeat when quiet."""
+    sent: dict[str, str] = {}
+    stamp = None
+    plot_at = -PLOT_EVERY
+    seen = -1
+    yield b"retry: 1000\n\n"
+    while True:
+        for event, html in fragments(dashboard, feed, base).items():
+            if sent.get(event) != html:
+                sent[event] = html
+                yield sse_event(event, html)
+        if feed.stamp() is not stamp and feed.stamp() is not None:
+            stamp = feed.stamp()
+            yield sse_event("stamp", {"device": stamp.device, "prop": stamp.prop,
+                                      "value": stamp.value, "server_ms": stamp.server_ms,
+                                      "sent_ms": time.time() * 1000.0})
+        if time.monotonic() - plot_at >= PLOT_EVERY:
+            plot_at = time.monotonic()
+            yield sse_event("plot", feed.plot())
+        with trio.move_on_after(HEARTBEAT) as quiet:
+            seen = await dashboard.wait_change(seen)
+        if quiet.cancelled_caught:
+            yield b": heartbeat\n\n"
+        await trio.sleep(COALESCE)  # the changes of the next 25 ms go in one push
+
+
+async def _control(feed: RunFeed, action: str) -> None:
+    """Call the run's ``action`` in its own trio thread; raises StageStateError."""
+    run = feed.run
+    assert run is not None and feed.trio_token is not None
+    method = {"pause": run.pause, "resume": run.resume, "stop": run.stop}[action]
+    await trio.to_thread.run_sync(
+        functools.partial(trio.from_thread.run_sync, method, trio_token=feed.trio_token))
+
+
+def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dashboard"
+                        ) -> Blueprint:
+    """The dashboard's routes over ``dashboard``, for an app to register at ``base``
+    (``url_prefix=base``; ``base`` ends with '/')."""
+    bp = Blueprint(name, __name__, static_folder=str(_STATIC), static_url_path="/static")
+
+    def feed_or_404(run_id: str | None) -> RunFeed | tuple[Response, int]:
+        try:
+            return dashboard.feed(run_id)
+        except InvalidArgument as exc:
+            return _json_error(str(exc), 404)
+
+    def page(run_id: str | None) -> Any:
+        if not _authorised(dashboard):
+            return Response(render_noaccess(_NO_TOKEN.split(": ", 1)[0] + "."), 401,
+                            mimetype="text/html")
+        feed = None
+        if dashboard.feeds or run_id is not None:
+            found = feed_or_404(run_id)
+            if not isinstance(found, RunFeed):
+                return found
+            feed = found
+        return Response(render_page(dashboard, feed, base), mimetype="text/html")
+
+    @bp.route("/")
+    async def index() -> Any:
+        given = request.args.get("token")
+        if given is not None:
+            if not token_matches(dashboard.token, given):
+                return Response(render_noaccess("The token in this link is not this "
+                                                "dashboard's."), 401, mimetype="text/html")
+            response = redirect(base)
+            response.set_cookie(COOKIE, given, httponly=True, samesite="Strict", path=base)
+            return response
+        return page(None)
+
+    @bp.route("/runs/<run_id>")
+    async def run_page(run_id: str) -> Any:
+        return page(run_id)
+
+    @bp.route("/api/runs")
+    async def api_runs() -> Any:
+        if not _authorised(dashboard):
+            return _json_error(_NO_TOKEN, 401)
+        return jsonify([feed.summary() for feed in dashboard.feeds])
+
+    @bp.route("/events")
+    async def events() -> Any:
+        if not _authorised(dashboard):
+            return _json_error(_NO_TOKEN, 401)
+        found = feed_or_404(request.args.get("run") or None)
+        if not isinstance(found, RunFeed):
+            return found
+        response = Response(_events(dashboard, found, base), mimetype="text/event-stream",
+                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        response.timeout = None  # a stream lasts as long as its page
+        return response
+
+    @bp.route("/runs/<run_id>/<action>", methods=["POST"])
+    async def control(run_id: str, action: str) -> Any:
+        if not _authorised(dashboard):
+            return _json_error(_NO_TOKEN, 401)
+        if action not in ACTIONS:
+            return _json_error(f"no control {action!r}: give one of {', '.join(ACTIONS)}", 404)
+        found = feed_or_404(run_id)
+        if not isinstance(found, RunFeed):
+            return found
+        if found.run is None or found.trio_token is None:
+            return _json_error(f"run {run_id!r} cannot be controlled from this dashboard "
+                               "(it watches the run's records only)", 409)
+        if found.run.finished:
+            return _json_error(f"cannot {action} run {run_id!r}: it has ended "
+                               f"({found.run.status})", 409)
+        try:
+            await _control(found, action)
+        except StageStateError as exc:
+            return _json_error(str(exc), 409)
+        return jsonify(found.summary())
+
+    return bp
+
+
+def create_dashboard_app(dashboard: Dashboard) -> QuartTrio:
+    """A quart-trio app serving ``dashboard`` at ``/`` (its loop must call
+    :meth:`Dashboard.bind`: :class:`~moalab.dashboard.server.DashboardServer` does)."""
+    app = QuartTrio(__name__, static_folder=None)
+    app.register_blueprint(dashboard_blueprint(dashboard), url_prefix="")
+    return app

@@ -1,0 +1,57 @@
+"""The page and its SSE events' fragments, rendered from a feed (Jinja templates)."""
+
+import json
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..stage.snapshot import trial_text
+from .dashboard import Dashboard
+from .feed import RunFeed
+
+__all__ = ("render_page", "render_noaccess", "fragments", "sse_event", "RECORDS_SHOWN")
+
+RECORDS_SHOWN = 50
+"""Rows of the records' tail the page shows, newest first (pushed on every change)."""
+
+_ENV = Environment(loader=PackageLoader("moalab.dashboard", "templates"),
+                   autoescape=select_autoescape(default=True, default_for_string=True))
+_ENV.globals["trials"] = trial_text
+
+
+def _render(name: str, **context: Any) -> str:
+    return _ENV.get_template(name).render(**context)
+
+
+def fragments(dashboard: Dashboard, feed: RunFeed, base: str) -> dict[str, str]:
+    """The HTML fragments of the page, by SSE event name: status, tree, devices, records,
+    sessions."""
+    current = feed.current_paths()
+    run_ids = {f.metadata.get("session"): f.run_id for f in dashboard.feeds}
+    sessions = dashboard.sessions if dashboard.lab_folder is not None else None
+    return {
+        "status": _render("status.html", feed=feed, current=current),
+        "tree": _render("tree.html", tree=feed.snapshot(), current=current),
+        "devices": _render("devices.html", devices=feed.devices()),
+        "records": _render("records.html", rows=feed.tail()[:-RECORDS_SHOWN - 1:-1]),
+        "sessions": _render("sessions.html", sessions=sessions, run_ids=run_ids, base=base),
+    }
+
+
+def render_page(dashboard: Dashboard, feed: RunFeed | None, base: str) -> str:
+    """The whole page of ``feed``'s run (None: no run yet), its fragments in place."""
+    return _render("page.html", feed=feed, base=base,
+                   runs=[f.summary() for f in dashboard.feeds],
+                   fragments=fragments(dashboard, feed, base) if feed is not None else {})
+
+
+def render_noaccess(message: str) -> str:
+    """The page saying how to get the dashboard's link."""
+    return _render("noaccess.html", message=message)
+
+
+def sse_event(event: str, data: str | dict[str, Any]) -> bytes:
+    """One server-sent event: ``data`` (text, or JSON of a dict) one ``data:`` line per line."""
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    lines = "".join(f"data: {line}\n" for line in text.splitlines() or [""])
+    return f"event: {event}\n{lines}\n".encode()

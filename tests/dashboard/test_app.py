@@ -1,0 +1,130 @@
+"""The dashboard's HTTP side: a real hypercorn in its own thread on 127.0.0.1 port 0, read
+with httpx: the token cookie, the page, the SSE stream of a running tree, the controls."""
+
+import logging
+
+import httpx
+import pytest
+import trio
+
+from moalab import MoaStage
+from moalab.dashboard import Dashboard
+from moalab.dashboard.app import COOKIE
+from moalab.dashboard.server import DashboardServer
+from moalab.runner.run import Run
+from tests.runner.test_records import Pulser, Rewarding
+
+TOKEN = "dash-test-token-123"
+PAGE_IDS = ('id="status"', 'id="tree"', 'id="devices"', 'id="records"', 'id="sessions"',
+            'id="plot-analog"', 'id="plot-outcomes"', 'id="pause"', 'id="resume"', 'id="stop"',
+            'hx-ext="sse"', "/static/vendor/htmx.min.js", "/static/vendor/htmx-ext-sse.js",
+            "/static/vendor/uPlot.iife.min.js", "/static/vendor/uPlot.min.css",
+            "/static/dashboard.css", "/static/dashboard.js")
+
+
+@pytest.fixture
+def served(caplog):
+    caplog.set_level(logging.DEBUG)
+    dashboard = Dashboard(token=TOKEN)
+    with DashboardServer(dashboard) as server:
+        yield dashboard, server
+    assert TOKEN not in caplog.text, "the token reached a log line"
+
+
+def _tree() -> MoaStage:
+    root = MoaStage(name="root")
+    root.add_stage(Rewarding(name="reward", repeat=10_000))
+    return root
+
+
+async def _events(response: httpx.Response):
+    """(event, data) pairs of an SSE response."""
+    event, data = None, []
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif not line and event is not None:
+            yield event, "\n".join(data)
+            event, data = None, []
+
+
+async def test_the_token_link_sets_a_cookie_and_the_page_needs_it(served):
+    dashboard, server = served
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        bare = await client.get("/")
+        assert bare.status_code == 401 and "the link the command printed" in bare.text
+        wrong = await client.get("/?token=nope")
+        assert wrong.status_code == 401 and "not this dashboard" in wrong.text
+        link = await client.get(server.link.removeprefix(server.url.rstrip("/")))
+        assert link.status_code == 302 and link.headers["location"] == "/"
+        cookie = link.headers["set-cookie"]
+        assert f"{COOKIE}={TOKEN}" in cookie and "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        empty = await client.get("/")  # the cookie now; no run yet
+        assert empty.status_code == 200 and "No run is being watched yet" in empty.text
+        feed = dashboard.watch("demo")
+        feed.run_id = "r-1"
+        page = await client.get("/runs/r-1")
+        assert page.status_code == 200
+        for needed in PAGE_IDS:
+            assert needed in page.text, needed
+        assert 'sse-connect="/events?run=r-1"' in page.text
+        assert (await client.get("/runs/nope")).status_code == 404
+        js = await client.get("/static/vendor/htmx.min.js")
+        assert js.status_code == 200 and len(js.content) > 10_000
+
+
+async def test_no_token_no_data(served):
+    _, server = served
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for response in (await client.get("/events"), await client.get("/api/runs"),
+                         await client.post("/runs/x/pause")):
+            assert response.status_code == 401
+            assert "Authorization: Bearer" in response.json()["error"]
+        ok = await client.get("/api/runs", headers={"X-Moalab-Token": TOKEN})
+        assert ok.status_code == 200 and ok.json() == []
+
+
+async def test_a_running_tree_streams_and_obeys_the_buttons(served):
+    dashboard, server = served
+    root, pulser = _tree(), Pulser(name="pulser")
+    feed = dashboard.watch("demo")
+    run = Run(root, devices=[pulser], sinks=[feed])
+    feed.attach(run)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with trio.open_nursery() as nursery, httpx.AsyncClient(
+            base_url=server.url, headers=headers, timeout=10) as client:
+        nursery.start_soon(run.execute)  # Run.execute never calls task_status.started()
+        with trio.fail_after(10):
+            async with client.stream("GET", f"/events?run={run.run_id}") as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                seen: dict[str, str] = {}
+                values = set()
+                async for event, data in _events(response):
+                    seen[event] = data
+                    if event == "devices" and 'data-device="pulser"' in data:
+                        values.add(data)
+                    if len(values) >= 3 and "stamp" in seen and "plot" in seen:
+                        break
+        assert 'data-path="root/reward"' in seen["tree"] and "current" in seen["tree"]
+        assert '"server_ms"' in seen["stamp"] and '"pulser.trace[0]"' in seen["plot"]
+
+        paused = await client.post(f"/runs/{run.run_id}/pause")
+        assert paused.status_code == 200 and paused.json()["status"] == "paused"
+        assert run.status == "paused"
+        listed = (await client.get("/api/runs")).json()
+        assert [(r["id"], r["status"]) for r in listed] == [(run.run_id, "paused")]
+        assert (await client.post(f"/runs/{run.run_id}/resume")).json()["status"] == "running"
+        again = await client.post(f"/runs/{run.run_id}/resume")
+        assert again.status_code == 409 and "resume" in again.json()["error"]
+        assert (await client.post(f"/runs/{run.run_id}/jump")).status_code == 404
+        missing = await client.post("/runs/nope/stop")
+        assert missing.status_code == 404 and run.run_id in missing.json()["error"]
+        assert (await client.post(f"/runs/{run.run_id}/stop")).status_code == 200
+        with trio.fail_after(10):
+            await run.ended.wait()
+        assert run.status == "stopped"
+        ended = await client.post(f"/runs/{run.run_id}/pause")
+        assert ended.status_code == 409 and "has ended" in ended.json()["error"]
