@@ -28,7 +28,9 @@ from ..protocol.protocol import Protocol
 from ..protocol.runner import ProtocolRunner
 from ..store.database import SessionInfo
 from ..store.lab import Lab
-from .run import EXIT_FAILED, EXIT_INTERRUPTED, make_clock, run_with_signals
+from ..dashboard import Dashboard
+from .run import (EXIT_FAILED, EXIT_INTERRUPTED, add_dashboard_option, make_clock,
+                  run_with_signals, served_dashboard)
 
 __all__ = ("add_lab_commands", "run_lab_command", "LAB_COMMANDS")
 
@@ -115,6 +117,7 @@ def add_lab_commands(commands: Any, add_run_timing: Any) -> None:
     run.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
                      help="a protocol argument (repeat for several)")
     add_run_timing(run)
+    add_dashboard_option(run)
     resume = session.add_parser("resume", help="continue an interrupted session")
     resume.add_argument("id")
     resume.add_argument("--protocol", help="the protocol file or module, if it is not where "
@@ -299,9 +302,11 @@ def _session_plot(lab: Lab, args: argparse.Namespace, console: Console) -> int:
 
 def _session_run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     runner = ProtocolRunner(lab, load_protocol(args.protocol, base=Protocol))
-    info = runner.create_session(args.subject, args.arg, rig=args.rig)
-    (lab.session_folder(info.id) / PROTOCOL_SOURCE).write_text(_source(args.protocol) + "\n")
-    return _run_session(lab, runner, info, args, console)
+    # the page is served (or refused) before the session is made
+    with served_dashboard(args.dashboard, args.dry_run, console, lab.folder) as page:
+        info = runner.create_session(args.subject, args.arg, rig=args.rig)
+        (lab.session_folder(info.id) / PROTOCOL_SOURCE).write_text(_source(args.protocol) + "\n")
+        return _run_session(lab, runner, info, args, console, page)
 
 
 def _session_resume(lab: Lab, args: argparse.Namespace, console: Console) -> int:
@@ -355,17 +360,25 @@ class _SyncBar:
 
 
 def _run_session(lab: Lab, runner: ProtocolRunner, info: SessionInfo,
-                 args: argparse.Namespace, console: Console) -> int:
+                 args: argparse.Namespace, console: Console, page: Dashboard | None = None
+                 ) -> int:
     step = "" if info.step is None else f" step {info.step}"
     console.print(f"session {info.id}: subject {info.subject!r}, protocol {info.protocol!r} "
                   f"v{info.version} ({info.kind}{step})", soft_wrap=True)
     runs: list[Any] = []
     sync_bar = _SyncBar(console)
+    feeds = [page.watch(f"session {info.id}")] if page is not None else []
+
+    def started(run: Any) -> None:
+        runs.append(run)
+        for feed in feeds:
+            feed.attach(run)
 
     async def execute() -> None:
         nonlocal info
         try:
-            info = await runner.run_session(info, on_run=runs.append, sync_progress=sync_bar)
+            info = await runner.run_session(info, sinks=feeds, on_run=started,
+                                            sync_progress=sync_bar)
         finally:
             sync_bar.close()
 

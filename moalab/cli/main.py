@@ -15,7 +15,7 @@ from .export import add_export_command, run_export
 from .lab import LAB_COMMANDS, add_lab_commands, run_lab_command
 from .loop import add_loop_command, run_loop_command
 from .network import add_network_command, run_network_command
-from .run import EXIT_INTERRUPTED, default_log_path, run_cli_experiment
+from .run import EXIT_INTERRUPTED, add_dashboard_option, default_log_path, run_cli_experiment
 from .script import CONVENTION, load_module, load_script
 
 __all__ = ("main",)
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("script", type=Path, help="the experiment script (.py)")
     _add_run_options(run)
+    add_dashboard_option(run)
 
     demo = commands.add_parser(
         "demo", help="run the sugar-pellet demo on virtual devices",
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "faster than real time (or at once with --dry-run).",
     )
     _add_run_options(demo)
+    add_dashboard_option(demo)
 
     add_lab_commands(commands, _add_timing)
     add_export_command(commands)
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_cli_experiment(
             experiment, log_path, dry_run=args.dry_run, speed=args.speed, live=args.live,
             overwrite=args.overwrite, console=console, errors=errors,
-            full_traceback=args.traceback,
+            full_traceback=args.traceback, dashboard=getattr(args, "dashboard", None),
         )
     except MoaError as exc:
         return error(str(exc))

@@ -1,9 +1,10 @@
 """`moalab run` and `moalab demo`: run an experiment with a live view and a CSV log."""
 
+import argparse
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from rich.text import Text
 
 from ..core.errors import InvalidArgument
 from ..core.nursery import leaves, open_nursery
+from ..dashboard import Dashboard
+from ..dashboard.server import DashboardServer, parse_address
 from ..log.loggers import SimpleCSVLogger
 from ..log.sink import TreeSink
 from ..runner.run import Run
@@ -25,7 +28,8 @@ from . import failure
 from .live import LiveView
 from .script import Experiment
 
-__all__ = ("run_cli_experiment", "default_log_path", "run_with_signals", "make_clock")
+__all__ = ("run_cli_experiment", "default_log_path", "run_with_signals", "make_clock",
+           "add_dashboard_option", "served_dashboard")
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -47,6 +51,42 @@ def make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
     if speed is not None:
         return trio.testing.MockClock(rate=speed)
     return None
+
+
+def _dashboard_address(text: str) -> tuple[str, int]:
+    try:
+        return parse_address(text)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_dashboard_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--dashboard [HOST:]PORT`` (parsed to ``(host, port)``) to ``parser``."""
+    parser.add_argument(
+        "--dashboard", type=_dashboard_address, metavar="[HOST:]PORT",
+        help="serve a live page of the run (its tree, devices, records, plots, pause/resume/"
+        "stop) on HOST:PORT (default host 127.0.0.1; port 0 picks a free one); the link to "
+        "open, with its token ($MOALAB_TOKEN, else a new one), is printed first")
+
+
+@contextmanager
+def served_dashboard(address: tuple[str, int] | None, dry_run: bool, console: Console,
+                     lab_folder: Path | None = None) -> Iterator[Dashboard | None]:
+    """Serve a dashboard on ``address`` while the block runs, its link printed first;
+    None (and nothing served) without an address. Raises :class:`InvalidArgument` with
+    ``dry_run`` (over before a page loads) or if it cannot listen there."""
+    if address is None:
+        yield None
+        return
+    if dry_run:
+        raise InvalidArgument("--dashboard with --dry-run: a dry run is over before a page "
+                              "loads; drop --dry-run, or watch it at --speed FACTOR")
+    dashboard = Dashboard(lab_folder=lab_folder)
+    with DashboardServer(dashboard, *address) as server:
+        # the one line with the token in it, before the run's own output
+        console.print(f"dashboard: {server.link}", soft_wrap=True, highlight=False, markup=False)
+        console.file.flush()
+        yield dashboard
 
 
 async def run_with_signals(execute: Callable[[], Awaitable[Any]], stop: Callable[[], None],
@@ -85,14 +125,27 @@ def run_cli_experiment(
     console: Console | None = None,
     errors: Console | None = None,
     full_traceback: bool = False,
+    dashboard: tuple[str, int] | None = None,
 ) -> int:
     """Run ``experiment``, recording it to a CSV file at ``log_path``; return an exit code.
+
+    With ``dashboard`` (``(host, port)``) a live page of the run is served there while it
+    runs (see :func:`served_dashboard`: its errors are raised before the log is made).
 
     The live view (kept from the run's records) and the summary go to ``console``;
     an exception of the run goes to ``errors`` (stderr by default) as the user's
     frames and the stage it was raised in, or with every frame when ``full_traceback``.
     """
     console = console or Console()
+    with served_dashboard(dashboard, dry_run, console) as page:
+        return _run_cli_experiment(experiment, log_path, page, dry_run=dry_run, speed=speed,
+                                   live=live, overwrite=overwrite, console=console,
+                                   errors=errors, full_traceback=full_traceback)
+
+
+def _run_cli_experiment(experiment: Experiment, log_path: Path, page: Dashboard | None, *,
+                        dry_run: bool, speed: float | None, live: bool, overwrite: bool,
+                        console: Console, errors: Console | None, full_traceback: bool) -> int:
     clock = make_clock(dry_run, speed)
     if log_path.is_dir():
         raise InvalidArgument(f"--log {str(log_path)!r} is a folder: give a file name, "
@@ -107,7 +160,10 @@ def run_cli_experiment(
         ) from None
     root = experiment.root
     tree = TreeSink()
-    run = Run(root, experiment.devices, experiment.executors, sinks=[logger, tree])
+    feeds = [page.watch(str(experiment.source))] if page is not None else []
+    run = Run(root, experiment.devices, experiment.executors, sinks=[logger, tree, *feeds])
+    for feed in feeds:
+        feed.attach(run)
 
     read_clock: Callable[[], float] = clock.current_time if clock else time.perf_counter
     start = read_clock()

@@ -1,0 +1,106 @@
+"""`moalab run --dashboard` and `moalab session run --dashboard` as real processes: the
+printed link opens the page, the buttons steer the run, bad values exit 2 with a reason."""
+
+import os
+import re
+import socket
+import subprocess
+import textwrap
+
+import httpx
+import pytest
+
+from moalab.store import Lab
+
+from .helpers import command, env, no_traceback, run
+
+LINK = re.compile(r"dashboard: (http://127\.0\.0\.1:\d+/)\?token=(\S+)")
+
+SCRIPT = textwrap.dedent("""
+    from moalab import MoaStage
+    from tests.runner.test_records import Pulser, Rewarding
+
+    root = MoaStage(name="root")
+    root.add_stage(Rewarding(name="reward", repeat=400))
+    devices = [Pulser(name="pulser")]
+""")
+
+
+def _start(args: list[str], cwd) -> tuple[subprocess.Popen, str, str]:
+    """Start ``moalab *args``; return it, its page's address and its token (its first line)."""
+    process = subprocess.Popen([*command("moalab"), *args], cwd=cwd, env=env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()
+    match = LINK.search(first)
+    if match is None:
+        process.kill()
+        raise AssertionError(f"no dashboard link first: {first!r} {process.communicate()}")
+    return process, match[1], match[2]
+
+
+def _open_and_stop(url: str, token: str, process: subprocess.Popen, exit_code: int) -> str:
+    """Open the page by its link, check it shows the run, stop the run with its button."""
+    with httpx.Client(base_url=url, timeout=10, follow_redirects=True) as client:
+        page = client.get(f"/?token={token}")
+        assert page.status_code == 200 and 'id="tree"' in page.text
+        runs = client.get("/api/runs").json()
+        assert len(runs) == 1 and runs[0]["status"] in ("pending", "running")
+        stopped = client.post(f"/runs/{runs[0]['id']}/stop")
+        assert stopped.status_code == 200, stopped.text
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == exit_code, err
+    return out
+
+
+def test_run_prints_a_working_link_and_the_stop_button_stops_it(tmp_path):
+    (tmp_path / "exp.py").write_text(SCRIPT)
+    process, url, token = _start(["run", "exp.py", "--dashboard", "127.0.0.1:0", "--no-live",
+                                  "--speed", "1", "--log", "run.csv"], tmp_path)
+    try:
+        assert token == os.environ["MOALAB_TOKEN"]  # the tests' $MOALAB_TOKEN
+        out = _open_and_stop(url, token, process, 0)
+    finally:
+        process.kill()
+        process.wait()
+    assert "stopped" in out and token not in out
+
+
+@pytest.mark.parametrize("value, message", [
+    ("nonsense", "--dashboard 'nonsense' is not an address: give [HOST:]PORT"),
+    ("70000", "with a port from 0 to 65535"),
+    ("busy", "cannot listen there"),
+    ("dry", "a dry run is over before a page loads"),
+])
+def test_bad_dashboard_values_exit_2_with_the_reason(tmp_path, value, message):
+    (tmp_path / "exp.py").write_text(SCRIPT)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        args = {"busy": [f"127.0.0.1:{taken.getsockname()[1]}"],
+                "dry": ["0", "--dry-run"]}.get(value, [value])
+        result = run("moalab", "run", "exp.py", "--no-live", "--dashboard", *args,
+                     cwd=tmp_path)
+    assert result.returncode == 2, result
+    assert message in result.stderr and no_traceback(result)
+    assert not (tmp_path / "exp.csv").exists() and not list(tmp_path.glob("exp-*.csv"))
+
+
+def test_session_run_serves_its_page_with_the_lab_s_sessions(tmp_path):
+    lab = Lab.init(tmp_path / "lab")
+    lab.database.add_subject("rat-1", species="rat")
+    lab.close()
+    process, url, token = _start(["session", "run", "moalab.protocol.mock", "--subject",
+                                  "rat-1", "--speed", "1", "--arg", "n_trials=200",
+                                  "--dashboard", "0"], tmp_path / "lab")
+    try:
+        with httpx.Client(base_url=url, timeout=10, follow_redirects=True) as client:
+            client.get(f"/?token={token}")
+            with client.stream("GET", "/events", params={"run": ""}) as events:
+                for line in events.iter_lines():  # the sessions' fragment: this one, running
+                    if line.startswith("data: ") and "rat-1" in line and "running" in line:
+                        break
+        out = _open_and_stop(url, token, process, 130)  # a stopped session: interrupted
+    finally:
+        process.kill()
+        process.wait()
+    assert "interrupted" in out
