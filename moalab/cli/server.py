@@ -21,6 +21,7 @@ from rich.text import Text
 
 from ..core.errors import InvalidArgument, MoaError
 from ..core.nursery import unwrap_group
+from ..dashboard.rig import RIG_BASE, mount_rig_dashboard
 from ..executor import worker
 from ..server.config import ServerConfig, check_allowed_modules, load_config, merge_config
 from ..server.serve import serve
@@ -192,12 +193,14 @@ async def _main(config: ServerConfig, graceful_timeout: float, console: Console,
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(lambda task_status: serve(
             config, graceful_timeout=graceful_timeout, shutdown_trigger=stop.wait,
-            task_status=task_status))
+            task_status=task_status, mount=mount_rig_dashboard))
         for url in binds:
             # tests and scripts read the port from this line
             print(f"moalab-server listening on {url}", flush=True)
         console.print(f"allowed device modules: moalab, {', '.join(config.allow) or '(none)'}",
                       highlight=False)
+        console.print(f"the rig's page: {binds[0]}{RIG_BASE} (open it with ?token= and the "
+                      "server's token)", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,8 +24,8 @@ from .dashboard import COALESCE, Dashboard
 from .feed import RunFeed
 from .render import fragments, render_noaccess, render_page, sse_event
 
-__all__ = ("dashboard_blueprint", "create_dashboard_app", "COOKIE", "HEARTBEAT", "PLOT_EVERY",
-           "ACTIONS")
+__all__ = ("dashboard_blueprint", "create_dashboard_app", "authorised", "token_landing",
+           "noaccess_page", "token_refusal", "COOKIE", "HEARTBEAT", "PLOT_EVERY", "ACTIONS", "STATIC")
 
 COOKIE = "moalab_token"
 """The cookie holding the dashboard's token."""
@@ -36,16 +36,44 @@ PLOT_EVERY = 0.25
 ACTIONS = ("pause", "resume", "stop")
 """The controls of a run."""
 
-_STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent / "static"
 _NO_TOKEN = ("missing or wrong token: open the link the command printed "
              "(http://HOST:PORT/?token=...), or send the token as 'Authorization: Bearer "
              "<token>' or 'X-Moalab-Token: <token>'")
 
 
-def _authorised(dashboard: Dashboard) -> bool:
+def authorised(token: str | None) -> bool:
+    """Whether the request brings ``token`` (cookie, Bearer or X-Moalab-Token header);
+    None: a server without a token (on a loopback address only) lets everyone in."""
+    if token is None:
+        return True
     given = (request.cookies.get(COOKIE) or bearer_token(request.headers.get("Authorization"))
              or request.headers.get("X-Moalab-Token"))
-    return token_matches(dashboard.token, given)
+    return token_matches(token, given)
+
+
+def token_landing(token: str | None, base: str) -> Response | None:
+    """For ``GET base?token=T``: a redirect to ``base`` setting the cookie, or the 401
+    page for a wrong token; None for a request without ``token``."""
+    given = request.args.get("token")
+    if given is None:
+        return None
+    if token is not None and not token_matches(token, given):
+        return Response(render_noaccess("The token in this link is not this dashboard's."),
+                        401, mimetype="text/html")
+    response = redirect(base)
+    response.set_cookie(COOKIE, given, httponly=True, samesite="Strict", path=base)
+    return response
+
+
+def token_refusal() -> tuple[Response, int]:
+    """The 401 JSON answer of a data or control request without the token."""
+    return _json_error(_NO_TOKEN, 401)
+
+
+def noaccess_page() -> Response:
+    """The 401 page saying how to get the link."""
+    return Response(render_noaccess("This page needs its token."), 401, mimetype="text/html")
 
 
 def _json_error(message: str, status: int) -> tuple[Response, int]:
@@ -93,7 +121,7 @@ def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dash
                         ) -> Blueprint:
     """The dashboard's routes over ``dashboard``, for an app to register at ``base``
     (``url_prefix=base``; ``base`` ends with '/')."""
-    bp = Blueprint(name, __name__, static_folder=str(_STATIC), static_url_path="/static")
+    bp = Blueprint(name, __name__, static_folder=str(STATIC), static_url_path="/static")
 
     def feed_or_404(run_id: str | None) -> RunFeed | tuple[Response, int]:
         try:
@@ -102,9 +130,8 @@ def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dash
             return _json_error(str(exc), 404)
 
     def page(run_id: str | None) -> Any:
-        if not _authorised(dashboard):
-            return Response(render_noaccess(_NO_TOKEN.split(": ", 1)[0] + "."), 401,
-                            mimetype="text/html")
+        if not authorised(dashboard.token):
+            return noaccess_page()
         feed = None
         if dashboard.feeds or run_id is not None:
             found = feed_or_404(run_id)
@@ -115,15 +142,7 @@ def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dash
 
     @bp.route("/")
     async def index() -> Any:
-        given = request.args.get("token")
-        if given is not None:
-            if not token_matches(dashboard.token, given):
-                return Response(render_noaccess("The token in this link is not this "
-                                                "dashboard's."), 401, mimetype="text/html")
-            response = redirect(base)
-            response.set_cookie(COOKIE, given, httponly=True, samesite="Strict", path=base)
-            return response
-        return page(None)
+        return token_landing(dashboard.token, base) or page(None)
 
     @bp.route("/runs/<run_id>")
     async def run_page(run_id: str) -> Any:
@@ -131,13 +150,13 @@ def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dash
 
     @bp.route("/api/runs")
     async def api_runs() -> Any:
-        if not _authorised(dashboard):
-            return _json_error(_NO_TOKEN, 401)
+        if not authorised(dashboard.token):
+            return token_refusal()
         return jsonify([feed.summary() for feed in dashboard.feeds])
 
     @bp.route("/events")
     async def events() -> Any:
-        if not _authorised(dashboard):
+        if not authorised(dashboard.token):
             return _json_error(_NO_TOKEN, 401)
         found = feed_or_404(request.args.get("run") or None)
         if not isinstance(found, RunFeed):
@@ -149,7 +168,7 @@ def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dash
 
     @bp.route("/runs/<run_id>/<action>", methods=["POST"])
     async def control(run_id: str, action: str) -> Any:
-        if not _authorised(dashboard):
+        if not authorised(dashboard.token):
             return _json_error(_NO_TOKEN, 401)
         if action not in ACTIONS:
             return _json_error(f"no control {action!r}: give one of {', '.join(ACTIONS)}", 404)

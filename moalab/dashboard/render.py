@@ -9,7 +9,7 @@ from ..stage.snapshot import trial_text
 from .dashboard import Dashboard
 from .feed import RunFeed
 
-__all__ = ("render_page", "render_noaccess", "fragments", "sse_event", "RECORDS_SHOWN")
+__all__ = ("render_template", "render_page", "render_noaccess", "fragments", "sse_event", "RECORDS_SHOWN")
 
 RECORDS_SHOWN = 50
 """Rows of the records' tail the page shows, newest first (pushed on every change)."""
@@ -19,7 +19,8 @@ _ENV = Environment(loader=PackageLoader("moalab.dashboard", "templates"),
 _ENV.globals["trials"] = trial_text
 
 
-def _render(name: str, **context: Any) -> str:
+def render_template(name: str, **context: Any) -> str:
+    """The template ``name`` of ``moalab/dashboard/templates`` rendered with ``context``."""
     return _ENV.get_template(name).render(**context)
 
 
@@ -30,24 +31,24 @@ def fragments(dashboard: Dashboard, feed: RunFeed, base: str) -> dict[str, str]:
     run_ids = {f.metadata.get("session"): f.run_id for f in dashboard.feeds}
     sessions = dashboard.sessions if dashboard.lab_folder is not None else None
     return {
-        "status": _render("status.html", feed=feed, current=current),
-        "tree": _render("tree.html", tree=feed.snapshot(), current=current),
-        "devices": _render("devices.html", devices=feed.devices()),
-        "records": _render("records.html", rows=feed.tail()[:-RECORDS_SHOWN - 1:-1]),
-        "sessions": _render("sessions.html", sessions=sessions, run_ids=run_ids, base=base),
+        "status": render_template("status.html", feed=feed, current=current),
+        "tree": render_template("tree.html", tree=feed.snapshot(), current=current),
+        "devices": render_template("devices.html", devices=feed.devices()),
+        "records": render_template("records.html", rows=feed.tail()[:-RECORDS_SHOWN - 1:-1]),
+        "sessions": render_template("sessions.html", sessions=sessions, run_ids=run_ids, base=base),
     }
 
 
 def render_page(dashboard: Dashboard, feed: RunFeed | None, base: str) -> str:
     """The whole page of ``feed``'s run (None: no run yet), its fragments in place."""
-    return _render("page.html", feed=feed, base=base,
+    return render_template("page.html", feed=feed, base=base,
                    runs=[f.summary() for f in dashboard.feeds],
                    fragments=fragments(dashboard, feed, base) if feed is not None else {})
 
 
 def render_noaccess(message: str) -> str:
     """The page saying how to get the dashboard's link."""
-    return _render("noaccess.html", message=message)
+    return render_template("noaccess.html", message=message)
 
 
 def sse_event(event: str, data: str | dict[str, Any]) -> bytes:

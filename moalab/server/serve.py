@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -29,6 +30,7 @@ async def serve(
     clock: Callable[[], float] = now,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+    mount: Callable[[Any, ObjectRegistry, str | None], None] | None = None,
 ) -> None:
     """Serve REST and WebSocket on ``config.host:config.port`` until ``shutdown_trigger``
     returns (or cancelled); then the objects are closed.
@@ -42,6 +44,8 @@ async def serve(
     (see :func:`~moalab.server.config.check_allowed_modules`) before listening.
     Objects that ask for it get ``config.data_dir`` as the server's data folder (a
     rig's asset store is there: :mod:`moalab.assets.rig`; None: they have none).
+    ``mount(app, registry, token)`` adds routes of a higher layer to the app (moalab-server
+    mounts the rig's dashboard page so).
     """
     if config.token is None and not is_loopback(config.host):
         raise InvalidArgument(
@@ -63,6 +67,8 @@ async def serve(
         hypercorn_config.keyfile = str(config.keyfile)
     app = create_app(registry, clock, config.token, namespace_grace=config.namespace_grace)
     app.config["MAX_CONTENT_LENGTH"] = config.max_message_size
+    if mount is not None:
+        mount(app, registry, config.token)
     try:
         await hypercorn_serve(GuardedApp(app), hypercorn_config, shutdown_trigger=shutdown_trigger,
                               task_status=task_status)
