@@ -25,7 +25,8 @@ from .feed import RunFeed
 from .render import fragments, render_noaccess, render_page, sse_event
 
 __all__ = ("dashboard_blueprint", "create_dashboard_app", "authorised", "token_landing",
-           "noaccess_page", "token_refusal", "COOKIE", "HEARTBEAT", "PLOT_EVERY", "ACTIONS", "STATIC")
+           "noaccess_page", "token_refusal", "COOKIE", "HEARTBEAT", "PLOT_EVERY", "ACTIONS",
+           "STATIC")
 
 COOKIE = "moalab_token"
 """The cookie holding the dashboard's token."""

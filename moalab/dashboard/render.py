@@ -9,7 +9,8 @@ from ..stage.snapshot import trial_text
 from .dashboard import Dashboard
 from .feed import RunFeed
 
-__all__ = ("render_template", "render_page", "render_noaccess", "fragments", "sse_event", "RECORDS_SHOWN")
+__all__ = ("render_template", "render_page", "render_noaccess", "fragments", "sse_event",
+           "RECORDS_SHOWN")
 
 RECORDS_SHOWN = 50
 """Rows of the records' tail the page shows, newest first (pushed on every change)."""

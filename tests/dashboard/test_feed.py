@@ -1,7 +1,7 @@
 """RunFeed and Dashboard: what a page shows of a run, kept from its records, bounded."""
 
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ def _start(**kwargs) -> RunStart:
     stages = (StageInfo("root", "root", "MoaStage", 1, False),
               StageInfo("root/trial", "trial", "MoaStage", -1, False))
     return RunStart(run_id="r1", seq=0, time=0.0, root="root", clock="virtual",
-                    started_at=datetime.now(timezone.utc), stages=stages, **kwargs)
+                    started_at=datetime.now(UTC), stages=stages, **kwargs)
 
 
 def test_a_run_s_tree_devices_tail_and_plot_are_kept_from_its_records():
