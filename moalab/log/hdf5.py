@@ -20,12 +20,12 @@ The file is written in SWMR mode (``libver='latest'``), so a reader opening it w
 ``h5py.File(path, 'r', swmr=True)`` sees datasets grow (``dataset.refresh()``). SWMR
 mode begins after the first write (``flush_interval`` after the first record), with the
 datasets of the records so far; a device or property first seen later is added by
-closing and reopening the file, so a reader reopens it to see new datasets. Records are written, and the file
-flushed, by a thread of the logger's own every ``flush_interval`` seconds (0.05 by
-default): killed at any moment (``kill -9``), the file opens (with ``swmr=True``: it is
-still marked as being written; or after ``h5clear -s``) and holds every record it was
-given up to ``flush_interval`` plus one write before (100 ms at most at the default, as
-tested). Records are never dropped.
+closing and reopening the file, so a reader reopens it to see new datasets. Records
+are written, and the file flushed, by a thread of the logger's own every
+``flush_interval`` seconds (0.05 by default): killed at any moment (``kill -9``), the
+file opens (with ``swmr=True``: it is still marked as being written; or after
+``h5clear -s``) and holds every record it was given up to ``flush_interval`` plus one
+write before (100 ms at most at the default, as tested). Records are never dropped.
 """
 
 import json
