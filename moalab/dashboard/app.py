@@ -102,11 +102,13 @@ async def _events(dashboard: Dashboard, feed: RunFeed, base: str) -> AsyncIterat
         if time.monotonic() - plot_at >= PLOT_EVERY:
             plot_at = time.monotonic()
             yield sse_event("plot", feed.plot())
+        pushed = time.monotonic()
         with trio.move_on_after(HEARTBEAT) as quiet:
             seen = await dashboard.wait_change(seen)
         if quiet.cancelled_caught:
             yield b": heartbeat\n\n"
-        await trio.sleep(COALESCE)  # the changes of the next 25 ms go in one push
+        # at most one push per COALESCE s: changes coming sooner wait, and go together
+        await trio.sleep(max(0.0, COALESCE - (time.monotonic() - pushed)))
 
 
 async def _control(feed: RunFeed, action: str) -> None:

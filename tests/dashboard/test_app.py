@@ -1,7 +1,9 @@
 """The dashboard's HTTP side: a real hypercorn in its own thread on 127.0.0.1 port 0, read
 with httpx: the token cookie, the page, the SSE stream of a running tree, the controls."""
 
+import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -106,7 +108,7 @@ async def test_a_running_tree_streams_and_obeys_the_buttons(served):
                     seen[event] = data
                     if event == "devices" and 'data-device="pulser"' in data:
                         values.add(data)
-                    if len(values) >= 3 and "stamp" in seen and "plot" in seen:
+                    if len(values) >= 3 and "stamp" in seen and "pulser" in seen.get("plot", ""):
                         break
         assert 'data-path="root/reward"' in seen["tree"] and "current" in seen["tree"]
         assert '"server_ms"' in seen["stamp"] and '"pulser.trace[0]"' in seen["plot"]
@@ -128,3 +130,26 @@ async def test_a_running_tree_streams_and_obeys_the_buttons(served):
         assert run.status == "stopped"
         ended = await client.post(f"/runs/{run.run_id}/pause")
         assert ended.status_code == 409 and "has ended" in ended.json()["error"]
+
+
+async def test_a_device_change_reaches_the_stream_within_100_ms_at_p95(served):
+    dashboard, server = served
+    root = _tree()
+    feed = dashboard.watch("latency")
+    run = Run(root, devices=[Pulser(name="pulser")], sinks=[feed])
+    feed.attach(run)
+    latencies: list[float] = []
+    async with trio.open_nursery() as nursery, httpx.AsyncClient(
+            base_url=server.url, cookies={COOKIE: TOKEN}, timeout=10) as client:
+        nursery.start_soon(run.execute)
+        with trio.move_on_after(2.5):  # about 25 changes of the pulser
+            async with client.stream("GET", f"/events?run={run.run_id}") as response:
+                async for event, data in _events(response):
+                    if event == "stamp":  # the same wall clock on both sides
+                        latencies.append(time.time() * 1000 - json.loads(data)["server_ms"])
+        run.stop()
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    assert len(latencies) >= 10, latencies
+    # measured here: p50 3 ms, p95 24 ms (the 25 ms coalescing); generous for a shared CPU
+    assert p95 < 100, f"p95 {p95:.1f} ms over {len(latencies)} changes: {latencies}"
