@@ -58,9 +58,7 @@ from .executor import (
     NotAllowed,
     ProcessExecutor,
     RemoteError,
-    RestExecutor,
     ThreadExecutor,
-    WebSocketExecutor,
 )
 from .log import (
     LogRow,
@@ -88,10 +86,16 @@ from .stage import (
 
 __version__ = "0.1.0"
 
-_LAZY = {"InheritedAssets": "moalab.export", "HDF5Logger": "moalab.log.hdf5"}
+_LAZY = {
+    "InheritedAssets": "moalab.export",
+    "HDF5Logger": "moalab.log.hdf5",
+    "RestExecutor": "moalab.executor.rest",
+    "WebSocketExecutor": "moalab.executor.websocket",
+}
 """Names imported on first use: the lab layer (its database's SQLAlchemy and Alembic
-would add ~0.7 s to every ``import moalab``, a rig's included), and the HDF5 log
-(h5py, of the ``data`` extra: 25-50 ms, and not installed on every rig)."""
+would add ~0.7 s to every ``import moalab``, a rig's included), the HDF5 log (h5py, of
+the ``data`` extra: 25-50 ms, and not installed on every rig), and the network
+executors (httpx and trio-websocket: ~0.15 s)."""
 
 
 def __getattr__(name: str) -> object:

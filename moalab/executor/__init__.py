@@ -1,5 +1,7 @@
 """Executors: run device methods in a thread, a process, or on a remote server."""
 
+import importlib
+
 from ..core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .clock import ClockNotAligned, ClockSync, LocalClock, RemoteClock
 from .errors import (
@@ -16,9 +18,18 @@ from .dummy import DummyRemoteExecutor
 from .executor import Executor
 from .process import MultiprocessSocketExecutor, ProcessExecutor
 from .remote import RemoteExecutor
-from .rest import RestExecutor
 from .thread import AsyncThreadExecutor, ThreadExecutor
-from .websocket import WebSocketExecutor
+
+_LAZY = {"RestExecutor": "rest", "WebSocketExecutor": "websocket"}
+"""The network executors, imported on first use: their clients (httpx, trio-websocket)
+would add ~0.15 s to every ``import moalab``."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = (
     "apply_executor",
