@@ -1,5 +1,6 @@
 """Dashboard: the runs a process's page watches, its token, its lab, and change pushes."""
 
+import logging
 import os
 import secrets
 import threading
@@ -14,6 +15,8 @@ from ..store.lab import Lab
 from .feed import RunFeed
 
 __all__ = ("Dashboard", "new_token", "COALESCE", "SESSIONS_EVERY", "RECENT_SESSIONS")
+
+_log = logging.getLogger("moalab.dashboard")
 
 COALESCE = 0.025
 """Seconds at least between two pushes of one page: changes in between are coalesced."""
@@ -118,7 +121,11 @@ class Dashboard:
         if self.lab_folder is None:
             return
         while True:
-            sessions = await trio.to_thread.run_sync(self._read_sessions)
+            try:
+                sessions = await trio.to_thread.run_sync(self._read_sessions)
+            except Exception as exc:  # a locked or moved database: the page keeps the last list
+                _log.warning("cannot read the sessions of the lab %s: %s", self.lab_folder, exc)
+                sessions = self.sessions
             if sessions != self.sessions:
                 self.sessions = sessions
                 self.sessions_version += 1

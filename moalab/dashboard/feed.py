@@ -168,8 +168,6 @@ class RunFeed(RecordSink):
         """The run's metadata (subject, session, ...), from its start record."""
         self.ended: str | None = None
         """The run's end status ('done', 'stopped', 'failed'), None while it runs."""
-        self.version = 0
-        """One more for each record taken: a reader rebuilds only on a change."""
         self._on_change = on_change
         self._lock = threading.Lock()
         self._start_time = 0.0
@@ -192,7 +190,6 @@ class RunFeed(RecordSink):
             self.trio_token = trio.lowlevel.current_trio_token()
         with self._lock:
             self._take(record)
-            self.version += 1
         self._on_change()
 
     def _take(self, record: Record) -> None:
