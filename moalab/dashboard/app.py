@@ -88,27 +88,31 @@ async def _events(dashboard: Dashboard, feed: RunFeed, base: str) -> AsyncIterat
     stamp = None
     plot_at = -PLOT_EVERY
     seen = -1
-    yield b"retry: 1000\n\n"
-    while True:
-        for event, html in fragments(dashboard, feed, base).items():
-            if sent.get(event) != html:
-                sent[event] = html
-                yield sse_event(event, html)
-        if feed.stamp() is not stamp and feed.stamp() is not None:
-            stamp = feed.stamp()
-            yield sse_event("stamp", {"device": stamp.device, "prop": stamp.prop,
-                                      "value": stamp.value, "server_ms": stamp.server_ms,
-                                      "sent_ms": time.time() * 1000.0})
-        if time.monotonic() - plot_at >= PLOT_EVERY:
-            plot_at = time.monotonic()
-            yield sse_event("plot", feed.plot())
-        pushed = time.monotonic()
-        with trio.move_on_after(HEARTBEAT) as quiet:
-            seen = await dashboard.wait_change(seen)
-        if quiet.cancelled_caught:
-            yield b": heartbeat\n\n"
-        # at most one push per COALESCE s: changes coming sooner wait, and go together
-        await trio.sleep(max(0.0, COALESCE - (time.monotonic() - pushed)))
+    dashboard.pages += 1
+    try:
+        yield b"retry: 1000\n\n"
+        while True:
+            for event, html in fragments(dashboard, feed, base).items():
+                if sent.get(event) != html:
+                    sent[event] = html
+                    yield sse_event(event, html)
+            if feed.stamp() is not stamp and feed.stamp() is not None:
+                stamp = feed.stamp()
+                yield sse_event("stamp", {"device": stamp.device, "prop": stamp.prop,
+                                          "value": stamp.value, "server_ms": stamp.server_ms,
+                                          "sent_ms": time.time() * 1000.0})
+            if time.monotonic() - plot_at >= PLOT_EVERY:
+                plot_at = time.monotonic()
+                yield sse_event("plot", feed.plot())
+            pushed = time.monotonic()
+            with trio.move_on_after(HEARTBEAT) as quiet:
+                seen = await dashboard.wait_change(seen)
+            if quiet.cancelled_caught:
+                yield b": heartbeat\n\n"
+            # at most one push per COALESCE s: changes coming sooner wait, and go together
+            await trio.sleep(max(0.0, COALESCE - (time.monotonic() - pushed)))
+    finally:  # the page went (the response is cancelled) or the server stops
+        dashboard.pages -= 1
 
 
 async def _control(feed: RunFeed, action: str) -> None:

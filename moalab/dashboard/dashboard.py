@@ -49,6 +49,8 @@ class Dashboard:
         self.feeds: list[RunFeed] = []
         self.sessions: list[SessionInfo] = []
         self.sessions_version = 0
+        self.pages = 0
+        """Event streams open now (pages watching): one less as soon as a page goes."""
         self._loop: trio.lowlevel.TrioToken | None = None
         self._wake_pending = False
         self._wake_lock = threading.Lock()

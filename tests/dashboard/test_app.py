@@ -153,3 +153,20 @@ async def test_a_device_change_reaches_the_stream_within_100_ms_at_p95(served):
     assert len(latencies) >= 10, latencies
     # measured here: p50 3 ms, p95 24 ms (the 25 ms coalescing); generous for a shared CPU
     assert p95 < 100, f"p95 {p95:.1f} ms over {len(latencies)} changes: {latencies}"
+
+
+async def test_a_stream_ends_when_its_page_goes(served):
+    dashboard, server = served
+    feed = dashboard.watch("quiet")
+    feed.run_id = "r-q"
+    async with httpx.AsyncClient(base_url=server.url, cookies={COOKIE: TOKEN},
+                                 timeout=10) as client:
+        for _ in range(3):
+            async with client.stream("GET", "/events?run=r-q") as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("event: tree"):
+                        break  # the page goes: the connection closes
+            assert dashboard.pages <= 1
+    with trio.fail_after(5):
+        while dashboard.pages:
+            await trio.sleep(0.02)
