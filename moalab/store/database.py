@@ -15,10 +15,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, delete, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -69,6 +65,7 @@ from .models import (
     Trial,
 )
 from .network_rows import NetworkRows
+from .revisions import database_revision, script_head, script_revisions
 from .rows import check_name, checked_json, utc_now
 
 # the Info classes are the methods' return types: importable from here too
@@ -175,45 +172,39 @@ class Database(AssetRows, NetworkRows):
 
     # -- schema
 
-    def _alembic_config(self) -> Config:
-        config = Config()  # no alembic.ini: everything it would hold is here
-        config.set_main_option("script_location", str(self.migrations))
-        return config
-
-    def _scripts(self) -> ScriptDirectory:
-        return ScriptDirectory.from_config(self._alembic_config())
-
     def head(self) -> str:
         """The schema revision this moalab makes."""
-        return self._scripts().get_current_head()
+        return script_head(script_revisions(self.migrations), self.migrations)
 
     def revision(self) -> str | None:
         """The database's schema revision; None for a database without one."""
         with self._mapped_errors(), self._engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return database_revision(connection)
 
     def check_schema(self) -> None:
         """Raise SchemaTooOld / SchemaTooNew unless the database is at ``head``."""
         self._check_revision(self.revision(), upgrading=False)
 
     def _check_revision(self, revision: str | None, upgrading: bool) -> None:
-        scripts = self._scripts()
-        if revision is not None and revision not in {
-                script.revision for script in scripts.walk_revisions()}:
+        revisions = script_revisions(self.migrations)
+        if revision is not None and revision not in revisions:
             raise SchemaTooNew(self.shown_url, revision)
-        head = scripts.get_current_head()
+        head = script_head(revisions, self.migrations)
         if revision != head and not upgrading:
             raise SchemaTooOld(self.shown_url, revision, head)
 
     def upgrade(self) -> None:
         """Migrate the database to ``head`` (make its tables when it has none), in one
         transaction. Raises SchemaTooNew for a database from a newer moalab."""
-        config = self._alembic_config()
+        from alembic import command  # only here: its import costs ~0.2 s (revisions.py)
+        from alembic.config import Config
+
+        config = Config()  # no alembic.ini: everything it would hold is here
+        config.set_main_option("script_location", str(self.migrations))
         with self._mapped_errors(), self._engine.connect() as connection:
             connection.execution_options(moalab_write=True)
             with connection.begin():
-                revision = MigrationContext.configure(connection).get_current_revision()
-                self._check_revision(revision, upgrading=True)
+                self._check_revision(database_revision(connection), upgrading=True)
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
 
