@@ -13,25 +13,9 @@ from ..core.nursery import leaves, open_nursery
 from .app import create_dashboard_app
 from .dashboard import Dashboard
 
-__all__ = ("DashboardServer", "parse_address")
+__all__ = ("DashboardServer",)
 
 _START_LIMIT = 10.0  # seconds for hypercorn to bind
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """``[HOST:]PORT`` as ``(host, port)``; a bare PORT is on 127.0.0.1, 0 picks a free
-    one. Raises :class:`InvalidArgument` naming what is accepted."""
-    host, sep, port_text = text.rpartition(":")
-    host = host.strip("[]") if sep else "127.0.0.1"
-    try:
-        port = int(port_text)
-    except ValueError:
-        port = -1
-    if not host or not 0 <= port <= 65535:
-        raise InvalidArgument(
-            f"--dashboard {text!r} is not an address: give [HOST:]PORT with a port from 0 to "
-            "65535, e.g. 8080, 127.0.0.1:0 (a free port) or 0.0.0.0:8080")
-    return host, port
 
 
 class DashboardServer:
