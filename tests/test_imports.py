@@ -1,0 +1,67 @@
+"""Start-up time: ``import moalab`` and the ``moalab`` command import only what they
+use. A rig imports moalab without the lab's database, the servers or the test tools,
+and a command that opens a lab migrates nothing, so it does not import Alembic.
+
+Each check runs in a fresh interpreter: this one has imported everything already."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NOT_FOR_IMPORT_MOALAB = ("pytest", "alembic", "sqlalchemy", "quart", "hypercorn", "httpx",
+                         "trio_websocket", "h5py", "pynwb")
+"""Packages ``import moalab`` leaves for the names that need them (RestExecutor,
+WebSocketExecutor, HDF5Logger, InheritedAssets) or never needs (pytest)."""
+NOT_FOR_A_LAB_COMMAND = ("alembic", "h5py", "pynwb")
+"""Packages ``moalab --help`` and ``moalab session list`` in a lab do not import."""
+
+SHOW_IMPORTED = """
+import json, sys
+{code}
+print(json.dumps(sorted(name for name in {names!r} if name in sys.modules)))
+"""
+
+
+def imported(code: str, names: tuple[str, ...], cwd: Path | None = None) -> list[str]:
+    """Which of ``names`` a fresh interpreter has imported after running ``code``."""
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_IMPORTED.format(code=code, names=names)],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_import_moalab_imports_no_heavy_package():
+    assert imported("import moalab", NOT_FOR_IMPORT_MOALAB) == []
+
+
+def test_the_lazy_names_import_on_first_use():
+    code = ("import moalab, moalab.executor\n"
+            "assert moalab.RestExecutor is moalab.executor.RestExecutor\n"
+            "assert moalab.WebSocketExecutor is moalab.executor.WebSocketExecutor\n"
+            "assert set(moalab.__all__) <= set(dir(moalab)) | set(moalab._LAZY)\n"
+            "from moalab import *")
+    assert imported(code, ("httpx", "trio_websocket")) == ["httpx", "trio_websocket"]
+
+
+def test_moalab_help_imports_no_lab_migration_or_data_package():
+    code = ("from moalab.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+    assert imported(code, NOT_FOR_A_LAB_COMMAND) == []
+
+
+def test_a_command_on_a_lab_imports_no_alembic(tmp_path):
+    made = subprocess.run([sys.executable, "-m", "moalab.cli.main", "lab", "init", "lab"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    code = "from moalab.cli.main import main\nassert main(['session', 'list']) == 0"
+    assert imported(code, NOT_FOR_A_LAB_COMMAND, cwd=tmp_path / "lab") == []
+
+
+@pytest.mark.parametrize("module", ["moalab.core.realtime", "moalab.store.database"])
+def test_a_module_made_lazy_imports_no_test_or_migration_tool(module):
+    assert imported(f"import {module}", ("pytest", "alembic")) == []
