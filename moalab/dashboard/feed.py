@@ -87,7 +87,8 @@ class AnalogTrace:
         lows = np.minimum.reduceat(samples, starts)
         highs = np.maximum.reduceat(samples, starts)
         bins = self._bins
-        for i, low, high in zip(index[starts].tolist(), lows.tolist(), highs.tolist()):
+        for i, low, high in zip(index[starts].tolist(), lows.tolist(), highs.tolist(),
+                                strict=True):
             t = i * self.width
             if bins and bins[-1][0] == t:
                 last = bins[-1]
