@@ -132,14 +132,16 @@ def run_cli_experiment(
 ) -> int:
     """Run ``experiment``, recording it to a CSV file at ``log_path``; return an exit code.
 
-    With ``dashboard`` (``(host, port)``) a live page of the run is served there while it
-    runs (see :func:`served_dashboard`: its errors are raised before the log is made).
-
     The live view (kept from the run's records) and the summary go to ``console``;
     an exception of the run goes to ``errors`` (stderr by default) as the user's
     frames and the stage it was raised in, or with every frame when ``full_traceback``.
+    With ``dashboard`` (``(host, port)``) a live page of the run is served there while it
+    runs (see :func:`served_dashboard`: its errors are raised before the log is made).
     """
     console = console or Console()
+    if log_path.is_dir():  # refused before a page is served
+        raise InvalidArgument(f"--log {str(log_path)!r} is a folder: give a file name, "
+                              "e.g. run1.csv")
     with served_dashboard(dashboard, dry_run, console) as page:
         return _run_cli_experiment(experiment, log_path, page, dry_run=dry_run, speed=speed,
                                    live=live, overwrite=overwrite, console=console,
@@ -150,9 +152,6 @@ def _run_cli_experiment(experiment: Experiment, log_path: Path, page: Dashboard 
                         dry_run: bool, speed: float | None, live: bool, overwrite: bool,
                         console: Console, errors: Console | None, full_traceback: bool) -> int:
     clock = make_clock(dry_run, speed)
-    if log_path.is_dir():
-        raise InvalidArgument(f"--log {str(log_path)!r} is a folder: give a file name, "
-                              "e.g. run1.csv")
     logger = SimpleCSVLogger(log_path, overwrite=overwrite)
     try:
         logger.open()
