@@ -242,7 +242,8 @@ class Run:
         try:
             with self._scope:
                 await run_experiment(self.root, self.devices, self.executors,
-                                     namespace=self.run_id, task_status=_RootStarted(self))
+                                     namespace=self.run_id,
+                                     task_status=_RootStarted(self, task_status))
         except Exception as exc:
             self.error = exc
             return "failed"
@@ -257,13 +258,16 @@ class Run:
 
 
 class _RootStarted:
-    """The ``task_status`` given to :func:`run_experiment`: tells the run its root started."""
+    """The ``task_status`` given to :func:`run_experiment`: tells the run, then whoever
+    started :meth:`Run.execute` with ``nursery.start``, that its root started."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, outer: trio.TaskStatus) -> None:
         self.run = run
+        self.outer = outer
 
     def started(self, value: Any = None) -> None:
         self.run._on_root_started()
+        self.outer.started()
 
 
 class RunGroup:

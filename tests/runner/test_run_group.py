@@ -91,6 +91,15 @@ async def test_a_group_can_be_stopped_and_refuses_to_start_when_closed():
     assert first.status == second.status == "stopped"
 
 
+async def test_nursery_start_of_a_run_returns_once_its_root_has_started(autojump_clock):
+    run = Run(MoaStage(name="a", stages=[Delay(name="d", delay=100)]))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run.execute)
+        assert run.status == "running" and run.root.active
+        run.stop()
+    assert run.status == "stopped" and trio.current_time() < 100
+
+
 def test_a_tree_is_held_by_one_run_until_it_ends():
     root = MoaStage(name="root", stages=[Delay(name="d", delay=0.01)])
     run = Run(root)
