@@ -11,7 +11,6 @@ Screenshots go to tests/artifacts/ (git-ignored), or $MOALAB_TEST_ARTIFACTS.
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import textwrap
@@ -29,7 +28,7 @@ from tests.conftest import REPO, repo_env
 ARTIFACTS = Path(os.environ.get("MOALAB_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))
 URL_LINE = re.compile(r"dashboard: (?P<url>http://[^/\s]+)/\?token=(?P<token>\S+)")
 STARTUP = 30.0  # seconds for a run to print its URL, generous on a shared machine
-TIMEOUT_MS = 10_000  # for the page to show a state
+TIMEOUT_MS = 20_000  # for the page to show a state, generous on a shared machine
 
 # A trial of two stages forever, a device whose value is the wall clock (ms) at each
 # change, every 60 ms, and (ANALOG=1) a 1 kHz two-channel ADC
@@ -143,6 +142,30 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[round(q / 100 * (len(ordered) - 1))]
+
+
+def change_latency(page, changes: int = 50) -> float:
+    """The p95 (ms) from the wall clock of the next ``changes`` changes of the script's
+    device to their stamps' arrival in the page (printed with where the time goes)."""
+    start = page.evaluate("window.moalabSeen.length")
+    page.wait_for_function(f"window.moalabSeen.slice({start}).filter(s => s.prop === "
+                           f"'wall_ms').length >= {changes}", timeout=30_000)
+    stamps = [s for s in page.evaluate(f"window.moalabSeen.slice({start})")
+              if s["prop"] == "wall_ms"]
+    latencies = sorted(s["client_ms"] - float(s["value"]) for s in stamps)
+    p95 = percentile(latencies, 95)
+    # from the change to the dashboard's feed, and from there to the page
+    feed = percentile([s["server_ms"] - float(s["value"]) for s in stamps], 95)
+    push = percentile([s["client_ms"] - s["server_ms"] for s in stamps], 95)
+    print(f"device change to page: {len(latencies)} changes, p50 "
+          f"{percentile(latencies, 50):.1f} ms, p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms "
+          f"(p95 to the feed {feed:.1f} ms, feed to page {push:.1f} ms)")
+    return p95
+
+
 def wait_for_status(run: DashboardRun, status: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while (seen := run.status()) != status:
@@ -164,30 +187,26 @@ def test_the_page_follows_the_run_and_its_buttons_steer_it(page, dashboard_run):
     # the token left the address bar for an HttpOnly cookie
     assert dashboard_run.token not in page.url
     assert dashboard_run.token not in page.evaluate("document.cookie")
-    for stage in ("cue", "response", "cue"):
-        page.wait_for_function(f"document.getElementById('status').innerText.includes({stage!r})",
-                               timeout=TIMEOUT_MS)
+    for stage in ("root/trial/cue", "root/trial/response", "root/trial/cue"):
+        page.wait_for_function(f"document.querySelector('#status .current').innerText === "
+                               f"{stage!r}", timeout=TIMEOUT_MS)
+    assert page.inner_text("#tree li.current > .name") in ("cue", "response")
 
-    # a device change reaches the page: from the change's wall clock to the page's
-    start = page.evaluate("window.moalabSeen.length")
-    page.wait_for_function(
-        f"window.moalabSeen.slice({start}).filter(s => s.prop === 'wall_ms').length >= 50",
-        timeout=30_000)
-    seen = page.evaluate(f"window.moalabSeen.slice({start})")
-    latencies = sorted(s["client_ms"] - float(s["value"]) for s in seen
-                       if s["prop"] == "wall_ms")
-    p50 = statistics.median(latencies)
-    p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    print(f"device change to page: {len(latencies)} changes, p50 {p50:.1f} ms, "
-          f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms")
-    assert p95 < 100, latencies
+    # a device change reaches the page in p95 < 100 ms; a window of 50 changes measured
+    # again (up to 3) when another process's load spiked it: a slow push fails all three
+    windows = []
+    for _ in range(3):
+        windows.append(change_latency(page))
+        if windows[-1] < 100:
+            break
+    assert windows[-1] < 100, f"p95 of each window: {windows} ms"
     assert page.inner_text("#devices").count("wall") >= 1
     screenshot(page, "dashboard.png")
 
     page.click("#pause")
     wait_for_status(dashboard_run, "paused")
-    page.wait_for_function("document.getElementById('status').innerText.includes('paused')",
-                           timeout=TIMEOUT_MS)
+    page.wait_for_function("document.querySelector('#status [data-status]').innerText === "
+                           "'paused'", timeout=TIMEOUT_MS)
     page.click("#resume")
     wait_for_status(dashboard_run, "running")
     confirms: list[str] = []
