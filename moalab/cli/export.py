@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..core.errors import InvalidArgument
-from ..export import ASSET_CHOICES, export_lab, export_nwb
+from ..export.options import ASSET_CHOICES
 from ..store.lab import Lab
 
 __all__ = ("add_export_command", "run_export")
@@ -55,6 +55,8 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
     if args.folder is None:
         raise InvalidArgument("give the export's folder DIR, or "
                               "--nwb SESSION_ID OUT.nwb for one session as an NWB file")
+    from ..export import export_lab  # with the store and assets: only for an export
+
     lab = Lab.find(args.lab)
     try:
         with Progress(console=console, transient=True,
@@ -88,6 +90,8 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
 
 def _run_nwb_export(args: argparse.Namespace, console: Console) -> int:
     """`moalab export --nwb SESSION_ID OUT.nwb`: one session as an NWB file."""
+    from ..export import export_nwb
+
     session_id, out = args.nwb
     lab = Lab.find(args.lab)
     try:

@@ -6,20 +6,27 @@ This package is in the lab layer, beside ``moalab.protocol``: it reads the store
 the asset storage, and nothing above.
 """
 
-from .errors import NotAnExport, UnknownExportKey
-from .export import ASSET_CHOICES, ExportSummary, export_lab
-from .inherited import InheritedAssets
-from .manifest import MANIFEST_NAME
-from .nwb import NWBSummary, export_nwb
+import importlib
 
-__all__ = (
-    "ASSET_CHOICES",
-    "MANIFEST_NAME",
-    "ExportSummary",
-    "InheritedAssets",
-    "NWBSummary",
-    "NotAnExport",
-    "UnknownExportKey",
-    "export_lab",
-    "export_nwb",
-)
+_MODULES = {
+    "ASSET_CHOICES": "options",
+    "MANIFEST_NAME": "manifest",
+    "ExportSummary": "export",
+    "InheritedAssets": "inherited",
+    "NWBSummary": "nwb",
+    "NotAnExport": "errors",
+    "UnknownExportKey": "errors",
+    "export_lab": "export",
+    "export_nwb": "nwb",
+}
+"""Each public name and the module of this package holding it, imported on first use
+(the lab's store and the asset storage are imported only by what needs them)."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _MODULES:
+        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = tuple(_MODULES)

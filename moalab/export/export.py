@@ -14,14 +14,12 @@ from ..store.database import AssetInfo, Database
 from ..store.lab import Lab
 from .files import content_sha256, path_part, remove, write_bytes
 from .manifest import MANIFEST_NAME, Manifest, read_manifest, write_manifest
+from .options import ASSET_CHOICES
 from .tables import TABLE_NAMES, LabData, lab_data, with_trial_assets
 
 __all__ = ("ASSET_CHOICES", "PROTOCOLS_FOLDER", "README_NAME", "ExportSummary",
            "export_lab")
 
-ASSET_CHOICES = ("experiment", "all", "none")
-"""``experiment``: the sessions' recordings; ``all``: and the protocols' stimuli;
-``none``: the data only."""
 PROTOCOLS_FOLDER = "protocols"
 """Where ``--assets all`` puts each protocol's assets: ``protocols/<protocol>/<name>``."""
 README_NAME = "README.md"
