@@ -1,35 +1,29 @@
 """The lab store: the lab folder and its config, the lab database (SQLAlchemy models,
 Alembic migrations) and the worker threads that call it from trio."""
 
-from .config import CONFIG_NAME, LabConfig, write_default
-from .database import (
-    STALE_AFTER,
-    AssetInfo,
-    AssetLinkInfo,
-    Database,
-    InformationInfo,
-    NetworkInfo,
-    NodeInfo,
-    QualificationInfo,
-    RigInfo,
-    SessionInfo,
-    SubjectInfo,
-    TransmissionInfo,
-    TrialInfo,
-    VectorInfo,
-)
-from .errors import (
-    DatabaseUnavailable,
-    NameTaken,
-    SchemaTooNew,
-    SchemaTooOld,
-    SessionNotHeld,
-    StoreError,
-    SubjectBusy,
-    UnknownName,
-)
-from .lab import LAB_ENV, Lab
-from .worker import DatabaseWorker, TrialWriter
+import importlib
+
+_MODULES = {
+    **dict.fromkeys(("CONFIG_NAME", "LabConfig", "write_default"), "config"),
+    **dict.fromkeys(("STALE_AFTER", "Database"), "database"),
+    **dict.fromkeys(("AssetInfo", "AssetLinkInfo", "InformationInfo", "NetworkInfo",
+                     "NodeInfo", "QualificationInfo", "RigInfo", "SessionInfo",
+                     "SubjectInfo", "TransmissionInfo", "TrialInfo", "VectorInfo"), "infos"),
+    **dict.fromkeys(("DatabaseUnavailable", "NameTaken", "SchemaTooNew", "SchemaTooOld",
+                     "SessionNotHeld", "StoreError", "SubjectBusy", "UnknownName"), "errors"),
+    **dict.fromkeys(("LAB_ENV", "Lab"), "lab"),
+    **dict.fromkeys(("DatabaseWorker", "TrialWriter"), "worker"),
+}
+"""Each public name and the module of this package holding it, imported on first use
+(SQLAlchemy is imported only with the database, not for a lab's folder, config or
+infos)."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _MODULES:
+        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = (
     "AssetInfo",

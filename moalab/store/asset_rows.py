@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session as OrmSession
 
 from ..core.errors import InvalidArgument
 from .errors import NameTaken
-from .infos import AssetInfo, AssetLinkInfo, asset_info, asset_link_info
+from .info_rows import asset_info, asset_link_info
+from .infos import AssetInfo, AssetLinkInfo
 from .models import ASSET_KINDS, OWNER_KINDS, Asset, AssetLink, Session
 from .rows import check_name, row_by_id, utc_now
 

@@ -6,9 +6,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from ..core.errors import InvalidArgument
 
 __all__ = ("CONFIG_NAME", "LabConfig", "write_default")
@@ -101,6 +98,10 @@ def _database_url(path: Path, folder: Path, url: str | None) -> str:
     ``folder`` (not to the current folder); the lab's SQLite file when None."""
     if url is None:
         return f"sqlite:///{folder / DATABASE_FILE}"
+    # SQLAlchemy (~0.3 s) only for a lab that names its database, not for this import
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:

@@ -46,10 +46,8 @@ from .infos import (
     TransmissionInfo,
     TrialInfo,
     VectorInfo,
-    rig_info,
-    session_infos,
-    subject_info,
 )
+from .info_rows import rig_info, session_infos, subject_info
 from .models import (
     EXECUTORS,
     KINDS,

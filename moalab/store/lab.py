@@ -4,10 +4,13 @@ default, its database."""
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.errors import InvalidArgument
 from .config import ASSET_STORAGE, CONFIG_NAME, LabConfig, write_default
-from .database import Database
+
+if TYPE_CHECKING:
+    from .database import Database
 
 __all__ = ("Lab", "LAB_ENV")
 
@@ -21,7 +24,7 @@ class Lab:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder).resolve()
         self.config = LabConfig.read(self.folder)
-        self._database: Database | None = None
+        self._database: "Database | None" = None
 
     @classmethod
     def init(cls, folder: str | os.PathLike, name: str | None = None,
@@ -43,7 +46,7 @@ class Lab:
                                   f"the lab")
         folder.mkdir(parents=True, exist_ok=True)
         config = LabConfig.default(folder, name or folder.name, database_url)
-        Database.open(config.database_url, upgrade=True).close()
+        _open_database(config.database_url, upgrade=True).close()
         config.data_folder.mkdir(exist_ok=True)
         write_default(folder, config.name, database_url)
         return cls(folder)
@@ -81,15 +84,15 @@ class Lab:
         return self.folder / "cache"
 
     @property
-    def database(self) -> Database:
+    def database(self) -> "Database":
         if self._database is None:
-            self._database = Database.open(self.config.database_url)
+            self._database = _open_database(self.config.database_url)
         return self._database
 
     def upgrade(self) -> None:
         """Migrate the lab's database to this moalab's schema (`moalab lab upgrade`)."""
         if self._database is None:
-            self._database = Database.open(self.config.database_url, upgrade=True)
+            self._database = _open_database(self.config.database_url, upgrade=True)
         else:
             self._database.upgrade()
 
@@ -112,3 +115,11 @@ class Lab:
 
     def __repr__(self) -> str:
         return f"Lab({str(self.folder)!r}, name={self.name!r})"
+
+
+def _open_database(url: str, upgrade: bool = False) -> "Database":
+    """``Database.open(url, upgrade)``, importing the database module (SQLAlchemy's
+    models, ~0.3 s) only once a lab's database is opened, not with this module."""
+    from .database import Database
+
+    return Database.open(url, upgrade=upgrade)

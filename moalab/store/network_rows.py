@@ -18,8 +18,8 @@ from .infos import (
     NodeInfo,
     TransmissionInfo,
     VectorInfo,
-    row_info,
 )
+from .info_rows import row_info
 from .models import (
     NETWORK_ROLES,
     Asset,
