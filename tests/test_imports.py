@@ -17,6 +17,8 @@ NOT_FOR_IMPORT_MOALAB = ("pytest", "alembic", "sqlalchemy", "quart", "hypercorn"
 WebSocketExecutor, HDF5Logger, InheritedAssets) or never needs (pytest)."""
 NOT_FOR_A_LAB_COMMAND = ("alembic", "h5py", "pynwb")
 """Packages ``moalab --help`` and ``moalab session list`` in a lab do not import."""
+NOT_FOR_THE_SERVER = ("pytest", "alembic", "sqlalchemy", "h5py", "pynwb")
+"""Packages ``moalab-server`` (a rig's) does not import to start: it has no lab database."""
 
 SHOW_IMPORTED = """
 import json, sys
@@ -65,3 +67,22 @@ def test_a_command_on_a_lab_imports_no_alembic(tmp_path):
 @pytest.mark.parametrize("module", ["moalab.core.realtime", "moalab.store.database"])
 def test_a_module_made_lazy_imports_no_test_or_migration_tool(module):
     assert imported(f"import {module}", ("pytest", "alembic")) == []
+
+
+def test_a_labs_folder_config_and_infos_import_no_sqlalchemy():
+    code = ("import moalab.store\n"
+            "from moalab.store.lab import Lab\n"
+            "from moalab.store.infos import SessionInfo")
+    assert imported(code, ("sqlalchemy", "alembic")) == []
+
+
+def test_the_lazy_store_names_import_on_first_use():
+    code = ("import moalab.store as store\n"
+            "from moalab.store.database import Database\n"
+            "assert store.Database is Database\n"
+            "assert all(getattr(store, name) is not None for name in store.__all__)")
+    assert imported(code, ("sqlalchemy", "alembic")) == ["sqlalchemy"]
+
+
+def test_the_servers_command_imports_no_lab_database_or_test_tool():
+    assert imported("import moalab.cli.server", NOT_FOR_THE_SERVER) == []
