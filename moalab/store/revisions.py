@@ -15,8 +15,10 @@ __all__ = ("VERSION_TABLE", "script_revisions", "script_head", "database_revisio
 VERSION_TABLE = "alembic_version"
 """The table where Alembic records a database's revision."""
 
-_REVISION = re.compile(r"""^revision\s*=\s*["'](\w+)["']""", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"""^down_revision\s*=\s*(?:None|["'](\w+)["'])""", re.MULTILINE)
+# as Alembic's templates write them, with or without a type annotation
+_REVISION = re.compile(r"""^revision(?:\s*:[^=\n]+)?\s*=\s*["'](\w+)["']""", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"""^down_revision(?:\s*:[^=\n]+)?\s*=\s*(?:None|["'](\w+)["'])""",
+                            re.MULTILINE)
 
 
 def script_revisions(migrations: Path) -> dict[str, str | None]:
