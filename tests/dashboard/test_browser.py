@@ -2,7 +2,8 @@
 ``moalab run SCRIPT --dashboard 127.0.0.1:0`` subprocesses: the page follows the
 running stage, its buttons pause, resume and stop the run, a device change reaches
 the page in under 100 ms at p95, it says when live updates stop and how to get the
-link without the token, and its memory stays flat under a 1 kHz analog stream.
+link without the token, and its memory stays flat under a 1 kHz analog stream; and
+the rig's page of a real moalab-server shows its objects' properties live.
 
 Plain (not async) tests: Playwright's sync API must not run inside a trio loop.
 Screenshots go to tests/artifacts/ (git-ignored), or $MOALAB_TEST_ARTIFACTS.
@@ -16,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, repo_env
+from tests.conftest import AUTH_HEADERS, REPO, repo_env
 
 ARTIFACTS = Path(os.environ.get("MOALAB_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))
 URL_LINE = re.compile(r"dashboard: (?P<url>http://[^/\s]+)/\?token=(?P<token>\S+)")
@@ -264,3 +266,32 @@ def test_memory_stays_flat_under_a_1khz_stream(page, browser, dashboard_run):
     # the tables and charts swap in place: a node a plot event (4 a second) would be 50
     assert max(nodes) - min(nodes) < 25, "the page's DOM grows with the stream"
     screenshot(page, "dashboard-analog.png")
+    # its clean stop is another test's: at --speed 40 with this stream, a SIGINT took
+    # the teardown's whole 10 s
+    os.killpg(dashboard_run.process.pid, signal.SIGKILL)
+    dashboard_run.process.wait(10)
+
+
+def test_the_rig_page_shows_its_objects_live(page, moalab_server):
+    # a controller's run makes its objects in a namespace of the rig's server
+    params = {"namespace": f"run-{uuid.uuid4().hex[:8]}"}
+    api = httpx.Client(base_url=moalab_server.url, headers=AUTH_HEADERS, params=params,
+                       timeout=10)
+    created = api.post("/api/objects", json={"name": "lever",
+                                              "cls": "tests.executor.devices:Probe"})
+    assert created.status_code in (200, 201), created.text
+    from playwright.sync_api import expect  # the browser fixture checked Playwright is there
+
+    try:
+        page.goto(f"{moalab_server.url}/dashboard/")
+        assert "token" in page.inner_text("body").lower()  # no cookie yet
+        page.goto(f"{moalab_server.url}/dashboard/?token={os.environ['MOALAB_TOKEN']}")
+        value = page.locator(f"[data-namespace={params['namespace']!r}] "
+                             "tr[data-device='lever'][data-prop='value'] .value")
+        assert value.inner_text() == "0"
+        api.post("/api/objects/lever/call/set_value", json={"args": [7.5]}).raise_for_status()
+        # the live stream swaps the table: the locator finds its new cell
+        expect(value).to_have_text("7.5", timeout=TIMEOUT_MS)
+    finally:
+        api.delete("/api/objects/lever")
+        api.close()
