@@ -280,7 +280,8 @@ def test_the_rig_page_shows_its_objects_live(page, moalab_server):
     created = api.post("/api/objects", json={"name": "lever",
                                               "cls": "tests.executor.devices:Probe"})
     assert created.status_code in (200, 201), created.text
-    from playwright.sync_api import expect  # the browser fixture checked Playwright is there
+    # imported here: the browser fixture has checked Playwright is installed
+    from playwright.sync_api import expect
 
     try:
         page.goto(f"{moalab_server.url}/dashboard/")

@@ -13,7 +13,8 @@ STATIC = PACKAGE / "static"
 VENDOR = STATIC / "vendor"
 
 # the words each licence's text starts with, as npm ships it
-LICENCE_TEXTS = {"0BSD": ("Zero-Clause BSD", "BSD Zero Clause License"), "MIT": ("The MIT License",)}
+LICENCE_TEXTS = {"0BSD": ("Zero-Clause BSD", "BSD Zero Clause License"),
+                 "MIT": ("The MIT License",)}
 
 
 def versions() -> list[dict[str, str]]:
@@ -21,9 +22,8 @@ def versions() -> list[dict[str, str]]:
     rows = []
     for line in (VENDOR / "VERSIONS").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            package, version, licence, file, sha256 = line.split()
-            rows.append(dict(package=package, version=version, licence=licence, file=file,
-                             sha256=sha256))
+            rows.append(dict(zip(("package", "version", "licence", "file", "sha256"),
+                                 line.split(), strict=True)))
     return rows
 
 
@@ -47,7 +47,8 @@ def test_the_page_files_are_vendored():
     assert packages["htmx.min.js"] == "htmx.org"
     assert packages["htmx-ext-sse.js"] == "htmx-ext-sse"
     assert packages["uPlot.iife.min.js"] == packages["uPlot.min.css"] == "uplot"
-    assert {row["version"].split(".")[0] for row in versions() if row["package"] != "uplot"} == {"2"}
+    majors = {row["version"].split(".")[0] for row in versions() if row["package"] != "uplot"}
+    assert majors == {"2"}
     assert {row["version"][:4] for row in versions() if row["package"] == "uplot"} == {"1.6."}
 
 
@@ -55,7 +56,8 @@ def test_each_package_carries_its_licence():
     for package, licence in {(row["package"], row["licence"]) for row in versions()}:
         text = (VENDOR / f"LICENSE.{package}").read_text()
         assert text.startswith(LICENCE_TEXTS[licence]), (package, licence)
-        assert f"LICENSE.{package}" in {row["file"] for row in versions() if row["package"] == package}
+        files = {row["file"] for row in versions() if row["package"] == package}
+        assert f"LICENSE.{package}" in files
 
 
 def test_the_installed_package_holds_every_static_file():
