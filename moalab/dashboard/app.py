@@ -22,7 +22,7 @@ from ..core.errors import InvalidArgument, StageStateError
 from ..server.token import bearer_token, token_matches
 from .dashboard import COALESCE, Dashboard
 from .feed import RunFeed
-from .render import fragments, render_noaccess, render_page, sse_event
+from .render import HEARTBEAT_EVENT, fragments, render_noaccess, render_page, sse_event
 
 __all__ = ("dashboard_blueprint", "create_dashboard_app", "authorised", "token_landing",
            "noaccess_page", "token_refusal", "COOKIE", "HEARTBEAT", "PLOT_EVERY", "ACTIONS",
@@ -31,7 +31,8 @@ __all__ = ("dashboard_blueprint", "create_dashboard_app", "authorised", "token_l
 COOKIE = "moalab_token"
 """The cookie holding the dashboard's token."""
 HEARTBEAT = 5.0
-"""Seconds between two SSE comments on a quiet stream (proxies keep it open)."""
+"""Seconds at most between two events of a stream: a quiet one sends a ``heartbeat``
+(the page knows it is live, proxies keep it open)."""
 PLOT_EVERY = 0.25
 """Seconds at least between two ``plot`` events of a stream (2000 points a trace)."""
 ACTIONS = ("pause", "resume", "stop")
@@ -108,7 +109,7 @@ async def _events(dashboard: Dashboard, feed: RunFeed, base: str) -> AsyncIterat
             with trio.move_on_after(HEARTBEAT) as quiet:
                 seen = await dashboard.wait_change(seen)
             if quiet.cancelled_caught:
-                yield b": heartbeat\n\n"
+                yield HEARTBEAT_EVENT
             # at most one push per COALESCE s: changes coming sooner wait, and go together
             await trio.sleep(max(0.0, COALESCE - (time.monotonic() - pushed)))
     finally:  # the page went (the response is cancelled) or the server stops

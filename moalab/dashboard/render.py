@@ -10,7 +10,7 @@ from .dashboard import Dashboard
 from .feed import RunFeed
 
 __all__ = ("render_template", "render_page", "render_noaccess", "fragments", "sse_event",
-           "RECORDS_SHOWN")
+           "HEARTBEAT_EVENT", "RECORDS_SHOWN")
 
 RECORDS_SHOWN = 50
 """Rows of the records' tail the page shows, newest first (pushed on every change)."""
@@ -57,3 +57,8 @@ def sse_event(event: str, data: str | dict[str, Any]) -> bytes:
     text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     lines = "".join(f"data: {line}\n" for line in text.splitlines() or [""])
     return f"event: {event}\n{lines}\n".encode()
+
+
+HEARTBEAT_EVENT = sse_event("heartbeat", "quiet")
+"""The event a quiet stream sends: a named event (a comment raises none in the browser),
+so the page's staleness check hears from a paused run with nothing to show."""

@@ -18,7 +18,7 @@ from quart_trio import QuartTrio
 from ..executor.registry import ObjectRegistry
 from .app import HEARTBEAT, STATIC, authorised, noaccess_page, token_landing, token_refusal
 from .feed import value_text
-from .render import render_template, sse_event
+from .render import HEARTBEAT_EVENT, render_template, sse_event
 
 __all__ = ("rig_blueprint", "mount_rig_dashboard", "RIG_BASE", "SAMPLE")
 
@@ -48,7 +48,7 @@ async def _events(registry: ObjectRegistry) -> AsyncIterator[bytes]:
             yield sse_event("rig", html)
         elif time.monotonic() - quiet_since >= HEARTBEAT:
             quiet_since = time.monotonic()
-            yield b": heartbeat\n\n"
+            yield HEARTBEAT_EVENT
         await trio.sleep(SAMPLE)
 
 

@@ -11,6 +11,7 @@ import trio
 
 from moalab import MoaStage
 from moalab.dashboard import Dashboard
+from moalab.dashboard import app
 from moalab.dashboard.app import COOKIE
 from moalab.dashboard.server import DashboardServer
 from moalab.runner.run import Run
@@ -153,6 +154,26 @@ async def test_a_device_change_reaches_the_stream_within_100_ms_at_p95(served):
     assert len(latencies) >= 10, latencies
     # measured here: p50 3 ms, p95 24 ms (the 25 ms coalescing); generous for a shared CPU
     assert p95 < 100, f"p95 {p95:.1f} ms over {len(latencies)} changes: {latencies}"
+
+
+async def test_a_quiet_stream_sends_named_heartbeats(served, monkeypatch):
+    # a paused run with no devices: nothing changes, yet the page must hear from it
+    # before its 10 s staleness check (a comment raises no browser event)
+    monkeypatch.setattr(app, "HEARTBEAT", 0.3)
+    dashboard, server = served
+    feed = dashboard.watch("paused")
+    feed.run_id = "r-p"
+    arrivals: list[tuple[float, str]] = []
+    async with httpx.AsyncClient(base_url=server.url, cookies={COOKIE: TOKEN},
+                                 timeout=10) as client:
+        with trio.move_on_after(3):
+            async with client.stream("GET", "/events?run=r-p") as response:
+                async for event, _ in _events(response):
+                    arrivals.append((time.monotonic(), event))
+    beats = [t for t, event in arrivals if event == "heartbeat"]
+    assert len(beats) >= 4, arrivals
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    assert max(gaps) < 0.3 + 1.0, gaps  # generous for a shared CPU
 
 
 async def test_a_stream_ends_when_its_page_goes(served):

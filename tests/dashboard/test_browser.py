@@ -290,6 +290,7 @@ def test_the_rig_page_shows_its_objects_live(page, moalab_server):
         value = page.locator(f"[data-namespace={params['namespace']!r}] "
                              "tr[data-device='lever'][data-prop='value'] .value")
         assert value.inner_text() == "0"
+        page.wait_for_function("document.body.dataset.live === 'live'", timeout=TIMEOUT_MS)
         api.post("/api/objects/lever/call/set_value", json={"args": [7.5]}).raise_for_status()
         # the live stream swaps the table: the locator finds its new cell
         expect(value).to_have_text("7.5", timeout=TIMEOUT_MS)

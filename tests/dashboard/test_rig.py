@@ -7,6 +7,7 @@ import uuid
 import httpx
 import trio
 
+from moalab.dashboard.app import HEARTBEAT
 from tests.conftest import AUTH_HEADERS
 
 TOKEN = os.environ["MOALAB_TOKEN"]
@@ -39,6 +40,7 @@ async def test_the_rig_page_shows_namespaces_and_properties_live(moalab_server):
             page = await client.get("/dashboard/")  # the cookie now
             assert page.status_code == 200 and f'data-namespace="{namespace}"' in page.text
             assert "/dashboard/static/vendor/htmx.min.js" in page.text
+            assert "/dashboard/static/dashboard.js" in page.text  # its stale notice
             rig = (await client.get("/dashboard/api/rig")).json()
             assert rig[namespace]["lever"]["value"] == "0"
             with trio.fail_after(10):
@@ -51,3 +53,15 @@ async def test_the_rig_page_shows_namespaces_and_properties_live(moalab_server):
                                           headers=AUTH_HEADERS)
         finally:
             await client.delete("/api/objects/lever", params=params, headers=AUTH_HEADERS)
+
+
+async def test_a_quiet_rig_stream_sends_named_heartbeats(moalab_server):
+    # nothing changes on the rig: its page still hears an event every 5 s
+    cookies = {"moalab_token": TOKEN}
+    async with httpx.AsyncClient(base_url=moalab_server.url, cookies=cookies,
+                                 timeout=10) as client:
+        with trio.fail_after(HEARTBEAT + 5):  # generous for a shared CPU
+            async with client.stream("GET", "/dashboard/events") as events:
+                async for line in events.aiter_lines():
+                    if line == "event: heartbeat":
+                        break

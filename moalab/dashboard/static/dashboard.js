@@ -4,15 +4,16 @@
  * sessions) itself. This script draws the `plot` events' JSON with uPlot in #plot-analog
  * and #plot-outcomes (the data replaced at each event, never appended), keeps the `stamp`
  * events in window.moalabSeen (the last 1000, each with the page's receive time
- * client_ms, for the browser test's latency figure), and marks the page
- * data-live="stale" on <body>, with a visible notice, when no event came for 10 s.
- * No build step: plain ES2017, loaded after htmx and uPlot.
+ * client_ms, for the browser test's latency figure), and marks the page (a run's, or
+ * the rig's, which has no plots) data-live="stale" on <body>, with a visible notice,
+ * when no event came for 10 s. No build step: plain ES2017, loaded after htmx (and
+ * uPlot on a run's page).
  */
 (function () {
   "use strict";
 
-  // a quiet stream still sends a plot event after each 5 s heartbeat (a comment, which
-  // raises no event here): 10 s without one means the feed has stopped
+  // a quiet stream sends a `heartbeat` event every 5 s: 10 s without any event means
+  // the feed has stopped
   // (window.moalabStaleAfterMs, set before this script runs, shortens it for tests)
   const STALE_AFTER_MS = window.moalabStaleAfterMs || 10000;
   const SEEN_LIMIT = 1000;
@@ -231,7 +232,8 @@
       return;
     }
     listened.add(source);
-    [["plot", onPlot], ["stamp", onStamp]].forEach(function (pair) {
+    const handlers = [["plot", onPlot], ["stamp", onStamp], ["heartbeat", function () {}]];
+    handlers.forEach(function (pair) {
       source.addEventListener(pair[0], function (event) {
         heard();
         pair[1](event);
