@@ -7,11 +7,10 @@ such as the loggers, and move device methods to threads, processes or a
 Raspberry Pi with executors.
 """
 
-import importlib
-
 from .core.clock import ClockOrigin, now
 from .core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
 from .core.errors import InvalidArgument, MoaError, NothingToWaitFor, StageStateError
+from .core.lazy import lazy_names
 from .core.loggable import Loggable
 from .core.records import (
     Change,
@@ -98,10 +97,7 @@ the ``data`` extra: 25-50 ms, and not installed on every rig), and the network
 executors (httpx and trio-websocket: ~0.15 s)."""
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'moalab' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = (

@@ -17,6 +17,9 @@ NOT_FOR_IMPORT_MOALAB = ("pytest", "alembic", "sqlalchemy", "quart", "hypercorn"
 WebSocketExecutor, HDF5Logger, InheritedAssets) or never needs (pytest)."""
 NOT_FOR_A_LAB_COMMAND = ("alembic", "h5py", "pynwb")
 """Packages ``moalab --help`` and ``moalab session list`` in a lab do not import."""
+NOT_FOR_HELP = ("pytest", "sqlalchemy", "quart", "hypercorn", "httpx", "trio_websocket")
+"""Packages ``moalab --help`` does not import either: a subcommand's are imported when
+it runs."""
 NOT_FOR_THE_SERVER = ("pytest", "alembic", "sqlalchemy", "h5py", "pynwb")
 """Packages ``moalab-server`` (a rig's) does not import to start: it has no lab database."""
 
@@ -53,7 +56,19 @@ def test_the_lazy_names_import_on_first_use():
 def test_moalab_help_imports_no_lab_migration_or_data_package():
     code = ("from moalab.cli.main import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
-    assert imported(code, NOT_FOR_A_LAB_COMMAND) == []
+    assert imported(code, NOT_FOR_A_LAB_COMMAND + NOT_FOR_HELP) == []
+
+
+def test_the_lazy_package_names_resolve():
+    code = ("import importlib\n"
+            "for package in ('moalab.network', 'moalab.store', 'moalab.export', 'moalab.loop',"
+            " 'moalab.log', 'moalab.executor'):\n"
+            "    module = importlib.import_module(package)\n"
+            "    assert all(getattr(module, name) is not None for name in module.__all__)\n"
+            "    try:\n        module.no_such_name\n"
+            "    except AttributeError as exc:\n        assert package in str(exc)\n"
+            "    else:\n        raise AssertionError(package)")
+    assert imported(code, ()) == []
 
 
 def test_a_command_on_a_lab_imports_no_alembic(tmp_path):

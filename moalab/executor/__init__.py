@@ -1,8 +1,7 @@
 """Executors: run device methods in a thread, a process, or on a remote server."""
 
-import importlib
-
 from ..core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
+from ..core.lazy import lazy_names
 from .clock import ClockNotAligned, ClockSync, LocalClock, RemoteClock
 from .errors import (
     AuthenticationError,
@@ -25,10 +24,7 @@ _LAZY = {"RestExecutor": "rest", "WebSocketExecutor": "websocket"}
 would add ~0.15 s to every ``import moalab``."""
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = (

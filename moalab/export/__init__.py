@@ -6,7 +6,7 @@ This package is in the lab layer, beside ``moalab.protocol``: it reads the store
 the asset storage, and nothing above.
 """
 
-import importlib
+from ..core.lazy import lazy_names
 
 _MODULES = {
     "ASSET_CHOICES": "options",
@@ -23,10 +23,7 @@ _MODULES = {
 (the lab's store and the asset storage are imported only by what needs them)."""
 
 
-def __getattr__(name: str) -> object:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _MODULES)
 
 
 __all__ = tuple(_MODULES)

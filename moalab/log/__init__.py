@@ -4,8 +4,7 @@
 ``data`` extra).
 """
 
-import importlib
-
+from ..core.lazy import lazy_names
 from ..core.loggable import Loggable
 from .logger import COLUMNS, LogRow, ObjectLogger, record_rows
 from .loggers import MemoryLogger, PythonLogger, SimpleCSVLogger, SimpleTerminalLogger
@@ -13,10 +12,7 @@ from .recorder import Recorder
 from .sink import MemorySink, RecordSink, TreeSink
 
 
-def __getattr__(name: str) -> object:
-    if name == "HDF5Logger":
-        return importlib.import_module(".hdf5", __name__).HDF5Logger
-    raise AttributeError(f"module 'moalab.log' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, {"HDF5Logger": "hdf5"})
 
 
 __all__ = (

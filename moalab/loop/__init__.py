@@ -7,7 +7,7 @@ The names are AutoRA's, so that a workflow written for AutoRA runs by changing i
 imports only (autora-core pins numpy<2: it cannot be a dependency).
 """
 
-import importlib
+from ..core.lazy import lazy_names
 
 _MODULES = {
     "State": "state", "StandardState": "state", "Delta": "state", "on_state": "state",
@@ -22,10 +22,7 @@ _MODULES = {
 (pandas, scipy and scikit-learn are imported only by what needs them)."""
 
 
-def __getattr__(name: str) -> object:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _MODULES)
 
 
 __all__ = tuple(_MODULES)

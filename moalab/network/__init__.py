@@ -1,52 +1,24 @@
 """Networks (Dallinger's): subjects and stimuli as nodes, connected by a topology;
 information passed along vectors by transmit and receive, in memory or in the lab."""
 
-from .drawing import draw_network, network_graph
-from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
-from .imitator import ToneImitator
-from .lab_store import LabNetworkStore, copy_network, networks
-from .model import Info, Network, Node, Source, Transmission, Vector
-from .store import MemoryStore, NetworkStore
-from .topologies import (
-    Burst,
-    Chain,
-    DelayedChain,
-    DiscreteGenerational,
-    Empty,
-    FullyConnected,
-    ScaleFree,
-    SequentialMicrosociety,
-    SplitSampleNetwork,
-    Star,
-)
+from ..core.lazy import lazy_names
 
-__all__ = (
-    "Burst",
-    "Chain",
-    "DelayedChain",
-    "DiscreteGenerational",
-    "Empty",
-    "FullyConnected",
-    "Info",
-    "LabNetworkStore",
-    "MemoryStore",
-    "Network",
-    "NetworkError",
-    "NetworkFull",
-    "NetworkStore",
-    "Node",
-    "ParticipantInNetwork",
-    "ScaleFree",
-    "SequentialMicrosociety",
-    "Source",
-    "SplitSampleNetwork",
-    "Star",
-    "ToneImitator",
-    "Transmission",
-    "UnknownNetworkRow",
-    "Vector",
-    "copy_network",
-    "draw_network",
-    "network_graph",
-    "networks",
-)
+_MODULES = {
+    **dict.fromkeys(("draw_network", "network_graph"), "drawing"),
+    **dict.fromkeys(("NetworkError", "NetworkFull", "ParticipantInNetwork",
+                     "UnknownNetworkRow"), "errors"),
+    "ToneImitator": "imitator",
+    **dict.fromkeys(("LabNetworkStore", "copy_network", "networks"), "lab_store"),
+    **dict.fromkeys(("Info", "Network", "Node", "Source", "Transmission", "Vector"), "model"),
+    **dict.fromkeys(("MemoryStore", "NetworkStore"), "store"),
+    **dict.fromkeys(("Burst", "Chain", "DelayedChain", "DiscreteGenerational", "Empty",
+                     "FullyConnected", "ScaleFree", "SequentialMicrosociety",
+                     "SplitSampleNetwork", "Star"), "topologies"),
+}
+"""Each public name and the module of this package holding it, imported on first use
+(the lab's networks import its database: SQLAlchemy, which the other commands of
+``moalab`` do without)."""
+
+__getattr__ = lazy_names(__name__, _MODULES)
+
+__all__ = tuple(sorted(_MODULES))

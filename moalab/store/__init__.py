@@ -1,7 +1,7 @@
 """The lab store: the lab folder and its config, the lab database (SQLAlchemy models,
 Alembic migrations) and the worker threads that call it from trio."""
 
-import importlib
+from ..core.lazy import lazy_names
 
 _MODULES = {
     **dict.fromkeys(("CONFIG_NAME", "LabConfig", "write_default"), "config"),
@@ -19,10 +19,7 @@ _MODULES = {
 infos)."""
 
 
-def __getattr__(name: str) -> object:
-    if name in _MODULES:
-        return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _MODULES)
 
 
 __all__ = (
