@@ -15,7 +15,7 @@ import dataclasses
 import datetime
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from rich.console import Console
@@ -23,14 +23,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from ..core.errors import InvalidArgument
-from ..protocol.loading import load_protocol
-from ..protocol.protocol import Protocol
-from ..protocol.runner import ProtocolRunner
-from ..store.database import SessionInfo
+from ..store.infos import SessionInfo
 from ..store.lab import Lab
 from ..dashboard import Dashboard
 from .run import (EXIT_FAILED, EXIT_INTERRUPTED, add_dashboard_option, make_clock,
                   run_with_signals, served_dashboard)
+
+if TYPE_CHECKING:
+    from ..protocol.runner import ProtocolRunner
 
 __all__ = ("add_lab_commands", "run_lab_command", "LAB_COMMANDS")
 
@@ -301,7 +301,7 @@ def _session_plot(lab: Lab, args: argparse.Namespace, console: Console) -> int:
 
 
 def _session_run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
-    runner = ProtocolRunner(lab, load_protocol(args.protocol, base=Protocol))
+    runner = _runner(lab, args.protocol)
     # the page is served (or refused) before the session is made
     with served_dashboard(args.dashboard, args.dry_run, console, lab.folder) as page:
         info = runner.create_session(args.subject, args.arg, rig=args.rig)
@@ -320,8 +320,19 @@ def _session_resume(lab: Lab, args: argparse.Namespace, console: Console) -> int
     if not spec:
         raise InvalidArgument(f"session {info.id}: its protocol file is not known here; give "
                               "it with --protocol")
-    runner = ProtocolRunner(lab, load_protocol(spec, base=Protocol))
+    runner = _runner(lab, spec)
     return _run_session(lab, runner, info, args, console)
+
+
+def _runner(lab: Lab, spec: str) -> "ProtocolRunner":
+    """A runner of the protocol ``spec`` names (a file or module, FILE:ClassName)."""
+    # imported here: the protocols, the database's models and the assets' transports
+    # are half a second of imports that the other lab commands do without
+    from ..protocol.loading import load_protocol
+    from ..protocol.protocol import Protocol
+    from ..protocol.runner import ProtocolRunner
+
+    return ProtocolRunner(lab, load_protocol(spec, base=Protocol))
 
 
 def _source(spec: str) -> str:
@@ -359,7 +370,7 @@ class _SyncBar:
             self._bar = None
 
 
-def _run_session(lab: Lab, runner: ProtocolRunner, info: SessionInfo,
+def _run_session(lab: Lab, runner: "ProtocolRunner", info: SessionInfo,
                  args: argparse.Namespace, console: Console, page: Dashboard | None = None
                  ) -> int:
     step = "" if info.step is None else f" step {info.step}"
