@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import EXECUTORS, EXTRA_SUBJECTS
+from .load import cpu_load
 from .report import plot, plot_unavailable, summarize
 from .table import format_table
 
@@ -75,11 +76,12 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         commands["pymoa"] = [str(python), str(REPO / "benchmarks" / "pymoa_side.py"), *quick,
                              "--executors", ",".join(pymoa_executors)]
     results: dict[str, list[dict[str, Any]]] = {library: [] for library in commands}
-    for i in range(runs):
-        order = list(commands) if i % 2 == 0 else list(commands)[::-1]
-        for library in order:
-            print(f"run {i + 1}/{runs}: {library}", file=sys.stderr, flush=True)
-            results[library].append(_run_side(commands[library], SIDE_TIMEOUT[mode]))
+    with cpu_load(options.load) as load:
+        for i in range(runs):
+            order = list(commands) if i % 2 == 0 else list(commands)[::-1]
+            for library in order:
+                print(f"run {i + 1}/{runs}: {library}", file=sys.stderr, flush=True)
+                results[library].append(_run_side(commands[library], SIDE_TIMEOUT[mode]))
     versions = {f"{library}_version": r[0]["version"] for library, r in results.items()}
     loads = {  # the 1-minute load average when each run started and ended
         library: [[run["info"].get(key, [None])[0] for key in ("loadavg_start", "loadavg_end")]
@@ -88,7 +90,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     }
     meta = {"mode": mode, "runs": runs, "compare": options.compare, **versions,
             "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "commit": _git_state(),
+            "cpus": os.cpu_count(), "commit": _git_state(), "load": load,
             "loadavg_1min_start_end": loads,
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
     return summarize(results, meta)

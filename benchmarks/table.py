@@ -324,8 +324,10 @@ def format_table(summary: dict[str, Any]) -> str:
     quick = meta.get("mode") == "quick"
     results = _Results(summary)
     runs = meta.get("runs", 1)
+    load = meta.get("load", {}).get("processes", 0)
     title = (f"moalab bench{' --quick' if quick else ''}: medians over {runs} run(s)"
-             + (" (moalab and PyMoa alternating)" if results.compared else ""))
+             + (" (moalab and PyMoa alternating)" if results.compared else "")
+             + (f", with {load} CPU-bound process(es) beside it (--load {load})" if load else ""))
     lines = [title, ""]
     lines += _quick_lines(results) if quick else _full_lines(results)
     reasons = dict.fromkeys((s["library"], s["executor"], s["reason"]) for s in summary["skipped"])

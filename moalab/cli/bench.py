@@ -30,6 +30,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run the workloads through PyMoa (pymoa-remote 0.1.0, "
                         "installed into .bench/pymoa-venv on first use), alternating run by run")
     parser.add_argument("--only", metavar="NAMES", help=f"comma-separated subset of: {SUBJECTS}")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="run N CPU-bound processes (a busy loop each) beside the whole "
+                        "benchmark, as a camera or a GUI beside an experiment; stopped at "
+                        "the end (default 0)")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="write the summary as JSON (one object per executor and metric "
                         "with median, min and max over runs)")

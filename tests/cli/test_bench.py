@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -334,3 +335,53 @@ def test_lab_goals_are_against_moalab_runs_sinks():
     assert "moalab lab_postgres: no PostgreSQL" in table
     assert_every_name_is_explained(table)
     assert {"lab_sqlite", "lab_cli", "session s", "sessions/s"} <= set(legend(table))
+
+
+def test_load_runs_beside_the_bench_and_is_gone_after(tmp_path):
+    out = tmp_path / "bench.json"
+    completed = bench("--quick", "--only", "none", "--load", "1", "--json", str(out),
+                      timeout=120)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert completed.stdout.startswith("moalab bench --quick: medians over 1 run(s), with 1 "
+                                       "CPU-bound process(es) beside it (--load 1)\n")
+    load = json.loads(out.read_text())["meta"]["load"]
+    assert load["processes"] == 1 and len(load["pids"]) == 1
+    # it spun while the side ran (about a second here), and was joined: its pid is gone
+    cpu_s, = load["cpu_s"]
+    assert cpu_s is not None and cpu_s > 0.05, load
+    with pytest.raises(ProcessLookupError):
+        os.kill(load["pids"][0], 0)
+
+
+def test_load_is_stopped_when_the_bench_is_interrupted():
+    # Ctrl-C: the terminal sends SIGINT to the bench's whole process group
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    bench_process = subprocess.Popen(
+        [sys.executable, "-m", "moalab.cli.main", "bench", "--only", "thread", "--load", "2"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        line = bench_process.stderr.readline()
+        assert line.startswith("load: 2 CPU-bound process(es)"), line
+        pids = [int(pid) for pid in re.findall(r"\d+", line.split("pids")[1])]
+        assert len(pids) == 2
+        bench_process.stderr.readline()  # "run 1/3: moalab": the side has started
+        os.killpg(bench_process.pid, signal.SIGINT)
+        _, stderr = bench_process.communicate(timeout=60)
+    finally:
+        if bench_process.poll() is None:
+            os.killpg(bench_process.pid, signal.SIGKILL)
+            bench_process.wait()
+    assert bench_process.returncode != 0
+    assert "load: stopped and joined (CPU s each: " in stderr, stderr[-3000:]
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_negative_load_is_refused_before_running():
+    completed = bench("--only", "none", "--load", "-1", timeout=60)
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "moalab bench: --load -1: give 0 or more CPU-bound processes"
+    assert "run 1/" not in completed.stderr
