@@ -9,6 +9,7 @@ address bar), and the controls take it as well as ``Authorization: Bearer`` or
 """
 
 import functools
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,8 +26,8 @@ from .feed import RunFeed
 from .render import HEARTBEAT_EVENT, fragments, render_noaccess, render_page, sse_event
 
 __all__ = ("dashboard_blueprint", "create_dashboard_app", "authorised", "token_landing",
-           "noaccess_page", "token_refusal", "COOKIE", "HEARTBEAT", "PLOT_EVERY", "ACTIONS",
-           "STATIC")
+           "noaccess_page", "token_refusal", "COOKIE", "HEARTBEAT", "PLOT_EVERY",
+           "RECORDS_EVERY", "ACTIONS", "STATIC")
 
 COOKIE = "moalab_token"
 """The cookie holding the dashboard's token."""
@@ -35,6 +36,10 @@ HEARTBEAT = 5.0
 (the page knows it is live, proxies keep it open)."""
 PLOT_EVERY = 0.25
 """Seconds at least between two ``plot`` events of a stream (2000 points a trace)."""
+RECORDS_EVERY = 0.2
+"""Seconds at least between two ``records`` events of a stream (and two ``status`` ones
+changing only the elapsed time): device changes and stages go at once."""
+_EVERY = {"status": RECORDS_EVERY, "records": RECORDS_EVERY, "plot": PLOT_EVERY}
 ACTIONS = ("pause", "resume", "stop")
 """The controls of a run."""
 
@@ -82,34 +87,73 @@ def _json_error(message: str, status: int) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
+def _event_keys(dashboard: Dashboard, feed: RunFeed) -> dict[str, tuple[Any, Any]]:
+    """Each event's (urgent, lazy) keys, cheap to take: an event is due when its urgent
+    key changed, or its lazy one did and :data:`_EVERY` of it has passed."""
+    versions = feed.versions()
+    return {
+        "status": ((feed.status, versions["tree"]), f"{feed.elapsed:.1f}"),
+        "tree": (versions["tree"], None),
+        "devices": (versions["devices"], None),
+        "records": (None, versions["records"]),
+        "sessions": ((dashboard.sessions_version, len(dashboard.feeds)), None),
+        "plot": (None, versions["plot"]),
+    }
+
+
+def _due(key: tuple[Any, Any], sent: tuple[Any, Any] | None, every: float, since: float
+         ) -> bool:
+    """Whether an event of ``key`` is due, ``sent`` its last one's, ``since`` s ago."""
+    return sent is None or key[0] != sent[0] or (key[1] != sent[1] and since >= every)
+
+
 async def _events(dashboard: Dashboard, feed: RunFeed, base: str) -> AsyncIterator[bytes]:
-    """The SSE stream of ``feed``'s page: each fragment when it changes, the plot at most
-    every :data:`PLOT_EVERY` s, a stamp per device change, a heartbeat when quiet."""
-    sent: dict[str, str] = {}
+    """The SSE stream of ``feed``'s page: a fragment when its part of the feed changed
+    (the records, and the status for its elapsed time alone, at most every
+    :data:`RECORDS_EVERY` s), the plot at most every :data:`PLOT_EVERY` s, a stamp per
+    device change, a heartbeat after :data:`HEARTBEAT` s without an event."""
+    sent: dict[str, tuple[Any, Any]] = {}
+    sent_at: dict[str, float] = {}
+    html_sent: dict[str, str] = {}
     stamp = None
-    plot_at = -PLOT_EVERY
     seen = -1
+    last_event = time.monotonic()
     dashboard.pages += 1
     try:
         yield b"retry: 1000\n\n"
         while True:
-            for event, html in fragments(dashboard, feed, base).items():
-                if sent.get(event) != html:
-                    sent[event] = html
-                    yield sse_event(event, html)
+            now = time.monotonic()
+            keys = _event_keys(dashboard, feed)
+            due = [name for name, key in keys.items()
+                   if _due(key, sent.get(name), _EVERY.get(name, 0.0),
+                           now - sent_at.get(name, -math.inf))]
+            for name in due:
+                sent[name], sent_at[name] = keys[name], now
+            out = []
+            for event, html in fragments(dashboard, feed, base,
+                                         [name for name in due if name != "plot"]).items():
+                if html_sent.get(event) != html:
+                    html_sent[event] = html
+                    out.append(sse_event(event, html))
             if feed.stamp() is not stamp and feed.stamp() is not None:
                 stamp = feed.stamp()
-                yield sse_event("stamp", {"device": stamp.device, "prop": stamp.prop,
-                                          "value": stamp.value, "server_ms": stamp.server_ms,
-                                          "sent_ms": time.time() * 1000.0})
-            if time.monotonic() - plot_at >= PLOT_EVERY:
-                plot_at = time.monotonic()
-                yield sse_event("plot", feed.plot())
+                out.append(sse_event("stamp", {
+                    "device": stamp.device, "prop": stamp.prop, "value": stamp.value,
+                    "server_ms": stamp.server_ms, "sent_ms": time.time() * 1000.0}))
+            if "plot" in due:
+                out.append(sse_event("plot", feed.plot()))
+            if not out and now - last_event >= HEARTBEAT:
+                out.append(HEARTBEAT_EVENT)
+            if out:
+                last_event = now
+            for chunk in out:
+                yield chunk
+            # wake for a change, a throttled event's turn, or the heartbeat's
+            wake = min([sent_at[name] + _EVERY[name] for name, key in keys.items()
+                        if key != sent[name]] + [last_event + HEARTBEAT])
             pushed = time.monotonic()
-            with trio.move_on_after(HEARTBEAT) as quiet:
+            with trio.move_on_after(max(0.0, wake - pushed)):
                 seen = await dashboard.wait_change(seen)
-            if quiet.cancelled_caught:
-                yield HEARTBEAT_EVENT
             # at most one push per COALESCE s: changes coming sooner wait, and go together
             await trio.sleep(max(0.0, COALESCE - (time.monotonic() - pushed)))
     finally:  # the page went (the response is cancelled) or the server stops

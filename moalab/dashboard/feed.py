@@ -18,7 +18,7 @@ from ..runner.run import Run
 from ..stage.snapshot import StageSnapshot, TreeTracker
 
 __all__ = ("RunFeed", "AnalogTrace", "OutcomeCounts", "TAIL_ROWS", "WINDOW", "BINS",
-           "MAX_TRACES", "OUTCOME_MINUTES")
+           "MAX_TRACES", "OUTCOME_MINUTES", "PARTS")
 
 TAIL_ROWS = 200
 """Rows of the records' tail a feed keeps."""
@@ -31,6 +31,8 @@ MAX_TRACES = 16
 OUTCOME_MINUTES = 120
 """Minutes of trial outcomes a feed keeps."""
 _VALUE_TEXT = 80  # characters of a value shown in the tables
+PARTS = ("tree", "devices", "records", "plot")
+"""The parts of a feed that :meth:`RunFeed.versions` counts changes of."""
 REWARD_NAMES = ("reward", "correct")
 """Logged values of a trial end counted as its reward (a number, or True for 1)."""
 
@@ -153,7 +155,8 @@ class RunFeed(RecordSink):
     :data:`BINS` bins, :data:`OUTCOME_MINUTES` minutes). Readers in other threads
     take copies through its methods. ``on_change`` is called after each record, in
     the run's thread; it must not block. :meth:`attach` gives the feed its
-    :class:`Run`, for the controls.
+    :class:`Run`, for the controls. :meth:`versions` counts each part's changes, so
+    a page renders only what changed.
     """
 
     runs_in_thread = False
@@ -180,6 +183,7 @@ class RunFeed(RecordSink):
         self._stamp: Stamp | None = None
         self._index = 0
         self._trial_depth = 1
+        self._versions = dict.fromkeys(PARTS, 0)
 
     def attach(self, run: Run) -> None:
         """Let the dashboard's controls pause, resume and stop ``run``."""
@@ -202,27 +206,33 @@ class RunFeed(RecordSink):
             self._start_time = record.time
             # a trial is one of the root's children's, or the root's when it has none
             self._trial_depth = 1 if len(record.stages) > 1 else 0
+            self._versions["tree"] += 1
             return
         if isinstance(record, RunEnd):
             self.ended = record.status
-        elif self.tracker is not None:
-            self.tracker.apply(record)
-        if isinstance(record, DeviceUpdate):
+        elif isinstance(record, DeviceUpdate):
             self._device_update(record)
-        elif isinstance(record, TrialEnd) and record.path.count("/") == self._trial_depth:
+        elif self.tracker is not None:  # the tree's records (a device update is none)
+            self.tracker.apply(record)
+            self._versions["tree"] += 1
+        if isinstance(record, TrialEnd) and record.path.count("/") == self._trial_depth:
             self._outcomes.add(record.time - self._start_time, _reward(record.values))
+            self._versions["plot"] += 1
         self._index += 1
         for row in record_rows(record, self._index):
             self._tail.append((str(row.index), f"{row.timestamp - self._start_time:.3f}",
                                row.name, row.trigger, row.item, value_text(row.value)))
+            self._versions["records"] += 1
 
     def _device_update(self, record: DeviceUpdate) -> None:
         props = self._devices.setdefault(record.device, {})
         t = record.time - self._start_time
         for name, value in record.values.items():
             text = value_text(value)
-            if name != "timestamp" and props.get(name) != text:
-                self._stamp = Stamp(record.device, name, text, time.time() * 1000.0)
+            if props.get(name) != text:
+                self._versions["devices"] += 1
+                if name != "timestamp":
+                    self._stamp = Stamp(record.device, name, text, time.time() * 1000.0)
             props[name] = text
             channels = _channels(value)
             if channels is None:
@@ -235,6 +245,7 @@ class RunFeed(RecordSink):
                         continue
                     trace = self._traces[key] = AnalogTrace()
                 trace.add(samples, t)
+                self._versions["plot"] += 1
 
     # ---------------------------------------------------------------- readers (any thread)
 
@@ -276,6 +287,12 @@ class RunFeed(RecordSink):
         with self._lock:
             return {"analog": {key: trace.points() for key, trace in self._traces.items()},
                     "outcomes": self._outcomes.points()}
+
+    def versions(self) -> dict[str, int]:
+        """How many times each of :data:`PARTS` changed so far: a part whose count is
+        the same as before shows the same (the status changes with each record)."""
+        with self._lock:
+            return dict(self._versions)
 
     def stamp(self) -> Stamp | None:
         """The latest device change."""

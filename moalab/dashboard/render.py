@@ -1,6 +1,7 @@
 """The page and its SSE events' fragments, rendered from a feed (Jinja templates)."""
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -10,10 +11,10 @@ from .dashboard import Dashboard
 from .feed import RunFeed
 
 __all__ = ("render_template", "render_page", "render_noaccess", "fragments", "sse_event",
-           "HEARTBEAT_EVENT", "RECORDS_SHOWN")
+           "HEARTBEAT_EVENT", "RECORDS_SHOWN", "FRAGMENTS")
 
 RECORDS_SHOWN = 50
-"""Rows of the records' tail the page shows, newest first (pushed on every change)."""
+"""Rows of the records' tail the page shows, newest first."""
 
 _ENV = Environment(loader=PackageLoader("moalab.dashboard", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True))
@@ -25,19 +26,28 @@ def render_template(name: str, **context: Any) -> str:
     return _ENV.get_template(name).render(**context)
 
 
-def fragments(dashboard: Dashboard, feed: RunFeed, base: str) -> dict[str, str]:
-    """The HTML fragments of the page, by SSE event name: status, tree, devices, records,
-    sessions."""
-    current = feed.current_paths()
-    run_ids = {f.metadata.get("session"): f.run_id for f in dashboard.feeds}
-    sessions = dashboard.sessions if dashboard.lab_folder is not None else None
-    return {
-        "status": render_template("status.html", feed=feed, current=current),
-        "tree": render_template("tree.html", tree=feed.snapshot(), current=current),
-        "devices": render_template("devices.html", devices=feed.devices()),
-        "records": render_template("records.html", rows=feed.tail()[:-RECORDS_SHOWN - 1:-1]),
-        "sessions": render_template("sessions.html", sessions=sessions, run_ids=run_ids, base=base),
+FRAGMENTS = ("status", "tree", "devices", "records", "sessions")
+"""The page's HTML fragments, by SSE event name."""
+
+
+def fragments(dashboard: Dashboard, feed: RunFeed, base: str,
+              names: Iterable[str] = FRAGMENTS) -> dict[str, str]:
+    """The HTML fragments ``names`` (of :data:`FRAGMENTS`) of the page, by SSE event name;
+    only those are rendered."""
+    renderers: dict[str, Callable[[], str]] = {
+        "status": lambda: render_template("status.html", feed=feed,
+                                          current=feed.current_paths()),
+        "tree": lambda: render_template("tree.html", tree=feed.snapshot(),
+                                        current=feed.current_paths()),
+        "devices": lambda: render_template("devices.html", devices=feed.devices()),
+        "records": lambda: render_template("records.html",
+                                           rows=feed.tail()[:-RECORDS_SHOWN - 1:-1]),
+        "sessions": lambda: render_template(
+            "sessions.html", sessions=dashboard.sessions if dashboard.lab_folder is not None else None,
+            run_ids={f.metadata.get("session"): f.run_id for f in dashboard.feeds},
+            base=base),
     }
+    return {name: renderers[name]() for name in names}
 
 
 def render_page(dashboard: Dashboard, feed: RunFeed | None, base: str) -> str:

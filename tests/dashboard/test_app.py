@@ -11,10 +11,12 @@ import trio
 
 from moalab import MoaStage
 from moalab.dashboard import Dashboard
-from moalab.dashboard import app
+from moalab.core.records import DeviceUpdate
+from moalab.dashboard import app, render
 from moalab.dashboard.app import COOKIE
 from moalab.dashboard.server import DashboardServer
 from moalab.runner.run import Run
+from tests.dashboard.test_feed import _start
 from tests.runner.test_records import Pulser, Rewarding
 
 TOKEN = "dash-test-token-123"
@@ -77,6 +79,17 @@ async def test_the_token_link_sets_a_cookie_and_the_page_needs_it(served):
         assert (await client.get("/runs/nope")).status_code == 404
         js = await client.get("/static/vendor/htmx.min.js")
         assert js.status_code == 200 and len(js.content) > 10_000
+
+
+async def test_the_page_before_any_run_looks_again(served):
+    # the link is printed before the run is watched: a page opened that soon must not
+    # stay on "no run yet"
+    _, server = served
+    async with httpx.AsyncClient(base_url=server.url, cookies={COOKIE: TOKEN},
+                                 timeout=10) as client:
+        page = await client.get("/")
+    assert page.status_code == 200 and "No run is being watched yet" in page.text
+    assert '<meta http-equiv="refresh"' in page.text
 
 
 async def test_no_token_no_data(served):
@@ -174,6 +187,45 @@ async def test_a_quiet_stream_sends_named_heartbeats(served, monkeypatch):
     assert len(beats) >= 4, arrivals
     gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
     assert max(gaps) < 0.3 + 1.0, gaps  # generous for a shared CPU
+
+
+async def test_an_unchanged_feed_renders_nothing_new(monkeypatch):
+    # each push used to render every fragment (up to 40 a second) in the dashboard's
+    # thread, beside the experiment's: now only the parts of the feed that changed
+    monkeypatch.setattr(app, "HEARTBEAT", 0.2)
+    rendered: list[list[str]] = []
+
+    def counted(dashboard, feed, base, names=render.FRAGMENTS):
+        rendered.append(list(names))
+        return render.fragments(dashboard, feed, base, names)
+
+    monkeypatch.setattr(app, "fragments", counted)
+    dashboard = Dashboard(token=TOKEN)
+    dashboard.bind()  # this test's loop gets the wake-ups
+    feed = dashboard.watch("still")
+    feed.consume(_start())
+    events: list[str] = []
+
+    async def read() -> None:
+        async for chunk in app._events(dashboard, feed, "/"):
+            events.extend(line[7:] for line in chunk.decode().splitlines()
+                          if line.startswith("event: "))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read)
+        await trio.sleep(0.5)
+        assert {"status", "tree", "devices", "records", "sessions", "plot"} <= set(events)
+        assert "heartbeat" in events, events  # the stream is quiet after its first
+        before, events[:] = sum(map(len, rendered)), []
+        await trio.sleep(0.5)  # nothing changed: heartbeats, no rendering
+        assert set(events) == {"heartbeat"} and sum(map(len, rendered)) == before, rendered
+        rendered[:], events[:] = [], []
+        feed.consume(DeviceUpdate(run_id="r1", seq=1, time=0.01, device="lever",
+                                  values={"pressed": True}))
+        await trio.sleep(0.1)  # the device at once, its record row soon after
+        assert "devices" in events and "stamp" in events, events
+        assert not {"tree", "sessions"} & set(sum(rendered, [])), rendered
+        nursery.cancel_scope.cancel()
 
 
 async def test_a_stream_ends_when_its_page_goes(served):
