@@ -34,6 +34,7 @@ def fragments(dashboard: Dashboard, feed: RunFeed, base: str,
               names: Iterable[str] = FRAGMENTS) -> dict[str, str]:
     """The HTML fragments ``names`` (of :data:`FRAGMENTS`) of the page, by SSE event name;
     only those are rendered."""
+    sessions = dashboard.sessions if dashboard.lab_folder is not None else None
     renderers: dict[str, Callable[[], str]] = {
         "status": lambda: render_template("status.html", feed=feed,
                                           current=feed.current_paths()),
@@ -43,7 +44,7 @@ def fragments(dashboard: Dashboard, feed: RunFeed, base: str,
         "records": lambda: render_template("records.html",
                                            rows=feed.tail()[:-RECORDS_SHOWN - 1:-1]),
         "sessions": lambda: render_template(
-            "sessions.html", sessions=dashboard.sessions if dashboard.lab_folder is not None else None,
+            "sessions.html", sessions=sessions,
             run_ids={f.metadata.get("session"): f.run_id for f in dashboard.feeds},
             base=base),
     }
