@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ("cpu_load", "BUSY_LOOP")
+__all__ = ("BUSY_LOOP", "cpu_load")
 
 BUSY_LOOP = """\
 import os, signal, sys, time

@@ -7,7 +7,8 @@ from typing import Any
 from .common import EXECUTORS, METRICS, ROWS, median
 from .table import fmt
 
-__all__ = ("summarize", "GOALS", "Goal", "OtherRow", "plot", "plot_unavailable")
+__all__ = ("GOALS", "SEQUENTIAL_FLOORS", "Goal", "OtherRow", "evaluate_goals", "goals_of",
+           "plot", "plot_unavailable", "summarize")
 
 REMOTE = ("process", "websocket", "rest")
 
@@ -32,8 +33,10 @@ class OtherRow:
 
 @dataclass(frozen=True)
 class Goal:
-    """A target: a ratio moalab/PyMoa (``kind='ratio'``) or an
-    absolute moalab value (``kind='absolute'``), at least or at most ``threshold``."""
+    """A target: a ratio moalab/PyMoa (``kind='ratio'``), an absolute moalab value
+    (``kind='absolute'``), or moalab's figure over its floor's, the ``floor`` row's same
+    metric in the same run (``kind='floor'``: a share of the floor for a rate, a multiple
+    of it for a latency), at least or at most ``threshold``."""
 
     executor: str
     metric: str
@@ -42,14 +45,18 @@ class Goal:
     threshold: float | str | OtherRow
     """A number, the name of the metric (same row) holding it, or another row's figure."""
     floor: str | None = None
-    """The floor row bounding this metric (same metric), for a ratio goal: the report
-    says when the goal asks for more than the floor allows."""
+    """The floor row bounding this metric (same metric): for a ratio goal the report says
+    when the goal asks for more than the floor allows; a floor goal's denominator."""
 
     @property
     def text(self) -> str:
         label = METRICS[self.metric].label
         if self.kind == "ratio":
             return f"{label}, {self.executor}: moalab/PyMoa {self.op} {self.threshold:g}x"
+        if self.kind == "floor":
+            share = (f"{self.threshold:.0%} of" if METRICS[self.metric].higher_is_better
+                     else f"{self.threshold:g}x")
+            return f"{label}, {self.executor}: {self.op} {share} its floor"
         unit = METRICS[self.metric].unit
         if isinstance(self.threshold, str):
             return f"{label}, {self.executor}: {self.op} {METRICS[self.threshold].label}"
@@ -72,11 +79,24 @@ CALL_FLOORS = {**FLOORS, "process": "floor_tcp_thread", "websocket": "floor_quar
 """The floor under a call: a process child and moalab-server run sync methods in a
 worker thread."""
 
+SEQUENTIAL_FLOORS = {"thread": "floor_thread", "process": "floor_tcp",
+                     "websocket": "floor_websocket", "rest": "floor_quart_rest"}
+"""The floor each executor's sequential calls aim at (issue 19): the bare transport, with
+no worker-thread hand-off on the far side (a method that never blocks needs none); REST
+has no barer floor than a Quart route on hypercorn."""
+
 GOALS = (
-    Goal("thread", "exec_rate_hz", "ratio", ">=", 1.5, CALL_FLOORS["thread"]),
+    # issue 19 raised thread's to 2x; process keeps its 3x from before (issue 19 asks 2x)
+    Goal("thread", "exec_rate_hz", "ratio", ">=", 2, CALL_FLOORS["thread"]),
     Goal("process", "exec_rate_hz", "ratio", ">=", 3, CALL_FLOORS["process"]),
     Goal("websocket", "exec_rate_hz", "ratio", ">=", 2, CALL_FLOORS["websocket"]),
     Goal("rest", "exec_rate_hz", "ratio", ">=", 1.5, CALL_FLOORS["rest"]),
+    # issue 19: each executor's sequential calls at 85% of its floor, and the gate's
+    # reaction within 3x of the bare trio wake-up of the same run
+    *(Goal(e, "exec_rate_hz", "floor", ">=", 0.85, floor)
+      for e, floor in SEQUENTIAL_FLOORS.items()),
+    *(Goal("stage_engine", metric, "floor", "<=", 3, "floor_timer")
+      for metric in ("gate_latency_p50_us", "gate_latency_p99_us")),
     *(Goal(e, "concurrent_rate_hz", "ratio", ">=", 5, FLOORS[e]) for e in REMOTE),
     *(Goal(e, "stream_rate_hz", "ratio", ">=", 10) for e in REMOTE),
     *(Goal(e, "array_stream_mb_s", "ratio", ">=", 10, FLOORS[e]) for e in REMOTE),
@@ -156,9 +176,18 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
             comparison.append({"executor": executor, "metric": metric,
                                "unit": METRICS[metric].unit, "moalab": ours, "pymoa": theirs,
                                "ratio": ratio})
+    goals = evaluate_goals(medians, compared="pymoa" in runs)
+    return {"meta": meta, "results": results, "skipped": skipped, "errors": errors,
+            "comparison": comparison, "goals": goals}
+
+
+def evaluate_goals(medians: dict[tuple[str, str, str], float], compared: bool
+                   ) -> list[dict[str, Any]]:
+    """Each of :data:`GOALS` against the medians by (library, row, metric): its text,
+    threshold, value and whether it is met (None when not measured)."""
     goals = []
-    compared = "pymoa" in runs
     for goal in GOALS:
+        note = ""
         if goal.kind == "ratio":
             ours = medians.get(("moalab", goal.executor, goal.metric))
             theirs = medians.get(("pymoa", goal.executor, goal.metric))
@@ -169,9 +198,13 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
                 unit = METRICS[goal.metric].unit
                 note = (f"needs {fmt(theirs * goal.threshold)} {unit}, above the floor: "
                         f"{goal.floor} {fmt(floor)} {unit}")
+        elif goal.kind == "floor":
+            ours = medians.get(("moalab", goal.executor, goal.metric))
+            floor = medians.get(("moalab", goal.floor, goal.metric))
+            value = ours / floor if ours is not None and floor else None
+            note = goal.floor
         else:
             value = medians.get(("moalab", goal.executor, goal.metric))
-            note = ""
         if isinstance(goal.threshold, OtherRow):
             threshold = goal.threshold.value(medians, goal.metric)
         elif isinstance(goal.threshold, str):
@@ -181,8 +214,15 @@ def summarize(runs: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> di
         goals.append({"goal": goal.text, "executor": goal.executor, "metric": goal.metric,
                       "kind": goal.kind, "op": goal.op, "threshold": threshold,
                       "value": value, "met": goal.met(value, threshold), "note": note})
-    return {"meta": meta, "results": results, "skipped": skipped, "errors": errors,
-            "comparison": comparison, "goals": goals}
+    return goals
+
+
+def goals_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`evaluate_goals` of a summary's results, as ``--json`` wrote them: today's
+    goals against a kept run, without running anything."""
+    medians = {(r["library"], r["executor"], r["metric"]): r["median"]
+               for r in summary["results"]}
+    return evaluate_goals(medians, compared="pymoa" in {library for library, _, _ in medians})
 
 
 def plot_unavailable() -> str | None:

@@ -18,7 +18,7 @@ from .common import (
     STAGE_ENGINE_ROWS,
 )
 
-__all__ = ("format_table", "fmt", "spread_is_large", "NAMES", "SPREAD_FLAG")
+__all__ = ("NAMES", "SPREAD_FLAG", "fmt", "format_table", "spread_is_large")
 
 SPREAD_FLAG = 0.2
 """A figure whose runs spread over more than this fraction of their median is flagged."""
@@ -149,6 +149,12 @@ def _ratio(value: float) -> str:
     return f"{value:.2f}x" if value >= 0.01 else f"{value:.1e}x"
 
 
+def _floor_share(metric: str, value: float) -> str:
+    """A figure over its floor's (a floor goal's value or threshold): a percentage of the
+    floor for a rate, a multiple of it for a latency."""
+    return f"{value:.0%}" if METRICS[metric].higher_is_better else _ratio(value)
+
+
 def spread_is_large(row: dict[str, Any]) -> bool:
     """Whether a result's runs spread (max - min) over more than :data:`SPREAD_FLAG`
     of its median: a figure to measure again before trusting it."""
@@ -271,7 +277,8 @@ def _goal_lines(summary: dict[str, Any], compared: bool) -> list[str]:
         for goal in goals:
             value = goal["value"]
             text = ("-" if value is None else
-                    _ratio(value) if goal["kind"] == "ratio" else fmt(value))
+                    _ratio(value) if goal["kind"] == "ratio" else
+                    _floor_share(goal["metric"], value) if goal["kind"] == "floor" else fmt(value))
             if goal["met"] is False and met.count(False) < len(goals):
                 text += " MISSED"
             notes = [f"goal {fmt(goal['threshold'])}"] if own_threshold else []
@@ -304,6 +311,13 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
                    for metric, heading, meaning in quick_columns
                    if any(results.has(row, metric) for row in names)}
         lines += [f"  {heading:21s} {meaning}" for heading, meaning in columns.items()]
+    floors = {goal["executor"]: goal["note"] for goal in summary["goals"]
+              if goal["kind"] == "floor"}
+    if floors:
+        lines.append(f"  {'its floor':21s} a floor goal's floor, named after each figure ("
+                     + ", ".join(f"{row} {floor}" for row, floor in floors.items())
+                     + "): a rate is shown as its share of the floor's rate, a latency as a "
+                     "multiple of the floor's")
     if results.compared:
         lines.append(f"  {'(1.22x)' if quick else 'moalab/PyMoa':21s} moalab/PyMoa of the "
                      "medians: above 1 is better for rates, below 1 for latencies")

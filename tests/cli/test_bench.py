@@ -30,7 +30,7 @@ from benchmarks.common import (  # noqa: E402
     STAGE_ENGINE_ROWS,
 )
 from benchmarks.lab import postgres_unavailable  # noqa: E402
-from benchmarks.report import summarize  # noqa: E402
+from benchmarks.report import SEQUENTIAL_FLOORS, goals_of, summarize  # noqa: E402
 from benchmarks.table import NAMES, format_table  # noqa: E402
 from tests.conftest import require  # noqa: E402
 
@@ -69,11 +69,12 @@ def assert_quick_table_is_readable(table: str) -> None:
     # 13 of them: the stage engine's five rows; 13 more: the lab's three; 7 more: the
     # deposits' row; 14 more: the closed loop's (a row, one per cycle, and its goal); 3
     # more: the HDF5 log's (its write goal, its two rows' legend); 5 more: the NWB
-    # export's block (its title, columns, row, its row's and its column's legend)
-    assert len(table.splitlines()) <= 111, table
+    # export's block (its title, columns, row, its row's and its column's legend); 9
+    # more: issue 19's floor goals (3 lines), the floors they name and "its floor" (6)
+    assert len(table.splitlines()) <= 120, table
     rows = [line.split()[0] for line in table.split("\n\n")[1].splitlines()[2:]]
     assert rows == [e for e in EXECUTORS if e in rows] and len(rows) >= 4, table
-    assert "floor_" not in table.split("\nLegend:\n")[0]
+    assert "floor_" not in table.split("\nGoals")[0]
     assert "issue" not in table and "needs --compare" not in table
     assert "--compare pymoa adds 13 goals" in table
     assert "[" not in table.split("\nGoals")[0], "[min-max] shown with one run"
@@ -385,3 +386,45 @@ def test_a_negative_load_is_refused_before_running():
     assert completed.returncode == 2
     assert completed.stderr.strip() == "moalab bench: --load -1: give 0 or more CPU-bound processes"
     assert "run 1/" not in completed.stderr
+
+
+def test_floor_goals_from_a_kept_json():
+    # issue 19's goals against a kept comparison, computed without running anything
+    summary = json.loads(KEPT.read_text())
+    medians = {(r["library"], r["executor"], r["metric"]): r["median"]
+               for r in summary["results"]}
+    goals = {(g["executor"], g["metric"], g["kind"]): g for g in goals_of(summary)}
+    for executor, floor in SEQUENTIAL_FLOORS.items():
+        goal = goals[(executor, "exec_rate_hz", "floor")]
+        share = medians[("moalab", executor, "exec_rate_hz")] / medians[("moalab", floor,
+                                                                        "exec_rate_hz")]
+        assert goal["value"] == pytest.approx(share) and goal["threshold"] == 0.85
+        assert goal["met"] is (share >= 0.85) and goal["note"] == floor
+    # that run: ThreadExecutor at 72% of the bare hand-off, WebSocket at 40% of the echo
+    assert goals[("thread", "exec_rate_hz", "floor")]["value"] == pytest.approx(0.72, abs=0.01)
+    assert goals[("websocket", "exec_rate_hz", "floor")]["value"] == pytest.approx(0.40, abs=0.01)
+    for metric, ratio in (("gate_latency_p50_us", 6.30), ("gate_latency_p99_us", 4.89)):
+        gate = goals[("stage_engine", metric, "floor")]
+        assert (gate["value"], gate["threshold"], gate["met"]) == (
+            pytest.approx(ratio, abs=0.01), 3, False)
+    sequential = goals[("thread", "exec_rate_hz", "ratio")]
+    assert (sequential["threshold"], sequential["met"]) == (2, False)
+    callers = goals[("websocket", "concurrent_rate_hz", "ratio")]
+    assert (callers["threshold"], callers["met"]) == (5, True)
+
+    table = format_table({**summary, "goals": goals_of(summary)})
+    assert ("[MISSED] execution rate (sequential calls): >= 85% of its floor: thread 72% "
+            "(floor_thread), process 27% (floor_tcp), websocket 40% (floor_websocket), "
+            "rest 75% (floor_quart_rest)") in table
+    assert "[MISSED] gate reaction latency p50: <= 3x its floor: stage_engine 6.30x " \
+           "(floor_timer)" in table
+    explained = legend(table)
+    assert "thread floor_thread" in explained["its floor"]
+    assert {"floor_thread", "floor_tcp", "floor_websocket", "floor_quart_rest",
+            "floor_timer"} <= set(explained)
+    # a goal whose floor was not measured is not measured either
+    without_floor = {**summary, "results": [r for r in summary["results"]
+                                            if r["executor"] != "floor_timer"]}
+    gate = {(g["executor"], g["metric"], g["kind"]): g for g in goals_of(without_floor)}[
+        ("stage_engine", "gate_latency_p50_us", "floor")]
+    assert (gate["value"], gate["met"]) == (None, None)
