@@ -3,9 +3,11 @@ printed link opens the page, the buttons steer the run, bad values exit 2 with a
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import textwrap
+import time
 
 import httpx
 import pytest
@@ -50,6 +52,43 @@ def _open_and_stop(url: str, token: str, process: subprocess.Popen, exit_code: i
     out, err = process.communicate(timeout=30)
     assert process.returncode == exit_code, err
     return out
+
+
+ANALOG_SCRIPT = textwrap.dedent("""
+    from moalab import Delay, MoaStage
+    from moalab.device.virtual import VirtualADCPort
+
+    root = MoaStage(name="root")
+    root.add_stage(Delay(delay=1e6, name="wait"))
+    devices = [VirtualADCPort(name="adc", frequency=1000.0, num_channels=2, block_size=250,
+                              seed=1)]
+""")
+
+
+def test_ctrl_c_ends_a_fast_analog_run_promptly_with_a_page_open(tmp_path):
+    # a 1 kHz ADC at --speed 40 with an event stream open: a SIGINT ends the process
+    # as soon as its sinks have written what they had
+    (tmp_path / "exp.py").write_text(ANALOG_SCRIPT)
+    process, url, token = _start(["run", "exp.py", "--dashboard", "127.0.0.1:0", "--no-live",
+                                  "--speed", "40", "--log", "run.csv"], tmp_path)
+    events = 0
+    try:
+        with httpx.Client(base_url=url, timeout=10, headers={"X-Moalab-Token": token}) as client, \
+                client.stream("GET", "/events") as stream:
+            deadline = time.monotonic() + 4
+            for line in stream.iter_lines():
+                events += line.startswith("event: ")
+                if time.monotonic() > deadline:
+                    break
+            process.send_signal(signal.SIGINT)  # the page still open
+            stopping = time.monotonic()
+            process.communicate(timeout=30)
+            took = time.monotonic() - stopping
+    finally:
+        process.kill()
+        process.wait()
+    assert events > 20 and process.returncode == 130
+    assert took < 5, f"the run took {took:.1f} s to end after its SIGINT"  # 0.3-0.9 s here
 
 
 def test_run_prints_a_working_link_and_the_stop_button_stops_it(tmp_path):
