@@ -1,12 +1,14 @@
 """`moalab run --dashboard` and `moalab session run --dashboard` as real processes: the
 printed link opens the page, the buttons steer the run, bad values exit 2 with a reason."""
 
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import textwrap
+import threading
 import time
 
 import httpx
@@ -72,21 +74,33 @@ def test_ctrl_c_ends_a_fast_analog_run_promptly_with_a_page_open(tmp_path):
     process, url, token = _start(["run", "exp.py", "--dashboard", "127.0.0.1:0", "--no-live",
                                   "--speed", "40", "--log", "run.csv"], tmp_path)
     events = 0
-    try:
-        with httpx.Client(base_url=url, timeout=10, headers={"X-Moalab-Token": token}) as client, \
-                client.stream("GET", "/events") as stream:
+    read_enough = threading.Event()
+
+    def read() -> None:  # as a page does, until the stream ends
+        nonlocal events
+        with httpx.Client(base_url=url, timeout=10, headers={"X-Moalab-Token": token}) as client:
+            while not client.get("/api/runs").json():  # the link comes before the run
+                time.sleep(0.05)
             deadline = time.monotonic() + 4
-            for line in stream.iter_lines():
-                events += line.startswith("event: ")
-                if time.monotonic() > deadline:
-                    break
-            process.send_signal(signal.SIGINT)  # the page still open
-            stopping = time.monotonic()
-            process.communicate(timeout=30)
-            took = time.monotonic() - stopping
+            with client.stream("GET", "/events") as stream, \
+                    contextlib.suppress(httpx.HTTPError):
+                for line in stream.iter_lines():
+                    events += line.startswith("event: ")
+                    if time.monotonic() > deadline:
+                        read_enough.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert read_enough.wait(20), "the page's stream did not run for 4 s"
+        process.send_signal(signal.SIGINT)  # the page still open
+        stopping = time.monotonic()
+        process.communicate(timeout=30)
+        took = time.monotonic() - stopping
     finally:
         process.kill()
         process.wait()
+    reader.join(10)
     assert events > 20 and process.returncode == 130
     assert took < 5, f"the run took {took:.1f} s to end after its SIGINT"  # 0.3-0.9 s here
 
