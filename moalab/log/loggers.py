@@ -6,6 +6,8 @@ import os
 import sys
 from typing import IO, Any
 
+import numpy as np
+
 from ..core.clock import ClockOrigin
 from ..core.errors import InvalidArgument
 from .logger import COLUMNS, LogRow, ObjectLogger
@@ -109,8 +111,24 @@ class SimpleCSVLogger(ObjectLogger):
 
     def write_rows(self, rows: list[LogRow]) -> None:
         if self._opened():
-            self._writer.writerows(rows)
+            self._writer.writerows(
+                row._replace(value=_cell(row.value)) if isinstance(row.value, _ARRAYS) else row
+                for row in rows)
             self._flush()
+
+
+_ARRAYS = (np.ndarray, list, tuple)
+
+
+def _cell(value: Any) -> Any:
+    """An array, or a list of them (an ADC block), as the plain lists its CSV cell shows:
+    every value on one line (numpy's own text breaks lines, abbreviates past 1,000
+    values, and takes 30 times as long)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if any(isinstance(item, np.ndarray) for item in value):
+        return [item.tolist() if isinstance(item, np.ndarray) else item for item in value]
+    return value
 
 
 def _continue_csv(filename: str) -> int:

@@ -2,9 +2,11 @@
 
 import csv
 import io
+import json
 import logging
 from datetime import datetime
 
+import numpy as np
 import pandas
 import pytest
 import trio
@@ -13,6 +15,7 @@ from moalab import (
     Change,
     ClockOrigin,
     Delay,
+    DeviceUpdate,
     InvalidArgument,
     MoaStage,
     PythonLogger,
@@ -108,6 +111,19 @@ def test_csv_rows_are_flushed_as_written(tmp_path):
     logger.close()
     stage.dispatch("on_stage_start")  # after close: dropped
     assert len(read_csv(path)) == 3
+
+
+def test_csv_cells_of_arrays_hold_every_value_on_one_line(tmp_path):
+    path = tmp_path / "log.csv"
+    block = [np.arange(1500, dtype=np.int16), np.arange(1500, dtype=np.int16)[::-1]]
+    with SimpleCSVLogger(path) as logger:
+        logger.consume(DeviceUpdate(run_id="r", seq=1, time=0.5, device="adc",
+                                    values={"data": block, "gains": np.array([1.0, 2.5])}))
+    cells = {row[4]: row[5] for row in read_csv(path)[1:]}
+    assert json.loads(cells["data"]) == [list(range(1500)), list(range(1499, -1, -1))]
+    assert json.loads(cells["gains"]) == [1.0, 2.5]
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    assert len(lines) == 3  # the header and two rows: no line broken
 
 
 def test_csv_logger_closed_before_any_row_creates_no_file(tmp_path):
