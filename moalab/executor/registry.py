@@ -16,6 +16,7 @@ a server to delete (a client that died cannot delete its objects); never ``""``.
 import importlib
 import importlib.util
 import inspect
+import logging
 import re
 import reprlib
 import sys
@@ -35,6 +36,7 @@ from ..device.device import Device
 from .codec import encode
 from ..core.dispatch import exposed_kind
 from .errors import NotAllowed, UnknownObject
+from .ordering import ArrivalOrder
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
@@ -50,9 +52,13 @@ SERVER_DATA_DIR = "server_data_dir"
 """A constructor parameter the registry fills with its own data folder (a Path, or None
 if it has none); a client that sends it is refused, so it never picks where an object
 writes on the server."""
+CLOSE_TIMEOUT = 1.0
+"""Real seconds :meth:`RemoteObject.close` waits for the object's thread to end (the
+trio thread blocks meanwhile: a call running then holds it up so long at most)."""
 _MAIN_ALIAS = "__moalab_main__"
 _NOT_MIRRORED = {"executor"}
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{0,64}")
+logger = logging.getLogger("moalab.executor.registry")
 _SHORT = reprlib.Repr()  # a bad value in a message, abbreviated
 _SHORT.maxstring = _SHORT.maxother = 24
 
@@ -107,7 +113,7 @@ class RemoteObject:
         self._seq = 0
         self._flush_scheduled = False
         self._uids: list[tuple[str, int]] = []
-        self._last_started: trio.Event | None = None
+        self._start_order = ArrivalOrder()
         self._bind()
 
     def _bind(self) -> None:
@@ -200,30 +206,17 @@ class RemoteObject:
         return attr.__wrapped__
 
     def start_ticket(self) -> Callable[[], Awaitable[None]]:
-        """Take a place in this object's start order; await the returned function
-        before running an async call.
-
-        Taken in the order calls arrive: async calls on one object start in
-        arrival order even though trio does not run new tasks in a fixed order.
-        """
-        previous = self._last_started
-        self._last_started = mine = trio.Event()
-
-        async def wait_turn() -> None:
-            try:
-                if previous is not None:
-                    await previous.wait()
-            finally:
-                mine.set()
-
-        return wait_turn
+        """Take a place in this object's start order (trio thread, as a call
+        arrives); await the returned function before running an async call, so
+        async calls on one object start in arrival order (see :mod:`.ordering`)."""
+        return self._start_order.take().wait
 
     async def call(self, method: str, args: list | tuple = (), kwargs: dict | None = None) -> Any:
         """Run exposed method ``method`` (sync ones in the object's thread) and return
         its result."""
         fn = self.method(method, "call")
         if inspect.iscoroutinefunction(fn):
-            await self.start_ticket()()
+            await self._start_order.take().wait()
             return await fn(self.obj, *args, **(kwargs or {}))
         return await self.worker.submit(fn, (self.obj, *args), kwargs).wait()
 
@@ -247,8 +240,19 @@ class RemoteObject:
                 nursery.cancel_scope.cancel()
 
     def close(self) -> None:
+        """Stop watching the object, let its queued calls finish and join its thread,
+        then call the object's own ``close`` (a sync one), in the trio thread.
+
+        The join waits at most :data:`CLOSE_TIMEOUT` seconds: a thread still in a call
+        then is logged and left to end (a daemon) when the call returns, and the
+        object is closed all the same.
+        """
         self.unbind()
-        self.worker.stop(join=False)
+        if not self.worker.stop(timeout=CLOSE_TIMEOUT):
+            logger.warning(
+                "%s %s: its thread %r still runs a call %g s after the object's delete; it "
+                "ends when the call returns, the object is closed now",
+                type(self.obj).__name__, self.label, self.worker.name, CLOSE_TIMEOUT)
         close = getattr(self.obj, "close", None)
         if callable(close) and not inspect.iscoroutinefunction(close):
             close()

@@ -4,19 +4,28 @@
 permit per item, so a slow reader holds the generator back, and wakes the
 reader only when it is waiting; a fast stream costs a few microseconds per item
 instead of a thread hand-off each. :class:`ThreadStream` runs a sync generator
-in a thread of its own that fills such a buffer.
+in a thread of its own that fills such a buffer, and joins it at the end.
 """
 
 import collections
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import outcome
 import trio
+
+from ..core.realtime import run_in_thread
+from .future import Future, Outbox
 
 __all__ = ("ItemBuffer", "ThreadStream", "fill_from_async", "receive_burst", "DEFAULT_BUFFER")
 
 DEFAULT_BUFFER = 1024
+STOP_TIMEOUT = 1.0
+"""Real seconds a :class:`ThreadStream`'s end waits for its generator to stop."""
+
+logger = logging.getLogger("moalab.executor.stream")
 
 
 class ItemBuffer:
@@ -31,8 +40,8 @@ class ItemBuffer:
         self._items: collections.deque[Any] = collections.deque()
         self._space = threading.Semaphore(capacity)
         self._lock = threading.Lock()
-        self._token = trio.lowlevel.current_trio_token()
-        self._event: trio.Event | None = None
+        self._outbox = Outbox()
+        self._waiter: Future | None = None  # the reader's, while it waits
         self._finished = False
         self._error: BaseException | None = None
         self.stopped = False
@@ -61,17 +70,10 @@ class ItemBuffer:
             self._notify()
 
     def _notify(self) -> None:
-        # with the lock held
-        if self._event is not None:
-            try:
-                self._token.run_sync_soon(self._wake)
-            except trio.RunFinishedError:
-                pass
-
-    def _wake(self) -> None:
-        event, self._event = self._event, None
-        if event is not None:
-            event.set()
+        # with the lock held: one wake-up for each wait of the reader
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._outbox.send(waiter.set, outcome.Value(None))  # unwrapped once: a new one
 
     # ------------------------------------------------------------------ reader
 
@@ -87,19 +89,24 @@ class ItemBuffer:
         """
         while True:
             with self._lock:
-                if self._items:
+                if self._items or self._finished:
                     break
-                if self._finished:
-                    if self._error is not None:
-                        raise self._error
-                    raise StopAsyncIteration
-                self._event = event = trio.Event()
-            await event.wait()
+                self._waiter = waiter = Future()
+            await waiter.wait()
         items = self._items
+        if not items:  # only the reader takes items: the producer finished
+            if self._error is not None:
+                raise self._error
+            raise StopAsyncIteration
         batch = [items.popleft() for _ in range(min(len(items), max_items))]
         self._space.release(len(batch))
         await trio.lowlevel.checkpoint()
         return batch
+
+    @property
+    def finished(self) -> bool:
+        """Whether the producer called :meth:`finish`."""
+        return self._finished
 
 
 class ThreadStream:
@@ -107,7 +114,9 @@ class ThreadStream:
 
     ``async with ThreadStream(...) as buffer`` starts it and gives the
     :class:`ItemBuffer` to read; leaving the block makes the generator close at
-    its next item.
+    its next item, and waits for its thread to end, at most :data:`STOP_TIMEOUT`
+    seconds: a generator blocked longer (between two items) is logged and its
+    thread left to end at its next item.
     """
 
     def __init__(self, fn: Callable[..., Iterator[Any]], args: tuple = (),
@@ -117,11 +126,26 @@ class ThreadStream:
 
     async def __aenter__(self) -> ItemBuffer:
         self.buffer = ItemBuffer(self._capacity)
-        trio.lowlevel.start_thread_soon(self._produce, lambda _: None, name="moalab-stream")
+        self._thread = threading.Thread(target=self._produce, name="moalab-stream",
+                                        daemon=True)
+        self._thread.start()
         return self.buffer
 
     async def __aexit__(self, *exc: object) -> None:
         self.buffer.stop()
+        thread = self._thread
+        if not self.buffer.finished:
+            # shielded: a stream often ends by cancellation, its thread still joined;
+            # in a thread, in real time (the run's clock may be virtual)
+            with trio.CancelScope(shield=True):
+                await run_in_thread(thread.join, STOP_TIMEOUT)
+        if not self.buffer.finished:
+            logger.warning(
+                "the generator %s did not stop within %g s of its stream's end (it blocks "
+                "between two items); its thread %r is left to end at its next item",
+                self._fn.__qualname__, STOP_TIMEOUT, thread.name)
+            return
+        thread.join()  # at most the moment from its finish() to its end
 
     def _produce(self) -> None:
         buffer = self.buffer

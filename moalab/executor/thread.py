@@ -14,6 +14,8 @@ from ..core.errors import InvalidArgument
 from .errors import ExecutorNotRunning
 from ..core.dispatch import read_items
 from .executor import Executor
+from .future import Future, Outboxes
+from .ordering import ArrivalOrder, Turn
 from .stream import ItemBuffer, ThreadStream, fill_from_async
 from .worker import WorkerThread
 
@@ -62,41 +64,31 @@ class ThreadExecutor(Executor):
 
 
 class _LoopJob:
-    """A call run as a task in the executor's trio loop, its outcome sent back."""
+    """A call run as a task in the executor's trio loop, its outcome sent back to the
+    caller's :attr:`future`."""
+
+    __slots__ = ("args", "caller_token", "fn", "future", "kwargs", "scope", "turn")
 
     def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.caller_token = trio.lowlevel.current_trio_token()
-        self.caller = trio.lowlevel.current_task()
-        self.abandoned = False
+        self.future = Future()
         self.scope = trio.CancelScope()
-        self.previous: trio.Event | None = None  # set when the job before this one started
-        self.started: trio.Event | None = None
+        self.turn: Turn | None = None  # taken in the executor's loop, in call order
 
     def _call(self) -> Any:
         # inside the capture: even an error binding the arguments becomes the outcome
         return self.fn(*self.args, **self.kwargs)
 
-    async def run(self) -> None:
+    async def run(self, outboxes: Outboxes) -> None:
         with self.scope:
-            try:
-                if self.previous is not None:
-                    await self.previous.wait()
-            finally:
-                self.started.set()
+            await self.turn.wait()
             if inspect.iscoroutinefunction(self.fn):
                 result = await outcome.acapture(self._call)
             else:
                 result = outcome.capture(self._call)
-        if not self.abandoned:
-            try:
-                self.caller_token.run_sync_soon(self._wake, result)
-            except trio.RunFinishedError:
-                pass
-
-    def _wake(self, result: outcome.Outcome) -> None:
-        if not self.abandoned:
-            trio.lowlevel.reschedule(self.caller, result)
+        if not self.scope.cancelled_caught:  # else the caller gave up: nobody waits
+            outboxes[self.caller_token].send(self.future.set, result)
 
 
 class AsyncThreadExecutor(Executor):
@@ -112,12 +104,13 @@ class AsyncThreadExecutor(Executor):
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
         self._stop: trio.Event | None = None
-        self._last_started: trio.Event | None = None
+        self._start_order: ArrivalOrder | None = None  # these two used in its loop only
+        self._outboxes: Outboxes | None = None
 
     async def start_executor(self) -> None:
         if self._thread is not None:
             return
-        self._last_started = None
+        self._start_order, self._outboxes = ArrivalOrder(), Outboxes()
         ready = threading.Event()
 
         async def main() -> None:
@@ -150,21 +143,14 @@ class AsyncThreadExecutor(Executor):
         self._check_running()
         await trio.lowlevel.checkpoint_if_cancelled()
         job = _LoopJob(fn, (obj, *args), kwargs)
-        self._token.run_sync_soon(self._start_job, job)
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            job.abandoned = True
-            self._token.run_sync_soon(job.scope.cancel)
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        return await trio.lowlevel.wait_task_rescheduled(abort)
+        token = self._token
+        token.run_sync_soon(self._start_job, job)
+        return await job.future.wait(lambda: token.run_sync_soon(job.scope.cancel))
 
     def _start_job(self, job: _LoopJob) -> None:
-        # in the executor's loop, in call order: trio does not start new tasks in a
-        # fixed order, so each job waits for the one before it to start
-        job.previous, job.started = self._last_started, trio.Event()
-        self._last_started = job.started
-        self._nursery.start_soon(job.run)
+        # in the executor's loop, in call order
+        job.turn = self._start_order.take()
+        self._nursery.start_soon(job.run, self._outboxes)
 
     @asynccontextmanager
     async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),

@@ -1,7 +1,7 @@
 """A dedicated worker thread that runs sync functions for trio tasks.
 
-Each call is queued to the thread; its outcome wakes the waiting trio task with
-``run_sync_soon`` on the caller's trio token, which costs about half the
+Each call is queued to the thread; its outcome goes back through the caller's
+trio run's :class:`~moalab.executor.future.Outbox`, which costs about half the
 latency of :func:`trio.to_thread.run_sync` (no thread pool hand-off, no extra
 trio task). Calls run one at a time in the order they were submitted.
 """
@@ -15,7 +15,7 @@ import outcome
 import trio
 
 from .errors import ExecutorNotRunning
-from .future import Future
+from .future import Future, Outboxes
 
 __all__ = ("WorkerThread", "Job")
 
@@ -63,34 +63,6 @@ class Job:
         return await self.future.wait(self.abandon)
 
 
-class _Outbox:
-    """Outcomes on their way to one trio run. An outcome ready while the run has not
-    yet taken the previous ones joins them: one wake-up of the trio thread for the
-    lot, not one an outcome (each is still handed over as soon as it is ready)."""
-
-    def __init__(self, token: trio.lowlevel.TrioToken) -> None:
-        self.token = token
-        self.lock = threading.Lock()
-        self.done: list[tuple[Job, outcome.Outcome]] = []
-
-    def put(self, job: Job, result: outcome.Outcome) -> None:
-        with self.lock:
-            self.done.append((job, result))
-            if len(self.done) > 1:
-                return  # a wake-up is on its way
-        try:
-            self.token.run_sync_soon(self._deliver)
-        except trio.RunFinishedError:  # nobody to deliver to, now or later
-            with self.lock:
-                self.done.clear()
-
-    def _deliver(self) -> None:
-        with self.lock:
-            done, self.done = self.done, []
-        for job, result in done:
-            job._deliver(result)
-
-
 class WorkerThread:
     """A daemon thread running submitted sync functions in order.
 
@@ -112,12 +84,21 @@ class WorkerThread:
             self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
             self._thread.start()
 
-    def stop(self, join: bool = True) -> None:
+    def stop(self, join: bool = True, timeout: float | None = None) -> bool:
+        """Let the queued calls finish, then end the thread; with ``join``, wait for
+        that, at most ``timeout`` seconds (None: as long as it takes).
+
+        Returns whether the thread has ended; False: it still runs a call, and ends
+        (a daemon thread) once its calls return. Call from any thread but this one's
+        own calls (which return at once, the thread ending after them).
+        """
         thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(_STOP)
-            if join and thread is not threading.current_thread():
-                thread.join()
+        if thread is None:
+            return True
+        self._queue.put(_STOP)
+        if join and thread is not threading.current_thread():
+            thread.join(timeout)
+        return not thread.is_alive()
 
     def __enter__(self) -> "WorkerThread":
         self.start()
@@ -128,17 +109,14 @@ class WorkerThread:
 
     def _loop(self) -> None:
         get = self._queue.get
-        outboxes: dict[trio.lowlevel.TrioToken, _Outbox] = {}
+        outboxes = Outboxes()
         while True:
             job = get()
             if job is _STOP:
                 return
             result = job._run()
             if result is not None:
-                outbox = outboxes.get(job.token)
-                if outbox is None:
-                    outbox = outboxes[job.token] = _Outbox(job.token)
-                outbox.put(job, result)
+                outboxes[job.token].send(job._deliver, result)
 
     def submit(self, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                deliver: Callable[[outcome.Outcome], None] | None = None) -> Job:

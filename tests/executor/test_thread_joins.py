@@ -1,0 +1,111 @@
+"""Threads are joined by whoever started them: a ThreadStream's producer by the end
+of its stream, an object's worker thread by RemoteObject.close (the registry's
+delete); each bounded, so a device blocked for ever does not hang the end."""
+
+import logging
+import threading
+import time
+
+import trio
+
+from moalab.executor import registry as registry_module
+from moalab.executor import stream as stream_module
+from moalab.executor.registry import ObjectRegistry
+from moalab.executor.stream import ThreadStream
+
+PROBE = "tests.executor.devices:Probe"
+
+
+def _threads() -> set[threading.Thread]:
+    # trio's own thread cache (its idle threads end by themselves) is not ours
+    return {t for t in threading.enumerate() if not t.name.startswith("Trio thread")}
+
+
+def _slow_items(interval: float, closed: list[bool]):
+    try:
+        while True:
+            time.sleep(interval)
+            yield interval
+    finally:
+        closed.append(True)
+
+
+async def test_a_thread_stream_joins_its_thread_at_its_end():
+    before = _threads()
+    closed: list[bool] = []
+    async with ThreadStream(_slow_items, (0.3, closed)) as buffer:
+        assert await buffer.receive_batch() == [0.3]
+    # the generator was between two items: the end waited for it to close
+    assert closed == [True]
+    assert _threads() - before == set()
+
+
+async def test_a_cancelled_thread_stream_joins_its_thread_too():
+    before = _threads()
+    closed: list[bool] = []
+    with trio.move_on_after(0.1):
+        async with ThreadStream(_slow_items, (0.3, closed)) as buffer:
+            await buffer.receive_batch()
+    assert closed == [True]
+    assert _threads() - before == set()
+
+
+async def test_a_generator_blocked_longer_is_logged_and_left_to_end(caplog):
+    before = _threads()
+    closed: list[bool] = []
+    start = time.perf_counter()
+    with caplog.at_level(logging.WARNING, "moalab.executor.stream"):
+        async with ThreadStream(_slow_items, (stream_module.STOP_TIMEOUT + 1.5, closed)):
+            pass
+    waited = time.perf_counter() - start
+    assert stream_module.STOP_TIMEOUT <= waited < stream_module.STOP_TIMEOUT + 1.2
+    assert "_slow_items did not stop within" in caplog.text
+    with trio.fail_after(10):  # it ends at its next item
+        while _threads() - before:
+            await trio.sleep(0.05)
+    assert closed == [True]
+
+
+async def test_a_remote_objects_stream_joins_its_thread():
+    registry = ObjectRegistry(allow=["tests.executor"])
+    try:
+        remote, _ = registry.create("probe", PROBE)
+        before = _threads()
+        async with remote.stream("endless", [0, 0.3]) as items:
+            await items.receive_batch()
+        assert _threads() - before == set()
+        assert (await remote.call("get_stats"))["gen_closed"] == 1
+    finally:
+        registry.close()
+
+
+async def test_deleting_an_object_joins_its_thread_after_its_calls():
+    before = _threads()
+    registry = ObjectRegistry(allow=["tests.executor"])
+    remote, _ = registry.create("probe", PROBE)
+    jobs = [remote.worker.submit(remote.method("sleep", "call"), (remote.obj, 0.2))
+            for _ in range(2)]
+    await trio.sleep(0.05)  # the first call runs, the second waits in the queue
+    registry.delete("probe")
+    assert _threads() - before == set()
+    assert [await job.wait() for job in jobs] == [0.2, 0.2]  # both ran, before the close
+
+
+async def test_deleting_an_object_blocked_in_a_call_is_bounded_and_logged(caplog):
+    before = _threads()
+    registry = ObjectRegistry(allow=["tests.executor"])
+    remote, _ = registry.create("probe", PROBE)
+    blocked = registry_module.CLOSE_TIMEOUT + 1.5
+    job = remote.worker.submit(remote.method("sleep", "call"), (remote.obj, blocked))
+    await trio.sleep(0.05)
+    start = time.perf_counter()
+    with caplog.at_level(logging.WARNING, "moalab.executor.registry"):
+        registry.close()
+    waited = time.perf_counter() - start
+    assert registry_module.CLOSE_TIMEOUT <= waited < registry_module.CLOSE_TIMEOUT + 1.2
+    assert "'probe': its thread 'moalab-object-probe' still runs a call" in caplog.text
+    assert registry.objects == {}
+    with trio.fail_after(10):  # the call returns, its thread ends
+        assert await job.wait() == blocked
+        while _threads() - before:
+            await trio.sleep(0.05)
