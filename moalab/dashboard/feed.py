@@ -12,6 +12,7 @@ import numpy as np
 import trio
 
 from ..core.records import DeviceUpdate, Record, RunEnd, RunStart, TrialEnd
+from ..log.channels import analog_channels
 from ..log.logger import record_rows
 from ..log.sink import RecordSink
 from ..runner.run import Run
@@ -47,18 +48,6 @@ def value_text(value: Any) -> str:
         return f"{len(value)} arrays"  # an ADC block: its text would be its every sample
     text = str(value)
     return text if len(text) <= _VALUE_TEXT else text[:_VALUE_TEXT - 1] + "…"
-
-
-def _channels(value: Any) -> list[np.ndarray] | None:
-    """The channels of an analog value (a numeric array, or a list of them), else None."""
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "iuf" or value.ndim not in (1, 2):
-            return None
-        return [value] if value.ndim == 1 else list(value)
-    if isinstance(value, list | tuple) and value and all(
-            isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "iuf" for v in value):
-        return list(value)
-    return None
 
 
 class AnalogTrace:
@@ -234,7 +223,7 @@ class RunFeed(RecordSink):
                 if name != "timestamp":
                     self._stamp = Stamp(record.device, name, text, time.time() * 1000.0)
             props[name] = text
-            channels = _channels(value)
+            channels = analog_channels(value)
             if channels is None:
                 continue
             for ch, samples in enumerate(channels):

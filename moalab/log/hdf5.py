@@ -41,6 +41,7 @@ import numpy as np
 
 from ..core.errors import InvalidArgument
 from ..core.records import DeviceUpdate, Record, RunEnd, RunStart
+from .channels import analog_channels
 from .logger import record_rows
 from .sink import RecordSink
 
@@ -74,8 +75,9 @@ def _text(value: Any) -> str:
     """A value as the events table's text (arrays are in /streams, named here by shape)."""
     if isinstance(value, str):
         return value
-    if _channels(value) is not None:
-        return f"<array: {sum(len(c) for c in _channels(value))} samples in /streams>"
+    channels = analog_channels(value)
+    if channels is not None:
+        return f"<array: {sum(len(c) for c in channels)} samples in /streams>"
     try:
         return json.dumps(value)
     except (TypeError, ValueError):
@@ -86,17 +88,6 @@ def _number(value: Any) -> float:
     if isinstance(value, bool | int | float | np.number) and not isinstance(value, complex):
         return float(value)
     return math.nan
-
-
-def _channels(value: Any) -> list[np.ndarray] | None:
-    """An array property's channels (a 1-D array is one channel; a 2-D array or a list
-    of arrays, one per row), or None if ``value`` is not an array property."""
-    if isinstance(value, np.ndarray):
-        return [value] if value.ndim == 1 else list(value) if value.ndim == 2 else None
-    if isinstance(value, list | tuple) and value and all(
-            isinstance(c, np.ndarray) and c.ndim == 1 for c in value):
-        return list(value)
-    return None
 
 
 def _append(dataset: h5py.Dataset, rows: np.ndarray) -> None:
@@ -245,7 +236,7 @@ class HDF5Logger(RecordSink):
     def _split(record: DeviceUpdate, scalars: dict[str, list], arrays: dict[str, list]) -> None:
         """Sort a device update's values into scalar rows and array blocks, by dataset."""
         for name, value in record.values.items():
-            channels = _channels(value)
+            channels = analog_channels(value)
             if channels is None:
                 key = f"devices/{record.device}/{name}"
                 scalars.setdefault(key, []).append((record.time, value))
