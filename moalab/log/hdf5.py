@@ -78,6 +78,8 @@ def _text(value: Any) -> str:
     channels = analog_channels(value)
     if channels is not None:
         return f"<array: {sum(len(c) for c in channels)} samples in /streams>"
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     try:
         return json.dumps(value)
     except (TypeError, ValueError):

@@ -88,6 +88,17 @@ def test_a_property_changing_kind_is_kept_not_an_error(tmp_path):
         assert list(file["devices/dev/state"]["value"]) == [b"idle", b"on", b"3"]
 
 
+def test_an_array_of_text_is_a_property_not_a_stream(tmp_path):
+    from moalab.log import HDF5Logger
+
+    with HDF5Logger(tmp_path / "labels.h5") as log:
+        log.consume(DeviceUpdate(run_id="r", seq=1, time=1.0, device="dev",
+                                 values={"labels": np.array(["left", "right"])}))
+    with h5py.File(tmp_path / "labels.h5", "r") as file:
+        assert "dev" not in file["streams"]
+        assert list(file["devices/dev/labels"]["value"]) == [b'["left", "right"]']
+
+
 def test_bad_arguments_and_an_existing_file_are_refused(tmp_path):
     from moalab.log import HDF5Logger
 
