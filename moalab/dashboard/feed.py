@@ -120,7 +120,7 @@ class OutcomeCounts:
 def _reward(values: Mapping[str, Any]) -> float:
     for name in REWARD_NAMES:
         value = values.get(name)
-        if isinstance(value, bool | int | float | np.number) and not isinstance(value, str):
+        if isinstance(value, bool | int | float | np.number):
             return float(value)
     return 0.0
 
@@ -272,7 +272,9 @@ class RunFeed(RecordSink):
             return list(self._tail)
 
     def plot(self) -> dict[str, Any]:
-        """The plot event's data: analog traces and outcomes per minute (see the spec)."""
+        """The plot event's data: ``{"analog": {"<device>.<prop>[<channel>]": {"t",
+        "min", "max"}}, "outcomes": {"t", "trials", "rewards"}}``, each a list (times
+        in seconds from the run's start; outcomes per minute)."""
         with self._lock:
             return {"analog": {key: trace.points() for key, trace in self._traces.items()},
                     "outcomes": self._outcomes.points()}
