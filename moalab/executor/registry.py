@@ -53,8 +53,8 @@ SERVER_DATA_DIR = "server_data_dir"
 if it has none); a client that sends it is refused, so it never picks where an object
 writes on the server."""
 CLOSE_TIMEOUT = 1.0
-"""Real seconds :meth:`RemoteObject.close` waits for the object's thread to end (the
-trio thread blocks meanwhile: a call running then holds it up so long at most)."""
+"""Real seconds :meth:`ObjectRegistry.close` (a server's end) waits in all for the
+threads of its objects to end; deleting one object never waits."""
 _MAIN_ALIAS = "__moalab_main__"
 _NOT_MIRRORED = {"executor"}
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{0,64}")
@@ -240,22 +240,24 @@ class RemoteObject:
                 nursery.cancel_scope.cancel()
 
     def close(self) -> None:
-        """Stop watching the object, let its queued calls finish and join its thread,
-        then call the object's own ``close`` (a sync one), in the trio thread.
-
-        The join waits at most :data:`CLOSE_TIMEOUT` seconds: a thread still in a call
-        then is logged and left to end (a daemon) when the call returns, and the
-        object is closed all the same.
-        """
+        """Stop watching the object; its queued calls finish, then the object's own
+        ``close`` (a sync one) runs in its thread, which ends. Returns at once: the
+        trio thread never waits for a device's call (:meth:`join` waits for the end)."""
         self.unbind()
-        if not self.worker.stop(timeout=CLOSE_TIMEOUT):
-            logger.warning(
-                "%s %s: its thread %r still runs a call %g s after the object's delete; it "
-                "ends when the call returns, the object is closed now",
-                type(self.obj).__name__, self.label, self.worker.name, CLOSE_TIMEOUT)
         close = getattr(self.obj, "close", None)
-        if callable(close) and not inspect.iscoroutinefunction(close):
-            close()
+        then = close if callable(close) and not inspect.iscoroutinefunction(close) else None
+        self.worker.stop(join=False, then=then)
+
+    def join(self, timeout: float) -> bool:
+        """Wait, at most ``timeout`` seconds, for the thread of a closed object to end;
+        False (and logged) if it still runs a call then: it ends when the call returns."""
+        if self.worker.join(timeout):
+            return True
+        logger.warning(
+            "%s %s: its thread %r still runs a call %g s after the object's delete; it "
+            "ends when the call returns, and the object's close runs then",
+            type(self.obj).__name__, self.label, self.worker.name, timeout)
+        return False
 
 
 class ObjectRegistry:
@@ -402,14 +404,12 @@ class ObjectRegistry:
             )
 
     def delete(self, name: str, namespace: str = "") -> None:
-        """Close and forget the object ``name`` of ``namespace`` (only that one); forgotten
-        even if its ``close`` raises (its thread is stopped by then), which then
-        propagates."""
+        """Forget the object ``name`` of ``namespace`` (only that one) and close it: its
+        queued calls finish, then its ``close`` runs, in its own thread (an error
+        there is logged)."""
         remote = self.get(name, namespace)
-        try:
-            remote.close()
-        finally:
-            del self.objects[namespace, name]
+        del self.objects[namespace, name]
+        remote.close()
 
     def namespaces(self) -> set[str]:
         """The namespaces that hold objects."""
@@ -448,18 +448,11 @@ class ObjectRegistry:
         return idle
 
     def delete_namespace(self, namespace: str) -> int:
-        """Delete every object of ``namespace`` and return how many there were. Each is
-        deleted even if another's ``close`` raises; the first such error propagates."""
+        """Delete every object of ``namespace`` and return how many there were."""
         names = [name for ns, name in self.objects if ns == namespace]
         self._last_used.pop(namespace, None)
-        error: Exception | None = None
         for name in names:
-            try:
-                self.delete(name, namespace)
-            except Exception as exc:  # the others go too: a namespace is not half deleted
-                error = error or exc
-        if error is not None:
-            raise error
+            self.delete(name, namespace)
         return len(names)
 
     def describe(self) -> list[dict[str, Any]]:
@@ -471,5 +464,11 @@ class ObjectRegistry:
         ]
 
     def close(self) -> None:
+        """Delete every object, then wait for their threads to end: at most
+        :data:`CLOSE_TIMEOUT` seconds in all (a thread still in a call is logged)."""
+        closed = list(self.objects.values())
         for namespace, name in list(self.objects):
             self.delete(name, namespace)
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        for remote in closed:
+            remote.join(max(0.0, deadline - time.monotonic()))

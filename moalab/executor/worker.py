@@ -6,6 +6,7 @@ latency of :func:`trio.to_thread.run_sync` (no thread pool hand-off, no extra
 trio task). Calls run one at a time in the order they were submitted.
 """
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -19,7 +20,14 @@ from .future import Future, Outboxes
 
 __all__ = ("WorkerThread", "Job")
 
-_STOP = object()
+logger = logging.getLogger(__name__)
+
+
+class _Stop:
+    """The last item of a worker's queue: ``then`` runs after the calls before it."""
+
+    def __init__(self, then: Callable[[], Any] | None) -> None:
+        self.then = then
 
 
 class Job:
@@ -74,6 +82,7 @@ class WorkerThread:
         self.name = name
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._stopped: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -84,9 +93,11 @@ class WorkerThread:
             self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
             self._thread.start()
 
-    def stop(self, join: bool = True, timeout: float | None = None) -> bool:
-        """Let the queued calls finish, then end the thread; with ``join``, wait for
-        that, at most ``timeout`` seconds (None: as long as it takes).
+    def stop(self, join: bool = True, timeout: float | None = None,
+             then: Callable[[], Any] | None = None) -> bool:
+        """Let the queued calls finish, then run ``then()`` (if given) in the thread and
+        end it; with ``join``, wait for that, at most ``timeout`` seconds (None: as long
+        as it takes; see :meth:`join`). An error of ``then`` is logged.
 
         Returns whether the thread has ended; False: it still runs a call, and ends
         (a daemon thread) once its calls return. Call from any thread but this one's
@@ -94,11 +105,18 @@ class WorkerThread:
         """
         thread, self._thread = self._thread, None
         if thread is None:
-            return True
-        self._queue.put(_STOP)
-        if join and thread is not threading.current_thread():
+            return self.join(0)
+        self._stopped = thread
+        self._queue.put(_Stop(then))
+        return self.join(timeout) if join else not thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait, at most ``timeout`` seconds, for a stopped thread to end; return whether
+        it has (True for a thread never started)."""
+        thread = self._stopped
+        if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        return not thread.is_alive()
+        return thread is None or not thread.is_alive()
 
     def __enter__(self) -> "WorkerThread":
         self.start()
@@ -112,7 +130,12 @@ class WorkerThread:
         outboxes = Outboxes()
         while True:
             job = get()
-            if job is _STOP:
+            if isinstance(job, _Stop):
+                if job.then is not None:
+                    try:
+                        job.then()
+                    except Exception:  # noqa: BLE001 - the thread's last act: nobody to raise to
+                        logger.exception("%s: its last function %r failed", self.name, job.then)
                 return
             result = job._run()
             if result is not None:

@@ -1,6 +1,7 @@
 """Threads are joined by whoever started them: a ThreadStream's producer by the end
-of its stream, an object's worker thread by RemoteObject.close (the registry's
-delete); each bounded, so a device blocked for ever does not hang the end."""
+of its stream, the objects' worker threads by the registry's close (a delete never
+waits: the thread ends after its calls and the object's close); each bounded, so a
+device blocked for ever does not hang the end."""
 
 import logging
 import threading
@@ -79,19 +80,28 @@ async def test_a_remote_objects_stream_joins_its_thread():
         registry.close()
 
 
-async def test_deleting_an_object_joins_its_thread_after_its_calls():
+async def test_deleting_an_object_closes_it_in_its_thread_after_its_calls():
     before = _threads()
     registry = ObjectRegistry(allow=["tests.executor"])
     remote, _ = registry.create("probe", PROBE)
-    jobs = [remote.worker.submit(remote.method("sleep", "call"), (remote.obj, 0.2))
+    order: list[str] = []
+    remote.obj.close = lambda: order.append("close")
+    jobs = [remote.worker.submit(lambda: (time.sleep(0.2), order.append("call"))[1])
             for _ in range(2)]
     await trio.sleep(0.05)  # the first call runs, the second waits in the queue
+    start = time.perf_counter()
     registry.delete("probe")
+    assert time.perf_counter() - start < 0.1  # the trio thread waits for no call
+    assert registry.objects == {}
+    for job in jobs:
+        await job.wait()
+    assert remote.join(5)
+    assert order == ["call", "call", "close"]  # both calls ran, then the close
     assert _threads() - before == set()
-    assert [await job.wait() for job in jobs] == [0.2, 0.2]  # both ran, before the close
 
 
-async def test_deleting_an_object_blocked_in_a_call_is_bounded_and_logged(caplog):
+async def test_closing_a_registry_with_an_object_blocked_in_a_call_is_bounded_and_logged(
+        caplog):
     before = _threads()
     registry = ObjectRegistry(allow=["tests.executor"])
     remote, _ = registry.create("probe", PROBE)
