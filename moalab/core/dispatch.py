@@ -26,9 +26,11 @@ __all__ = (
     "current_executor",
     "call_callback",
     "exposed_kind",
+    "is_nonblocking",
     "read_items",
     "Dispatcher",
     "EXPOSED_ATTR",
+    "NONBLOCKING_ATTR",
 )
 
 
@@ -103,17 +105,42 @@ def exposed_kind(method: Any) -> str | None:
     return getattr(method, EXPOSED_ATTR, None)
 
 
-def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None) -> Any:
+NONBLOCKING_ATTR = "__moalab_nonblocking__"
+"""Set (True) on methods decorated with ``apply_executor(blocking=False)``."""
+
+
+def is_nonblocking(method: Any) -> bool:
+    """Whether ``method`` (a decorated method, as found on its class) was declared
+    with ``apply_executor(blocking=False)``."""
+    return getattr(method, NONBLOCKING_ATTR, False)
+
+
+def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None,
+                   blocking: bool = True) -> Any:
     """Decorate a device method (sync or async) so calls run on the device's executor.
 
     The decorated method is always awaited: ``await dev.write_state(True)``. The
     executor is the device's ``executor``, else the innermost
     :class:`ExecutorContext`, else none (a direct call). ``callback`` (a method
     or its name) is called in the caller's trio task with the return value.
+
+    ``blocking=False`` declares a sync method that returns in microseconds and never
+    sleeps or waits on I/O (a GPIO write, a cached read): a server (and a process
+    executor's child) runs a remote call of it in its trio thread at once, without
+    the hop to the object's worker thread, unless calls of the same client on that
+    object are still queued or running there (then it waits its turn, so calls keep
+    their order). It may so run while another client's call runs in the object's
+    thread. A method declared so that blocks stalls every client of the server
+    while it runs. Local executors run it as any other.
     """
     if func is None:
-        return partial(apply_executor, callback=callback)
+        return partial(apply_executor, callback=callback, blocking=blocking)
     is_async = inspect.iscoroutinefunction(func)
+    if is_async and not blocking:
+        raise InvalidArgument(
+            f"apply_executor(blocking=False) on async method {func.__qualname__}: only sync "
+            "methods take it (an async one already runs in the server's trio thread); drop "
+            "blocking=False")
 
     @wraps(func)
     async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -127,6 +154,8 @@ def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None)
         return result
 
     setattr(wrapper, EXPOSED_ATTR, "call")
+    if not blocking:
+        setattr(wrapper, NONBLOCKING_ATTR, True)
     return wrapper
 
 

@@ -18,8 +18,10 @@ Requests (client to server), each a map with ``op`` and a client-chosen ``id``:
 Replies: ``{id, ok: value}``, ``{id, error: {...}}``, and for streams
 ``{id, items: [...]}`` batches then ``{id, end: true}``. Updates of watched
 objects: ``{op: 'update', obj, seq, props, event}``. Calls on one object start in
-arrival order (sync ones run in order in the object's thread); calls on
-different objects and streams run independently.
+arrival order (sync ones run in order in the object's thread; a non-blocking one,
+``apply_executor(blocking=False)``, runs at once in the trio thread when none of
+the session's calls on its object are queued or running); calls on different
+objects and streams run independently.
 
 A frame holds at most :data:`~moalab.executor.codec.MAX_FRAME_MESSAGES`
 requests (one error reply refuses a frame with more, and none of it runs).
@@ -37,6 +39,7 @@ import outcome
 import trio
 
 from ..core.clock import now
+from ..core.dispatch import is_nonblocking
 from ..core.errors import MoaError
 from ..core.memory import keep_large_buffers
 from .codec import (MAX_FRAME_MESSAGES, Frame, chunk_items, decode_many, encode,
@@ -377,6 +380,12 @@ class Session:
         else:
             calls = self._calls.get(remote)
             if calls is None:
+                if (is_nonblocking(getattr(type(remote.obj), method))
+                        and self._replies.size <= QUEUE_LIMIT):
+                    # none of this client's calls on it queued or running: none to overtake
+                    self._reply(request_id, remote, method,
+                                outcome.capture(fn, remote.obj, *args, **kwargs))
+                    return
                 calls = self._calls[remote] = _Calls(remote)
             calls.waiting[request_id] = (fn, method, args, kwargs)
             self._calls_of[request_id] = calls
