@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Any
 
 __all__ = (
-    "EXECUTORS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "DEPOSIT_ROWS", "LOOP_ROWS", "HDF5_ROWS", "NWB_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
+    "EXECUTORS", "NONBLOCKING_ROWS", "EXTRA_SUBJECTS", "STAGE_ENGINE_ROWS", "LAB_ROWS", "DEPOSIT_ROWS", "LOOP_ROWS", "HDF5_ROWS", "NWB_ROWS", "ROWS", "METRICS", "Metric", "Sizes", "FULL", "QUICK",
     "percentile", "median", "SideResults",
 )
 
 EXECUTORS = ("none", "dummy", "thread", "async_thread", "process", "websocket", "rest")
 """Executors measured on both sides, in table order (``none`` is a direct call)."""
+
+NONBLOCKING_ROWS = ("process_nb", "websocket_nb", "rest_nb")
+"""Measured on the moalab side only: the sequential and concurrent calls of the remote
+executors (the name before ``_nb``) to a method declared ``apply_executor(blocking=False)``,
+which their far side runs in its trio thread."""
 
 STAGE_ENGINE_ROWS = ("stage_engine", "stage_engine_records", "stage_engine_csv",
                      "stage_engine_slow", "records")
@@ -49,16 +54,16 @@ with a lab session's file sinks (the CSV and HDF5 logs)."""
 NWB_ROWS = ("nwb_export",)
 """The NWB export (``nwb_export.py``): the export time of a synthetic 1-hour session."""
 
-EXTRA_SUBJECTS = ("floor_thread", "floor_tcp", "floor_websocket", "floor_quart_ws",
-                  "floor_quart_ws_thread", "floor_quart_rest", "floor_timer",
+EXTRA_SUBJECTS = (*NONBLOCKING_ROWS, "floor_thread", "floor_tcp", "floor_websocket",
+                  "floor_quart_ws", "floor_quart_ws_thread", "floor_quart_rest", "floor_timer",
                   *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS, LOOP_ROWS[0], "clock",
                   *HDF5_ROWS, *NWB_ROWS)
-"""Measured on the moalab side only: the machine's floors, the stage engine's timing
-and records, and remote clock alignment (``clock``: ``clock_quality.py``, its rows
+"""Measured on the moalab side only: the non-blocking calls, the machine's floors, the
+stage engine's timing and records, and remote clock alignment (``clock``: ``clock_quality.py``, its rows
 go to the executors it goes through and to ``websocket_proxy`` / ``rest_proxy``;
 ``floor_tcp`` also gives the ``floor_tcp_thread`` row)."""
 
-ROWS = (*EXECUTORS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
+ROWS = (*EXECUTORS, *NONBLOCKING_ROWS, "websocket_proxy", "rest_proxy", "floor_thread", "floor_tcp",
         "floor_tcp_thread", "floor_websocket", "floor_quart_ws", "floor_quart_ws_thread",
         "floor_quart_rest", "floor_timer", *STAGE_ENGINE_ROWS, *LAB_ROWS, *DEPOSIT_ROWS,
         *LOOP_ROWS, *HDF5_ROWS, *NWB_ROWS)

@@ -1,7 +1,9 @@
 """The benchmark device for moalab (a server allows it with ``--allow benchmarks``).
 
 Mirrors ``pymoa_devices.BenchDevice`` method for method; each workload has a
-sync and an async flavour (the async ones are used with AsyncThreadExecutor).
+sync and an async flavour (the async ones are used with AsyncThreadExecutor). One
+method is moalab's own: ``read_value_nonblocking``, ``read_value`` declared
+``blocking=False`` (the ``*_nb`` rows).
 """
 
 import time
@@ -25,6 +27,10 @@ class BenchDevice(Device):
 
     @apply_executor
     async def read_value_async(self, x: int) -> int:
+        return x + 1
+
+    @apply_executor(blocking=False)
+    def read_value_nonblocking(self, x: int) -> int:
         return x + 1
 
     @apply_generator_executor

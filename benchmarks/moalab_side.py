@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -35,7 +35,8 @@ import trio  # noqa: E402
 
 import moalab  # noqa: E402
 
-from .common import EXECUTORS, EXTRA_SUBJECTS, FULL, QUICK, SideResults, Sizes  # noqa: E402
+from .common import (EXECUTORS, EXTRA_SUBJECTS, FULL, NONBLOCKING_ROWS, QUICK,  # noqa: E402
+                     SideResults, Sizes)
 from .closed_loop import run_closed_loop  # noqa: E402
 from .floor import run_floors  # noqa: E402
 from .deposits import COMPARED_WITH as DEPOSITS_COMPARED_WITH  # noqa: E402
@@ -61,11 +62,13 @@ class Server:
 @dataclass(frozen=True)
 class ExecutorEntry:
     """How to make one executor: ``create(server)`` (server is None unless
-    ``needs_server``); ``async_methods`` picks the device's async flavours."""
+    ``needs_server``); ``async_methods`` picks the device's async flavours;
+    ``nonblocking``: only calls, of the method declared ``blocking=False``."""
 
     create: Callable[[Server | None], Any] | None
     async_methods: bool = False
     needs_server: bool = False
+    nonblocking: bool = False
 
 
 def _load(path: str) -> Any:
@@ -88,13 +91,21 @@ EXECUTORS_BY_NAME: dict[str, ExecutorEntry] = {
         lambda s: _load("moalab.executor.rest:RestExecutor")(server=s.host, port=s.port),
         needs_server=True),
 }
-"""One entry per executor measured; the keys are :data:`common.EXECUTORS`."""
+EXECUTORS_BY_NAME.update({
+    f"{name}_nb": replace(EXECUTORS_BY_NAME[name], nonblocking=True)
+    for name in (row.removesuffix("_nb") for row in NONBLOCKING_ROWS)})
+"""One entry per executor measured; the keys are :data:`common.EXECUTORS`, then
+:data:`common.NONBLOCKING_ROWS`."""
+
+NONBLOCKING_WORKLOADS = ("exec", "concurrent")
+"""The workloads of a ``*_nb`` row: the others call no ``blocking=False`` method."""
 
 
 class MoalabSubject:
     """A :class:`BenchDevice` behind one moalab executor (or none)."""
 
-    def __init__(self, name: str, device: Any, executor: Any, async_methods: bool) -> None:
+    def __init__(self, name: str, device: Any, executor: Any, async_methods: bool,
+                 nonblocking: bool = False) -> None:
         self.name = name
         self.device = device
         self.executor = executor
@@ -103,7 +114,7 @@ class MoalabSubject:
         # a direct call of a paced sync generator would block the trio loop
         self.has_paced_stream = executor is not None
         suffix = "_async" if async_methods else ""
-        self._call = getattr(device, "read_value" + suffix)
+        self._call = getattr(device, "read_value" + ("_nonblocking" if nonblocking else suffix))
         self._items = getattr(device, "generate_items" + suffix)
         self._arrays = getattr(device, "generate_arrays" + suffix)
         self._paced = getattr(device, "generate_paced" + suffix)
@@ -263,9 +274,10 @@ async def bench_executor(name: str, sizes: Sizes, results: SideResults,
         device.executor = executor
         await executor.ensure_remote_instance(device)
         try:
-            await run_workloads(MoalabSubject(name, device, executor, entry.async_methods),
-                                sizes, results)
-            if entry.needs_server:  # beside the array stream, over the same connection
+            await run_workloads(MoalabSubject(name, device, executor, entry.async_methods,
+                                              entry.nonblocking), sizes, results,
+                                only=NONBLOCKING_WORKLOADS if entry.nonblocking else None)
+            if entry.needs_server and not entry.nonblocking:  # beside the array stream, over the same connection
                 await measure_rig_upload(name, executor, sizes, results)
                 await measure_rig_check(name, executor, results)
         finally:
@@ -306,7 +318,7 @@ async def main_async(subjects: list[str], sizes: Sizes, results: SideResults) ->
         if deposits:
             await deposits.measure_return(results)
     await run_floors(subjects, sizes, results)
-    executors = [name for name in EXECUTORS if name in subjects]
+    executors = [name for name in EXECUTORS_BY_NAME if name in subjects]
     runnable = []
     for name in executors:
         reason = _unavailable(name)

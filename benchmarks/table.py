@@ -31,6 +31,10 @@ NAMES = {
     "process": "ProcessExecutor: a child process, over a local socket",
     "websocket": "WebSocketExecutor to a moalab-server on 127.0.0.1",
     "rest": "RestExecutor to a moalab-server on 127.0.0.1",
+    "process_nb": "process, calling a method declared apply_executor(blocking=False) "
+                  "(run in the child's trio thread)",
+    "websocket_nb": "websocket, calling that method (run in the server's trio thread)",
+    "rest_nb": "rest, calling that method (run in the server's trio thread)",
     "websocket_proxy": "WebSocketExecutor through a proxy adding jitter (clock alignment)",
     "rest_proxy": "RestExecutor through that proxy (clock alignment)",
     "floor_thread": "floor: a bare hand-off to a worker thread and back (no moalab code)",

@@ -172,11 +172,13 @@ async def measure_call_during_stream(subject: Subject, sizes: Sizes) -> dict[str
 
 
 async def run_workloads(subject: Subject, sizes: Sizes, results: SideResults,
-                        skip: dict[str, str] | None = None) -> None:
+                        skip: dict[str, str] | None = None,
+                        only: tuple[str, ...] | None = None) -> None:
     """Run every workload on ``subject``, recording values, skips and failures.
 
     ``skip`` maps a workload name (lag, exec, concurrent, stream, array,
-    during_stream) to the reason it does not apply to this subject.
+    during_stream) to the reason it does not apply to this subject; ``only``, if
+    given, names the workloads to run: the others are neither run nor reported.
     """
     skip = dict(skip or {})
     if not subject.has_echo:
@@ -196,6 +198,8 @@ async def run_workloads(subject: Subject, sizes: Sizes, results: SideResults,
          ("call_during_stream_ms", "call_during_stream_max_ms")),
     )
     for key, measure, metrics in workloads:
+        if only is not None and key not in only:
+            continue
         if key in skip:
             for metric in metrics:
                 results.skip(subject.name, skip[key], metric)

@@ -127,11 +127,12 @@ def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None,
     ``blocking=False`` declares a sync method that returns in microseconds and never
     sleeps or waits on I/O (a GPIO write, a cached read): a server (and a process
     executor's child) runs a remote call of it in its trio thread at once, without
-    the hop to the object's worker thread, unless calls of the same client on that
-    object are still queued or running there (then it waits its turn, so calls keep
-    their order). It may so run while another client's call runs in the object's
-    thread. A method declared so that blocks stalls every client of the server
-    while it runs. Local executors run it as any other.
+    the hop to the object's worker thread, unless sync calls of the same connection
+    on that object are still queued or running there (then it waits its turn, so
+    one connection's calls keep their order; a REST call, which has no order, never
+    waits). It may so run while another client's call runs in the object's thread.
+    A method declared so that blocks stalls every client of the server while it
+    runs. Local executors run it as any other.
     """
     if func is None:
         return partial(apply_executor, callback=callback, blocking=blocking)
