@@ -243,13 +243,15 @@ class RemoteObject:
                 nursery.cancel_scope.cancel()
 
     def close(self) -> None:
-        """Stop watching the object; its queued calls finish, then the object's own
-        ``close`` (a sync one) runs in its thread, which ends. Returns at once: the
-        trio thread never waits for a device's call (:meth:`join` waits for the end)."""
+        """Stop watching the object, stop its thread (it ends after its queued calls)
+        and call the object's own ``close`` (a sync one) now, in the trio thread: a
+        deleted device's pins are free when its delete is answered. The trio thread
+        never waits for a device's call (:meth:`join` waits for the thread's end)."""
         self.unbind()
+        self.worker.stop(join=False)
         close = getattr(self.obj, "close", None)
-        then = close if callable(close) and not inspect.iscoroutinefunction(close) else None
-        self.worker.stop(join=False, then=then)
+        if callable(close) and not inspect.iscoroutinefunction(close):
+            close()
 
     def join(self, timeout: float) -> bool:
         """Wait, at most ``timeout`` seconds, for the thread of a closed object to end;
@@ -258,7 +260,7 @@ class RemoteObject:
             return True
         logger.warning(
             "%s %s: its thread %r still runs a call %g s after the object's delete; it "
-            "ends when the call returns, and the object's close runs then",
+            "ends when the call returns",
             type(self.obj).__name__, self.label, self.worker.name, timeout)
         return False
 
@@ -407,12 +409,14 @@ class ObjectRegistry:
             )
 
     def delete(self, name: str, namespace: str = "") -> None:
-        """Forget the object ``name`` of ``namespace`` (only that one) and close it: its
-        queued calls finish, then its ``close`` runs, in its own thread (an error
-        there is logged)."""
+        """Close and forget the object ``name`` of ``namespace`` (only that one); forgotten
+        even if its ``close`` raises (its thread is stopped by then), which then
+        propagates."""
         remote = self.get(name, namespace)
-        del self.objects[namespace, name]
-        remote.close()
+        try:
+            remote.close()
+        finally:
+            del self.objects[namespace, name]
 
     def namespaces(self) -> set[str]:
         """The namespaces that hold objects."""
@@ -451,11 +455,18 @@ class ObjectRegistry:
         return idle
 
     def delete_namespace(self, namespace: str) -> int:
-        """Delete every object of ``namespace`` and return how many there were."""
+        """Delete every object of ``namespace`` and return how many there were. Each is
+        deleted even if another's ``close`` raises; the first such error propagates."""
         names = [name for ns, name in self.objects if ns == namespace]
         self._last_used.pop(namespace, None)
+        error: Exception | None = None
         for name in names:
-            self.delete(name, namespace)
+            try:
+                self.delete(name, namespace)
+            except Exception as exc:  # the others go too: a namespace is not half deleted
+                error = error or exc
+        if error is not None:
+            raise error
         return len(names)
 
     def describe(self) -> list[dict[str, Any]]:
@@ -471,7 +482,10 @@ class ObjectRegistry:
         :data:`CLOSE_TIMEOUT` seconds in all (a thread still in a call is logged)."""
         closed = list(self.objects.values())
         for namespace, name in list(self.objects):
-            self.delete(name, namespace)
+            try:
+                self.delete(name, namespace)
+            except Exception:  # noqa: BLE001 - the server ends: the others close all the same
+                logger.exception("closing %s %s failed", namespace, name)
         deadline = time.monotonic() + CLOSE_TIMEOUT
         for remote in closed:
             remote.join(max(0.0, deadline - time.monotonic()))

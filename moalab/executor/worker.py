@@ -6,7 +6,6 @@ latency of :func:`trio.to_thread.run_sync` (no thread pool hand-off, no extra
 trio task). Calls run one at a time in the order they were submitted.
 """
 
-import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -20,14 +19,7 @@ from .future import Future, Outboxes
 
 __all__ = ("WorkerThread", "Job")
 
-logger = logging.getLogger(__name__)
-
-
-class _Stop:
-    """The last item of a worker's queue: ``then`` runs after the calls before it."""
-
-    def __init__(self, then: Callable[[], Any] | None) -> None:
-        self.then = then
+_STOP = object()
 
 
 class Job:
@@ -93,11 +85,9 @@ class WorkerThread:
             self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
             self._thread.start()
 
-    def stop(self, join: bool = True, timeout: float | None = None,
-             then: Callable[[], Any] | None = None) -> bool:
-        """Let the queued calls finish, then run ``then()`` (if given) in the thread and
-        end it; with ``join``, wait for that, at most ``timeout`` seconds (None: as long
-        as it takes; see :meth:`join`). An error of ``then`` is logged.
+    def stop(self, join: bool = True, timeout: float | None = None) -> bool:
+        """Let the queued calls finish, then end the thread; with ``join``, wait for
+        that, at most ``timeout`` seconds (None: as long as it takes; see :meth:`join`).
 
         Returns whether the thread has ended; False: it still runs a call, and ends
         (a daemon thread) once its calls return. Call from any thread but this one's
@@ -107,7 +97,7 @@ class WorkerThread:
         if thread is None:
             return self.join(0)
         self._stopped = thread
-        self._queue.put(_Stop(then))
+        self._queue.put(_STOP)
         return self.join(timeout) if join else not thread.is_alive()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -130,12 +120,7 @@ class WorkerThread:
         outboxes = Outboxes()
         while True:
             job = get()
-            if isinstance(job, _Stop):
-                if job.then is not None:
-                    try:
-                        job.then()
-                    except Exception:  # noqa: BLE001 - the thread's last act: nobody to raise to
-                        logger.exception("%s: its last function %r failed", self.name, job.then)
+            if job is _STOP:
                 return
             result = job._run()
             if result is not None:

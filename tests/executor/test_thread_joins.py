@@ -1,7 +1,7 @@
 """Threads are joined by whoever started them: a ThreadStream's producer by the end
 of its stream, the objects' worker threads by the registry's close (a delete never
-waits: the thread ends after its calls and the object's close); each bounded, so a
-device blocked for ever does not hang the end."""
+waits: the thread ends after its queued calls); each bounded, so a device blocked for
+ever does not hang the end."""
 
 import logging
 import threading
@@ -80,7 +80,7 @@ async def test_a_remote_objects_stream_joins_its_thread():
         registry.close()
 
 
-async def test_deleting_an_object_closes_it_in_its_thread_after_its_calls():
+async def test_deleting_an_object_closes_it_at_once_and_its_thread_ends_after_its_calls():
     before = _threads()
     registry = ObjectRegistry(allow=["tests.executor"])
     remote, _ = registry.create("probe", PROBE)
@@ -92,11 +92,11 @@ async def test_deleting_an_object_closes_it_in_its_thread_after_its_calls():
     start = time.perf_counter()
     registry.delete("probe")
     assert time.perf_counter() - start < 0.1  # the trio thread waits for no call
-    assert registry.objects == {}
+    assert registry.objects == {} and order == ["close"]  # its pins are free now
     for job in jobs:
         await job.wait()
+    assert order == ["close", "call", "call"]  # the queued calls ran all the same
     assert remote.join(5)
-    assert order == ["call", "call", "close"]  # both calls ran, then the close
     assert _threads() - before == set()
 
 
