@@ -1,6 +1,7 @@
 """ProtocolRunner against a real lab (an SQLite file): sessions, gates, static tables."""
 
 import csv
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +79,13 @@ def test_a_second_session_of_a_running_subject_is_refused(lab):
     first = runner.create_session("rat-1", ["n_trials=100"])
 
     async def both():
+        running = trio.Event()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(runner.run_session, first)
-            await trio.sleep(5)
+            # once its run is made, the first session has claimed the subject (not after
+            # some virtual seconds: the clock jumps while the database's thread works)
+            nursery.start_soon(functools.partial(runner.run_session, first,
+                                                 on_run=lambda run: running.set()))
+            await running.wait()
             second = runner.create_session("rat-1")
             with pytest.raises(SubjectBusy, match=first.id):
                 await runner.run_session(second)
