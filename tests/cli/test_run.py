@@ -227,7 +227,9 @@ def test_a_signal_stops_the_tree_cleanly_and_the_log_is_whole(tmp_path, sig):
     # real time: nothing but the signal ends this run before ten minutes
     process, stdout, stderr, stopped_after = signal_when(
         [*command("moalab"), "run", str(script), "--log", str(log), "--no-live"], tmp_path,
-        lambda: log.exists() and ("long wait", "on_trial_start") in stage_events(read_rows(log)),
+        # the header is written just after the file is made: wait for a row after it
+        lambda: log.exists() and log.read_text().count("\n") > 1
+        and ("long wait", "on_trial_start") in stage_events(read_rows(log)),
         "the long delay to start", sig)
     assert process.returncode == 130, stdout + stderr
     assert stopped_after < 20
