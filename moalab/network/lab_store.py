@@ -12,20 +12,18 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from ..store.database import Database, NodeInfo, VectorInfo
+from ..store.database import Database
+from ..store.infos import InformationInfo, NodeInfo, TransmissionInfo, VectorInfo
 from ..store.errors import NameTaken, UnknownName
 from ..store.lab import Lab
 from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
 from .model import Network
 from .store import (
     KEEP,
-    InfoRow,
     NetworkRow,
     NetworkStore,
     NodeRow,
     Role,
-    TransmissionRow,
-    VectorRow,
     _Keep,
     check_network_args,
     check_vector_ends,
@@ -136,43 +134,39 @@ class LabNetworkStore(NetworkStore):
 
     # vectors
 
-    def add_vector(self, origin_id: int, destination_id: int) -> VectorRow:
+    def add_vector(self, origin_id: int, destination_id: int) -> VectorInfo:
         with _known():
-            return _row(VectorRow, self.database.add_vector(
-                origin_id, destination_id, check=_vector_ends))
+            return self.database.add_vector(origin_id, destination_id, check=_vector_ends)
 
-    def vectors(self, network_id: int) -> list[VectorRow]:
-        return [_row(VectorRow, info) for info in self.database.list_vectors(network_id)]
+    def vectors(self, network_id: int) -> list[VectorInfo]:
+        return self.database.list_vectors(network_id)
 
     # infos
 
     def add_info(self, origin_id: int, type: str, contents: Any = None,
-                 asset_id: int | None = None) -> InfoRow:
+                 asset_id: int | None = None) -> InformationInfo:
         with _known():
-            return _row(InfoRow, self.database.add_information(
-                origin_id, type, contents, asset_id))
+            return self.database.add_information(origin_id, type, contents, asset_id)
 
-    def info(self, info_id: int) -> InfoRow:
+    def info(self, info_id: int) -> InformationInfo:
         with _known():
-            return _row(InfoRow, self.database.get_information(info_id))
+            return self.database.get_information(info_id)
 
-    def infos(self, network_id: int) -> list[InfoRow]:
-        return [_row(InfoRow, info) for info in self.database.list_information(network_id)]
+    def infos(self, network_id: int) -> list[InformationInfo]:
+        return self.database.list_information(network_id)
 
     # transmissions
 
-    def add_transmission(self, vector_id: int, info_id: int) -> TransmissionRow:
+    def add_transmission(self, vector_id: int, info_id: int) -> TransmissionInfo:
         with _known():
-            return _row(TransmissionRow, self.database.add_transmission(
-                vector_id, info_id, check=_live_vector))
+            return self.database.add_transmission(vector_id, info_id, check=_live_vector)
 
-    def transmissions(self, network_id: int) -> list[TransmissionRow]:
-        return [_row(TransmissionRow, info)
-                for info in self.database.list_transmissions(network_id)]
+    def transmissions(self, network_id: int) -> list[TransmissionInfo]:
+        return self.database.list_transmissions(network_id)
 
-    def receive(self, node_id: int) -> list[TransmissionRow]:
+    def receive(self, node_id: int) -> list[TransmissionInfo]:
         with _known():
-            return [_row(TransmissionRow, info) for info in self.database.receive(node_id)]
+            return self.database.receive(node_id)
 
     def __repr__(self) -> str:
         scope = f", protocol={self.protocol!r}" if self.protocol else ""

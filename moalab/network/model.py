@@ -22,17 +22,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
+from ..store.infos import InformationInfo, TransmissionInfo, VectorInfo
 from .errors import NetworkError
-from .store import (
-    InfoRow,
-    MemoryStore,
-    NetworkRow,
-    NetworkStore,
-    NodeRow,
-    Role,
-    TransmissionRow,
-    VectorRow,
-)
+from .store import MemoryStore, NetworkRow, NetworkStore, NodeRow, Role
 
 __all__ = ("Info", "Network", "NetworkError", "Node", "Source", "Transmission", "Vector")
 
@@ -269,8 +261,8 @@ class Network:
                 f"{self.size()}/{self.max_size}>")
 
 
-def _select_transmissions(rows: list[TransmissionRow], status: str,
-                          failed: Failed) -> list[TransmissionRow]:
+def _select_transmissions(rows: list[TransmissionInfo], status: str,
+                          failed: Failed) -> list[TransmissionInfo]:
     if status not in ("all", "pending", "received"):
         raise NetworkError(f"transmission status {status!r} is not accepted: give 'all', "
                            f"'pending' or 'received'")
@@ -524,7 +516,8 @@ class Node:
         return hash(("node", self.id)) if self._row is not None else id(self)
 
     def __repr__(self) -> str:
-        where = "unattached" if self._row is None else f"{self.id} in network {self._row.network_id}"
+        where = ("unattached" if self._row is None
+                 else f"{self.id} in network {self._row.network_id}")
         return f"<{type(self).__name__} {where}>"
 
 
@@ -624,7 +617,7 @@ class Info(_Handle):
     """
 
     _kind = "info"
-    _row: InfoRow
+    _row: InformationInfo
 
     def __init__(self, origin: Node, contents: Any = None, asset_id: int | None = None) -> None:
         check_json(contents, f"info contents of {origin!r}")
@@ -639,7 +632,7 @@ class Info(_Handle):
         super().__init__(origin.network, row)
 
     @classmethod
-    def _load(cls, network: Network, row: InfoRow) -> "Info":
+    def _load(cls, network: Network, row: InformationInfo) -> "Info":
         info_cls = load_class(row.type, Info, network._types)
         info = info_cls.__new__(info_cls)
         _Handle.__init__(info, network, row)
@@ -672,7 +665,7 @@ class Vector(_Link):
     :meth:`Node.connect`)."""
 
     _kind = "vector"
-    _row: VectorRow
+    _row: VectorInfo
 
     def transmissions(self, status: Literal["all", "pending", "received"] = "all",
                       failed: Failed = False) -> list["Transmission"]:
@@ -689,7 +682,7 @@ class Transmission(_Link):
     calls :meth:`Node.receive`, then 'received' (with ``receive_time``)."""
 
     _kind = "transmission"
-    _row: TransmissionRow
+    _row: TransmissionInfo
 
     @property
     def vector_id(self) -> int:

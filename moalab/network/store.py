@@ -2,7 +2,8 @@
 implements, and :class:`MemoryStore` (in memory, for simulations and tests).
 
 A store holds rows, not behaviour: networks, nodes, vectors, infos and transmissions
-go in and come out as frozen dataclasses; the topologies' rules live in
+go in and come out as frozen dataclasses (a vector, an info and a transmission are the
+lab's own rows, :mod:`moalab.store.infos`, plain dataclasses); the topologies' rules live in
 :mod:`moalab.network.model` and :mod:`moalab.network.topologies`. The store gives
 every row its id and its ``creation_time`` (UTC); lists come out in creation order.
 Two rules are the store's because only it can keep them under concurrent joins:
@@ -20,17 +21,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from ..store.infos import InformationInfo, TransmissionInfo, VectorInfo
 from .errors import NetworkError, NetworkFull, ParticipantInNetwork, UnknownNetworkRow
 
 __all__ = (
     "KEEP",
-    "InfoRow",
     "MemoryStore",
     "NetworkRow",
     "NetworkStore",
     "NodeRow",
-    "TransmissionRow",
-    "VectorRow",
 )
 
 Role = Literal["practice", "experiment"]
@@ -75,49 +74,6 @@ class NodeRow:
     creation_time: datetime
     failed: bool = False
     time_of_death: datetime | None = None
-
-
-@dataclass(frozen=True)
-class VectorRow:
-    """A one-way connection from ``origin_id`` to ``destination_id``."""
-
-    id: int
-    network_id: int
-    origin_id: int
-    destination_id: int
-    creation_time: datetime
-    failed: bool = False
-
-
-@dataclass(frozen=True)
-class InfoRow:
-    """Information a node made: ``contents`` (a JSON value) and optionally the lab
-    asset it carries (``asset_id``, e.g. a subject's recording); written once."""
-
-    id: int
-    network_id: int
-    origin_id: int
-    type: str
-    contents: Any
-    asset_id: int | None
-    creation_time: datetime
-    failed: bool = False
-
-
-@dataclass(frozen=True)
-class TransmissionRow:
-    """An info sent along a vector: ``'pending'`` until its destination receives it."""
-
-    id: int
-    network_id: int
-    vector_id: int
-    info_id: int
-    origin_id: int
-    destination_id: int
-    creation_time: datetime
-    status: Literal["pending", "received"] = "pending"
-    receive_time: datetime | None = None
-    failed: bool = False
 
 
 class NetworkStore(ABC):
@@ -184,43 +140,43 @@ class NetworkStore(ABC):
     # vectors
 
     @abstractmethod
-    def add_vector(self, origin_id: int, destination_id: int) -> VectorRow:
+    def add_vector(self, origin_id: int, destination_id: int) -> VectorInfo:
         """The non-failed vector from ``origin_id`` to ``destination_id``, made if
         there is none (so never two). Both nodes must be non-failed and in one
         network, else :class:`NetworkError`."""
 
     @abstractmethod
-    def vectors(self, network_id: int) -> list[VectorRow]:
+    def vectors(self, network_id: int) -> list[VectorInfo]:
         """Every vector of ``network_id``, failed ones too."""
 
     # infos
 
     @abstractmethod
     def add_info(self, origin_id: int, type: str, contents: Any = None,
-                 asset_id: int | None = None) -> InfoRow:
+                 asset_id: int | None = None) -> InformationInfo:
         """Store an info made by node ``origin_id`` (``contents`` a JSON value)."""
 
     @abstractmethod
-    def info(self, info_id: int) -> InfoRow:
+    def info(self, info_id: int) -> InformationInfo:
         """The info ``info_id``."""
 
     @abstractmethod
-    def infos(self, network_id: int) -> list[InfoRow]:
+    def infos(self, network_id: int) -> list[InformationInfo]:
         """Every info of ``network_id``, failed ones too."""
 
     # transmissions
 
     @abstractmethod
-    def add_transmission(self, vector_id: int, info_id: int) -> TransmissionRow:
+    def add_transmission(self, vector_id: int, info_id: int) -> TransmissionInfo:
         """A pending transmission of ``info_id`` along non-failed vector ``vector_id``
         (else :class:`NetworkError`)."""
 
     @abstractmethod
-    def transmissions(self, network_id: int) -> list[TransmissionRow]:
+    def transmissions(self, network_id: int) -> list[TransmissionInfo]:
         """Every transmission of ``network_id``, failed ones too."""
 
     @abstractmethod
-    def receive(self, node_id: int) -> list[TransmissionRow]:
+    def receive(self, node_id: int) -> list[TransmissionInfo]:
         """Mark every pending, non-failed transmission to ``node_id`` received, at
         once, and return them (as received), in creation order."""
 
@@ -238,9 +194,9 @@ def check_network_args(role: str, max_size: int) -> None:
 class _Tables:
     networks: dict[int, NetworkRow] = field(default_factory=dict)
     nodes: dict[int, NodeRow] = field(default_factory=dict)
-    vectors: dict[int, VectorRow] = field(default_factory=dict)
-    infos: dict[int, InfoRow] = field(default_factory=dict)
-    transmissions: dict[int, TransmissionRow] = field(default_factory=dict)
+    vectors: dict[int, VectorInfo] = field(default_factory=dict)
+    infos: dict[int, InformationInfo] = field(default_factory=dict)
+    transmissions: dict[int, TransmissionInfo] = field(default_factory=dict)
 
 
 class MemoryStore(NetworkStore):
@@ -361,7 +317,7 @@ class MemoryStore(NetworkStore):
 
     # vectors
 
-    def add_vector(self, origin_id: int, destination_id: int) -> VectorRow:
+    def add_vector(self, origin_id: int, destination_id: int) -> VectorInfo:
         with self._lock:
             origin = self._get(self._tables.nodes, "node", origin_id)
             destination = self._get(self._tables.nodes, "node", destination_id)
@@ -369,37 +325,37 @@ class MemoryStore(NetworkStore):
             for v in self._tables.vectors.values():
                 if (v.origin_id, v.destination_id, v.failed) == (origin_id, destination_id, False):
                     return v
-            row = VectorRow(next(self._ids), origin.network_id, origin_id, destination_id,
-                            self._now())
+            row = VectorInfo(next(self._ids), origin.network_id, origin_id, destination_id,
+                             self._now(), failed=False)
             self._tables.vectors[row.id] = row
             return row
 
-    def vectors(self, network_id: int) -> list[VectorRow]:
+    def vectors(self, network_id: int) -> list[VectorInfo]:
         with self._lock:
             return self._of(self._tables.vectors, network_id)
 
     # infos
 
     def add_info(self, origin_id: int, type: str, contents: Any = None,
-                 asset_id: int | None = None) -> InfoRow:
+                 asset_id: int | None = None) -> InformationInfo:
         with self._lock:
             origin = self._get(self._tables.nodes, "node", origin_id)
-            row = InfoRow(next(self._ids), origin.network_id, origin_id, type, contents,
-                          asset_id, self._now())
+            row = InformationInfo(next(self._ids), origin.network_id, origin_id, type,
+                                  contents, asset_id, self._now(), failed=False)
             self._tables.infos[row.id] = row
             return row
 
-    def info(self, info_id: int) -> InfoRow:
+    def info(self, info_id: int) -> InformationInfo:
         with self._lock:
             return self._get(self._tables.infos, "info", info_id)
 
-    def infos(self, network_id: int) -> list[InfoRow]:
+    def infos(self, network_id: int) -> list[InformationInfo]:
         with self._lock:
             return self._of(self._tables.infos, network_id)
 
     # transmissions
 
-    def add_transmission(self, vector_id: int, info_id: int) -> TransmissionRow:
+    def add_transmission(self, vector_id: int, info_id: int) -> TransmissionInfo:
         with self._lock:
             vector = self._get(self._tables.vectors, "vector", vector_id)
             info = self._get(self._tables.infos, "info", info_id)
@@ -407,16 +363,17 @@ class MemoryStore(NetworkStore):
                 raise NetworkError(f"vector {vector_id} (node {vector.origin_id} to node "
                                    f"{vector.destination_id}) has failed: transmit along a "
                                    f"vector that has not")
-            row = TransmissionRow(next(self._ids), vector.network_id, vector_id, info.id,
-                                  vector.origin_id, vector.destination_id, self._now())
+            row = TransmissionInfo(next(self._ids), vector.network_id, vector_id, info.id,
+                                   vector.origin_id, vector.destination_id, self._now(),
+                                   status="pending", receive_time=None, failed=False)
             self._tables.transmissions[row.id] = row
             return row
 
-    def transmissions(self, network_id: int) -> list[TransmissionRow]:
+    def transmissions(self, network_id: int) -> list[TransmissionInfo]:
         with self._lock:
             return self._of(self._tables.transmissions, network_id)
 
-    def receive(self, node_id: int) -> list[TransmissionRow]:
+    def receive(self, node_id: int) -> list[TransmissionInfo]:
         with self._lock:
             self._get(self._tables.nodes, "node", node_id)
             now = self._now()
