@@ -123,6 +123,7 @@ def add_lab_commands(commands: Any, add_run_timing: Any) -> None:
     resume.add_argument("--protocol", help="the protocol file or module, if it is not where "
                         "the session was started from")
     add_run_timing(resume)
+    add_dashboard_option(resume)
     listing = session.add_parser("list", help="list sessions")
     listing.add_argument("--subject")
     show = session.add_parser("show", help="show a session and its trials")
@@ -321,7 +322,8 @@ def _session_resume(lab: Lab, args: argparse.Namespace, console: Console) -> int
         raise InvalidArgument(f"session {info.id}: its protocol file is not known here; give "
                               "it with --protocol")
     runner = _runner(lab, spec)
-    return _run_session(lab, runner, info, args, console)
+    with served_dashboard(args.dashboard, args.dry_run, console, lab.folder) as page:
+        return _run_session(lab, runner, info, args, console, page)
 
 
 def _runner(lab: Lab, spec: str) -> "ProtocolRunner":

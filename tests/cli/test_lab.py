@@ -107,6 +107,10 @@ def test_a_session_killed_mid_trial_is_interrupted_and_resumes_where_it_stopped(
     log = lab / "data" / listed["id"] / "log.csv"
     before = read_rows(log)
 
+    # resume takes run's --dashboard (refused here with its reason: a dry run has no page)
+    refused = run("moalab", "session", "resume", listed["id"], "--dry-run", "--dashboard",
+                  "127.0.0.1:0", cwd=lab)
+    assert refused.returncode == 2 and "--dashboard with --dry-run" in refused.stderr, refused
     result = run("moalab", "session", "resume", listed["id"], "--dry-run", cwd=lab, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     shown = moalab_json(lab, "session", "show", listed["id"])
