@@ -21,8 +21,7 @@ import numpy as np
 from .errors import ProtocolError, RemoteError
 
 __all__ = ("encode", "encode_parts", "decode", "decode_many", "Frame", "frame_size",
-           "frame_bytes", "join_frames", "chunk_items", "BURST_BYTES", "MAX_FRAME_MESSAGES",
-           "MEDIA_TYPE", "encode_exception", "decode_exception", "to_jsonable")
+           "frame_bytes", "MAX_FRAME_MESSAGES", "MEDIA_TYPE", "encode_exception", "decode_exception", "to_jsonable")
 
 MEDIA_TYPE = "application/x-msgpack"
 """The HTTP media type of moalab frames."""
@@ -137,7 +136,8 @@ def decode(frame: bytes) -> Any:
 
 MAX_FRAME_MESSAGES = 4096
 """Most messages one joined frame may hold where a server decodes it (see
-:func:`decode_many`); :func:`join_frames` never joins more."""
+:func:`decode_many`); :func:`~moalab.executor.batching.join_frames` never joins
+more."""
 
 
 def decode_many(frame: bytes, max_messages: int | None = None) -> list[Any]:
@@ -230,49 +230,6 @@ def _replace_refs(value: Any) -> Any:
             if type(item) in (_ArrayRef, list, dict):
                 value[key] = _replace_refs(item)
     return value
-
-
-BURST_BYTES = 1 << 20
-"""Frames are joined into transport messages of about this size at most."""
-
-
-def join_frames(frames: list[Frame], limit: int = BURST_BYTES) -> list[bytes]:
-    """Join frames end to end into messages of at most ``limit`` bytes (a larger frame
-    alone) and :data:`MAX_FRAME_MESSAGES` frames, for transports whose messages can
-    hold several (see :func:`decode_many`)."""
-    messages: list[bytes] = []
-    group: list[bytes | memoryview] = []
-    size = count = 0
-    for frame in frames:
-        frame_length = frame_size(frame)
-        if group and (size + frame_length > limit or count == MAX_FRAME_MESSAGES):
-            messages.append(b"".join(group))
-            group, size, count = [], 0, 0
-        count += 1
-        if isinstance(frame, bytes):
-            group.append(frame)
-        else:
-            group.extend(frame)
-        size += frame_length
-    if group:
-        messages.append(b"".join(group))
-    return messages
-
-
-def chunk_items(items: list[Any], limit: int = BURST_BYTES) -> list[list[Any]]:
-    """Split a batch so that no frame holds much more than ``limit`` bytes of arrays or
-    bytes: big frames keep one side idle while the other copies them."""
-    chunks: list[list[Any]] = [[]]
-    size = 0
-    for item in items:
-        item_size = getattr(item, "nbytes", None) or (len(item) if isinstance(item, bytes)
-                                                      else 0)
-        if chunks[-1] and size + item_size > limit:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(item)
-        size += item_size
-    return chunks
 
 
 def _type_path(cls: type) -> str:

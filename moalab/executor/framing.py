@@ -4,6 +4,7 @@ import struct
 
 import trio
 
+from .batching import LARGE_PART_BYTES
 from .codec import Frame, frame_size
 from .errors import ProtocolError
 
@@ -12,8 +13,6 @@ __all__ = ("FramedStream", "MAX_FRAME", "prefixed", "pop_frames")
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 _CHUNK = 256 * 1024
-_JOIN_LIMIT = 64 * 1024
-"""Frames at least this long are written on their own instead of joined with others."""
 
 
 def prefixed(frame: Frame) -> list[bytes | memoryview]:
@@ -58,7 +57,7 @@ class FramedStream:
             pending: list[bytes | memoryview] = []
             for frame in frames:
                 for part in prefixed(frame):
-                    if len(part) < _JOIN_LIMIT:
+                    if len(part) < LARGE_PART_BYTES:
                         pending.append(part)
                         continue
                     # a large part (arrays) goes out as it is: joining would copy it

@@ -24,13 +24,13 @@ from ..core.errors import InvalidArgument
 from ..core.memory import keep_large_buffers
 from ..core.nursery import open_nursery
 from ..core.realtime import fail_after_real
+from .batching import receive_burst
 from .clock import LOCAL_CLOCK, ClockSync, RemoteClock
 from .codec import decode_exception, decode_many, encode
 from .errors import ConnectionLost, ExecutorError, ExecutorNotRunning, UnknownObject
 from .executor import Executor
 from .future import Future
 from .registry import check_namespace, class_path
-from .stream import receive_burst
 
 __all__ = ("RemoteExecutor", "Transport", "LOST_POLICIES")
 

@@ -42,11 +42,12 @@ from ..core.clock import now
 from ..core.dispatch import is_nonblocking
 from ..core.errors import MoaError
 from ..core.memory import keep_large_buffers
-from .codec import (MAX_FRAME_MESSAGES, Frame, chunk_items, decode_many, encode,
-                    encode_exception, encode_parts, frame_size)
+from .batching import chunk_items, receive_burst
+from .codec import (MAX_FRAME_MESSAGES, Frame, decode_many, encode, encode_exception,
+                    encode_parts, frame_size)
 from .errors import ProtocolError
 from .registry import ObjectRegistry, RemoteObject, encodable
-from .stream import ItemBuffer, receive_burst
+from .stream import ItemBuffer
 
 __all__ = ("Session", "FailureReport", "MAX_BATCH", "NAMESPACE_PARAM")
 

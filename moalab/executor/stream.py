@@ -19,7 +19,7 @@ import trio
 from ..core.realtime import run_in_thread
 from .future import Future, Outbox
 
-__all__ = ("ItemBuffer", "ThreadStream", "fill_from_async", "receive_burst", "DEFAULT_BUFFER")
+__all__ = ("ItemBuffer", "ThreadStream", "fill_from_async", "DEFAULT_BUFFER")
 
 DEFAULT_BUFFER = 1024
 STOP_TIMEOUT = 1.0
@@ -183,13 +183,3 @@ async def fill_from_async(generator: Any, buffer: ItemBuffer) -> None:
         await generator.aclose()
         buffer.finish(error)
 
-
-async def receive_burst(receive: trio.MemoryReceiveChannel) -> list[Any]:
-    """Wait for one item of ``receive``, then take every item already waiting: a
-    sender task writes them in one go."""
-    items = [await receive.receive()]
-    while True:
-        try:
-            items.append(receive.receive_nowait())
-        except trio.WouldBlock:
-            return items

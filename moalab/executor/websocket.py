@@ -8,8 +8,9 @@ from trio_websocket import ConnectionClosed, HandshakeError, wrap_client_stream
 
 from ..core.errors import InvalidArgument
 from ..core.realtime import fail_after_real
+from .batching import join_frames
 from .clock import ClockSync
-from .codec import encode, join_frames
+from .codec import encode
 from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost
 from .remote import RemoteExecutor, Transport

@@ -35,8 +35,9 @@ from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..core.clock import now
-from ..executor.codec import (MEDIA_TYPE, Frame, chunk_items, encode, encode_exception,
-                              encode_parts, join_frames, to_jsonable)
+from ..executor.batching import chunk_items, join_frames
+from ..executor.codec import (MEDIA_TYPE, Frame, encode, encode_exception, encode_parts,
+                              to_jsonable)
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
 from ..core.errors import InvalidArgument

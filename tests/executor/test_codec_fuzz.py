@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
 
-from moalab.executor.codec import decode, decode_many, encode, encode_parts, join_frames
+from moalab.executor.batching import join_frames
+from moalab.executor.codec import decode, decode_many, encode, encode_parts
 from moalab.executor.errors import ProtocolError
 from moalab.executor.registry import ObjectRegistry
 from moalab.executor.session import Session

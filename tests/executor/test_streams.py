@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import trio
 
-from moalab.executor.codec import BURST_BYTES
+from moalab.executor.batching import BURST_BYTES
 from moalab.executor.stream import DEFAULT_BUFFER
 
 from .conftest import ALL, ALL_BUT_PROCESS, LOCAL, STREAM_WINDOW, kinds_and_methods, wait_until
