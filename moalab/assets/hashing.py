@@ -9,6 +9,7 @@ make it new. Symbolic links to files count as their targets' bytes; a symbolic l
 a folder is refused (it could loop, or reach outside the folder).
 """
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -24,7 +25,21 @@ _FOLDER_TAG = b"moalab-folder-sha256-v1\0"
 
 def file_sha256(path: str | os.PathLike) -> str:
     """The SHA-256 of the file at ``path``, as 64 hex digits; read in chunks, never
-    whole into memory. Raises OSError if it cannot be read."""
+    whole into memory. Raises OSError if it cannot be read.
+
+    A file this process hashed before and that is unchanged since (same device,
+    inode, size, modification and change times: any write or rename changes the
+    change time) is not read again: a session's stimuli, checked by
+    :func:`~moalab.assets.prepare_assets`, are then compared with the rig's without
+    a second read."""
+    info = os.stat(path)
+    return _read_sha256(os.fspath(path), (info.st_dev, info.st_ino, info.st_size,
+                                          info.st_mtime_ns, info.st_ctime_ns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_sha256(path: str, identity: tuple[int, ...]) -> str:
+    # ``identity`` is only the cache's key: a changed file is a new entry
     with open(path, "rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,23 @@ def test_file_sha256_is_the_sha256_of_the_bytes(tmp_path):
     data = os.urandom(3 << 20)
     (tmp_path / "f").write_bytes(data)
     assert file_sha256(tmp_path / "f") == hashlib.sha256(data).hexdigest()
+
+
+def test_an_unchanged_file_is_read_once_and_an_edited_one_again(tmp_path):
+    path = tmp_path / "tone.wav"
+    path.write_bytes(b"a" * 1000)
+    opened = []
+    # audit hooks cannot be removed: this one only counts reads of this test's file
+    sys.addaudithook(lambda event, args: opened.append(args[0]) if event == "open"
+                     and args[0] == str(path) and "r" in str(args[1]) else None)
+    first = file_sha256(path)
+    assert file_sha256(path) == first and len(opened) == 1
+    time.sleep(0.02)  # past the file system's timestamp granularity
+    mtime = path.stat().st_mtime_ns
+    path.write_bytes(b"b" * 1000)  # same size, and the same modification time again
+    os.utime(path, ns=(mtime, mtime))
+    assert file_sha256(path) == hashlib.sha256(b"b" * 1000).hexdigest()
+    assert len(opened) == 2
 
 
 @SETTINGS
