@@ -21,26 +21,54 @@ from .stage import MoaStage
 __all__ = ("GateStage", "DigitalGateStage", "AnalogGateStage")
 
 
-class _Values:
-    """The values a device property takes, queued for the gate's task (lighter than a
-    memory channel: a gate reacts within microseconds)."""
+_PAUSED = object()
+"""What :meth:`_Values.pop` returns when the gate's stage is paused."""
 
-    __slots__ = ("items", "event")
+
+class _Values:
+    """The values a device property takes, queued for the gate's task.
+
+    The gate's task parks itself and a new value reschedules it directly (no
+    channel, no :class:`trio.Event` made per wait): a gate reacts within
+    microseconds. :meth:`cancel` is how :meth:`MoaStage.pause` interrupts the wait
+    (it needs no cancel scope around it): :meth:`pop` returns :data:`_PAUSED`.
+    All in the trio thread the tree runs in.
+    """
+
+    __slots__ = ("items", "task", "paused")
 
     def __init__(self) -> None:
         self.items: collections.deque[Any] = collections.deque()
-        self.event: trio.Event | None = None
+        self.task: trio.lowlevel.Task | None = None  # the gate's task while it waits
+        self.paused = False
 
     def push(self, _: Any, value: Any) -> None:
         self.items.append(value)
-        if self.event is not None:
-            self.event.set()
+        self._wake()
+
+    def cancel(self) -> None:
+        """Make the waiting (or next) :meth:`pop` return :data:`_PAUSED`."""
+        self.paused = True
+        self._wake()
+
+    def _wake(self) -> None:
+        task = self.task
+        if task is not None:
+            self.task = None
+            trio.lowlevel.reschedule(task)
+
+    def _abort(self, _: Any) -> trio.lowlevel.Abort:
+        self.task = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     async def pop(self) -> Any:
-        while not self.items:
-            self.event = trio.Event()
-            await self.event.wait()
-        return self.items.popleft()
+        """The next value, or :data:`_PAUSED` once :meth:`cancel` was called."""
+        while not self.paused:
+            if self.items:
+                return self.items.popleft()
+            self.task = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
+        return _PAUSED
 
 
 class GateStage(MoaStage):
@@ -89,16 +117,18 @@ class GateStage(MoaStage):
         use_initial = self.use_initial
         while True:
             await self.wait_resumed()
-            with self.pausable() as scope:
-                await self._wait_for_exit(device, use_initial)
-            if not scope.cancelled_caught:
+            if await self._wait_for_exit(device, use_initial):
                 return
             use_initial = True
 
-    async def _wait_for_exit(self, device: Any, use_initial: bool) -> None:
+    async def _wait_for_exit(self, device: Any, use_initial: bool) -> bool:
+        """Wait for a passing value: True once one lets the gate exit, False if the
+        stage was paused first."""
         values = _Values()
         prop = self.state_prop
         uid = device.fbind(prop, values.push)
+        pause_wakers = self._pause_wakers
+        pause_wakers.add(values)
         try:
             ignore_passing = not use_initial
             hold_deadline = math.inf
@@ -114,7 +144,7 @@ class GateStage(MoaStage):
                     hold_deadline = math.inf
                 elif not ignore_passing:
                     if not self.hold_time:
-                        return
+                        return True
                     if hold_deadline == math.inf:
                         hold_deadline = trio.current_time() + self.hold_time
                 if hold_deadline == math.inf:  # no scope to enter: a quicker exit
@@ -123,9 +153,12 @@ class GateStage(MoaStage):
                     with trio.move_on_at(hold_deadline) as hold:
                         value = await values.pop()
                     if hold.cancelled_caught:
-                        return
+                        return True
+                if value is _PAUSED:
+                    return False
                 self.state = value
         finally:
+            pause_wakers.discard(values)
             device.unbind_uid(prop, uid)
 
 

@@ -65,11 +65,11 @@ async def _call_hook(stage: "MoaStage", name: str, *args: Any, shield: bool = Fa
 
 class _Pausable:
     """``with stage.pausable() as scope``: a cancel scope registered for :meth:`pause`
-    while entered (a class, not a generator: a gate's exit is on the reaction path)."""
+    while entered (a class, not a generator: it is on every Delay's path)."""
 
     __slots__ = ("scopes", "scope")
 
-    def __init__(self, scopes: set[trio.CancelScope]) -> None:
+    def __init__(self, scopes: set[Any]) -> None:
         self.scopes = scopes
         self.scope = trio.CancelScope()
 
@@ -184,7 +184,9 @@ class MoaStage(MoaBase, Loggable):
         self._trial_scope: trio.CancelScope | None = None
         self._stop_requested = False
         self._resumed: trio.Event | None = None  # set while paused, None otherwise
-        self._pause_scopes: set[trio.CancelScope] = set()
+        # what pause() interrupts: pausable() scopes and waits with a cancel() of their
+        # own (a gate's: no cancel scope on its reaction path)
+        self._pause_wakers: set[Any] = set()
         # experiment time the current (or last) trial started, just before on_trial_start
         self.trial_start_time = 0.0
         self._trial_stop_requested = False
@@ -337,8 +339,8 @@ class MoaStage(MoaBase, Loggable):
             if stage.run_state is RunState.RUNNING:
                 stage._set_run_state(RunState.PAUSED)
                 stage._resumed = trio.Event()
-                for scope in stage._pause_scopes:
-                    scope.cancel()
+                for waker in stage._pause_wakers:
+                    waker.cancel()
         self.paused_by = by
 
     def resume(self) -> None:
@@ -370,7 +372,7 @@ class MoaStage(MoaBase, Loggable):
 
     def pausable(self) -> "_Pausable":
         """A cancel scope that :meth:`pause` cancels; check ``cancelled_caught`` after it."""
-        return _Pausable(self._pause_scopes)
+        return _Pausable(self._pause_wakers)
 
     async def sleep(self, duration: float, since: float | None = None) -> None:
         """Sleep ``duration`` seconds of running time from experiment time ``since``
