@@ -106,12 +106,13 @@ def exposed_kind(method: Any) -> str | None:
 
 
 NONBLOCKING_ATTR = "__moalab_nonblocking__"
-"""Set (True) on methods decorated with ``apply_executor(blocking=False)``."""
+"""Set (True) on methods decorated with ``apply_executor(blocking=False)``, and on the
+functions they wrap (what an executor is handed)."""
 
 
 def is_nonblocking(method: Any) -> bool:
-    """Whether ``method`` (a decorated method, as found on its class) was declared
-    with ``apply_executor(blocking=False)``."""
+    """Whether ``method`` (a decorated method, as found on its class, or the function it
+    wraps) was declared with ``apply_executor(blocking=False)``."""
     return getattr(method, NONBLOCKING_ATTR, False)
 
 
@@ -132,7 +133,9 @@ def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None,
     one connection's calls keep their order; a REST call, which has no order, never
     waits). It may so run while another client's call runs in the object's thread.
     A method declared so that blocks stalls every client of the server while it
-    runs. Local executors run it as any other.
+    runs. A thread executor (``ThreadExecutor``, ``AsyncThreadExecutor``) runs it so
+    too, in the caller's trio thread, unless calls of the object are queued or running
+    in its thread; other local executors run it as any other.
     """
     if func is None:
         return partial(apply_executor, callback=callback, blocking=blocking)
@@ -157,6 +160,7 @@ def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None,
     setattr(wrapper, EXPOSED_ATTR, "call")
     if not blocking:
         setattr(wrapper, NONBLOCKING_ATTR, True)
+        setattr(func, NONBLOCKING_ATTR, True)  # executors get func, not the wrapper
     return wrapper
 
 

@@ -22,37 +22,43 @@ __all__ = ("WorkerThread", "Job")
 _STOP = object()
 
 
-class Job:
-    """A call queued to a :class:`WorkerThread`.
+class Job(Future):
+    """A call queued to a :class:`WorkerThread`, and the future of its outcome.
 
     Its outcome goes to ``deliver`` (called in the submitting trio thread), or
-    by default to a future: ``await job.wait()``. Abandoning it (cancelling the
+    by default to the job itself: ``await job.wait()``. Abandoning it (cancelling the
     wait) before the call started skips the call; once running it finishes and
-    its outcome is dropped.
+    its outcome is dropped. :attr:`finished` turns True (in the worker thread) once
+    the call has returned or been skipped.
     """
 
-    __slots__ = ("fn", "args", "kwargs", "token", "future", "deliver", "abandoned")
+    __slots__ = ("fn", "args", "kwargs", "token", "deliver", "abandoned", "finished")
 
     def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict,
                  deliver: Callable[[outcome.Outcome], None] | None = None) -> None:
+        super().__init__()
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.token = trio.lowlevel.current_trio_token()
-        self.future = Future() if deliver is None else None
-        self.deliver = self.future.set if deliver is None else deliver
-        self.abandoned = False
+        self.deliver = deliver
+        self.abandoned = self.finished = False
 
     def _run(self) -> outcome.Outcome | None:
-        """Make the call (unless abandoned); its outcome, to deliver."""
-        if self.abandoned:
-            return None
-        # the call is made inside the capture: any error, even in binding its
-        # arguments, becomes the outcome and never reaches (and ends) the thread
-        return outcome.capture(self._call)
-
-    def _call(self) -> Any:
-        return self.fn(*self.args, **self.kwargs)
+        """Make the call (unless abandoned); its outcome, to deliver (worker thread)."""
+        result: outcome.Outcome | None = None
+        if not self.abandoned:
+            # any error, even in binding the arguments, becomes the outcome and never
+            # reaches (and ends) the thread
+            try:
+                result = outcome.Value(self.fn(*self.args, **self.kwargs))
+            except BaseException as exc:
+                result = outcome.Error(exc)
+        # a finished job may be kept (as an object's last call): not its arguments
+        self.fn = self.args = self.kwargs = None
+        self.finished = True
+        return result
 
     def _deliver(self, result: outcome.Outcome) -> None:
+        """In the submitting trio thread: hand the outcome to ``deliver``."""
         if not self.abandoned:
             self.deliver(result)
 
@@ -60,7 +66,9 @@ class Job:
         self.abandoned = True
 
     async def wait(self) -> Any:
-        return await self.future.wait(self.abandon)
+        """The call's value (or its error raised); cancelled, the job is abandoned.
+        Only for a job submitted without ``deliver``."""
+        return await super().wait(self.abandon)
 
 
 class WorkerThread:
@@ -124,7 +132,9 @@ class WorkerThread:
                 return
             result = job._run()
             if result is not None:
-                outboxes[job.token].send(job._deliver, result)
+                # set, not abandoned-checked: an abandoned job's waiter is gone already
+                outboxes[job.token].send(job.set if job.deliver is None else job._deliver,
+                                         result)
 
     def submit(self, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                deliver: Callable[[outcome.Outcome], None] | None = None) -> Job:
