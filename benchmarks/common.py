@@ -21,10 +21,11 @@ __all__ = (
 EXECUTORS = ("none", "dummy", "thread", "async_thread", "process", "websocket", "rest")
 """Executors measured on both sides, in table order (``none`` is a direct call)."""
 
-NONBLOCKING_ROWS = ("process_nb", "websocket_nb", "rest_nb")
-"""Measured on the moalab side only: the sequential and concurrent calls of the remote
+NONBLOCKING_ROWS = ("thread_nb", "async_thread_nb", "process_nb", "websocket_nb", "rest_nb")
+"""Measured on the moalab side only: the sequential and concurrent calls of the
 executors (the name before ``_nb``) to a method declared ``apply_executor(blocking=False)``,
-which their far side runs in its trio thread."""
+which the thread executors run in the caller's trio thread and the remote ones' far side
+in its trio thread."""
 
 STAGE_ENGINE_ROWS = ("stage_engine", "stage_engine_records", "stage_engine_csv",
                      "stage_engine_slow", "records")

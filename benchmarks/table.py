@@ -31,8 +31,10 @@ NAMES = {
     "process": "ProcessExecutor: a child process, over a local socket",
     "websocket": "WebSocketExecutor to a moalab-server on 127.0.0.1",
     "rest": "RestExecutor to a moalab-server on 127.0.0.1",
-    "process_nb": "process, calling a method declared apply_executor(blocking=False) "
-                  "(run in the child's trio thread)",
+    "thread_nb": "thread, calling a method declared apply_executor(blocking=False) "
+                 "(run in the caller's trio thread)",
+    "async_thread_nb": "async_thread, calling that method (run in the caller's trio thread)",
+    "process_nb": "process, calling that method (run in the child's trio thread)",
     "websocket_nb": "websocket, calling that method (run in the server's trio thread)",
     "rest_nb": "rest, calling that method (run in the server's trio thread)",
     "websocket_proxy": "WebSocketExecutor through a proxy adding jitter (clock alignment)",
