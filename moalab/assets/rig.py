@@ -32,7 +32,7 @@ from ..core.errors import InvalidArgument
 from ..core.nursery import leaves
 from ..device.device import Device
 from ..executor.errors import ExecutorError, UnknownObject
-from ..executor.remote import RemoteExecutor
+from ..executor.remote import FarSideExecutor
 from ..executor.rest import RestExecutor
 from .hashing import file_sha256
 from .keys import check_key
@@ -408,7 +408,7 @@ class RigStorage(AssetStorage):
 
     def __init__(self, executor: Any, *, data_dir: str | os.PathLike | None = None,
                  chunk_size: int = CHUNK_BYTES, window: int = WINDOW) -> None:
-        remote = isinstance(executor, RemoteExecutor)
+        remote = isinstance(executor, FarSideExecutor)
         if remote and data_dir is not None:
             raise InvalidArgument(f"RigStorage({executor!r}, data_dir={str(data_dir)!r}): a "
                                   "rig's server chooses its own folder (moalab-server "

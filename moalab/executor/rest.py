@@ -5,44 +5,32 @@ application/x-msgpack``), so arrays arrive as arrays, in binary.
 """
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import outcome
 import trio
 
 from ..core.clock import now
 from ..core.dispatch import read_items
+from ..core.memory import keep_large_buffers
+from ..core.nursery import open_nursery
 from .clock import ClockSync
 from .codec import MEDIA_TYPE, decode, decode_exception, to_jsonable
 from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost, ProtocolError, RemoteError
 from .framing import pop_frames
-from .remote import RemoteExecutor, Transport
+from .future import Future
+from .messages import Call, Create, Delete, Echo, List, Message, Update, parse_fields
+from .mirror import object_name
+from .remote import FarSideExecutor
 from .session import NAMESPACE_PARAM
 
 __all__ = ("RestExecutor",)
-
-
-class _Idle:
-    """No frames: REST requests are separate HTTP requests; closes with the client."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-        self.closed = trio.Event()
-
-    async def send_frames(self, frames: list[bytes]) -> None:
-        raise ProtocolError("RestExecutor sends no frames")
-
-    async def receive_frame(self) -> bytes | None:
-        await self.closed.wait()
-        return None
-
-    async def aclose(self) -> None:
-        self.closed.set()
-        await self.client.aclose()
 
 
 class _FrameStream:
@@ -75,13 +63,18 @@ def _q(part: str) -> str:
     return quote(part, safe="")
 
 
-class RestExecutor(RemoteExecutor):
+logger = logging.getLogger("moalab.executor.rest")
+
+
+class RestExecutor(FarSideExecutor):
     """Runs device methods on a ``moalab-server`` at ``server:port`` over REST.
 
     Slower than :class:`WebSocketExecutor` (an HTTP request per call) but plain
     HTTP; arguments travel as JSON, results and streamed items as msgpack (numpy
     arrays arrive as arrays). Remote objects' property changes are followed over
-    a streamed ``/updates`` request each.
+    a streamed ``/updates`` request each. Every request is an HTTP request of its
+    own (no connection to keep watch on: no heartbeats, no lost-link policy; a call
+    the server cannot be reached for raises :class:`ConnectionLost`).
     The server's clock is aligned over ``/api/echo`` (``clock_sync``, see
     :class:`RemoteExecutor`); the executor outlives a restart of the server, and
     a clock step it brings is detected. ``namespace``: where its objects live on the
@@ -94,19 +87,69 @@ class RestExecutor(RemoteExecutor):
                  clock_sync: ClockSync | None = ClockSync(), token: str | None = None,
                  tls: bool = False, ca_file: str | None = None,
                  namespace: str | None = None) -> None:
-        super().__init__(timeout, clock_sync=clock_sync, namespace=namespace)
+        super().__init__(timeout, clock_sync, namespace)
         self.endpoint = ServerEndpoint(server, port, token, tls, ca_file)
         self.url = self.endpoint.url("http")
         self._client: httpx.AsyncClient | None = None
-        self._nursery: trio.Nursery | None = None
+        self._nursery: trio.Nursery | None = None  # of the clock and the update followers
+        self._scope: trio.CancelScope | None = None
+        self._stopped: trio.Event | None = None
         self._followers: dict[str, trio.CancelScope] = {}
-
-    _heartbeats = False  # every request is a connection of its own
 
     def _describe(self) -> str:
         return f"RestExecutor({self.url})"
 
-    async def _connect(self, nursery: trio.Nursery) -> Transport:
+    @property
+    def connected(self) -> bool:
+        """Whether the executor runs (it reached the server at its start)."""
+        return self._client is not None
+
+    def _running(self) -> bool:
+        return self._scope is not None
+
+    async def start_executor(self) -> None:
+        """Reach the server (the token checked), then follow the clock in a system task;
+        raises :class:`AuthenticationError` or :class:`ConnectionLost`."""
+        if self._scope is not None:
+            return
+        keep_large_buffers()  # received replies and arrays reuse memory (no page faults)
+        client = await self._open_client()
+        started: Future = Future()
+        self._scope, self._stopped = trio.CancelScope(), trio.Event()
+        trio.lowlevel.spawn_system_task(self._background, client, started,
+                                        name=self._describe())
+        await started.wait()
+        await self.clock.wait_aligned()  # the first probes, so timestamps align from the start
+
+    async def stop_executor(self) -> None:
+        if self._scope is None:
+            return
+        await self._delete_run_objects()
+        scope, self._scope = self._scope, None
+        scope.cancel()
+        await self._stopped.wait()
+
+    async def _background(self, client: httpx.AsyncClient, started: Future) -> None:
+        """Align the clock and follow remote objects' updates until the stop; close the
+        client then."""
+        try:
+            with self._scope:
+                async with open_nursery() as nursery:
+                    self._client, self._nursery = client, nursery
+                    nursery.start_soon(self.clock.run, self.get_echo_clock)
+                    started.set(outcome.Value(None))
+                    await trio.sleep_forever()
+        except Exception:  # a system task must not raise
+            logger.exception("%s: its clock or an update follower failed", self._describe())
+        finally:
+            self._client = self._nursery = None
+            self._followers.clear()
+            with trio.CancelScope(shield=True):
+                await client.aclose()
+            self._scope = None
+            self._stopped.set()
+
+    async def _open_client(self) -> httpx.AsyncClient:
         client = httpx.AsyncClient(base_url=self.url, timeout=None,
                                    headers=self.endpoint.headers(),
                                    params={NAMESPACE_PARAM: self.namespace} if self.namespace
@@ -126,13 +169,21 @@ class RestExecutor(RemoteExecutor):
                 f"cannot reach moalab-server at {self.url}: {self.endpoint.describe_error(exc)}; "
                 "is the server running, reachable, and is its certificate trusted?"
             ) from exc
-        self._client, self._nursery = client, nursery
-        return _Idle(client)
+        return client
 
     def _http(self) -> httpx.AsyncClient:
-        if self._client is None or self._out_send is None:
-            self._send({})  # raises the not-running error
+        if self._client is None:
+            raise self._not_running()
         return self._client
+
+    def _apply_update(self, value: Any) -> None:
+        """Mirror an update the server sent (a map); one it garbles is logged, skipped."""
+        try:
+            update = parse_fields(Update, value, "update")
+        except ProtocolError as exc:
+            logger.warning("%s: an update from the server is ignored: %s", self._describe(), exc)
+            return
+        self.mirror.apply(update)
 
     async def _send_http(self, method: str, path: str, body: Any = None) -> Any:
         try:
@@ -153,26 +204,29 @@ class RestExecutor(RemoteExecutor):
             raise decode_exception(data["error"])
         return data
 
-    async def _request(self, msg: dict, wait_link: bool = True) -> Any:
-        op = msg["op"]
-        if op == "call":
-            path = f"/api/objects/{_q(msg['obj'])}/call/{_q(msg['method'])}"
-            data = await self._send_http("POST", path, {"args": msg["args"],
-                                                          "kwargs": msg["kwargs"]})
+    async def _request(self, msg: Message, wait_link: bool = True) -> Any:
+        kind = type(msg)
+        if kind is Call:
+            path = f"/api/objects/{_q(msg.obj)}/call/{_q(msg.method)}"
+            data = await self._send_http("POST", path, {"args": msg.args, "kwargs": msg.kwargs})
             for update in data.get("updates", ()):
-                self._dispatch(update)
+                self._apply_update(update)
             return data["result"]
-        if op == "create":
+        if kind is Create:
             return await self._send_http("POST", "/api/objects", {
-                "name": msg["name"], "cls": msg["cls"], "kwargs": msg["kwargs"]})
-        if op == "delete":
-            return await self._send_http("DELETE", f"/api/objects/{_q(msg['name'])}")
-        if op == "list":
+                "name": msg.name, "cls": msg.cls, "kwargs": msg.kwargs})
+        if kind is Delete:
+            return await self._send_http("DELETE", f"/api/objects/{_q(msg.name)}")
+        if kind is List:
             return await self._send_http("GET", "/api/objects")
-        if op == "echo":
+        if kind is Echo:
             data = await self._send_http("GET", "/api/echo")
             return data["t1"], data["t2"]
-        raise ProtocolError(f"RestExecutor cannot send op {op!r}")
+        raise ProtocolError(f"RestExecutor cannot send a {kind.__name__} request: it sends "
+                            "call, create, delete, list and echo requests")
+
+    async def _execute(self, obj: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        return await self._request(Call(None, object_name(obj), fn.__name__, list(args), kwargs))
 
     async def get_echo_clock(self) -> tuple[float, float, float, float]:
         # stamped around the exchange itself, not httpx's building of the request and
@@ -194,7 +248,7 @@ class RestExecutor(RemoteExecutor):
     async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
                                 kwargs: dict | None = None, callback: Any = None
                                 ) -> AsyncIterator[AsyncIterator[Any]]:
-        path = f"/api/objects/{_q(self._name(obj))}/stream/{_q(fn.__name__)}"
+        path = f"/api/objects/{_q(object_name(obj))}/stream/{_q(fn.__name__)}"
         body = to_jsonable({"args": list(args), "kwargs": kwargs or {}})
         async with self._http().stream("POST", path, json=body,
                                        headers=_ACCEPT_MSGPACK) as response:
@@ -225,7 +279,7 @@ class RestExecutor(RemoteExecutor):
                     task_status.started()
                     async for line in r.aiter_lines():
                         if line:
-                            self._dispatch(json.loads(line))
+                            self._apply_update(json.loads(line))
             except httpx.HTTPError:
                 pass  # the object or the server went away; calls report it
             finally:

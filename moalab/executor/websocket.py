@@ -13,6 +13,7 @@ from .clock import ClockSync
 from .codec import encode
 from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost
+from .messages import Echo
 from .remote import RemoteExecutor, Transport
 from .session import NAMESPACE_PARAM
 
@@ -136,7 +137,7 @@ class WebSocketExecutor(RemoteExecutor):
             ) from exc
         transport = _WebSocketTransport(ws, self.url)
         # one round trip before anything else: a refused token fails the start itself
-        await transport.send_frames([encode({"op": "echo", "id": 0})])
+        await transport.send_frames([encode(Echo(0).to_wire())])
         if await transport.receive_frame() is None:
             raise ConnectionLost(f"moalab-server at {self.url} closed the connection at once")
         return transport
