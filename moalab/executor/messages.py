@@ -19,8 +19,8 @@ from .errors import ProtocolError
 
 __all__ = ("RequestId", "Message", "Call", "Gen", "Credit", "Cancel", "Create", "Delete",
            "List", "Echo", "Ping", "Ok", "Failed", "Items", "End", "Update", "Pong",
-           "Request", "Reply", "REQUESTS", "parse_request", "parse_reply", "parse_fields",
-           "reply_id", "json_schema")
+           "Request", "Reply", "REQUESTS", "CALL_BODY", "CREATE_BODY", "parse_request",
+           "parse_reply", "parse_fields", "parse_body", "reply_id", "json_schema")
 
 RequestId = int | str | None
 """A request's id, chosen by the client; None: a request nobody waits for the answer of."""
@@ -303,14 +303,31 @@ def _refuse_or_default(spec: _Field, item: Any, what: str) -> Any:
             return spec.factory()
         if spec.default is not MISSING:
             return spec.default
-        if not spec.checked:
-            return None
+        if not spec.checked or spec.name == "id" and type(None) in spec.types:
+            return None  # the registry checks it; an id: nobody waits for the answer
     if spec.name == "id" and item in (MISSING, None):
         raise ProtocolError(f"a {what} needs an id to be answered by")
     if item is MISSING:
         raise ProtocolError(f"field {spec.name!r} of a {what} is missing: give {spec.what}")
     raise ProtocolError(f"field {spec.name!r} of a {what} must be {spec.what}, not "
                         f"{_SHORT.repr(item)}")
+
+
+CALL_BODY = ("args", "kwargs")
+"""The fields of a :class:`Call` or :class:`Gen` a REST request's body holds (its path
+names the object and the method)."""
+
+CREATE_BODY = ("name", "cls", "kwargs")
+"""The fields of a :class:`Create` a REST request's body holds."""
+
+
+def parse_body(cls: type[Message], body: dict, body_fields: tuple[str, ...],
+               **given: Any) -> Message:
+    """A ``cls`` from a REST request: the fields ``body_fields`` of its JSON ``body``
+    (others are ignored), and those ``given`` by its path; checked as
+    :func:`parse_fields` does."""
+    value = {key: body[key] for key in body_fields if key in body}
+    return parse_fields(cls, {**value, **given}, f"{cls.op} request")
 
 
 def reply_id(value: Any) -> RequestId:

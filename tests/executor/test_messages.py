@@ -91,6 +91,13 @@ def test_bad_requests_are_refused_clearly(value, words):
     assert len(message) < 300  # a huge bad value is abbreviated
 
 
+def test_ids_are_optional_where_no_answer_is_awaited():
+    """A cancel, credit, list... without an id is one (only call and gen need one)."""
+    assert parse_request({"op": "cancel"}) == Cancel(None)
+    assert parse_request({"op": "credit", "n": 2}) == Credit(None, 2)
+    assert parse_request({"op": "list"}) == List(None)
+
+
 def test_create_leaves_name_and_class_to_the_registry():
     """The registry checks them, with messages saying what it accepts."""
     assert parse_request({"op": "create", "id": 1}) == Create(1, None, None, {})
