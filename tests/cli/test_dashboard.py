@@ -1,5 +1,6 @@
 """`moalab run --dashboard` and `moalab session run --dashboard` as real processes: the
-printed link opens the page, the buttons steer the run, bad values exit 2 with a reason."""
+printed link opens the page, the buttons steer the run; bad values exit 2 with a reason
+(in process: each process costs 1.5 s of imports)."""
 
 import contextlib
 import os
@@ -16,7 +17,7 @@ import pytest
 
 from moalab.store import Lab
 
-from .helpers import command, env, no_traceback, run
+from .helpers import command, env, no_traceback, run_in_process
 
 LINK = re.compile(r"dashboard: (http://127\.0\.0\.1:\d+/)\?token=(\S+)")
 
@@ -131,8 +132,8 @@ def test_bad_dashboard_values_exit_2_with_the_reason(tmp_path, value, message):
         taken.listen()
         args = {"busy": [f"127.0.0.1:{taken.getsockname()[1]}"],
                 "dry": ["0", "--dry-run"]}.get(value, [value])
-        result = run("moalab", "run", "exp.py", "--no-live", "--dashboard", *args,
-                     cwd=tmp_path)
+        result = run_in_process("moalab", "run", "exp.py", "--no-live", "--dashboard", *args,
+                                cwd=tmp_path)
     assert result.returncode == 2, result
     assert message in result.stderr and no_traceback(result)
     assert not (tmp_path / "exp.csv").exists() and not list(tmp_path.glob("exp-*.csv"))

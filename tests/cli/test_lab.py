@@ -1,6 +1,8 @@
 """The lab from the command line, as real processes on a real SQLite lab: sessions of the
 example protocols through training into the main protocol, kill -9 and resume, two
-sessions of one subject at once, and bad input."""
+sessions of one subject at once, and bad input. Each command runs once at least as a
+real process; the lookups between them and the bad input run in process (each process
+costs 1.5 s of imports)."""
 
 import json
 import signal
@@ -11,7 +13,16 @@ import pytest
 from moalab.store import Lab
 from tests.store.conftest import postgres_url  # noqa: F401 - the fixture
 
-from .helpers import EXAMPLES, command, env, read_rows, run, signal_when, wait_until
+from .helpers import (
+    EXAMPLES,
+    command,
+    env,
+    read_rows,
+    run,
+    run_in_process,
+    signal_when,
+    wait_until,
+)
 
 SUGAR = EXAMPLES / "protocols" / "sugar_pellet.py"
 MOCK = "moalab.protocol.mock"
@@ -28,17 +39,18 @@ def lab(tmp_path):
     return tmp_path / "lab"
 
 
-def moalab_json(folder, *args):
-    result = run("moalab", *args, "--json", cwd=folder)
+def moalab_json(folder, *args, runner=run):
+    """``moalab ARGS --json`` in ``folder`` (a process; ``runner=run_in_process`` in
+    process): its output read."""
+    result = runner("moalab", *args, "--json", cwd=folder)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_a_subject_goes_through_training_into_the_main_protocol(lab):
-    kinds = []
-    for _ in range(3):
-        result = run("moalab", "session", "run", SUGAR, "--subject", "rat-1", "--dry-run",
-                     "--arg", "n_trials=4", cwd=lab, timeout=120)
+    for runner in (run, run_in_process, run_in_process):  # the lab keeps the progress
+        result = runner("moalab", "session", "run", SUGAR, "--subject", "rat-1", "--dry-run",
+                        "--arg", "n_trials=4", cwd=lab)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.startswith("session ")
     sessions = moalab_json(lab, "session", "list")
@@ -50,7 +62,7 @@ def test_a_subject_goes_through_training_into_the_main_protocol(lab):
             "rig", "data_dir"} <= set(main)
     assert (main["subject"], main["protocol"], main["version"], main["n_trials"]) == (
         "rat-1", "sugar-pellet", 1, 4)
-    shown = moalab_json(lab, "session", "show", main["id"])
+    shown = moalab_json(lab, "session", "show", main["id"], runner=run_in_process)
     assert [t["index"] for t in shown["trials"]] == [0, 1, 2, 3]
     assert set(shown["trials"][0]["values"]) == {"correct", "pressed"}
     rows = read_rows(lab / "data" / main["id"] / "log.csv")
@@ -98,7 +110,7 @@ def test_a_session_killed_mid_trial_is_interrupted_and_resumes_where_it_stopped(
     finally:
         if process.poll() is None:
             process.kill()
-    (listed,) = moalab_json(lab, "session", "list")
+    (listed,) = moalab_json(lab, "session", "list", runner=run_in_process)
     assert listed["status"] == "interrupted"
     init = init_state(lab, listed["id"])
     assert init and init["token"]
@@ -108,8 +120,8 @@ def test_a_session_killed_mid_trial_is_interrupted_and_resumes_where_it_stopped(
     before = read_rows(log)
 
     # resume takes run's --dashboard (refused here with its reason: a dry run has no page)
-    refused = run("moalab", "session", "resume", listed["id"], "--dry-run", "--dashboard",
-                  "127.0.0.1:0", cwd=lab)
+    refused = run_in_process("moalab", "session", "resume", listed["id"], "--dry-run",
+                             "--dashboard", "127.0.0.1:0", cwd=lab)
     assert refused.returncode == 2 and "--dashboard with --dry-run" in refused.stderr, refused
     result = run("moalab", "session", "resume", listed["id"], "--dry-run", cwd=lab, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -157,7 +169,7 @@ def test_a_second_session_of_a_running_subject_is_refused_naming_the_first(lab):
     (["session", "resume", "nosuchsession"], "nosuchsession"),
 ])
 def test_bad_input_names_the_problem_and_leaves_no_session(lab, args, problem):
-    result = run("moalab", *args, cwd=lab)
+    result = run_in_process("moalab", *args, cwd=lab)
     assert result.returncode == 2, result.stdout + result.stderr
     assert problem in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
@@ -168,7 +180,7 @@ def test_a_folder_that_is_not_a_lab_and_a_corrupt_config_are_named(tmp_path, lab
     result = run("moalab", "subject", "list", cwd=tmp_path)
     assert result.returncode == 2 and "moalab lab init" in result.stderr
     (lab / "moalab-lab.toml").write_text("[database\nurl = 3\n")
-    result = run("moalab", "subject", "list", cwd=lab)
+    result = run_in_process("moalab", "subject", "list", cwd=lab)
     assert result.returncode == 2 and "moalab-lab.toml" in result.stderr
 
 
@@ -183,7 +195,14 @@ def test_two_labs_sharing_one_postgresql_refuse_a_second_session_of_a_subject(
     second: dict = {}
 
     def first_running_then_second():
-        if [s for s in moalab_json(labs[1], "session", "list") if s["status"] == "running"]:
+        # the second PC's lab sees the first's session running (read in process: a
+        # process a poll would cost 1.5 s each)
+        second_pc = Lab.find(labs[1])
+        try:
+            running = [s for s in second_pc.database.list_sessions() if s.status == "running"]
+        finally:
+            second_pc.close()
+        if running:
             second["result"] = run("moalab", "session", "run", MOCK, "--subject", "rat-1",
                                    "--dry-run", cwd=labs[1])
             return True

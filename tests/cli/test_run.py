@@ -1,4 +1,6 @@
-"""`moalab run` as a real subprocess: the log it writes, its errors, Ctrl-C, devices."""
+"""`moalab run` as a real subprocess: the log it writes, its errors, Ctrl-C, devices; the
+errors found before a run starts (bad flags, a missing script or root) in process (each
+process costs 1.5 s of imports)."""
 
 import signal
 import textwrap
@@ -13,6 +15,7 @@ from .helpers import (
     no_traceback,
     read_rows,
     run,
+    run_in_process,
     signal_when,
     stage_events,
 )
@@ -138,7 +141,8 @@ def test_our_errors_are_one_line_without_traceback(tmp_path, script, extra, expe
         name = "experiment.py"
         write_script(tmp_path, script or "from moalab import Delay\nroot = Delay(delay=1)\n")
     (tmp_path / "out").mkdir()
-    result = run("moalab", "run", name, "--dry-run", "--no-live", *extra, cwd=tmp_path)
+    result = run_in_process("moalab", "run", name, "--dry-run", "--no-live", *extra,
+                            cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert no_traceback(result), result.stderr
     first = lines(result.stderr)[0]
@@ -150,8 +154,8 @@ def test_our_errors_are_one_line_without_traceback(tmp_path, script, extra, expe
 def test_existing_log_is_kept_without_overwrite(tmp_path):
     log = tmp_path / "seed.csv"
     log.write_text("an older experiment\n")
-    result = run("moalab", "run", SUGAR_PELLET, "--dry-run", "--log", log, "--no-live",
-                 cwd=tmp_path)
+    result = run_in_process("moalab", "run", SUGAR_PELLET, "--dry-run", "--log", log,
+                            "--no-live", cwd=tmp_path)
     assert result.returncode == 2
     assert no_traceback(result), result.stderr
     (line,) = lines(result.stderr)
@@ -195,7 +199,8 @@ def test_a_script_with_a_syntax_error(tmp_path):
     ],
 )
 def test_bad_flags(tmp_path, flags, expected):
-    result = run("moalab", "run", SUGAR_PELLET, "--log", "x.csv", *flags, cwd=tmp_path)
+    result = run_in_process("moalab", "run", SUGAR_PELLET, "--log", "x.csv", *flags,
+                            cwd=tmp_path)
     assert result.returncode == 2
     assert no_traceback(result), result.stderr
     assert lines(result.stderr)[-1] == expected
@@ -203,7 +208,7 @@ def test_bad_flags(tmp_path, flags, expected):
 
 
 def test_no_script_given(tmp_path):
-    result = run("moalab", "run", cwd=tmp_path)
+    result = run_in_process("moalab", "run", cwd=tmp_path)
     assert result.returncode == 2
     assert "the following arguments are required: script" in result.stderr
 
@@ -481,7 +486,7 @@ def test_a_high_speed_warns_that_overhead_shows(tmp_path, speed, warned):
 
 
 def test_help_says_what_speed_does_to_timing(tmp_path):
-    result = run("moalab", "run", "--help", cwd=tmp_path)
+    result = run_in_process("moalab", "run", "--help", cwd=tmp_path)
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "the run's own work (stage transitions, logging, device calls) is not sped up" in text

@@ -1,4 +1,5 @@
-"""`moalab session plot ID OUT.png` as a real process on a real SQLite lab."""
+"""`moalab session plot ID OUT.png` as a real process on a real SQLite lab; bad input in
+process (each process costs 1.5 s of imports, matplotlib's more)."""
 
 import importlib.util
 
@@ -10,7 +11,7 @@ from moalab.store import Lab
 from tests.conftest import require
 from tests.export.conftest import run_mock_session
 
-from .helpers import no_traceback, run
+from .helpers import no_traceback, run, run_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +45,8 @@ def test_a_session_is_drawn_into_a_png(lab):
 ])
 def test_bad_input_names_the_problem_without_a_traceback(lab, args, problem):
     folder, session = lab
-    result = run("moalab", "session", "plot", *(a.format(session=session) for a in args),
-                 cwd=folder)
+    result = run_in_process("moalab", "session", "plot",
+                            *(a.format(session=session) for a in args), cwd=folder)
     assert result.returncode == 2, result.stdout + result.stderr
     assert problem in result.stderr and no_traceback(result), result.stderr
     assert not list(folder.glob("picture.*"))
