@@ -46,14 +46,15 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, trio.Cancelled)
 
 
+_OVERRIDABLE = ("init_stage", "init_trial", "do_trial", "trial_done", "stage_done")
+
+
 async def _call_hook(stage: "MoaStage", name: str, *args: Any, shield: bool = False) -> None:
-    """Call hook ``name`` of ``stage`` unless it is MoaStage's own (a no-op): skipping
-    it keeps stage transitions short. Hooks may be coroutines or plain functions;
+    """Call hook ``name`` of ``stage``; callers skip it unless ``name`` is in the class's
+    ``_overridden_`` (MoaStage's own are no-ops: not even a coroutine is made, which
+    keeps stage transitions short). Hooks may be coroutines or plain functions;
     ``shield``: a coroutine hook runs shielded from cancellation (cleanup hooks)."""
-    method = getattr(type(stage), name)
-    if method is getattr(MoaStage, name):
-        return
-    result = method(stage, *args)
+    result = getattr(type(stage), name)(stage, *args)
     if not inspect.isawaitable(result):
         return
     if shield:
@@ -175,6 +176,14 @@ class MoaStage(MoaBase, Loggable):
     """Who or what paused this stage with :meth:`pause` (``'user'``, ``'lost link:
     ...'``, ``'code'``); '' otherwise (also for a stage paused with its parent).
     Read only. A logged trigger: each pause and resume writes a row with it."""
+
+    _overridden_: frozenset[str] = frozenset()
+    """Which of the hooks (and ``do_trial``) this class overrides; set per subclass."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._overridden_ = frozenset(
+            name for name in _OVERRIDABLE if getattr(cls, name) is not getattr(MoaStage, name))
 
     def __init__(self, **kwargs: Any) -> None:
         stages = kwargs.pop("stages", ())
@@ -410,6 +419,9 @@ class MoaStage(MoaBase, Loggable):
 
     def _completion_targets(self) -> tuple[list["MoaStage"], bool]:
         complete_on = self.complete_on
+        if not self.stages and not self.complete_on_whom and complete_on in ("all", "any"):
+            # a leaf (a gate, an action): the common case, on a gate's reaction path
+            return ([self] if self._has_action and not self.disabled else []), complete_on == "any"
         self._check_complete_on(complete_on)
         if isinstance(complete_on, (list, tuple)):
             whom, any_ = list(complete_on), False
@@ -429,7 +441,7 @@ class MoaStage(MoaBase, Loggable):
 
     @property
     def _has_action(self) -> bool:
-        return type(self).do_trial is not MoaStage.do_trial
+        return "do_trial" in self._overridden_
 
     async def run_stage(self, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
         """Run the stage to its end; a disabled stage returns at once.
@@ -456,7 +468,8 @@ class MoaStage(MoaBase, Loggable):
                 if self.max_duration:
                     self._stage_scope.deadline = trio.current_time() + self.max_duration
                 self.dispatch("on_stage_start")
-                await _call_hook(self, "init_stage")
+                if "init_stage" in self._overridden_:
+                    await _call_hook(self, "init_stage")
                 task_status.started()
                 await self._run_trials()
             if self._stop_requested:
@@ -467,7 +480,8 @@ class MoaStage(MoaBase, Loggable):
         finally:
             self._stage_scope = None
             try:
-                await _call_hook(self, "stage_done", shield=True)
+                if "stage_done" in self._overridden_:
+                    await _call_hook(self, "stage_done", shield=True)
             finally:
                 self.active = False
                 self._resumed = None
@@ -483,7 +497,8 @@ class MoaStage(MoaBase, Loggable):
         while self.repeat < 0 or i < self.repeat:
             await self.wait_resumed()
             self.count = i
-            await _call_hook(self, "init_trial", i)
+            if "init_trial" in self._overridden_:
+                await _call_hook(self, "init_trial", i)
             self.trial_start_time = now()
             self._trial_stop_requested = False
             self.trial_outcome = None
@@ -503,7 +518,8 @@ class MoaStage(MoaBase, Loggable):
                 raise
             finally:
                 try:
-                    await _call_hook(self, "trial_done", shield=True)
+                    if "trial_done" in self._overridden_:
+                        await _call_hook(self, "trial_done", shield=True)
                 finally:
                     self.trial_outcome = outcome
                     self.dispatch("on_trial_end", i)
