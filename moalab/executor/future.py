@@ -26,11 +26,12 @@ class Future:
     waiting task is rescheduled directly with the outcome.
     """
 
-    __slots__ = ("_outcome", "_task")
+    __slots__ = ("_on_abort", "_outcome", "_task")
 
     def __init__(self) -> None:
         self._outcome: outcome.Outcome | None = None
         self._task: trio.lowlevel.Task | None = None
+        self._on_abort: Callable[[], Any] | None = None
 
     @property
     def done(self) -> bool:
@@ -51,14 +52,14 @@ class Future:
             await trio.lowlevel.checkpoint()
             return self._outcome.unwrap()
         self._task = trio.lowlevel.current_task()
+        self._on_abort = on_abort
+        return await trio.lowlevel.wait_task_rescheduled(self._abort)
 
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            self._task = None
-            if on_abort is not None:
-                on_abort()
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        return await trio.lowlevel.wait_task_rescheduled(abort)
+    def _abort(self, _: Any) -> trio.lowlevel.Abort:
+        self._task = None
+        if self._on_abort is not None:
+            self._on_abort()
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 class Outbox:

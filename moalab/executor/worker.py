@@ -65,10 +65,13 @@ class Job(Future):
     def abandon(self) -> None:
         self.abandoned = True
 
-    async def wait(self) -> Any:
-        """The call's value (or its error raised); cancelled, the job is abandoned.
-        Only for a job submitted without ``deliver``."""
-        return await super().wait(self.abandon)
+    # wait() is Future's: the call's value (or its error raised), for a job submitted
+    # without ``deliver``; cancelled, the job is abandoned (by _abort, one call less
+    # than passing wait an on_abort)
+    def _abort(self, _: Any) -> trio.lowlevel.Abort:
+        self._task = None
+        self.abandoned = True
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 class WorkerThread:
