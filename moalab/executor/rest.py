@@ -25,6 +25,7 @@ from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost, ProtocolError, RemoteError
 from .framing import pop_frames
 from .future import Future
+from .http_client import http_client
 from .messages import Call, Create, Delete, Echo, List, Message, Update, parse_fields
 from .mirror import object_name
 from .remote import FarSideExecutor
@@ -150,11 +151,10 @@ class RestExecutor(FarSideExecutor):
             self._stopped.set()
 
     async def _open_client(self) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=self.url, timeout=None,
-                                   headers=self.endpoint.headers(),
-                                   params={NAMESPACE_PARAM: self.namespace} if self.namespace
-                                   else None,
-                                   verify=self.endpoint.ssl_context or True)
+        client = http_client(self.url, timeout=None, headers=self.endpoint.headers(),
+                             params={NAMESPACE_PARAM: self.namespace} if self.namespace
+                             else None,
+                             verify=self.endpoint.ssl_context or True)
         try:
             response = await client.get("/api/objects")  # checks the token too
             if response.status_code == 401:

@@ -18,6 +18,9 @@ from .token import is_loopback
 
 __all__ = ("serve",)
 
+KEEP_ALIVE_MAX_REQUESTS = 2**62
+"""Requests a keep-alive connection serves before the server closes it: no limit."""
+
 
 def _bind(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -62,6 +65,10 @@ async def serve(
     hypercorn_config.errorlog = logging.getLogger("moalab.server")
     hypercorn_config.websocket_max_message_size = config.max_message_size
     hypercorn_config.h11_max_incomplete_size = min(config.max_message_size, 1024 * 1024)
+    # hypercorn's default (1,000) closes a REST client's connection every 1,000 calls
+    # (a new TCP, and with TLS a new handshake, for the next); over HTTP/2 the request
+    # sent as that GOAWAY crosses it fails (httpx raises RemoteProtocolError)
+    hypercorn_config.keep_alive_max_requests = KEEP_ALIVE_MAX_REQUESTS
     if config.certfile is not None:
         hypercorn_config.certfile = str(config.certfile)
         hypercorn_config.keyfile = str(config.keyfile)
