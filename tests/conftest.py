@@ -9,8 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from moalab.store.lab import Lab
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,6 +117,17 @@ def running_server(*args: str, graceful_timeout: float = 0.2,
                     process.kill()
                     process.wait()
             process.stdout.close()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator["Lab"]:
+    """A new, empty lab in ``tmp_path / "lab"`` (an SQLite database), closed at the end."""
+    # imported here: this module sets the environment moalab reads before it is imported
+    from moalab.store.lab import Lab
+
+    made = Lab.init(tmp_path / "lab")
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="session")

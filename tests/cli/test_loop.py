@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 
-import pytest
-
 from moalab.cli.main import main
 from moalab.loop.workflow import Checkpoints, latest_state, load_workflow, run_workflow
 from moalab.store.lab import Lab
@@ -17,13 +15,6 @@ from tests.conftest import REPO, require
 from tests.loop.test_workflow import rows, write_workflow
 
 from .helpers import command, env, run, wait_until
-
-
-@pytest.fixture
-def lab(tmp_path):
-    lab = Lab.init(tmp_path / "lab")
-    yield lab
-    lab.close()
 
 
 def test_a_loop_killed_mid_step_resumes_after_its_last_completed_step(lab, tmp_path):
@@ -69,7 +60,7 @@ def test_a_loop_killed_mid_step_resumes_after_its_last_completed_step(lab, tmp_p
 def test_a_loop_killed_while_the_lab_runs_sessions_keeps_those_done(lab, tmp_path):
     # the example on the lab's rigs (a dry run): 8 subjects' sessions, 4 rigs at once
     example = REPO / "examples" / "closed_loop_bandit.py"
-    sized = {**env(), "RUNNER_TYPE": "moalab", "BANDIT_TRIALS": "200",
+    sized = {**env(), "RUNNER_TYPE": "moalab", "BANDIT_TRIALS": "50",
              "BANDIT_PARTICIPANTS": "8", "BANDIT_CYCLES": "1"}
     loop_run = [*command("moalab"), "loop", "run", str(example), "--lab", str(lab.folder)]
 

@@ -16,13 +16,6 @@ from moalab.store.lab import Lab
 from .helpers import run
 
 
-@pytest.fixture
-def lab(tmp_path):
-    lab = Lab.init(tmp_path / "lab")
-    yield lab
-    lab.close()
-
-
 def make_chain(lab: Lab) -> tuple[Chain, list[Node]]:
     """In ``lab``: a Chain with a source and three nodes; the source's info received by
     the first, the first's info pending to the second, the third failed. Also a

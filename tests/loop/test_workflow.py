@@ -119,13 +119,6 @@ def rows(state):
              np.asarray(r["choice-trajectory"]).tolist()) for _, r in data.iterrows()]
 
 
-@pytest.fixture
-def lab(tmp_path):
-    lab = Lab.init(tmp_path / "lab")
-    yield lab
-    lab.close()
-
-
 def test_cycles_run_their_planned_steps_and_each_is_checkpointed(lab, tmp_path):
     workflow = load_workflow(write_workflow(tmp_path))
     seen = []

@@ -37,13 +37,6 @@ class Repeated(Protocol):
         return MoaStage(name="main")
 
 
-@pytest.fixture
-def lab(tmp_path):
-    lab = Lab.init(tmp_path / "lab")
-    yield lab
-    lab.close()
-
-
 def run(runner, subject, rig=None):
     info = runner.create_session(subject, rig=rig)
     return trio.run(runner.run_session, info)
