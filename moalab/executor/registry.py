@@ -34,7 +34,7 @@ from ..core.arguments import constructor_parameters, declared_arguments
 from ..core.errors import InvalidArgument
 from ..device.device import Device
 from .codec import encode
-from ..core.dispatch import exposed_kind, is_nonblocking
+from ..core.dispatch import exposed_kind
 from .errors import NotAllowed, UnknownObject
 from .ordering import ArrivalOrder
 from .stream import ItemBuffer, ThreadStream, fill_from_async
@@ -210,18 +210,6 @@ class RemoteObject:
         arrives); await the returned function before running an async call, so
         async calls on one object start in arrival order (see :mod:`.ordering`)."""
         return self._start_order.take().wait
-
-    async def call(self, method: str, args: list | tuple = (), kwargs: dict | None = None) -> Any:
-        """Run exposed method ``method`` (sync ones in the object's thread, a
-        non-blocking one at once in this trio thread) and return its result."""
-        fn = self.method(method, "call")
-        if inspect.iscoroutinefunction(fn):
-            await self._start_order.take().wait()
-            return await fn(self.obj, *args, **(kwargs or {}))
-        if is_nonblocking(getattr(type(self.obj), method)):
-            # no order to keep: this path serves REST, whose concurrent calls have none
-            return fn(self.obj, *args, **(kwargs or {}))
-        return await self.worker.submit(fn, (self.obj, *args), kwargs).wait()
 
     @asynccontextmanager
     async def stream(self, method: str, args: list | tuple = (), kwargs: dict | None = None

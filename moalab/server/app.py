@@ -3,7 +3,10 @@
 The WebSocket endpoint ``/ws`` speaks the binary moalab protocol (see
 :mod:`moalab.executor.session`). The REST endpoints speak JSON, so a person
 can drive a rig with curl; see :data:`OPENAPI` (served at ``/openapi.json``)
-and the page at ``/``.
+and the page at ``/``. Both run one call path,
+:class:`~moalab.executor.handler.RequestHandler`: a REST route turns its request
+(path and JSON body) into a message of :mod:`moalab.executor.messages`, hands it
+to a handler of its own, and turns the reply into the HTTP response.
 
 A client works in a namespace (see :mod:`moalab.executor.registry`), named by the
 query parameter ``namespace``: once on ``/ws?namespace=run-3``, on every REST
@@ -15,12 +18,15 @@ seconds (no session or update stream watching its objects, no request) is delete
 with its objects: a client that died leaves them that long, one that reconnects
 sooner finds them (see :meth:`~moalab.executor.registry.ObjectRegistry.idle_namespaces`).
 
-A failed request is answered with the exception's type and message; its
+A failed request is answered with the exception's type and message (status 400 for
+a bad request, 401 without the token, 403 not allowed, 404 no such object, 500 the
+device method raised), by one error handler; its
 traceback goes to the log ``moalab.server``, and to the client as well only when
 the server runs with ``MOALAB_SERVER_DEBUG=1`` (a traceback shows the server's
 files and code to whoever made the request).
 """
 
+import collections
 import json
 import logging
 import math
@@ -35,14 +41,17 @@ from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..core.clock import now
-from ..executor.batching import chunk_items, join_frames
-from ..executor.codec import (MEDIA_TYPE, Frame, encode, encode_exception, encode_parts,
-                              to_jsonable)
+from ..core.errors import InvalidArgument, MoaError
+from ..executor.batching import join_frames
+from ..executor.codec import MEDIA_TYPE, Frame, encode, encode_exception, encode_parts, to_jsonable
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
-from ..core.errors import InvalidArgument
+from ..executor.handler import Backlog, RequestHandler, resolve
+from ..executor.messages import (CALL_BODY, CREATE_BODY, Call, Create, Credit, Delete, Echo,
+                                 End, Failed, Gen, List, Message, Reply, Update,
+                                 parse_body)
 from ..executor.registry import ObjectRegistry, RemoteObject, check_namespace
-from ..executor.session import NAMESPACE_PARAM, FailureReport, Session
+from ..executor.session import NAMESPACE_PARAM, QUEUE_LIMIT, FailureReport, Session
 from ..executor.websocket import BAD_REQUEST
 from .config import DEFAULT_NAMESPACE_GRACE
 from .docs import OPENAPI, index_page
@@ -61,8 +70,9 @@ _LONGEST_EXPIRY_CHECK = 5.0
 """Seconds at most between two looks for idle namespaces (and a quarter of their grace
 when shorter): a namespace goes at most that late."""
 
-Describe = Callable[[BaseException], dict[str, Any]]
-"""The error of a reply, made from the exception (see :class:`FailureReport`)."""
+STREAM_CREDIT = 1024
+"""Items of a REST stream produced ahead of the response's reading (the response's
+own pace holds the rest back)."""
 
 
 def _error(info: dict[str, Any], status: int) -> tuple[Response, int]:
@@ -74,18 +84,28 @@ def _line(message: dict) -> bytes:
     return json.dumps(to_jsonable(message), default=str).encode() + b"\n"
 
 
-def _status_of(exc: Exception) -> int:
+def _status_of(exc: BaseException) -> int:
+    """The HTTP status of a request that raised ``exc``: moalab's refusals 4xx, anything
+    else (a reply that cannot be built) 500. A device's own error comes as a
+    :class:`Failed` reply, answered with 500 too."""
+    if isinstance(exc, AuthenticationError):
+        return 401
     if isinstance(exc, NotAllowed):
         return 403
     if isinstance(exc, UnknownObject):
         return 404
-    return 400
+    return 400 if isinstance(exc, MoaError) else 500
 
 
 def _namespace() -> str:
     """The namespace the request names (``""`` if none); raises
     :class:`InvalidArgument` for one the registry does not accept."""
     return check_namespace(request.args.get(NAMESPACE_PARAM, ""))
+
+
+def _where() -> str:
+    """The request, in a few words: the id of its message, named in the log."""
+    return f"{request.method} {request.path}"
 
 
 async def _json_body() -> dict[str, Any]:
@@ -102,13 +122,6 @@ async def _json_body() -> dict[str, Any]:
     return body
 
 
-def _call_arguments(body: dict[str, Any]) -> tuple[list, dict]:
-    args, kwargs = body.get("args", []), body.get("kwargs", {})
-    if not isinstance(args, list) or not isinstance(kwargs, dict):
-        raise ProtocolError('give "args" as a JSON list and "kwargs" as a JSON object')
-    return args, kwargs
-
-
 def _frame(message: dict) -> bytes:
     return b"".join(prefixed(encode_parts(message)))
 
@@ -118,9 +131,7 @@ def _lines(items: list[Any]) -> bytes:
 
 
 def _frames(items: list[Any]) -> bytes:
-    # one copy of the arrays: the parts of every frame joined at once
-    return b"".join(part for chunk in chunk_items(items)
-                    for part in prefixed(encode_parts({"items": chunk})))
+    return _frame({"items": items})
 
 
 def _wants_msgpack() -> bool:
@@ -129,25 +140,41 @@ def _wants_msgpack() -> bool:
     return MEDIA_TYPE in request.headers.get("Accept", "")
 
 
-async def _stream_body(remote: RemoteObject, method: str, args: list, kwargs: dict,
-                       pack_items: Callable[[list[Any]], bytes],
-                       pack: Callable[[dict], bytes], describe: Describe) -> AsyncIterator[bytes]:
-    """A generator method's items, then ``{"end": true}`` or ``{"error": ...}``."""
-    try:
-        async with remote.stream(method, args, kwargs) as items:
-            while True:
-                try:
-                    batch = await items.receive_batch()
-                except StopAsyncIteration:
-                    break
-                yield pack_items(batch)
-        yield pack({"end": True})
-    except Exception as exc:
-        yield pack({"error": describe(exc)})
+class _Failed(Exception):
+    """A request's :class:`Failed` reply (a device's own error), to answer with 500."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message"))
+        self.error = error
 
 
-def _update(name: str, seq: int, props: dict, event: bool) -> dict[str, Any]:
-    return {"op": "update", "obj": name, "seq": seq, "props": props, "event": event}
+class _Replies:
+    """The reply sink of one REST request: the replies of its message, in order, and
+    the updates of watched objects (a call's travel with its reply: the /updates
+    stream is another connection, and may deliver them after the reply)."""
+
+    def __init__(self) -> None:
+        self.backlog = Backlog(QUEUE_LIMIT)  # never fills: a stream is held back by credit
+        self.updates: list[dict[str, Any]] = []
+        self._replies: collections.deque[Reply] = collections.deque()
+        self._arrived = trio.Event()
+
+    def send(self, reply: Reply, copy_arrays: bool = True) -> None:
+        self._replies.append(reply)
+        self._arrived.set()
+
+    def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
+        self.updates.append(Update(name, seq, props, event).to_wire())
+
+    async def receive(self) -> Reply:
+        """The next reply; a :class:`Failed` one raises :class:`_Failed`."""
+        while not self._replies:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+        reply = self._replies.popleft()
+        if isinstance(reply, Failed):
+            raise _Failed(reply.error)
+        return reply
 
 
 class _UpdateQueue:
@@ -157,17 +184,7 @@ class _UpdateQueue:
         self.send, self.receive = trio.open_memory_channel(math.inf)
 
     def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
-        self.send.send_nowait(_update(name, seq, props, event))
-
-
-class _UpdateList:
-    """A watcher collecting the updates made during one REST call."""
-
-    def __init__(self) -> None:
-        self.updates: list[dict[str, Any]] = []
-
-    def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
-        self.updates.append(_update(name, seq, props, event))
+        self.send.send_nowait(Update(name, seq, props, event).to_wire())
 
 
 def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
@@ -192,17 +209,31 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     failures = FailureReport(tracebacks=debug, log=log)
     sessions: set[Session] = set()  # the live WebSocket sessions, counted by /health
 
-    def describer() -> Describe:
-        """Describes the failures of the request being handled, for its reply."""
-        where = f"{request.method} {request.path}"
-        return lambda exc: failures.describe(exc, where)
-
-    def failed(exc: BaseException, status: int) -> tuple[Response, int]:
-        return _error(describer()(exc), status)
-
     def unwatch(remote: RemoteObject, watcher: Any) -> None:
         remote.watchers.discard(watcher)
         registry.touch(remote.namespace)  # its REST client was there until now
+
+    async def answer(message: Message, sink: _Replies | None = None,
+                     received_at: float | None = None) -> Any:
+        """Run a REST request's ``message`` through the call path; return its reply's
+        value. Raises the handler's refusal, or :class:`_Failed`. The WebSocket
+        sessions run the same :class:`RequestHandler`."""
+        sink = sink or _Replies()
+        refused: Exception | None = None
+        async with trio.open_nursery() as nursery:  # an async call's task
+            handler = RequestHandler(registry, sink, nursery, _namespace(), clock, failures)
+            try:
+                try:
+                    handler.handle(message, clock() if received_at is None else received_at)
+                except Exception as exc:  # raised outside the nursery: not in a group
+                    refused = exc
+                else:
+                    reply = await sink.receive()
+            finally:
+                handler.close()
+        if refused is not None:
+            raise refused
+        return reply.ok
 
     expiry = trio.CancelScope()  # of the task deleting idle namespaces, while serving
 
@@ -235,6 +266,14 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         # JSON, like every other error of the API
         return _error(encode_exception(exc), exc.code or 500)
 
+    @app.errorhandler(Exception)
+    async def request_error(exc: Exception) -> Any:
+        # every route's: a refusal 4xx, a device's own error or a reply that cannot be
+        # built 500, as {"error": ...}; the failure is logged (bar moalab's refusals)
+        if isinstance(exc, _Failed):
+            return _error(exc.error, 500)
+        return _error(failures.describe(exc, _where()), _status_of(exc))
+
     @app.before_request
     async def check_token() -> Any:
         if token is None or not request.path.startswith("/api/"):
@@ -256,9 +295,9 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
             return None
         try:
             namespace = _namespace()
-        except InvalidArgument as exc:
+        except InvalidArgument:
             await request.get_data()  # read, so the keep-alive connection stays usable
-            return failed(exc, 400)
+            raise
         registry.touch(namespace)  # a REST client leaves no session: its requests count
         return None
 
@@ -278,92 +317,92 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
 
     @app.route("/api/echo")
     async def echo() -> Response:
-        received = clock()
-        return jsonify({"t1": received, "t2": clock()})
+        t1, t2 = await answer(Echo(_where()), received_at=clock())
+        return jsonify({"t1": t1, "t2": t2})
 
     @app.route("/api/objects", methods=["GET"])
     async def list_objects() -> Response:
-        return jsonify(registry.describe())
+        return jsonify(await answer(List(_where())))
 
     @app.route("/api/objects", methods=["POST"])
     async def create_object() -> Any:
-        try:
-            body = await _json_body()
-            kwargs = body.get("kwargs", {})
-            if not isinstance(kwargs, dict):
-                raise ProtocolError('give "kwargs" as a JSON object')
-            remote, created = registry.create(body.get("name"), body.get("cls"), kwargs,
-                                              _namespace())
-        except Exception as exc:
-            return failed(exc, _status_of(exc))
-        return jsonify({"created": created, "props": to_jsonable(remote.snapshot()),
-                        "seq": remote.seq}), (
-            201 if created else 200)
+        body = await _json_body()
+        reply = await answer(parse_body(Create, body, CREATE_BODY, id=_where()))
+        return jsonify(to_jsonable(reply)), 201 if reply["created"] else 200
 
     @app.route("/api/objects/<name>", methods=["DELETE"])
     async def delete_object(name: str) -> Any:
-        try:
-            registry.delete(name, _namespace())
-        except Exception as exc:
-            return failed(exc, _status_of(exc))
+        await answer(Delete(_where(), name))
         return jsonify({"deleted": name})
 
-    async def _target(name: str, method: str, kind: str) -> tuple[RemoteObject, list, dict]:
-        """The object and the arguments of a call or stream request; raises for a bad one."""
+    async def request_of(kind: type[Call | Gen], name: str, method: str,
+                         **more: Any) -> Call | Gen:
+        """The message of a call or stream request; raises for a bad one."""
         # the body first: answering before it is read stalls the keep-alive connection
         body = await _json_body()
-        remote = registry.get(name, _namespace())
-        remote.method(method, kind)
-        return (remote, *_call_arguments(body))
+        return parse_body(kind, body, CALL_BODY, id=_where(), obj=name, method=method, **more)
 
     @app.route("/api/objects/<name>/call/<method>", methods=["POST"])
     async def call(name: str, method: str) -> Any:
+        message = await request_of(Call, name, method)
+        remote, _ = resolve(registry, _namespace(), message)
+        sink = _Replies()
+        remote.watchers.add(sink)  # the call's updates, for its reply
         try:
-            remote, args, kwargs = await _target(name, method, "call")
-        except Exception as exc:
-            return failed(exc, _status_of(exc))
-        # the updates the call causes travel with its reply too: the /updates stream
-        # is another connection, and may deliver them after the reply
-        collected = _UpdateList()
-        remote.watchers.add(collected)
-        try:
-            result = await remote.call(method, args, kwargs)
-            remote.flush()  # the call's changes into `collected` before the reply is built
-            reply = {"result": result, "updates": collected.updates}
-            if _wants_msgpack():
-                return Response(encode(reply), mimetype=MEDIA_TYPE)
-            return jsonify(to_jsonable(reply))
-        except Exception as exc:  # raised by the device method, or a result that can't travel
-            return failed(exc, 500)
+            result = await answer(message, sink)
         finally:
-            unwatch(remote, collected)
+            unwatch(remote, sink)
+        reply = {"result": result, "updates": sink.updates}
+        if _wants_msgpack():
+            return Response(encode(reply), mimetype=MEDIA_TYPE)
+        return jsonify(to_jsonable(reply))
 
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:
-        try:
-            remote, args, kwargs = await _target(name, method, "generator")
-        except Exception as exc:
-            return failed(exc, _status_of(exc))
+        message = await request_of(Gen, name, method, credit=STREAM_CREDIT)
+        resolve(registry, _namespace(), message)  # refused now: with a status, not a line
         # the body runs after this handler returns, outside the request's context
-        describe = describer()
+        namespace, where = _namespace(), _where()
         if _wants_msgpack():
-            return Response(_stream_body(remote, method, args, kwargs, _frames, _frame,
-                                         describe), mimetype=MEDIA_TYPE)
-        return Response(_stream_body(remote, method, args, kwargs, _lines, _line, describe),
+            return Response(stream_body(message, namespace, where, _frames, _frame),
+                            mimetype=MEDIA_TYPE)
+        return Response(stream_body(message, namespace, where, _lines, _line),
                         mimetype="application/x-ndjson")
+
+    async def stream_body(message: Gen, namespace: str, where: str,
+                          pack_items: Callable[[list[Any]], bytes],
+                          pack: Callable[[dict], bytes]) -> AsyncIterator[bytes]:
+        """A stream's items, then ``{"end": true}`` or ``{"error": ...}``; credit goes
+        back as the response takes them."""
+        sink = _Replies()
+        async with trio.open_nursery() as nursery:  # the stream's task
+            handler = RequestHandler(registry, sink, nursery, namespace, clock, failures)
+            try:
+                handler.handle(message, clock())
+                while True:
+                    reply = await sink.receive()
+                    if isinstance(reply, End):
+                        yield pack({"end": True})
+                        return
+                    yield pack_items(reply.items)
+                    handler.handle(Credit(message.id, len(reply.items)), clock())
+            except _Failed as failed:
+                yield pack({"error": failed.error})
+            except Exception as exc:  # its object deleted since the request came
+                yield pack({"error": failures.describe(exc, where)})
+            finally:
+                handler.close()
+                nursery.cancel_scope.cancel()
 
     @app.route("/api/objects/<name>/updates")
     async def updates(name: str) -> Any:
-        try:
-            remote = registry.get(name, _namespace())
-        except Exception as exc:
-            return failed(exc, _status_of(exc))
+        remote = registry.get(name, _namespace())
         queue = _UpdateQueue()
         remote.watchers.add(queue)
 
         async def lines() -> AsyncIterator[bytes]:
             try:
-                yield _line(_update(name, remote.seq, remote.snapshot(), False))
+                yield _line(Update(name, remote.seq, remote.snapshot(), False).to_wire())
                 async for update in queue.receive:
                     yield _line(update)
             finally:

@@ -1,9 +1,15 @@
-"""The documentation moalab-server serves: an OpenAPI document and a short page."""
+"""The documentation moalab-server serves: an OpenAPI document and a short page.
+
+The schemas of the request bodies and of the replies are generated from the wire
+protocol's message types (:mod:`moalab.executor.messages`), which the REST routes
+turn requests into and replies out of: a field added there shows here.
+"""
 
 from html import escape
 from typing import Any
 
 from .. import __version__
+from ..executor.messages import CALL_BODY, CREATE_BODY, Call, Create, Failed, Update, json_schema
 
 __all__ = ("OPENAPI", "index_page")
 
@@ -12,8 +18,22 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _ok(description: str) -> dict[str, Any]:
-    return {"200": {"description": description}}
+def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    reply: dict[str, Any] = {"description": description}
+    if schema is not None:
+        reply["content"] = {"application/json": {"schema": schema}}
+    return {"200": reply}
+
+
+def _schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+_ERROR = {"type": "object", "required": ["error"],
+          "properties": {"error": json_schema(Failed, ("error",))["properties"]["error"]}}
+"""An error reply's body: the error of a :class:`Failed` reply."""
+_UPDATE = json_schema(Update)
+_ANY = {"description": "the method's return value"}
 
 
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
@@ -25,8 +45,20 @@ _NAMESPACE = {"name": "namespace", "in": "query", "required": False,
               "description": "the client's namespace: objects of one namespace are apart from "
                              "another's (two runs may each have a 'lever'); none: the shared "
                              "one. A bad one is refused with 400"}
-_CALL_BODY = _json_body({"type": "object", "properties": {
-    "args": {"type": "array"}, "kwargs": {"type": "object"}}})
+_CALL_BODY = _json_body(json_schema(Call, CALL_BODY))
+_CREATE_BODY = _json_body(json_schema(Create, CREATE_BODY))
+
+def _with_error_replies(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the error reply of every ``/api`` operation."""
+    for path, operations in document["paths"].items():
+        if path.startswith("/api/"):
+            for operation in operations.values():
+                operation["responses"]["default"] = {
+                    "description": "an error (status 400, 401, 403, 404 or 500)",
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}
+    return document
+
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -44,7 +76,8 @@ OPENAPI: dict[str, Any] = {
                        "WebSocket protocol, once: /ws?namespace=run-3); without it, it works in "
                        "the shared namespace \"\". A listing shows every namespace's objects.",
     },
-    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+                   "schemas": {"Error": _ERROR, "Update": _UPDATE}},
     "security": [{"token": []}],
     "paths": {
         "/health": {"get": {"summary": "Server status and version; objects, "
@@ -60,13 +93,7 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Create an object in the namespace, or attach to the existing one "
                            "of that name there",
                 "parameters": [_NAMESPACE],
-                "requestBody": _json_body({"type": "object", "required": ["name", "cls"],
-                                           "properties": {
-                                               "name": {"type": "string"},
-                                               "cls": {"type": "string",
-                                                       "example": "moalab.device.virtual:"
-                                                                  "VirtualDigitalChannel"},
-                                               "kwargs": {"type": "object"}}}),
+                "requestBody": _CREATE_BODY,
                 "responses": {"201": {"description": "created: {created, props}"},
                               "200": {"description": "attached: {created, props}"}},
             },
@@ -78,7 +105,10 @@ OPENAPI: dict[str, Any] = {
             "summary": "Call a method", "parameters": [_NAME, _METHOD, _NAMESPACE],
             "requestBody": _CALL_BODY,
             "responses": _ok("{result, updates}; with Accept: application/x-msgpack, as one "
-                             "msgpack frame (arrays as arrays)")}},
+                             "msgpack frame (arrays as arrays)", _schema(
+                                 {"result": _ANY, "updates": {"type": "array",
+                                                              "items": _UPDATE}},
+                                 ["result", "updates"]))}},
         "/api/objects/{name}/stream/{method}": {"post": {
             "summary": "Stream a generator method's items as NDJSON lines {item}, then {end} "
                        "(with Accept: application/x-msgpack: length-prefixed msgpack frames "
@@ -88,9 +118,14 @@ OPENAPI: dict[str, Any] = {
         "/api/objects/{name}/updates": {"get": {
             "summary": "The object's property changes as NDJSON lines {op, obj, props, event}, "
                        "starting with its current properties",
-            "parameters": [_NAME, _NAMESPACE], "responses": _ok("application/x-ndjson")}},
+            "parameters": [_NAME, _NAMESPACE], "responses": {"200": {
+                "description": "application/x-ndjson: one update a line",
+                "content": {"application/x-ndjson": {
+                    "schema": {"$ref": "#/components/schemas/Update"}}}}}}},
     },
 }
+
+OPENAPI = _with_error_replies(OPENAPI)
 
 
 def index_page() -> str:
