@@ -142,6 +142,8 @@ async def serve_quart() -> None:
     from quart import Response, request, websocket
     from quart_trio import QuartTrio
 
+    from moalab.server.serve import KEEP_ALIVE_MAX_REQUESTS
+
     app = QuartTrio(__name__)
 
     @app.websocket("/ws")
@@ -182,6 +184,7 @@ async def serve_quart() -> None:
     config = Config()
     config.bind = ["127.0.0.1:0"]
     config.loglevel = "WARNING"  # no "Running on" line in the bench output
+    config.keep_alive_max_requests = KEEP_ALIVE_MAX_REQUESTS  # as moalab-server's
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(serve, app, config)  # bound URLs, with the real port
         print(urls[0].rsplit(":", 1)[1], flush=True)
@@ -279,11 +282,12 @@ async def measure_ws(name: str, kind: str, path: str, sizes: Sizes,
 
 
 async def measure_rest(sizes: Sizes, results: SideResults) -> None:
-    """httpx to the Quart floor server, one client (keep-alive connections)."""
-    import httpx
+    """httpx to the Quart floor server, one client (keep-alive connections) made as
+    RestExecutor makes its own (:func:`~moalab.executor.http_client.http_client`)."""
+    from moalab.executor.http_client import http_client
 
-    async with _server("quart") as port, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=None) as client:
+    async with _server("quart") as port, http_client(
+            f"http://127.0.0.1:{port}", timeout=None) as client:
 
         async def call(x: int) -> None:
             response = await client.post("/echo", json={"args": [x]})
