@@ -151,8 +151,8 @@ class AsyncThreadExecutor(Executor):
     thread. Cancelling the caller cancels the task there.
 
     A method declared ``apply_executor(blocking=False)`` runs at once in the caller's
-    trio thread instead, unless calls of its object are queued or running in that loop
-    (then it takes its turn there).
+    trio thread instead, unless its object's last call there has not yet finished (then
+    it takes its turn there: calls start in call order).
     """
 
     supports_coroutine = True
