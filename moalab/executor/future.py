@@ -18,12 +18,17 @@ __all__ = ("Future", "Outbox", "Outboxes")
 T = TypeVar("T")
 
 
+_HANDED_OVER = outcome.Value(None)
+"""A future's outcome once handed to its waiting task: it is done, holding nothing."""
+
+
 class Future:
     """Holds the :class:`outcome.Outcome` of an operation for the task awaiting it.
 
-    :meth:`set` (trio thread only; first call wins) and :meth:`wait` may come in
-    either order. Cheaper than a :class:`trio.Event` plus a result slot: the
-    waiting task is rescheduled directly with the outcome.
+    :meth:`set` (trio thread only; first call wins) and :meth:`wait` (once) may come
+    in either order. Cheaper than a :class:`trio.Event` plus a result slot: the
+    waiting task is rescheduled directly with the outcome, which the future then no
+    longer holds (a kept future keeps no result alive).
     """
 
     __slots__ = ("_on_abort", "_outcome", "_task")
@@ -40,9 +45,11 @@ class Future:
     def set(self, result: outcome.Outcome) -> None:
         if self._outcome is not None:
             return
-        self._outcome = result
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            self._outcome = result  # for the wait to come, or for nobody (given up)
+        else:
+            self._outcome = _HANDED_OVER
             trio.lowlevel.reschedule(task, result)
 
     async def wait(self, on_abort: Callable[[], Any] | None = None) -> Any:

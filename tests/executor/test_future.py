@@ -3,10 +3,12 @@ with the value or the error; a task that gave up is not woken; many outcomes sha
 wake-ups of the trio thread."""
 
 import threading
+import weakref
 
 import outcome
 import pytest
 import trio
+import trio.testing
 
 from moalab.executor.future import Future, Outbox, Outboxes
 
@@ -30,6 +32,20 @@ async def test_a_value_from_a_thread_wakes_the_task_once():
     thread.join()
     await trio.sleep(0.01)  # the second outcome is delivered too, and dropped
     assert future.done
+
+
+async def test_a_future_keeps_no_value_once_its_task_has_it():
+    class Value:
+        pass
+
+    future, value = Future(), Value()
+    kept = weakref.ref(value)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(future.wait)
+        await trio.testing.wait_all_tasks_blocked()
+        future.set(outcome.Value(value))
+    del value
+    assert future.done and kept() is None  # a job kept as an object's last holds none
 
 
 async def test_an_error_from_a_thread_is_raised_in_the_task():
