@@ -1,5 +1,6 @@
 """Length-prefixed frames over a byte stream (TCP), for process executors."""
 
+import os
 import struct
 
 import trio
@@ -53,7 +54,12 @@ class FramedStream:
         self._send_lock = trio.StrictFIFOLock()
 
     async def send_frames(self, frames: list[Frame]) -> None:
-        async with self._send_lock:
+        lock = self._send_lock
+        try:  # a free lock taken without the scheduler round of ``async with``
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
             pending: list[bytes | memoryview] = []
             for frame in frames:
                 for part in prefixed(frame):
@@ -61,11 +67,29 @@ class FramedStream:
                         pending.append(part)
                         continue
                     # a large part (arrays) goes out as it is: joining would copy it
-                    await self.stream.send_all(b"".join(pending))
+                    await self._send(b"".join(pending))
                     pending = []
-                    await self.stream.send_all(part)
+                    await self._send(part)
             if pending:
-                await self.stream.send_all(b"".join(pending))
+                await self._send(b"".join(pending))
+        finally:
+            lock.release()
+
+    async def _send(self, data: bytes | memoryview) -> None:
+        """``stream.send_all(data)``, but on a socket written at once when the kernel
+        takes it all (a small frame nearly always): without the scheduler round trio's
+        send takes after each write, one per call of a process executor."""
+        socket = getattr(self.stream, "socket", None)
+        fd = socket.fileno() if socket is not None else -1  # -1 once closed: never reused
+        if fd >= 0:
+            try:
+                sent = os.write(fd, data)
+            except OSError:  # full (BlockingIOError) or broken: trio's send waits or raises
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+        await self.stream.send_all(data)
 
     async def _fill(self, size: int) -> bool:
         while len(self._buffer) < size:

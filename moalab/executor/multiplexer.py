@@ -200,20 +200,24 @@ class RequestMux:
 
     async def _send_request(self, frame: bytes) -> None:
         """Send ``frame`` from the calling task when the connection is idle and the frame
-        small (one task switch less than queueing it), else queue it for the sender.
+        small (no task switch to the sender), else queue it for the sender.
 
         The caller's write is shielded: a cancel in the middle of a message would leave
         half of it on the stream and break the connection for every caller. A large
         frame (whose write may take a while) goes through the sender task, which no
         caller's cancel reaches."""
         out = self._out_send
-        if (out is None or len(frame) > DIRECT_FRAME_BYTES or self._send_lock.locked()
+        lock = self._send_lock
+        if (out is None or len(frame) > DIRECT_FRAME_BYTES or lock.locked()
                 or out.statistics().current_buffer_used):
             self._queue_frame(frame)
             return
-        async with self._send_lock:
+        lock.acquire_nowait()  # free, as checked: no scheduler round (``async with`` takes one)
+        try:
             with trio.CancelScope(shield=True):
                 await self._transport.send_frames([frame])
+        finally:
+            lock.release()
 
     async def request(self, msg: Message) -> Any:
         """Send ``msg`` (its id set here) and return its reply's value, or raise its
