@@ -71,10 +71,10 @@ class _JoinedWritesStream(httpcore.AsyncNetworkStream):
 
 
 class _JoinedWritesBackend(httpcore.AsyncNetworkBackend):
-    """trio connections with :class:`_JoinedWritesStream`'s writes."""
+    """``backend``'s connections with :class:`_JoinedWritesStream`'s writes."""
 
-    def __init__(self) -> None:
-        self._backend = httpcore.TrioBackend()
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
@@ -94,9 +94,14 @@ class _JoinedWritesBackend(httpcore.AsyncNetworkBackend):
 
 class JoinedWritesTransport(httpx.AsyncHTTPTransport):
     """httpx's HTTP/1.1 transport (``verify`` as httpx takes it, :data:`LIMITS`), each
-    request's head and body written together (see the module's docstring). Runs in trio."""
+    request's head and body written together (see the module's docstring).
 
-    def __init__(self, verify: ssl.SSLContext | bool = True) -> None:
+    ``network_backend`` makes the connections (default ``httpcore.TrioBackend()``: the
+    transport runs in trio); their writes are joined.
+    """
+
+    def __init__(self, verify: ssl.SSLContext | bool = True,
+                 network_backend: httpcore.AsyncNetworkBackend | None = None) -> None:
         # not super().__init__(): it builds httpx's pool, which takes no network
         # backend (and loads the CAs once more); this is that pool, the same settings,
         # over ours. handle_async_request and its exception mapping stay httpx's
@@ -105,7 +110,7 @@ class JoinedWritesTransport(httpx.AsyncHTTPTransport):
             max_connections=LIMITS.max_connections,
             max_keepalive_connections=LIMITS.max_keepalive_connections,
             keepalive_expiry=LIMITS.keepalive_expiry,
-            network_backend=_JoinedWritesBackend())
+            network_backend=_JoinedWritesBackend(network_backend or httpcore.TrioBackend()))
 
 
 def http_client(base_url: str, *, verify: ssl.SSLContext | bool = True,
