@@ -16,7 +16,7 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ("http_client", "JoinedWritesTransport", "WRITE_BUFFER")
+__all__ = ("WRITE_BUFFER", "JoinedWritesTransport", "http_client")
 
 WRITE_BUFFER = 64 * 1024
 """Bytes held before they are written without waiting for a read: a large body (an
