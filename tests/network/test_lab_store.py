@@ -7,7 +7,7 @@ import pytest
 from moalab.network.errors import NetworkError, NetworkFull, ParticipantInNetwork
 from moalab.network.lab_store import LabNetworkStore
 from moalab.store import Database
-from tests.store.conftest import database, database_url, postgres_url  # noqa: F401
+from tests.store.conftest import database  # noqa: F401
 from tests.store.test_concurrency import started
 
 
