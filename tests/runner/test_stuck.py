@@ -25,7 +25,7 @@ from moalab import (
 from moalab.runner.stuck import _WATCH, IDLE_GRACE
 
 # longer than the grace period: a wake-up from outside comes after the watch first looks
-LATE = IDLE_GRACE + 1.5
+LATE = IDLE_GRACE + 0.5
 
 
 def gate_tree(beam, delay=5.0):
