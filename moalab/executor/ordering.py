@@ -83,6 +83,11 @@ class ArrivalOrder:
     def __init__(self) -> None:
         self._last: Turn | None = None
 
+    def all_started(self) -> bool:
+        """Whether every turn taken has started: a call arriving now may start at once,
+        without taking one."""
+        return self._last is None or self._last._started
+
     def take(self) -> Turn:
         """The next place in the order."""
         last = self._last

@@ -131,6 +131,7 @@ class _LoopJob:
         return self.fn(*self.args, **self.kwargs)
 
     async def run(self, outboxes: Outboxes) -> None:
+        """Run the call as a task, once its turn has come."""
         try:
             with self.scope:
                 await self.turn.wait()
@@ -139,11 +140,20 @@ class _LoopJob:
                 else:
                     result = outcome.capture(self._call)
         finally:
-            # a finished job may be kept (as an object's last call): not its arguments
-            self.fn = self.args = self.kwargs = None
-            self.finished = True
+            self._finish()
         if not self.scope.cancelled_caught:  # else the caller gave up: nobody waits
             outboxes[self.caller_token].send(self.future.set, result)
+
+    def run_now(self, outboxes: Outboxes) -> None:
+        """Make a sync call at once, its turn having come (no task for it)."""
+        result = outcome.capture(self._call)
+        self._finish()
+        outboxes[self.caller_token].send(self.future.set, result)
+
+    def _finish(self) -> None:
+        # a finished job may be kept (as an object's last call): not its arguments
+        self.fn = self.args = self.kwargs = None
+        self.finished = True
 
 
 class AsyncThreadExecutor(Executor):
@@ -213,6 +223,9 @@ class AsyncThreadExecutor(Executor):
 
     def _start_job(self, job: _LoopJob) -> None:
         # in the executor's loop, in call order
+        if not _is_async(job.fn) and self._start_order.all_started():
+            job.run_now(self._outboxes)  # a task would only take two loop rounds more
+            return
         job.turn = self._start_order.take()
         self._nursery.start_soon(job.run, self._outboxes)
 

@@ -111,3 +111,35 @@ async def test_a_turn_that_has_come_takes_no_scheduler_round(autojump_clock):
         await late.wait()
     assert scope.cancelled_caught
     await order.take().wait()  # the cancelled one counts as started: this one is free
+
+
+def test_all_started_says_whether_a_call_may_start_without_a_turn():
+    order = ArrivalOrder()
+    assert order.all_started()
+    turn = order.take()
+    assert not order.all_started()
+    turn._start()
+    assert order.all_started()
+
+
+async def test_an_async_thread_executors_sync_and_async_calls_start_in_call_order():
+    # a sync call whose turn has come runs at once in the loop, without a task: it must
+    # not overtake async calls waiting for theirs
+    from moalab.executor import AsyncThreadExecutor
+
+    from .conftest import unique_name
+    from .devices import Probe
+
+    async with AsyncThreadExecutor() as executor:
+        device = Probe(name=unique_name("probe"), executor=executor)
+        issued = []
+
+        async def call(i: int) -> None:
+            issued.append(i)  # no checkpoint between this and the call going out
+            await (device.record if i % 3 else device.async_record)(i)
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for i in range(60):
+                    nursery.start_soon(call, i)
+        assert await device.get_calls() == issued
