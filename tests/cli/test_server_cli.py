@@ -1,5 +1,7 @@
 """`moalab-server` as a real subprocess: the listening line, config errors, start-up checks,
-signals and a stop that a device method blocks."""
+signals and a stop that a device method blocks; the config file's and the flags' errors
+in process (each process costs 1.5 s of imports; a process's are checked by the port in
+use and the short tokens)."""
 
 import contextlib
 import os
@@ -18,7 +20,7 @@ from moalab.executor.errors import ConnectionLost
 from moalab.executor.websocket import WebSocketExecutor
 
 from ..conftest import require
-from .helpers import command, env, lines, no_traceback, run
+from .helpers import command, env, lines, no_traceback, run, run_in_process
 
 LISTENING = re.compile(r"moalab-server listening on http://127\.0\.0\.1:(\d+)")
 
@@ -95,8 +97,8 @@ def test_flags_override_the_config_file(tmp_path):
 )
 def test_a_bad_config_file_names_the_key(tmp_path, config, expected):
     (tmp_path / "server.toml").write_text(config)
-    result = run("moalab-server", "--config", "server.toml", "--port", "0", cwd=tmp_path,
-                 timeout=30)
+    result = run_in_process("moalab-server", "--config", "server.toml", "--port", "0",
+                            cwd=tmp_path)
     assert result.returncode == 2
     assert no_traceback(result), result.stderr
     (line,) = lines(result.stderr)
@@ -105,7 +107,7 @@ def test_a_bad_config_file_names_the_key(tmp_path, config, expected):
 
 
 def test_a_missing_config_file(tmp_path):
-    result = run("moalab-server", "--config", "nowhere.toml", cwd=tmp_path, timeout=30)
+    result = run_in_process("moalab-server", "--config", "nowhere.toml", cwd=tmp_path)
     assert result.returncode == 2
     (line,) = lines(result.stderr)
     assert "'nowhere.toml' cannot be read" in line
@@ -124,7 +126,7 @@ def test_a_missing_config_file(tmp_path):
     ids=["port", "host", "allow", "graceful-timeout", "port-not-a-number"],
 )
 def test_bad_flag_values_name_the_key(tmp_path, flags, expected):
-    result = run("moalab-server", *flags, cwd=tmp_path, timeout=30)
+    result = run_in_process("moalab-server", *flags, cwd=tmp_path)
     assert result.returncode == 2
     assert no_traceback(result), result.stderr
     assert lines(result.stderr)[-1].startswith(expected), result.stderr
