@@ -71,12 +71,9 @@ def test_the_lazy_package_names_resolve():
     assert imported(code, ()) == []
 
 
-def test_a_command_on_a_lab_imports_no_alembic(tmp_path):
-    made = subprocess.run([sys.executable, "-m", "moalab.cli.main", "lab", "init", "lab"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
+def test_a_command_on_a_lab_imports_no_alembic(lab):
     code = "from moalab.cli.main import main\nassert main(['session', 'list']) == 0"
-    assert imported(code, NOT_FOR_A_LAB_COMMAND, cwd=tmp_path / "lab") == []
+    assert imported(code, NOT_FOR_A_LAB_COMMAND, cwd=lab.folder) == []
 
 
 @pytest.mark.parametrize("module", ["moalab.core.realtime", "moalab.store.database"])
