@@ -9,7 +9,7 @@ from .batching import LARGE_PART_BYTES
 from .codec import Frame, frame_size
 from .errors import ProtocolError
 
-__all__ = ("FramedStream", "MAX_FRAME", "prefixed", "pop_frames")
+__all__ = ("MAX_FRAME", "FramedStream", "pop_frames", "prefixed", "write_at_once")
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
@@ -20,6 +20,22 @@ def prefixed(frame: Frame) -> list[bytes | memoryview]:
     """``frame`` with its length in front, as :class:`FramedStream` and :func:`pop_frames`
     read it: its parts, to send or join."""
     return [_HEADER.pack(frame_size(frame)), *([frame] if isinstance(frame, bytes) else frame)]
+
+
+def write_at_once(socket: trio.socket.SocketType, data: bytes | memoryview
+                  ) -> bytes | memoryview:
+    """Write what the kernel takes of ``data`` at once to the (non-blocking) trio
+    ``socket``; return the rest, for ``send_all``. A small frame nearly always goes
+    whole: without the scheduler round trio's send takes after each write, one per
+    call. A full or broken socket takes nothing here (``send_all`` waits or raises)."""
+    fd = socket.fileno()  # -1 once closed: a number another file may reuse is never used
+    if fd < 0:
+        return data
+    try:
+        sent = os.write(fd, data)
+    except OSError:
+        return data
+    return memoryview(data)[sent:] if sent < len(data) else b""
 
 
 def pop_frames(buffer: bytearray, max_frame: int = MAX_FRAME) -> list[bytes]:
@@ -76,20 +92,10 @@ class FramedStream:
             lock.release()
 
     async def _send(self, data: bytes | memoryview) -> None:
-        """``stream.send_all(data)``, but on a socket written at once when the kernel
-        takes it all (a small frame nearly always): without the scheduler round trio's
-        send takes after each write, one per call of a process executor."""
         socket = getattr(self.stream, "socket", None)
-        fd = socket.fileno() if socket is not None else -1  # -1 once closed: never reused
-        if fd >= 0:
-            try:
-                sent = os.write(fd, data)
-            except OSError:  # full (BlockingIOError) or broken: trio's send waits or raises
-                sent = 0
-            if sent == len(data):
-                return
-            data = memoryview(data)[sent:]
-        await self.stream.send_all(data)
+        rest = data if socket is None else write_at_once(socket, data)
+        if rest:
+            await self.stream.send_all(rest)
 
     async def _fill(self, size: int) -> bool:
         while len(self._buffer) < size:
