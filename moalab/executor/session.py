@@ -98,6 +98,7 @@ class Session:
         self._replies = self.backlog = Backlog(QUEUE_LIMIT)  # bytes waiting to be sent
         self._requests = Backlog(READ_AHEAD)  # bytes read, waiting to be handled
         self._frames: trio.MemoryReceiveChannel | None = None  # those frames, in serve()
+        self._behind = 0  # frames read and not yet handled (queued, or being handled)
         self._handler: RequestHandler | None = None  # in serve()
 
     # ----------------------------------------------------------------- plumbing
@@ -120,10 +121,11 @@ class Session:
                 nursery.start_soon(self._watch_client, nursery.cancel_scope)
                 nursery.start_soon(self._read, receive, frames_send, nursery.cancel_scope)
                 while True:
-                    frame, received_at = await self._frames.receive()
-                    self._requests.remove(len(frame))
+                    messages, size, received_at = await self._frames.receive()
+                    self._requests.remove(size)
                     await self._replies.wait()  # a client that does not read is not answered
-                    await self.handle_frame(frame, received_at)
+                    await self._handle_messages(messages, received_at)
+                    self._behind -= 1
         finally:
             if self._handler is not None:
                 self._handler.close()
@@ -138,8 +140,11 @@ class Session:
 
     async def _read(self, receive: Callable[[], Awaitable[bytes | None]],
                     frames: trio.MemorySendChannel, scope: trio.CancelScope) -> None:
-        """Read frames into ``frames`` while fewer than :data:`READ_AHEAD` bytes wait
-        there; at the end of the connection, end the session (its client is gone:
+        """Read frames and decode them; handle one at once when none is ahead of it,
+        its replies' queue has room and it holds at most :data:`SLICE` requests (it
+        is handled without a wait: one task switch fewer a request), else queue it in
+        ``frames`` for :meth:`serve`, while fewer than :data:`READ_AHEAD` bytes wait
+        there. At the end of the connection, end the session (its client is gone:
         nothing it sent is left to answer)."""
         while True:
             await self._requests.wait()
@@ -148,8 +153,16 @@ class Session:
                 scope.cancel()
                 return
             self._last_heard = perf_counter()
+            received_at = self.clock()
+            messages = self._decode(frame)
+            if not self._behind and len(messages) <= SLICE and (
+                    self._replies.size <= self._replies.limit):
+                for msg in messages:
+                    self.handle_message(msg, received_at)
+                continue
+            self._behind += 1
             self._requests.add(len(frame))
-            frames.send_nowait((frame, self.clock()))
+            frames.send_nowait((messages, len(frame), received_at))
 
     async def _watch_client(self, scope: trio.CancelScope) -> None:
         while perf_counter() - self._last_heard < self.dead_after:
@@ -196,11 +209,17 @@ class Session:
         """Decode and act on the requests in a frame; errors become replies, never
         exceptions. A large frame is handled :data:`SLICE` requests at a time, with a
         checkpoint between slices, and waits while its replies fill the queue."""
+        await self._handle_messages(self._decode(frame), received_at)
+
+    def _decode(self, frame: bytes) -> list[Any]:
+        """The requests in ``frame``; none if it cannot be decoded (its error is replied)."""
         try:
-            messages = decode_many(frame, MAX_FRAME_MESSAGES)
+            return decode_many(frame, MAX_FRAME_MESSAGES)
         except Exception as exc:
             self._send_error(None, exc, "decoding a frame")
-            return
+            return []
+
+    async def _handle_messages(self, messages: list[Any], received_at: float) -> None:
         for start in range(0, len(messages), SLICE):
             if start:
                 await trio.lowlevel.checkpoint()

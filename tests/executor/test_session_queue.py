@@ -105,3 +105,51 @@ async def test_end_of_connection_is_seen_while_replies_wait():
             await ended.wait()
     assert session._out_send.statistics().current_buffer_used == 0
     registry.close()
+
+
+class _TaskSteps(trio.abc.Instrument):
+    """Counts the task steps of every task."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps += 1
+
+
+async def test_a_request_nothing_waits_before_costs_no_task_switch_to_the_loop():
+    """A frame read while none waits is handled by the reader itself: a non-blocking
+    call's round trip takes three task steps (the client's, the reader's, the
+    sender's; it took four, through serve()'s loop), an async call's five."""
+    registry = ObjectRegistry(allow=["tests"])
+    replied = [trio.Event()]
+
+    async def send_frames(frames: list[bytes]) -> None:
+        replied[0].set()
+
+    requests_send, receive = request_channel()
+    session = Session(registry, send_frames)
+    counter = _TaskSteps()
+
+    async def round_trip(message: dict) -> None:
+        replied[0] = trio.Event()
+        requests_send.send_nowait(encode(message))
+        with trio.fail_after(10):
+            await replied[0].wait()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.serve, receive)
+        await round_trip({"id": 0, "op": "create", "name": "pin",
+                          "cls": "tests.executor.nonblocking_devices:Pin"})
+        await round_trip({"id": 1, "op": "create", "name": "p", "cls": PROBE})
+        for method, args, most in (("write", [1], 3), ("async_add", [1, 2], 5)):
+            obj = "pin" if method == "write" else "p"
+            trio.lowlevel.add_instrument(counter)
+            counter.steps = 0
+            for i in range(20):
+                await round_trip({"id": 10 + i, "op": "call", "obj": obj, "method": method,
+                                  "args": args})
+            trio.lowlevel.remove_instrument(counter)
+            assert counter.steps / 20 <= most, (method, counter.steps / 20)
+        nursery.cancel_scope.cancel()
+    registry.close()
