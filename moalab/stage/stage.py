@@ -2,6 +2,7 @@
 
 import inspect
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import trio
@@ -450,6 +451,17 @@ class MoaStage(MoaBase, Loggable):
         type after the whole tree has cleaned up. ``task_status.started()`` is
         called once ``on_stage_start`` was dispatched (for ``nursery.start``).
         """
+        await self._run_stage_in(None, task_status)
+
+    async def _run_stage_in(self, shared: trio.CancelScope | None,
+                            task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+        """:meth:`run_stage` in a cancel scope of its own, or, without a ``max_duration``,
+        in ``shared``: the scope a serial parent's children share until one is stopped
+        (entering and leaving a cancel scope costs about 10 us, on the path from one
+        stage's end to the next one's start). A stop cancels ``shared``: the stage ends
+        as it would in a scope of its own, and the cancellation goes on to ``shared``."""
+        if self.max_duration:
+            shared = None  # the deadline is its own
         if self.disabled:
             task_status.started()
             return
@@ -464,7 +476,8 @@ class MoaStage(MoaBase, Loggable):
         self.active = True
         outcome = RunState.DONE
         try:
-            with trio.CancelScope() as self._stage_scope:
+            with (trio.CancelScope() if shared is None else nullcontext(shared)
+                  ) as self._stage_scope:
                 if self.max_duration:
                     self._stage_scope.deadline = trio.current_time() + self.max_duration
                 self.dispatch("on_stage_start")
@@ -475,7 +488,11 @@ class MoaStage(MoaBase, Loggable):
             if self._stop_requested:
                 outcome = RunState.STOPPED
         except BaseException as exc:
-            outcome = RunState.STOPPED if _is_cancellation(exc) else RunState.FAILED
+            if not _is_cancellation(exc):
+                outcome = RunState.FAILED
+            elif shared is None or not shared.cancel_called or self._stop_requested:
+                outcome = RunState.STOPPED
+            # else a stop_trial of its one trial cancelled ``shared``: the stage is done
             raise
         finally:
             self._stage_scope = None
@@ -587,7 +604,16 @@ class MoaStage(MoaBase, Loggable):
         completion.finished(stage)
 
     async def _run_serial(self, completion: _Completion) -> None:
-        for stage in list(self.stages):
-            await self.wait_resumed()
-            await stage.run_stage()
-            completion.finished(stage)
+        stages = list(self.stages)
+        i = 0
+        while i < len(stages):
+            # the children share a cancel scope until one is stopped (see _run_stage_in)
+            with trio.CancelScope() as shared:
+                while i < len(stages) and not shared.cancel_called:
+                    await self.wait_resumed()
+                    await stages[i]._run_stage_in(shared)
+                    completion.finished(stages[i])
+                    i += 1
+            if shared.cancelled_caught:  # stages[i] was stopped, its cancellation caught here
+                completion.finished(stages[i])
+                i += 1

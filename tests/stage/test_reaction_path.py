@@ -105,3 +105,62 @@ async def test_max_duration_of_a_one_trial_leaf(autojump_clock):
     await delay.run_stage()
     assert trio.current_time() == 4
     assert (delay.trial_outcome, delay.outcome) == ("cancelled", "done")
+
+
+class StopsItself(MoaStage):
+    """Stops itself (its stage, or its trial) in its last line, without a checkpoint after."""
+
+    async def do_trial(self) -> None:
+        await trio.sleep(1)
+        if self.what == "stage":
+            self.stop_stage()
+        else:
+            self.stop_trial()
+
+
+async def test_serial_children_after_a_stopped_one_run(autojump_clock):
+    first, second = Delay(name="first", delay=10), Delay(name="second", delay=10)
+    third = Delay(name="third", delay=1)
+    root = serial(first, second, third)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(root.run_stage)
+        await trio.sleep(2)
+        first.stop_stage()
+        await trio.sleep(3)
+        second.stop_trial()
+    assert trio.current_time() == 6
+    assert [s.outcome for s in (first, second, third)] == ["stopped", "done", "done"]
+    assert second.trial_outcome == "stopped"
+    assert root.outcome == "done"
+
+
+async def test_a_stage_stopping_itself_in_its_last_line_does_not_stop_the_next(autojump_clock):
+    for what, outcome in (("stage", "stopped"), ("trial", "done")):
+        first, second = StopsItself(name="first", what=what), Delay(name="second", delay=2)
+        root = serial(first, second)
+        start = trio.current_time()
+        await root.run_stage()
+        assert trio.current_time() - start == 3
+        assert (first.outcome, first.trial_outcome) == (outcome, "stopped")
+        assert second.outcome == "done" and root.outcome == "done"
+
+
+async def test_a_stop_from_on_trial_end_does_not_stop_the_next_stage(autojump_clock):
+    # after the trial's last checkpoint: the stage ends normally with its scope cancelled
+    first, second = Delay(name="first", delay=1), Delay(name="second", delay=2)
+    first.fbind("on_trial_end", lambda *_: first.stop_stage())
+    root = serial(first, second)
+    await root.run_stage()
+    assert trio.current_time() == 3
+    assert (first.outcome, second.outcome, root.outcome) == ("stopped", "done", "done")
+
+
+async def test_stopping_the_parent_stops_the_child_in_the_shared_scope(autojump_clock):
+    first, second = Delay(name="first", delay=10), Delay(name="second", delay=10)
+    root = serial(first, second)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(root.run_stage)
+        await trio.sleep(2)
+        root.stop_stage()
+    assert trio.current_time() == 2
+    assert (first.outcome, second.outcome, root.outcome) == ("cancelled", None, "stopped")
