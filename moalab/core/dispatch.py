@@ -133,9 +133,9 @@ def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None,
     one connection's calls keep their order; a REST call, which has no order, never
     waits). It may so run while another client's call runs in the object's thread.
     A method declared so that blocks stalls every client of the server while it
-    runs. A thread executor (``ThreadExecutor``, ``AsyncThreadExecutor``) runs it so
-    too, in the caller's trio thread, unless calls of the object are queued or running
-    in its thread; other local executors run it as any other.
+    runs. The thread executors (``ThreadExecutor``, ``AsyncThreadExecutor``) run it
+    so too, in the caller's trio thread, unless calls of the object are queued or
+    running in their thread.
     """
     if func is None:
         return partial(apply_executor, callback=callback, blocking=blocking)
