@@ -1,8 +1,9 @@
-"""`moalab demo` as a real subprocess, in a fresh folder as after a fresh clone."""
+"""`moalab demo` as a real subprocess, in a fresh folder as after a fresh clone; its
+refusal and `run --help` in process (each process costs 1.5 s of imports)."""
 
 import time
 
-from .helpers import lines, no_traceback, read_rows, run, stage_events
+from .helpers import lines, no_traceback, read_rows, run, run_in_process, stage_events
 
 
 def test_demo_dry_run_prints_where_the_log_went(tmp_path):
@@ -33,7 +34,7 @@ def test_demo_runs_accelerated_in_virtual_time(tmp_path):
 
 def test_demo_keeps_an_existing_log(tmp_path):
     (tmp_path / "demo.csv").write_text("keep\n")
-    result = run("moalab", "demo", "--dry-run", "--log", "demo.csv", cwd=tmp_path)
+    result = run_in_process("moalab", "demo", "--dry-run", "--log", "demo.csv", cwd=tmp_path)
     assert result.returncode == 2
     assert no_traceback(result)
     assert lines(result.stderr)[0].startswith("moalab demo: log file 'demo.csv' already exists")
@@ -45,6 +46,6 @@ def test_console_script_help(tmp_path):
     assert result.returncode == 0
     for command in ("run", "demo", "bench"):
         assert command in result.stdout
-    result = run("moalab", "run", "--help", cwd=tmp_path)
+    result = run_in_process("moalab", "run", "--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "root" in result.stdout and "devices" in result.stdout  # the script convention
