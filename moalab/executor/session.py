@@ -6,7 +6,8 @@ chosen when the connection opens: on a moalab-server, the query parameter
 shared namespace). Requests name objects of that namespace only; ``list`` shows
 every namespace's.
 
-Requests (client to server), each a map with ``op`` and a client-chosen ``id``:
+Requests (client to server), each a map with ``op`` and a client-chosen ``id``
+(their types, and the replies', are in :mod:`moalab.executor.messages`):
 
 - ``call``   ``obj``, ``method``, ``args``, ``kwargs``: run an exposed method
 - ``gen``    as ``call`` plus ``credit``: stream a generator method's items
@@ -24,7 +25,13 @@ the session's calls on its object are queued or running); calls on different
 objects and streams run independently.
 
 A frame holds at most :data:`~moalab.executor.codec.MAX_FRAME_MESSAGES`
-requests (one error reply refuses a frame with more, and none of it runs).
+requests (one error reply refuses a frame with more, and none of it runs). A
+``credit`` or ``cancel`` is not answered; an error answers a malformed credit
+only when it names a running stream (a request that is not a map, or whose id
+is neither an integer nor a string, always gets one, naming no request).
+
+The requests' handling is :class:`~moalab.executor.handler.RequestHandler`'s, which
+the server's REST routes run too; a session adds the wire plumbing.
 """
 
 import math
