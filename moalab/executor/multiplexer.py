@@ -54,7 +54,7 @@ class RemoteStream:
         self.items.extend(items)
         self.event.set()
 
-    def fail(self, error: BaseException | None) -> None:
+    def end(self, error: BaseException | None = None) -> None:
         """End the stream, with ``error`` (None: its clean end)."""
         self.ended = True
         self.error = error
@@ -82,14 +82,15 @@ class RequestMux:
     """Requests and their replies over the transport :meth:`open` gives, in the trio
     thread.
 
-    ``not_running()`` is the error a request raises while there is no connection.
+    ``not_running()`` is the error a request raises while there is no connection;
+    ``describe()`` names the executor in log messages.
     ``keep_calls``: calls in flight when the link is lost are kept to be sent again
     (:meth:`resend_kept`), not failed. ``on_update(update)`` mirrors an
     :class:`~moalab.executor.messages.Update`.
     """
 
     def __init__(self, not_running: Callable[[], Exception], on_update: Callable[[Update], Any],
-                 keep_calls: bool = False, describe: Callable[[], str] = lambda: "") -> None:
+                 describe: Callable[[], str], keep_calls: bool = False) -> None:
         self._not_running = not_running
         self._on_update = on_update
         self.keep_calls = keep_calls
@@ -154,9 +155,9 @@ class RequestMux:
         if kind is Items:
             stream.feed(reply.items)
         elif kind is End:
-            stream.fail(None)
+            stream.end()
         elif kind is Failed:
-            stream.fail(decode_exception(reply.error))
+            stream.end(decode_exception(reply.error))
 
     def fail_all(self, error: BaseException) -> None:
         """Fail every request and stream in flight with ``error``."""
@@ -175,7 +176,7 @@ class RequestMux:
     def _fail_streams(self, error: BaseException) -> None:
         streams, self._streams = self._streams, {}
         for stream in streams.values():
-            stream.fail(error)
+            stream.end(error)
 
     def resend_kept(self) -> None:
         """Send the kept calls again, in the order they were first sent."""

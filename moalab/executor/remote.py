@@ -195,8 +195,8 @@ class RemoteExecutor(FarSideExecutor):
         if stream_window < 2:
             raise InvalidArgument(f"stream_window={stream_window!r} is not accepted: give >= 2")
         self.stream_window = stream_window
-        self._mux = RequestMux(self._not_running, self.mirror.apply,
-                               keep_calls=on_lost != "fail", describe=self._describe)
+        self._mux = RequestMux(self._not_running, self.mirror.apply, self._describe,
+                               keep_calls=on_lost != "fail")
         self.link = LinkSupervisor(self._mux, self._connect, self._on_connected,
                                    self._describe, on_lost, reconnect, heartbeat)
 
