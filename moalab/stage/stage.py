@@ -323,7 +323,12 @@ class MoaStage(MoaBase, Loggable):
             self._stage_scope.cancel()
 
     def stop_trial(self) -> None:
-        """End the current trial early; the next trial (if any) starts. No-op if not running."""
+        """End the current trial early; the next trial (if any) starts. No-op if not running.
+
+        A leaf stage (no children) of ``repeat`` 1 and no ``max_trial_duration`` runs
+        its one trial in the stage's own cancel scope (it is on a gate's reaction
+        path): stopping that trial ends the stage, even if ``repeat`` was raised
+        during the trial (set ``repeat`` before the stage starts to have more)."""
         if self._trial_scope is not None:
             self._trial_stop_requested = True
             if self._trial_scope is self._stage_scope and self._resumed is not None:
