@@ -16,7 +16,7 @@ from .errors import (
 from .dummy import DummyRemoteExecutor
 from .executor import Executor
 from .process import MultiprocessSocketExecutor, ProcessExecutor
-from .remote import RemoteExecutor
+from .remote import FarSideExecutor, RemoteExecutor
 from .thread import AsyncThreadExecutor, ThreadExecutor
 
 _LAZY = {"RestExecutor": "rest", "WebSocketExecutor": "websocket"}
@@ -34,6 +34,7 @@ __all__ = (
     "ExecutorContext",
     "ThreadExecutor",
     "AsyncThreadExecutor",
+    "FarSideExecutor",
     "RemoteExecutor",
     "DummyRemoteExecutor",
     "ProcessExecutor",
