@@ -60,7 +60,7 @@ def test_a_loop_killed_mid_step_resumes_after_its_last_completed_step(lab, tmp_p
 def test_a_loop_killed_while_the_lab_runs_sessions_keeps_those_done(lab, tmp_path):
     # the example on the lab's rigs (a dry run): 8 subjects' sessions, 4 rigs at once
     example = REPO / "examples" / "closed_loop_bandit.py"
-    sized = {**env(), "RUNNER_TYPE": "moalab", "BANDIT_TRIALS": "200",
+    sized = {**env(), "RUNNER_TYPE": "moalab", "BANDIT_TRIALS": "50",
              "BANDIT_PARTICIPANTS": "8", "BANDIT_CYCLES": "1"}
     loop_run = [*command("moalab"), "loop", "run", str(example), "--lab", str(lab.folder)]
 
