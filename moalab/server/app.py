@@ -264,7 +264,12 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     async def http_error(exc: HTTPException) -> Any:
         # Quart's own errors (no such route, method not allowed, body too large) as
         # JSON, like every other error of the API
-        return _error(encode_exception(exc), exc.code or 500)
+        response, status = _error(encode_exception(exc), exc.code or 500)
+        if status == 413:
+            # the rest of the body is left unread on the connection: closed, or the
+            # client's next request on it would wait behind it for ever
+            response.headers["Connection"] = "close"
+        return response, status
 
     @app.errorhandler(Exception)
     async def request_error(exc: Exception) -> Any:
