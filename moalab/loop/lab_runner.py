@@ -248,7 +248,8 @@ class RigRunner:
     def _earlier(self, subject: str, args: list[str]) -> SessionInfo | None:
         """``subject``'s submitted session of this protocol with these very arguments
         (a step cut by a crash ran it), else None; in a worker thread. Its interrupted
-        ones with them are abandoned: the condition is run again whole."""
+        ones with them are abandoned: the condition is run again whole; one left
+        created (the crash came between its making and its start) is discarded."""
         cls, db = self._runner.protocol_class, self.lab.database
         wanted = args_to_dict(parse_args(cls.Args, args))
         same = [s for s in db.subject_sessions(subject, cls.name)
@@ -256,6 +257,8 @@ class RigRunner:
         for session in same:
             if session.status == "interrupted":
                 db.end_session(session.id, "abandoned")
+            elif session.status == "created":
+                self._runner.cleanup_session(session)
         return next((s for s in reversed(same) if s.status == "submitted"), None)
 
 

@@ -79,6 +79,10 @@ def test_a_condition_already_run_gives_its_sessions_data_again(lab):
         "rat-3", BanditProtocol.name, BanditProtocol.version,
         dict(lab.database.get_session(first["session"][0]).args), rig="box-a")
     lab.database.end_session(interrupted.id, "interrupted")
+    # a kill between a session's making and its start leaves it created, unowned
+    orphan = lab.database.create_session(
+        "rat-3", BanditProtocol.name, BanditProtocol.version,
+        dict(lab.database.get_session(first["session"][0]).args), rig="box-a")
     again = rig_runner(BanditProtocol, subjects=SUBJECTS, lab=lab, dry_run=True,
                        args=FAST)(conditions)
     assert list(again["session"][:2]) == list(first["session"])
@@ -86,6 +90,7 @@ def test_a_condition_already_run_gives_its_sessions_data_again(lab):
                                               first["choice-trajectory"], strict=True))
     assert lab.database.get_session(interrupted.id).status == "abandoned"
     assert again["session"][2] != interrupted.id  # rat-3 ran the condition anew, whole
+    assert orphan.id not in {info.id for info in lab.database.list_sessions()}
     fresh = rig_runner(BanditProtocol, subjects=SUBJECTS[:1], lab=lab, dry_run=True,
                        args=FAST, reuse=False)(conditions)
     assert fresh["session"][0] not in set(again["session"])
