@@ -50,6 +50,13 @@ def _open_and_stop(url: str, token: str, process: subprocess.Popen, exit_code: i
         assert page.status_code == 200 and 'id="tree"' in page.text
         runs = client.get("/api/runs").json()
         assert len(runs) == 1 and runs[0]["status"] in ("pending", "running")
+        # a run is listed (pending) before its start, and has its id from its start on:
+        # a loaded machine may take a while to get there
+        deadline = time.monotonic() + 30
+        while not runs[0]["id"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+            runs = client.get("/api/runs").json()
+        assert runs[0]["id"], runs
         stopped = client.post(f"/runs/{runs[0]['id']}/stop")
         assert stopped.status_code == 200, stopped.text
     out, err = process.communicate(timeout=30)
