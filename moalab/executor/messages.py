@@ -38,7 +38,8 @@ class Message:
     __slots__ = ()
     op: ClassVar[str | None] = None
     """The request's ``op`` on the wire (None for a reply)."""
-    _mark: ClassVar[dict[str, Any]] = {}  # constant entries of the wire map
+    _mark: ClassVar[dict[str, Any]] = {}
+    """Constant entries of the wire map (a request's: its ``op``, set by ``_message``)."""
     _spec: ClassVar[tuple["_Field", ...]] = ()
     _checks: ClassVar[tuple[tuple[str, Any, bool, "_Field"], ...]] = ()  # _spec, for parsing
 
@@ -95,6 +96,8 @@ def _kind(annotation: Any) -> tuple[tuple[type, ...] | None, str, dict[str, Any]
 def _message(cls: type) -> type:
     """Make ``cls`` a slotted dataclass message and compile its fields' checks."""
     cls = dataclass(slots=True)(cls)
+    if cls.op is not None and "_mark" not in vars(cls):
+        cls._mark = {"op": cls.op}  # a request's wire map starts with its op
     hints = typing.get_type_hints(cls)
     cls._spec = tuple(
         _Field(f.name, hints[f.name], f.default, f.default_factory, f.metadata)
@@ -121,7 +124,6 @@ class Call(Message):
     :class:`Failed`."""
 
     op = "call"
-    _mark = {"op": "call"}
     id: int | str
     obj: str = field(metadata=_doc("the object's name in the client's namespace"))
     method: str = field(metadata=_doc("a method exposed with apply_executor"))
@@ -135,7 +137,6 @@ class Gen(Message):
     :class:`End` (or :class:`Failed`); at most ``credit`` items before more credit."""
 
     op = "gen"
-    _mark = {"op": "gen"}
     id: int | str
     obj: str = field(metadata=_doc("the object's name in the client's namespace"))
     method: str = field(metadata=_doc("a method exposed with apply_generator_executor"))
@@ -149,7 +150,6 @@ class Credit(Message):
     """The client read ``n`` more items of stream ``id``; never answered."""
 
     op = "credit"
-    _mark = {"op": "credit"}
     id: RequestId
     n: int = field(metadata=_doc("items read"))
 
@@ -159,7 +159,6 @@ class Cancel(Message):
     """Cancel call or stream ``id``; never answered."""
 
     op = "cancel"
-    _mark = {"op": "cancel"}
     id: RequestId
 
 
@@ -169,7 +168,6 @@ class Create(Message):
     the existing one; answered with ``{created, props, seq}``."""
 
     op = "create"
-    _mark = {"op": "create"}
     id: RequestId
     # checked by the registry, whose messages say what a name and a class path are
     name: str = field(metadata=_doc("the object's name", checked=False))
@@ -184,7 +182,6 @@ class Delete(Message):
     """Delete object ``name`` of the client's namespace; answered with ``ok: None``."""
 
     op = "delete"
-    _mark = {"op": "delete"}
     id: RequestId
     name: str = field(metadata=_doc("the object's name"))
 
@@ -194,7 +191,6 @@ class List(Message):
     """List the objects of every namespace."""
 
     op = "list"
-    _mark = {"op": "list"}
     id: RequestId
 
 
@@ -203,7 +199,6 @@ class Echo(Message):
     """Clock echo: answered with ``[received, sent]`` on the far side's clock."""
 
     op = "echo"
-    _mark = {"op": "echo"}
     id: RequestId
 
 
@@ -212,7 +207,6 @@ class Ping(Message):
     """Heartbeat: answered by :class:`Pong`."""
 
     op = "ping"
-    _mark = {"op": "ping"}
 
 
 Request = Call | Gen | Credit | Cancel | Create | Delete | List | Echo | Ping
