@@ -19,8 +19,9 @@ from .errors import ProtocolError
 
 __all__ = ("RequestId", "Message", "Call", "Gen", "Credit", "Cancel", "Create", "Delete",
            "List", "Echo", "Ping", "Ok", "Failed", "Items", "End", "Update", "Pong",
-           "Request", "Reply", "REQUESTS", "CALL_BODY", "CREATE_BODY", "parse_request",
-           "parse_reply", "parse_fields", "parse_body", "reply_id", "json_schema")
+           "Request", "Reply", "REQUESTS", "CALL_BODY", "BATCH_CALL", "CREATE_BODY",
+           "parse_request", "parse_reply", "parse_fields", "parse_body", "reply_id",
+           "json_schema")
 
 RequestId = int | str | None
 """A request's id, chosen by the client; None: a request nobody waits for the answer of."""
@@ -310,6 +311,10 @@ def _refuse_or_default(spec: _Field, item: Any, what: str) -> Any:
 CALL_BODY = ("args", "kwargs")
 """The fields of a :class:`Call` or :class:`Gen` a REST request's body holds (its path
 names the object and the method)."""
+
+BATCH_CALL = ("obj", "method", *CALL_BODY)
+"""The fields of a :class:`Call` each item of a REST batch request holds (its index in
+the batch is its id)."""
 
 CREATE_BODY = ("name", "cls", "kwargs")
 """The fields of a :class:`Create` a REST request's body holds."""

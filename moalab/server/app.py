@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import os
+import reprlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -47,9 +48,9 @@ from ..executor.codec import MEDIA_TYPE, Frame, encode, encode_exception, encode
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
 from ..executor.handler import Backlog, RequestHandler, resolve
-from ..executor.messages import (CALL_BODY, CREATE_BODY, Call, Create, Credit, Delete, Echo,
-                                 End, Failed, Gen, List, Message, Reply, Update,
-                                 parse_body)
+from ..executor.messages import (BATCH_CALL, CALL_BODY, CREATE_BODY, Call, Create, Credit,
+                                 Delete, Echo, End, Failed, Gen, List, Message, Ok, Reply,
+                                 Update, parse_body)
 from ..executor.registry import ObjectRegistry, RemoteObject, check_namespace
 from ..executor.session import NAMESPACE_PARAM, QUEUE_LIMIT, FailureReport, Session
 from ..executor.websocket import BAD_REQUEST
@@ -108,18 +109,43 @@ def _where() -> str:
     return f"{request.method} {request.path}"
 
 
-async def _json_body() -> dict[str, Any]:
+async def _json(kind: type, example: str) -> Any:
+    """The request's JSON body, a ``kind`` (an empty body: an empty one); raises
+    :class:`ProtocolError` naming ``example`` for anything else."""
     data = await request.get_data(as_text=True)
     if not data.strip():
-        return {}
+        return kind()
+    what = "a JSON object" if kind is dict else "a JSON list"
     try:
         body = json.loads(data)
     except ValueError as exc:
-        raise ProtocolError(f"the request body is not JSON ({exc}): send a JSON object, "
-                            'e.g. {"args": [1], "kwargs": {}}') from None
-    if not isinstance(body, dict):
-        raise ProtocolError(f"the request body must be a JSON object, not {body!r}")
+        raise ProtocolError(f"the request body is not JSON ({exc}): send {what}, "
+                            f"e.g. {example}") from None
+    if not isinstance(body, kind):
+        raise ProtocolError(f"the request body must be {what}, not {reprlib.repr(body)}: "
+                            f"e.g. {example}")
     return body
+
+
+async def _json_body() -> dict[str, Any]:
+    return await _json(dict, '{"args": [1], "kwargs": {}}')
+
+
+def _batch_call(index: int, item: Any) -> Call:
+    """The call of item ``index`` of a batch request, its index its id; raises
+    :class:`ProtocolError` for a bad one."""
+    if not isinstance(item, dict):
+        raise ProtocolError(f"call {index} of the batch must be a JSON object "
+                            f'{{"obj", "method", "args", "kwargs"}}, not {reprlib.repr(item)}')
+    return parse_body(Call, item, BATCH_CALL, id=index)
+
+
+def _batch_reply(reply: Ok | Failed, updates: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch's reply to one call: its index, its result or its error, and the updates
+    of the batch's objects that came before it."""
+    if isinstance(reply, Failed):
+        return {"index": reply.id, "error": reply.error, "updates": updates}
+    return {"index": reply.id, "result": reply.ok, "updates": updates}
 
 
 def _frame(message: dict) -> bytes:
@@ -175,6 +201,33 @@ class _Replies:
         if isinstance(reply, Failed):
             raise _Failed(reply.error)
         return reply
+
+
+class _BatchReplies:
+    """The reply sink of one batch request: its calls' replies as they come, each with
+    the updates of the watched objects that came before it."""
+
+    def __init__(self) -> None:
+        self.backlog = Backlog(QUEUE_LIMIT)  # never fills: the response's pace holds it
+        self._updates: list[dict[str, Any]] = []
+        self._ready: list[tuple[Reply, list[dict[str, Any]]]] = []
+        self._arrived = trio.Event()
+
+    def send(self, reply: Reply, copy_arrays: bool = True) -> None:
+        self._ready.append((reply, self._updates))
+        self._updates = []
+        self._arrived.set()
+
+    def on_update(self, name: str, seq: int, props: dict, event: bool) -> None:
+        self._updates.append(Update(name, seq, props, event).to_wire())
+
+    async def receive(self) -> list[tuple[Reply, list[dict[str, Any]]]]:
+        """The replies come since the last receive (at least one), with their updates."""
+        while not self._ready:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+        ready, self._ready = self._ready, []
+        return ready
 
 
 class _UpdateQueue:
@@ -361,6 +414,48 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         if _wants_msgpack():
             return Response(encode(reply), mimetype=MEDIA_TYPE)
         return jsonify(to_jsonable(reply))
+
+    @app.route("/api/calls", methods=["POST"])
+    async def calls() -> Any:
+        items = await _json(list, '[{"obj": "lever", "method": "press", "args": [], '
+                                  '"kwargs": {}}]')
+        # the body runs after this handler returns, outside the request's context
+        namespace, where = _namespace(), _where()
+        if _wants_msgpack():
+            return Response(batch_body(items, namespace, where, _frame), mimetype=MEDIA_TYPE)
+        return Response(batch_body(items, namespace, where, _line),
+                        mimetype="application/x-ndjson")
+
+    async def batch_body(items: list[Any], namespace: str, where: str,
+                         pack: Callable[[dict], bytes]) -> AsyncIterator[bytes]:
+        """The replies of a batch's calls, each as its call ends (those ready together
+        in one chunk); a bad call is answered with its error, the others run."""
+        sink = _BatchReplies()
+        watched: set[RemoteObject] = set()
+        async with trio.open_nursery() as nursery:  # the async calls' tasks
+            handler = RequestHandler(registry, sink, nursery, namespace, clock, failures)
+            try:
+                received_at = clock()
+                for index, item in enumerate(items):
+                    try:
+                        message = _batch_call(index, item)
+                        remote, _ = resolve(registry, namespace, message)
+                        if remote not in watched:  # its updates, for the replies
+                            remote.watchers.add(sink)
+                            watched.add(remote)
+                        handler.handle(message, received_at)
+                    except Exception as exc:
+                        sink.send(Failed(index, failures.describe(exc, f"{where} call {index}")))
+                unanswered = len(items)
+                while unanswered:
+                    ready = await sink.receive()
+                    unanswered -= len(ready)
+                    yield b"".join(pack(_batch_reply(*answer)) for answer in ready)
+            finally:
+                handler.close()
+                for remote in watched:
+                    unwatch(remote, sink)
+                nursery.cancel_scope.cancel()
 
     @app.route("/api/objects/<name>/stream/<method>", methods=["POST"])
     async def stream(name: str, method: str) -> Any:

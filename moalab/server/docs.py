@@ -9,7 +9,8 @@ from html import escape
 from typing import Any
 
 from .. import __version__
-from ..executor.messages import CALL_BODY, CREATE_BODY, Call, Create, Failed, Update, json_schema
+from ..executor.messages import (BATCH_CALL, CALL_BODY, CREATE_BODY, Call, Create, Failed,
+                                 Update, json_schema)
 
 __all__ = ("OPENAPI", "index_page")
 
@@ -47,6 +48,7 @@ _NAMESPACE = {"name": "namespace", "in": "query", "required": False,
                              "one. A bad one is refused with 400"}
 _CALL_BODY = _json_body(json_schema(Call, CALL_BODY))
 _CREATE_BODY = _json_body(json_schema(Create, CREATE_BODY))
+_BATCH_BODY = _json_body({"type": "array", "items": json_schema(Call, BATCH_CALL)})
 
 def _with_error_replies(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with the error reply of every ``/api`` operation."""
@@ -109,6 +111,19 @@ OPENAPI: dict[str, Any] = {
                                  {"result": _ANY, "updates": {"type": "array",
                                                               "items": _UPDATE}},
                                  ["result", "updates"]))}},
+        "/api/calls": {"post": {
+            "summary": "Call several methods in one request; each reply comes as its call "
+                       "ends",
+            "description": "The calls run as the call route runs them one by one: sync calls "
+                           "to one object in the list's order, async ones at once; a bad "
+                           "call is answered with its error, the others run. Each reply is "
+                           "an NDJSON line {index, result, updates} or {index, error, "
+                           "updates} (index: its place in the list; updates: the changes of "
+                           "the batch's objects before it); with Accept: "
+                           "application/x-msgpack, a length-prefixed msgpack frame",
+            "parameters": [_NAMESPACE], "requestBody": _BATCH_BODY,
+            "responses": _ok("application/x-ndjson: one reply a line, in the order the calls "
+                             "end")}},
         "/api/objects/{name}/stream/{method}": {"post": {
             "summary": "Stream a generator method's items as NDJSON lines {item}, then {end} "
                        "(with Accept: application/x-msgpack: length-prefixed msgpack frames "
