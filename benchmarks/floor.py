@@ -282,17 +282,16 @@ async def measure_ws(name: str, kind: str, path: str, sizes: Sizes,
 
 
 async def measure_rest(sizes: Sizes, results: SideResults) -> None:
-    """httpx to the Quart floor server, one client (keep-alive connections) made as
-    RestExecutor makes its own (:func:`~moalab.executor.http_client.http_client`)."""
-    from moalab.executor.http_client import http_client
+    """RestExecutor's HTTP client (:class:`~moalab.executor.http_client.HTTPClient`, its
+    kept-alive connections) to the Quart floor server."""
+    from moalab.executor.http_client import HTTPClient
 
-    async with _server("quart") as port, http_client(
-            f"http://127.0.0.1:{port}", timeout=None) as client:
+    async with _server("quart") as port, HTTPClient(f"http://127.0.0.1:{port}") as client:
 
         async def call(x: int) -> None:
-            response = await client.post("/echo", json={"args": [x]})
-            if response.raise_for_status().json() != {"result": x + 1}:
-                raise AssertionError(f"POST /echo {x}: {response.text}")
+            response = await client.request("POST", "/echo", json={"args": [x]})
+            if response.status_code != 200 or response.json() != {"result": x + 1}:
+                raise AssertionError(f"POST /echo {x}: {response.status_code} {response.text}")
 
         _record_echo(results, "floor_quart_rest", *await _echo_series(partial(call, 1), sizes))
         results.record("floor_quart_rest", "concurrent_rate_hz",
@@ -301,9 +300,11 @@ async def measure_rest(sizes: Sizes, results: SideResults) -> None:
         total = sizes.array_items * size
         start = perf_counter()
         received = 0
-        async with client.stream("GET", "/bulk",
-                                 params={"count": sizes.array_items, "size": size}) as response:
-            async for chunk in response.raise_for_status().aiter_raw():
+        async with client.stream(
+                "GET", f"/bulk?count={sizes.array_items}&size={size}") as response:
+            if response.status_code != 200:
+                raise AssertionError(f"GET /bulk: {response.status_code} {response.reason}")
+            async for chunk in response.aiter_raw():
                 received += len(chunk)
         if received != total:
             raise EOFError(f"bulk transfer cut short: {received} of {total} bytes")

@@ -47,7 +47,7 @@ NAMES = {
     "floor_quart_ws": "floor: a bare Quart WebSocket route on hypercorn (moalab-server's stack)",
     "floor_quart_ws_thread": "floor: that route with a worker-thread hand-off "
                              "(the least a moalab-server call costs)",
-    "floor_quart_rest": "floor: a bare Quart REST route on hypercorn, an httpx client",
+    "floor_quart_rest": "floor: a bare Quart REST route on hypercorn, RestExecutor's HTTP client",
     "floor_timer": "floor: bare sleeps and task wake-ups, without the stage engine",
     "stage_engine": "moalab's stage engine: Delay trials and a gate's reaction to a device "
                     "(root.run_stage(), no records)",

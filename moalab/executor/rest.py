@@ -1,4 +1,5 @@
-"""RestExecutor: device methods on a moalab-server, over its REST API (httpx).
+"""RestExecutor: device methods on a moalab-server, over its REST API (HTTP/1.1 on h11:
+:mod:`~moalab.executor.http_client`).
 
 Requests are JSON; replies and streams come as msgpack (``Accept:
 application/x-msgpack``), so arrays arrive as arrays, in binary.
@@ -11,13 +12,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import outcome
 import trio
 
 from ..core.clock import now
 from ..core.dispatch import read_items
-from ..core.errors import MoaError
 from ..core.memory import keep_large_buffers
 from ..core.nursery import open_nursery
 from .clock import ClockSync
@@ -26,9 +25,8 @@ from .endpoint import TOKEN_ENV, ServerEndpoint
 from .errors import AuthenticationError, ConnectionLost, ProtocolError, RemoteError
 from .framing import pop_frames
 from .future import Future
-from .http_client import http_client
+from .http_client import HTTPClient, TransportError
 from .messages import Call, Create, Delete, Echo, List, Message, Update, parse_fields
-from .rest_batch import Answer, CallBatcher
 from .mirror import object_name
 from .remote import FarSideExecutor
 from .session import NAMESPACE_PARAM
@@ -44,20 +42,14 @@ class _FrameStream:
         self.buffer = bytearray()
         self.frames: list[bytes] = []
 
-    async def receive(self) -> dict[str, Any] | None:
-        """The next frame, decoded; None at the end of the response."""
+    async def receive_batch(self) -> list[Any]:
         while not self.frames:
             chunk = await anext(self.chunks, None)
             if chunk is None:
-                return None
+                raise ConnectionLost("the server ended the stream without its end mark")
             self.buffer += chunk
             self.frames = pop_frames(self.buffer)
-        return decode(self.frames.pop(0))
-
-    async def receive_batch(self) -> list[Any]:
-        msg = await self.receive()
-        if msg is None:
-            raise ConnectionLost("the server ended the stream without its end mark")
+        msg = decode(self.frames.pop(0))
         if "items" in msg:
             return msg["items"]
         if "error" in msg:
@@ -99,12 +91,11 @@ class RestExecutor(FarSideExecutor):
         super().__init__(timeout, clock_sync, namespace)
         self.endpoint = ServerEndpoint(server, port, token, tls, ca_file)
         self.url = self.endpoint.url("http")
-        self._client: httpx.AsyncClient | None = None
+        self._client: HTTPClient | None = None
         self._nursery: trio.Nursery | None = None  # of the clock and the update followers
         self._scope: trio.CancelScope | None = None
         self._stopped: trio.Event | None = None
         self._followers: dict[str, trio.CancelScope] = {}
-        self._calls = CallBatcher(self._call_alone, self._call_batch, self._spawn)
 
     def _describe(self) -> str:
         return f"RestExecutor({self.url})"
@@ -139,7 +130,7 @@ class RestExecutor(FarSideExecutor):
         scope.cancel()
         await self._stopped.wait()
 
-    async def _background(self, client: httpx.AsyncClient, started: Future) -> None:
+    async def _background(self, client: HTTPClient, started: Future) -> None:
         """Align the clock and follow remote objects' updates until the stop; close the
         client then."""
         try:
@@ -159,28 +150,32 @@ class RestExecutor(FarSideExecutor):
             self._scope = None
             self._stopped.set()
 
-    async def _open_client(self) -> httpx.AsyncClient:
-        client = http_client(self.url, timeout=None, headers=self.endpoint.headers(),
-                             params={NAMESPACE_PARAM: self.namespace} if self.namespace
-                             else None,
-                             verify=self.endpoint.ssl_context or True)
+    async def _open_client(self) -> HTTPClient:
+        client = HTTPClient(self.url, headers=self.endpoint.headers(),
+                            params={NAMESPACE_PARAM: self.namespace} if self.namespace
+                            else None,
+                            ssl_context=self.endpoint.ssl_context)
         try:
-            response = await client.get("/api/objects")  # checks the token too
-            if response.status_code == 401:
-                await client.aclose()
-                raise AuthenticationError(
-                    f"moalab-server at {self.url} refused the token: give the server's token "
-                    f"(token=... or {TOKEN_ENV})")
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
+            response = await client.request("GET", "/api/objects")  # checks the token too
+        except TransportError as exc:
             await client.aclose()
             raise ConnectionLost(
                 f"cannot reach moalab-server at {self.url}: {self.endpoint.describe_error(exc)}; "
                 "is the server running, reachable, and is its certificate trusted?"
             ) from exc
+        if response.status_code >= 300:
+            await client.aclose()
+            if response.status_code == 401:
+                raise AuthenticationError(
+                    f"moalab-server at {self.url} refused the token: give the server's token "
+                    f"(token=... or {TOKEN_ENV})")
+            raise ConnectionLost(
+                f"cannot reach moalab-server at {self.url}: GET /api/objects answered "
+                f"{response.status_code} {response.reason}: {response.text[:200]}; is it a "
+                "moalab-server?")
         return client
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> HTTPClient:
         if self._client is None:
             raise self._not_running()
         return self._client
@@ -199,7 +194,7 @@ class RestExecutor(FarSideExecutor):
             response = await self._http().request(
                 method, path, json=None if body is None else to_jsonable(body),
                 headers=_ACCEPT_MSGPACK)
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             raise ConnectionLost(f"request to {self.url}{path} failed: {exc}") from exc
         try:
             if response.headers.get("content-type") == MEDIA_TYPE:
@@ -208,57 +203,19 @@ class RestExecutor(FarSideExecutor):
                 data = response.json()
         except (ValueError, ProtocolError):
             raise RemoteError(f"{method} {path} answered {response.status_code} "
-                              f"{response.reason_phrase}: {response.text[:200]}") from None
+                              f"{response.reason}: {response.text[:200]}") from None
         if "error" in data:
             raise decode_exception(data["error"])
         return data
 
-    async def _call_alone(self, msg: Call) -> Any:
-        """``msg``'s result, over the call route."""
-        path = f"/api/objects/{_q(msg.obj)}/call/{_q(msg.method)}"
-        data = await self._send_http("POST", path, {"args": msg.args, "kwargs": msg.kwargs})
-        for update in data.get("updates", ()):
-            self._apply_update(update)
-        return data["result"]
-
-    async def _call_batch(self, calls: list[Call], answer: Answer) -> None:
-        """Send ``calls`` in one request to the batch route; ``answer`` each as its reply
-        comes, its updates applied first. Raises the server's refusal of the whole
-        request, or :class:`ConnectionLost`."""
-        body = to_jsonable([{"obj": msg.obj, "method": msg.method, "args": msg.args,
-                             "kwargs": msg.kwargs} for msg in calls])
-        refusal = None
-        try:
-            async with self._http().stream("POST", "/api/calls", json=body,
-                                           headers=_ACCEPT_MSGPACK) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    refusal = response.json().get("error")
-                else:
-                    frames = _FrameStream(response.aiter_raw())
-                    while (reply := await frames.receive()) is not None:
-                        for update in reply.get("updates", ()):
-                            self._apply_update(update)
-                        answer(reply.get("index"), outcome.Error(decode_exception(
-                            reply["error"])) if "error" in reply else outcome.Value(
-                            reply.get("result")))
-        except MoaError:
-            raise
-        except Exception as exc:  # the HTTP client's own: the transport failed
-            raise ConnectionLost(f"batch request to {self.url}/api/calls failed: "
-                                 f"{exc!r}") from exc
-        if refusal is not None:
-            raise decode_exception(refusal)
-
-    def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        if self._nursery is None:
-            raise self._not_running()
-        self._nursery.start_soon(fn, *args)
-
     async def _request(self, msg: Message, wait_link: bool = True) -> Any:
         kind = type(msg)
         if kind is Call:
-            return await self._calls.call(msg)
+            path = f"/api/objects/{_q(msg.obj)}/call/{_q(msg.method)}"
+            data = await self._send_http("POST", path, {"args": msg.args, "kwargs": msg.kwargs})
+            for update in data.get("updates", ()):
+                self._apply_update(update)
+            return data["result"]
         if kind is Create:
             return await self._send_http("POST", "/api/objects", {
                 "name": msg.name, "cls": msg.cls, "kwargs": msg.kwargs})
@@ -276,15 +233,15 @@ class RestExecutor(FarSideExecutor):
         return await self._request(Call(None, object_name(obj), fn.__name__, list(args), kwargs))
 
     async def get_echo_clock(self) -> tuple[float, float, float, float]:
-        # stamped around the exchange itself, not httpx's building of the request and
-        # decoding of the reply (they would add ~50 us of asymmetry)
+        # stamped around the exchange itself, not the building of the request and the
+        # decoding of the reply (they would add asymmetry)
         client = self._http()
         request = client.build_request("GET", "/api/echo")
         try:
             t0 = now()
             response = await client.send(request)
             t3 = now()
-        except httpx.TransportError as exc:
+        except TransportError as exc:
             raise ConnectionLost(f"request to {self.url}/api/echo failed: {exc}") from exc
         data = response.json()
         if "error" in data:
@@ -327,7 +284,7 @@ class RestExecutor(FarSideExecutor):
                     async for line in r.aiter_lines():
                         if line:
                             self._apply_update(json.loads(line))
-            except httpx.HTTPError:
+            except TransportError:
                 pass  # the object or the server went away; calls report it
             finally:
                 if self._followers.get(name) is scope:

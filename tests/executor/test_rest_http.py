@@ -1,13 +1,12 @@
 """RestExecutor's HTTP client (moalab.executor.http_client) against a real moalab-server:
-HTTP/1.1 on one kept-alive connection, each request in one write, a large body
-streamed, an oversized one answered 413, and calls, streams and updates through it."""
+HTTP/1.1 on one kept-alive connection, each request in one write, a large body sent
+whole, an oversized one answered 413, and calls, streams and updates through it."""
 
-import httpcore
-import httpx
 import pytest
 import trio
 
-from moalab.executor.http_client import WRITE_BUFFER, JoinedWritesTransport
+from moalab.executor import http_client
+from moalab.executor.http_client import HTTPClient
 from moalab.executor.rest import RestExecutor
 from moalab.server.config import DEFAULT_MAX_MESSAGE
 
@@ -16,83 +15,58 @@ from .conftest import unique_name
 from .devices import Probe
 
 
-class _CountingStream(httpcore.AsyncNetworkStream):
-    """A real trio connection that counts the writes it is given."""
+@pytest.fixture
+def writes(monkeypatch) -> list[int]:
+    """The size of each write the client makes on a plain connection (its one path to
+    the socket: ``write_at_once``, then ``send_all`` for what the kernel left)."""
+    sizes: list[int] = []
+    write_at_once = http_client.write_at_once
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream, writes: list[int]) -> None:
-        self._stream, self._writes = stream, writes
+    def counted(socket, data):
+        sizes.append(len(data))
+        return write_at_once(socket, data)
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._writes.append(len(buffer))
-        await self._stream.write(buffer, timeout)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    def get_extra_info(self, info: str):
-        return self._stream.get_extra_info(info)
+    monkeypatch.setattr(http_client, "write_at_once", counted)
+    return sizes
 
 
-class _CountingBackend(httpcore.TrioBackend):
-    """trio's backend, counting connections and each one's writes."""
-
-    def __init__(self) -> None:
-        self.connections: list[list[int]] = []
-
-    async def connect_tcp(self, *args, **kwargs) -> _CountingStream:
-        self.connections.append([])
-        return _CountingStream(await super().connect_tcp(*args, **kwargs),
-                               self.connections[-1])
-
-
-def _client(server, backend: _CountingBackend) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, headers=AUTH_HEADERS, timeout=30,
-                             transport=JoinedWritesTransport(network_backend=backend))
-
-
-async def test_each_request_is_one_write_on_one_http11_connection(moalab_server):
-    backend = _CountingBackend()
+async def test_each_request_is_one_write_on_one_http11_connection(moalab_server, writes):
     name = unique_name("http")
-    async with _client(moalab_server, backend) as client:
-        created = await client.post("/api/objects", json={
+    async with HTTPClient(moalab_server.url, headers=AUTH_HEADERS) as client:
+        created = await client.request("POST", "/api/objects", json={
             "name": name, "cls": "tests.executor.devices:Probe", "kwargs": {}})
         assert created.status_code == 201, created.text
         for i in range(3):
-            reply = await client.post(f"/api/objects/{name}/call/echo",
-                                      json={"args": [i], "kwargs": {}})
+            reply = await client.request("POST", f"/api/objects/{name}/call/echo",
+                                         json={"args": [i], "kwargs": {}})
             assert reply.json()["result"] == [[i], {}]
-            assert reply.http_version == "HTTP/1.1"
-        assert (await client.delete(f"/api/objects/{name}")).status_code == 200
-    # head and JSON body of each of the five requests went in one write, all on the
-    # one kept-alive connection (httpx alone writes the head and the body apart: 10)
-    assert len(backend.connections) == 1
-    assert len(backend.connections[0]) == 5
+        assert (await client.request("DELETE", f"/api/objects/{name}")).status_code == 200
+        # all five on the one kept-alive connection
+        assert len(client._idle) == 1
+    # head and JSON body of each of the five requests went in one write
+    assert len(writes) == 5
 
 
-async def test_a_large_body_streams_and_an_oversized_one_gets_413(moalab_server):
-    backend = _CountingBackend()
+async def test_a_large_body_is_sent_and_an_oversized_one_gets_413(moalab_server, writes):
     name = unique_name("http")
-    text = "x" * (3 * WRITE_BUFFER)
-    async with _client(moalab_server, backend) as client:
-        await client.post("/api/objects", json={
+    text = "x" * (4 * 1024 * 1024)  # more than the kernel takes at once: send_all sends the rest
+    async with HTTPClient(moalab_server.url, headers=AUTH_HEADERS) as client:
+        await client.request("POST", "/api/objects", json={
             "name": name, "cls": "tests.executor.devices:Probe", "kwargs": {}})
         try:
-            reply = await client.post(f"/api/objects/{name}/call/echo",
-                                      json={"args": [text], "kwargs": {}})
+            reply = await client.request("POST", f"/api/objects/{name}/call/echo",
+                                         json={"args": [text], "kwargs": {}})
             assert reply.json()["result"] == [[text], {}]
-            # not held until the reply is read: written as it came
-            assert len(backend.connections[0]) >= 2
         finally:
-            await client.delete(f"/api/objects/{name}")
-    # the server answers before the body's end and closes: the answer is read, not
-    # the failed write of what was still held (its own client: the connection is spent)
-    async with _client(moalab_server, backend) as client:
-        oversized = await client.post("/api/objects", content=b"x" * (DEFAULT_MAX_MESSAGE + 1),
-                                      headers={"Content-Type": "application/json"})
+            await client.request("DELETE", f"/api/objects/{name}")
+        assert len(writes) == 3
+        # the server answers before the body's end and closes (Connection: close): the
+        # answer is read, not the failed write of the rest, and the connection is dropped
+        oversized = await client.request("POST", "/api/objects",
+                                         json="x" * (DEFAULT_MAX_MESSAGE + 1))
         assert oversized.status_code == 413, oversized.text[:200]
+        assert client._idle == []
+        assert (await client.request("GET", "/api/objects")).status_code == 200
 
 
 async def test_rest_executor_calls_streams_and_updates_through_it(moalab_server):
