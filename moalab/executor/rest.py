@@ -17,6 +17,7 @@ import trio
 
 from ..core.clock import now
 from ..core.dispatch import read_items
+from ..core.errors import MoaError
 from ..core.memory import keep_large_buffers
 from ..core.nursery import open_nursery
 from .clock import ClockSync
@@ -27,6 +28,7 @@ from .framing import pop_frames
 from .future import Future
 from .http_client import HTTPClient, TransportError
 from .messages import Call, Create, Delete, Echo, List, Message, Update, parse_fields
+from .rest_batch import Answer, CallBatcher
 from .mirror import object_name
 from .remote import FarSideExecutor
 from .session import NAMESPACE_PARAM
@@ -42,14 +44,20 @@ class _FrameStream:
         self.buffer = bytearray()
         self.frames: list[bytes] = []
 
-    async def receive_batch(self) -> list[Any]:
+    async def receive(self) -> dict[str, Any] | None:
+        """The next frame, decoded; None at the end of the response."""
         while not self.frames:
             chunk = await anext(self.chunks, None)
             if chunk is None:
-                raise ConnectionLost("the server ended the stream without its end mark")
+                return None
             self.buffer += chunk
             self.frames = pop_frames(self.buffer)
-        msg = decode(self.frames.pop(0))
+        return decode(self.frames.pop(0))
+
+    async def receive_batch(self) -> list[Any]:
+        msg = await self.receive()
+        if msg is None:
+            raise ConnectionLost("the server ended the stream without its end mark")
         if "items" in msg:
             return msg["items"]
         if "error" in msg:
@@ -96,6 +104,7 @@ class RestExecutor(FarSideExecutor):
         self._scope: trio.CancelScope | None = None
         self._stopped: trio.Event | None = None
         self._followers: dict[str, trio.CancelScope] = {}
+        self._calls = CallBatcher(self._call_alone, self._call_batch, self._spawn)
 
     def _describe(self) -> str:
         return f"RestExecutor({self.url})"
@@ -208,14 +217,52 @@ class RestExecutor(FarSideExecutor):
             raise decode_exception(data["error"])
         return data
 
+    async def _call_alone(self, msg: Call) -> Any:
+        """``msg``'s result, over the call route."""
+        path = f"/api/objects/{_q(msg.obj)}/call/{_q(msg.method)}"
+        data = await self._send_http("POST", path, {"args": msg.args, "kwargs": msg.kwargs})
+        for update in data.get("updates", ()):
+            self._apply_update(update)
+        return data["result"]
+
+    async def _call_batch(self, calls: list[Call], answer: Answer) -> None:
+        """Send ``calls`` in one request to the batch route; ``answer`` each as its reply
+        comes, its updates applied first. Raises the server's refusal of the whole
+        request, or :class:`ConnectionLost`."""
+        body = to_jsonable([{"obj": msg.obj, "method": msg.method, "args": msg.args,
+                             "kwargs": msg.kwargs} for msg in calls])
+        refusal = None
+        try:
+            async with self._http().stream("POST", "/api/calls", json=body,
+                                           headers=_ACCEPT_MSGPACK) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    refusal = response.json().get("error")
+                else:
+                    frames = _FrameStream(response.aiter_raw())
+                    while (reply := await frames.receive()) is not None:
+                        for update in reply.get("updates", ()):
+                            self._apply_update(update)
+                        answer(reply.get("index"), outcome.Error(decode_exception(
+                            reply["error"])) if "error" in reply else outcome.Value(
+                            reply.get("result")))
+        except MoaError:
+            raise
+        except Exception as exc:  # the HTTP client's own: the transport failed
+            raise ConnectionLost(f"batch request to {self.url}/api/calls failed: "
+                                 f"{exc!r}") from exc
+        if refusal is not None:
+            raise decode_exception(refusal)
+
+    def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._nursery is None:
+            raise self._not_running()
+        self._nursery.start_soon(fn, *args)
+
     async def _request(self, msg: Message, wait_link: bool = True) -> Any:
         kind = type(msg)
         if kind is Call:
-            path = f"/api/objects/{_q(msg.obj)}/call/{_q(msg.method)}"
-            data = await self._send_http("POST", path, {"args": msg.args, "kwargs": msg.kwargs})
-            for update in data.get("updates", ()):
-                self._apply_update(update)
-            return data["result"]
+            return await self._calls.call(msg)
         if kind is Create:
             return await self._send_http("POST", "/api/objects", {
                 "name": msg.name, "cls": msg.cls, "kwargs": msg.kwargs})
