@@ -1,7 +1,9 @@
 """Length-prefixed frames over a byte stream (TCP), for process executors."""
 
+import errno
 import os
 import struct
+from typing import NoReturn
 
 import trio
 
@@ -9,7 +11,7 @@ from .batching import LARGE_PART_BYTES
 from .codec import Frame, frame_size
 from .errors import ProtocolError
 
-__all__ = ("MAX_FRAME", "FramedStream", "pop_frames", "prefixed", "write_at_once")
+__all__ = ("MAX_FRAME", "FramedStream", "pop_frames", "prefixed", "read_some", "write_at_once")
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
@@ -36,6 +38,41 @@ def write_at_once(socket: trio.socket.SocketType, data: bytes | memoryview
     except OSError:
         return data
     return memoryview(data)[sent:] if sent < len(data) else b""
+
+
+async def read_some(socket: trio.socket.SocketType, size: int) -> bytes:
+    """Up to ``size`` bytes from the (non-blocking) trio ``socket``, b"" at its end: what
+    ``SocketStream.receive_some`` returns, with its checkpoints and errors
+    (:class:`trio.BrokenResourceError`, :class:`trio.ClosedResourceError`), read from the
+    socket's file without its layers of wrappers (a call's reply waits for one read)."""
+    await trio.lowlevel.checkpoint_if_cancelled()
+    fd = socket.fileno()  # -1 once closed: a number another file may reuse is never used
+    if fd < 0:
+        raise trio.ClosedResourceError("this socket was already closed")
+    try:
+        data = os.read(fd, size)
+    except BlockingIOError:
+        pass
+    except OSError as exc:
+        _raise_stream_error(exc)
+    else:  # the data was there: a checkpoint, as a read that waited had
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return data
+    while True:
+        await trio.lowlevel.wait_readable(socket)  # raises ClosedResourceError if closed
+        try:
+            return os.read(socket.fileno(), size)
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            _raise_stream_error(exc)
+
+
+def _raise_stream_error(exc: OSError) -> NoReturn:
+    """Raise the error trio's SocketStream raises for ``exc``."""
+    if exc.errno == errno.EBADF:
+        raise trio.ClosedResourceError("this socket was already closed") from None
+    raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
 
 def pop_frames(buffer: bytearray, max_frame: int = MAX_FRAME) -> list[bytes]:
@@ -66,6 +103,7 @@ class FramedStream:
     def __init__(self, stream: trio.abc.Stream, max_frame: int = MAX_FRAME) -> None:
         self.stream = stream
         self.max_frame = max_frame
+        self._socket = getattr(stream, "socket", None)  # a SocketStream's: read and written
         self._buffer = bytearray()
         self._send_lock = trio.StrictFIFOLock()
 
@@ -92,20 +130,35 @@ class FramedStream:
             lock.release()
 
     async def _send(self, data: bytes | memoryview) -> None:
-        socket = getattr(self.stream, "socket", None)
+        socket = self._socket
         rest = data if socket is None else write_at_once(socket, data)
         if rest:
             await self.stream.send_all(rest)
 
+    async def _receive_some(self) -> bytes:
+        socket = self._socket
+        if socket is None:
+            return await self.stream.receive_some(_CHUNK)
+        return await read_some(socket, _CHUNK)
+
     async def _fill(self, size: int) -> bool:
         while len(self._buffer) < size:
-            chunk = await self.stream.receive_some(_CHUNK)
+            chunk = await self._receive_some()
             if not chunk:
                 return False
             self._buffer += chunk
         return True
 
     async def receive_frame(self) -> bytes | None:
+        if not self._buffer:
+            chunk = await self._receive_some()
+            if not chunk:
+                return None
+            if len(chunk) >= _HEADER.size:
+                (length,) = _HEADER.unpack_from(chunk)
+                if len(chunk) == _HEADER.size + length and length <= self.max_frame:
+                    return chunk[_HEADER.size:]  # one read, one whole frame: no buffering
+            self._buffer += chunk
         if not await self._fill(_HEADER.size):
             return None
         (length,) = _HEADER.unpack_from(self._buffer)
@@ -131,7 +184,7 @@ class FramedStream:
         return frame
 
     async def _receive_into(self, view: memoryview) -> int:
-        socket = getattr(self.stream, "socket", None)
+        socket = self._socket
         if socket is not None:  # a SocketStream: the kernel copies into the frame itself
             return await socket.recv_into(view)
         chunk = await self.stream.receive_some(min(len(view), _CHUNK))

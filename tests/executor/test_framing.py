@@ -5,7 +5,7 @@ import trio
 import trio.testing
 
 from moalab.executor.errors import ProtocolError
-from moalab.executor.framing import FramedStream, pop_frames, prefixed
+from moalab.executor.framing import FramedStream, pop_frames, prefixed, read_some
 
 FRAMES = [b"", b"a", os.urandom(1000), os.urandom(3 << 20), b"after", os.urandom(70_000)]
 def framed(frame: bytes) -> bytes:
@@ -66,3 +66,27 @@ def test_pop_frames_takes_whole_frames_only():
     assert pop_frames(buffer) == [b"three"] and buffer == bytearray()
     with pytest.raises(ProtocolError, match="over the limit"):
         pop_frames(bytearray(framed(bytes(10))), max_frame=5)
+
+
+async def test_read_some_reads_as_a_socket_stream_receives():
+    """Its checkpoints, its end and its errors are SocketStream.receive_some's."""
+    a, b = trio.socket.socketpair()
+    await a.send(b"abc")
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(trio.Cancelled):
+            await read_some(b, 10)
+    assert await read_some(b, 10) == b"abc"  # the cancelled read took nothing
+    async with trio.open_nursery() as nursery:  # one that waits for the data
+        nursery.start_soon(a.send, b"later")
+        assert await read_some(b, 10) == b"later"
+    await b.send(b"never read")
+    a.close()  # with data unread: its peer's next read is refused
+    with pytest.raises(trio.BrokenResourceError):
+        await read_some(b, 10)
+    c, d = trio.socket.socketpair()
+    c.close()
+    assert await read_some(d, 10) == b""  # the end of the stream
+    d.close()
+    with pytest.raises(trio.ClosedResourceError):
+        await read_some(d, 10)
