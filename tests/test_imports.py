@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 NOT_FOR_IMPORT_MOALAB = ("pytest", "alembic", "sqlalchemy", "quart", "hypercorn", "httpx",
-                         "h11", "trio_websocket", "h5py", "pynwb")
+                         "h11", "wsproto", "h5py", "pynwb")
 """Packages ``import moalab`` leaves for the names that need them (RestExecutor,
 WebSocketExecutor, HDF5Logger, InheritedAssets) or never needs (pytest)."""
 NOT_FOR_A_LAB_COMMAND = ("alembic", "h5py", "pynwb")
 """Packages ``moalab --help`` and ``moalab session list`` in a lab do not import."""
-NOT_FOR_HELP = ("pytest", "sqlalchemy", "quart", "hypercorn", "httpx", "trio_websocket")
+NOT_FOR_HELP = ("pytest", "sqlalchemy", "quart", "hypercorn", "httpx", "wsproto")
 """Packages ``moalab --help`` does not import either: a subcommand's are imported when
 it runs."""
 NOT_FOR_THE_SERVER = ("pytest", "alembic", "sqlalchemy", "h5py", "pynwb")
@@ -50,7 +50,7 @@ def test_the_lazy_names_import_on_first_use():
             "assert moalab.WebSocketExecutor is moalab.executor.WebSocketExecutor\n"
             "assert set(moalab.__all__) <= set(dir(moalab)) | set(moalab._LAZY)\n"
             "from moalab import *")
-    assert imported(code, ("h11", "trio_websocket")) == ["h11", "trio_websocket"]
+    assert imported(code, ("h11", "wsproto")) == ["h11", "wsproto"]
 
 
 def test_moalab_help_imports_no_lab_migration_or_data_package():
