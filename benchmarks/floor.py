@@ -8,8 +8,10 @@ sizes as the executors: echo round trip (p50/p99), sequential echoes per
 second, and bulk transfer in MB/s (128 KiB messages or chunks, like the array
 stream's items). The Quart server (``quart_trio`` + hypercorn, the stack of both
 moalab-server and PyMoa's server) has a websocket ``/ws`` like the trio-websocket
-server (and ``/ws-thread``, the same with a worker-thread hand-off per message), ``POST /echo`` (``{"args": [x]}`` -> ``{"result": x + 1}``) and ``GET
-/bulk?count=N&size=S`` (a streamed body of N chunks of S bytes); REST also gets
+server (and ``/ws-thread``, the same with a worker-thread hand-off per message;
+their client is WebSocketExecutor's connection, the trio-websocket server's is
+trio-websocket's), ``POST /echo`` (``{"args": [x]}`` -> ``{"result": x + 1}``) and
+``GET /bulk?count=N&size=S`` (a streamed body of N chunks of S bytes); REST also gets
 the concurrent rate of 8 callers. The thread floor is the least any trio
 executor with a worker thread pays per call: a queue put, the thread's wake-up
 and a ``run_sync_soon`` back (no executor machinery at all). ``floor_tcp_thread``
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from time import perf_counter
 
@@ -36,9 +38,9 @@ __all__ = ("run_floors",)
 
 ECHO_SIZE = 64
 WS_RECEIVE_BUFFER = 1 << 20
-"""``receive_buffer_size`` of the trio-websocket clients: its default, 4 KiB a read,
-held the websocket floor to 90-190 MB/s here, below what moalab's
-WebSocketExecutor (1 MiB reads) gets; with 1 MiB the floor is 650-1,600 MB/s."""
+"""``receive_buffer_size`` of the trio-websocket client (floor_websocket): its
+default, 4 KiB a read, held the websocket floor to 90-190 MB/s here, below what
+moalab's WebSocketExecutor (1 MiB reads) gets; with 1 MiB the floor is 650-1,600 MB/s."""
 
 
 class _HandOff:
@@ -257,28 +259,54 @@ async def measure_tcp(sizes: Sizes, results: SideResults) -> None:
                            received / (perf_counter() - start) / 1e6)
 
 
-async def measure_ws(name: str, kind: str, path: str, sizes: Sizes,
-                     results: SideResults) -> None:
-    """A trio-websocket client to the ``kind`` floor server's websocket at ``path``."""
+WebSocketClient = tuple[Callable[[str | bytes], Awaitable[None]],
+                        Callable[[], Awaitable[str | bytes | None]]]
+"""A websocket client's send and receive of one message."""
+
+
+@asynccontextmanager
+async def _trio_websocket_client(port: int, path: str) -> AsyncIterator[WebSocketClient]:
+    """trio-websocket's client (floor_websocket: trio-websocket at both ends)."""
     from trio_websocket import open_websocket_url
 
-    async with _server(kind) as port:
-        async with open_websocket_url(f"ws://127.0.0.1:{port}{path}",
-                                      receive_buffer_size=WS_RECEIVE_BUFFER) as ws:
-            message = bytes(ECHO_SIZE)
+    async with open_websocket_url(f"ws://127.0.0.1:{port}{path}",
+                                  receive_buffer_size=WS_RECEIVE_BUFFER) as ws:
+        yield ws.send_message, ws.get_message
 
-            async def echo() -> None:
-                await ws.send_message(message)
-                await ws.get_message()
 
-            _record_echo(results, name, *await _echo_series(echo, sizes))
-            size = sizes.array_floats * 8
-            start = perf_counter()
-            await ws.send_message(f"bulk {sizes.array_items} {size}")
-            received = 0
-            while (message := await ws.get_message()) != "end":
-                received += len(message)
-            results.record(name, "array_stream_mb_s", received / (perf_counter() - start) / 1e6)
+@asynccontextmanager
+async def _moalab_client(port: int, path: str) -> AsyncIterator[WebSocketClient]:
+    """WebSocketExecutor's connection (:mod:`moalab.executor.ws_connection`), opened as
+    the executor opens it: the floor of the executor's own exchange."""
+    from moalab.executor.ws_connection import connect_websocket, open_socket_stream
+
+    stream = await open_socket_stream("127.0.0.1", port)
+    connection = await connect_websocket(stream, f"127.0.0.1:{port}", path)
+    try:
+        yield connection.send_message, connection.receive_frame
+    finally:
+        await connection.aclose()
+
+
+async def measure_ws(name: str, kind: str, path: str,
+                     client: Callable[[int, str], AbstractAsyncContextManager[WebSocketClient]],
+                     sizes: Sizes, results: SideResults) -> None:
+    """``client`` to the ``kind`` floor server's websocket at ``path``."""
+    async with _server(kind) as port, client(port, path) as (send, receive):
+        message = bytes(ECHO_SIZE)
+
+        async def echo() -> None:
+            await send(message)
+            await receive()
+
+        _record_echo(results, name, *await _echo_series(echo, sizes))
+        size = sizes.array_floats * 8
+        start = perf_counter()
+        await send(f"bulk {sizes.array_items} {size}")
+        received = 0
+        while (message := await receive()) not in ("end", b"end"):
+            received += len(message)
+        results.record(name, "array_stream_mb_s", received / (perf_counter() - start) / 1e6)
 
 
 async def measure_rest(sizes: Sizes, results: SideResults) -> None:
@@ -323,9 +351,10 @@ async def measure_thread(sizes: Sizes, results: SideResults) -> None:
 FLOORS = {
     "floor_thread": measure_thread,
     "floor_tcp": measure_tcp,
-    "floor_websocket": partial(measure_ws, "floor_websocket", "ws", "/"),
-    "floor_quart_ws": partial(measure_ws, "floor_quart_ws", "quart", "/ws"),
-    "floor_quart_ws_thread": partial(measure_ws, "floor_quart_ws_thread", "quart", "/ws-thread"),
+    "floor_websocket": partial(measure_ws, "floor_websocket", "ws", "/", _trio_websocket_client),
+    "floor_quart_ws": partial(measure_ws, "floor_quart_ws", "quart", "/ws", _moalab_client),
+    "floor_quart_ws_thread": partial(measure_ws, "floor_quart_ws_thread", "quart", "/ws-thread",
+                                     _moalab_client),
     "floor_quart_rest": measure_rest,
 }
 """Each floor's row name and its measurement, in the order they run."""
