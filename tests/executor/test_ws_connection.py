@@ -170,6 +170,22 @@ async def test_a_message_over_the_limit_ends_the_connection_clearly():
     assert isinstance(answers[0], CloseConnection) and answers[0].code == 1009
 
 
+async def test_a_broken_frame_ends_the_connection_clearly():
+    answers = []
+
+    async def script(far):
+        await far.accept()
+        await far.next_event()
+        await far.stream.send_all(b"\x85\x00")  # opcode 5: reserved
+        answers.append(await far.next_event())
+
+    async with far_end(script) as connection:
+        await connection.send_frames([b"ready"])
+        with pytest.raises(ProtocolError, match="a broken WebSocket frame came from /ws"):
+            await connection.receive_frame()
+    assert isinstance(answers[0], CloseConnection) and answers[0].code == 1002
+
+
 async def test_concurrent_senders_never_interleave_their_messages():
     size, senders, each = 1 << 20, 6, 3
     received = []
