@@ -17,7 +17,6 @@ import trio
 
 from ..core.clock import now
 from ..core.dispatch import read_items
-from ..core.errors import MoaError
 from ..core.memory import keep_large_buffers
 from ..core.nursery import open_nursery
 from .clock import ClockSync
@@ -80,10 +79,13 @@ class RestExecutor(FarSideExecutor):
 
     Slower than :class:`WebSocketExecutor` (an HTTP request per call) but plain
     HTTP; arguments travel as JSON, results and streamed items as msgpack (numpy
-    arrays arrive as arrays). Remote objects' property changes are followed over
-    a streamed ``/updates`` request each. Every request is an HTTP request of its
-    own (no connection to keep watch on: no heartbeats, no lost-link policy; a call
-    the server cannot be reached for raises :class:`ConnectionLost`).
+    arrays arrive as arrays). Calls that concurrent tasks make in one scheduler
+    round share one request (``POST /api/calls``, see
+    :mod:`~moalab.executor.rest_batch`), each answered as its own reply comes.
+    Remote objects' property changes are followed over a streamed ``/updates``
+    request each. Every request is an HTTP request of its own (no connection to keep
+    watch on: no heartbeats, no lost-link policy; a call the server cannot be reached
+    for raises :class:`ConnectionLost`).
     The server's clock is aligned over ``/api/echo`` (``clock_sync``, see
     :class:`RemoteExecutor`); the executor outlives a restart of the server, and
     a clock step it brings is detected. ``namespace``: where its objects live on the
@@ -246,11 +248,8 @@ class RestExecutor(FarSideExecutor):
                         answer(reply.get("index"), outcome.Error(decode_exception(
                             reply["error"])) if "error" in reply else outcome.Value(
                             reply.get("result")))
-        except MoaError:
-            raise
-        except Exception as exc:  # the HTTP client's own: the transport failed
-            raise ConnectionLost(f"batch request to {self.url}/api/calls failed: "
-                                 f"{exc!r}") from exc
+        except TransportError as exc:
+            raise ConnectionLost(f"request to {self.url}/api/calls failed: {exc}") from exc
         if refusal is not None:
             raise decode_exception(refusal)
 

@@ -19,7 +19,7 @@ from .errors import ConnectionLost, ProtocolError
 from .future import Future
 from .messages import Call
 
-__all__ = ("CallBatcher", "Answer")
+__all__ = ("Answer", "CallBatcher")
 
 Answer = Callable[[Any, outcome.Outcome], None]
 """Called with the index of a batch's call (as the server tagged its reply) and the
