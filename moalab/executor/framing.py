@@ -96,7 +96,8 @@ class FramedStream:
     """Frames on a :class:`trio.abc.Stream`: a 4-byte big-endian length, then the frame.
 
     :meth:`send_frames` writes several frames in one ``send_all``, and the large
-    parts of a frame (arrays) as they lie in memory;
+    parts of a frame (arrays) as they lie in memory; :meth:`send_now` writes a small
+    frame without waiting, from a function that must not wait;
     :meth:`receive_frame` returns None at the end of the stream.
     """
 
@@ -106,6 +107,20 @@ class FramedStream:
         self._socket = getattr(stream, "socket", None)  # a SocketStream's: read and written
         self._buffer = bytearray()
         self._send_lock = trio.StrictFIFOLock()
+        self._unsent: bytes | memoryview = b""  # what send_now left: it goes first
+
+    def send_now(self, frame: Frame) -> int | None:
+        """Write ``frame`` at once, without waiting (no scheduler round, no task switch),
+        if no send is under way and it is small (under ``LARGE_PART_BYTES``; a socket's
+        stream only). Returns None if nothing was written (send it with
+        :meth:`send_frames`), else how many of its bytes the kernel did not take at once
+        (0: none): those go first at the next :meth:`send_frames`, which the caller
+        must then make (``send_frames([])`` sends only them)."""
+        if (self._socket is None or self._unsent or self._send_lock.locked()
+                or not isinstance(frame, bytes) or len(frame) >= LARGE_PART_BYTES):
+            return None
+        self._unsent = write_at_once(self._socket, _HEADER.pack(len(frame)) + frame)
+        return len(self._unsent)
 
     async def send_frames(self, frames: list[Frame]) -> None:
         lock = self._send_lock
@@ -114,6 +129,9 @@ class FramedStream:
         except trio.WouldBlock:
             await lock.acquire()
         try:
+            if self._unsent:
+                unsent, self._unsent = self._unsent, b""
+                await self.stream.send_all(unsent)
             pending: list[bytes | memoryview] = []
             for frame in frames:
                 for part in prefixed(frame):

@@ -96,7 +96,9 @@ class RequestMux:
         self.keep_calls = keep_calls
         self._describe = describe
         self._transport: Transport | None = None
+        self._send_now: Callable[[bytes], int | None] | None = None  # the transport's
         self._out_send: trio.MemorySendChannel | None = None
+        self._queued = 0  # frames queued for the sender and not yet written
         self._send_lock = trio.StrictFIFOLock()  # held while frames are being written
         self._next_id = 0
         self._pending: dict[int, Future] = {}
@@ -109,7 +111,9 @@ class RequestMux:
         """Send over ``transport`` from now on; returns the queue :meth:`run_sender`
         writes."""
         self._transport = transport
+        self._send_now = getattr(transport, "send_now", None)
         self._out_send, out_receive = trio.open_memory_channel(math.inf)
+        self._queued = 0
         return out_receive
 
     def close(self) -> None:
@@ -124,6 +128,7 @@ class RequestMux:
             frames = await receive_burst(receive)
             async with self._send_lock:
                 await transport.send_frames(frames)
+            self._queued -= len(frames)
 
     def receive(self, frame: bytes) -> None:
         """Dispatch the messages of a frame from the far side."""
@@ -194,6 +199,7 @@ class RequestMux:
         if self._out_send is None:
             raise self._not_running()
         self._out_send.send_nowait(frame)
+        self._queued += 1
 
     def new_id(self) -> int:
         self._next_id += 1
@@ -206,17 +212,22 @@ class RequestMux:
         The caller's write is shielded: a cancel in the middle of a message would leave
         half of it on the stream and break the connection for every caller. A large
         frame (whose write may take a while) goes through the sender task, which no
-        caller's cancel reaches."""
-        out = self._out_send
-        lock = self._send_lock
-        if (out is None or len(frame) > DIRECT_FRAME_BYTES or lock.locked()
-                or out.statistics().current_buffer_used):
+        caller's cancel reaches. A transport's ``send_now(frame)`` (see
+        :meth:`~moalab.executor.framing.FramedStream.send_now`), when it has one, writes
+        the frame without waiting: nothing to shield unless the kernel left a part."""
+        if (self._out_send is None or len(frame) > DIRECT_FRAME_BYTES
+                or self._send_lock.locked() or self._queued):
             self._queue_frame(frame)
             return
+        left = None if self._send_now is None else self._send_now(frame)
+        if left == 0:
+            return  # written whole, nothing awaited: no other task wrote meanwhile
+        lock = self._send_lock
         lock.acquire_nowait()  # free, as checked: no scheduler round (``async with`` takes one)
         try:
             with trio.CancelScope(shield=True):
-                await self._transport.send_frames([frame])
+                # what send_now left of it goes first in any send
+                await self._transport.send_frames([] if left else [frame])
         finally:
             lock.release()
 

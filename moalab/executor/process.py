@@ -124,6 +124,7 @@ class _ChildTransport:
         self.framed = framed
         self.executor = executor
         self.send_frames = framed.send_frames
+        self.send_now = framed.send_now
         self.receive_frame = framed.receive_frame
 
     async def aclose(self) -> None:

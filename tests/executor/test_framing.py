@@ -4,6 +4,7 @@ import pytest
 import trio
 import trio.testing
 
+from moalab.executor.batching import LARGE_PART_BYTES
 from moalab.executor.errors import ProtocolError
 from moalab.executor.framing import FramedStream, pop_frames, prefixed, read_some
 
@@ -90,3 +91,23 @@ async def test_read_some_reads_as_a_socket_stream_receives():
     d.close()
     with pytest.raises(trio.ClosedResourceError):
         await read_some(d, 10)
+
+
+async def test_send_now_writes_at_once_and_leaves_the_rest_to_the_next_send():
+    left, right = await _socket_pair()
+    sender, receiver = FramedStream(left), FramedStream(right)
+    assert sender.send_now(b"one") == 0  # written whole, with no await
+    assert await receiver.receive_frame() == b"one"
+    frame = os.urandom(1000)
+    sent = 0
+    while (unsent := sender.send_now(frame)) == 0:  # until the socket's buffer is full
+        sent += 1
+    assert unsent > 0
+    assert sender.send_now(b"x") is None  # a part waits: nothing goes before it
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sender.send_frames, [b"last"])
+        for _ in range(sent + 1):
+            assert await receiver.receive_frame() == frame
+        assert await receiver.receive_frame() == b"last"
+    assert sender.send_now(bytes(LARGE_PART_BYTES)) is None  # large: send_frames'
+    assert FramedStream(trio.testing.memory_stream_pair()[0]).send_now(b"x") is None
