@@ -430,6 +430,13 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                          pack: Callable[[dict], bytes]) -> AsyncIterator[bytes]:
         """The replies of a batch's calls, each as its call ends (those ready together
         in one chunk); a bad call is answered with its error, the others run."""
+        def pack_reply(reply: Ok | Failed, updates: list[dict[str, Any]]) -> bytes:
+            try:
+                return pack(_batch_reply(reply, updates))
+            except Exception as exc:  # a result the wire cannot carry: that call's error
+                error = failures.describe(exc, f"{where} call {reply.id}")
+                return pack(_batch_reply(Failed(reply.id, error), updates))
+
         sink = _BatchReplies()
         watched: set[RemoteObject] = set()
         async with trio.open_nursery() as nursery:  # the async calls' tasks
@@ -450,7 +457,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
                 while unanswered:
                     ready = await sink.receive()
                     unanswered -= len(ready)
-                    yield b"".join(pack(_batch_reply(*answer)) for answer in ready)
+                    yield b"".join(pack_reply(*answer) for answer in ready)
             finally:
                 handler.close()
                 for remote in watched:

@@ -117,6 +117,19 @@ def test_replies_carry_their_calls_updates_and_arrays_as_msgpack_frames(client):
     assert replies[1]["updates"] == []
 
 
+def test_a_result_msgpack_cannot_carry_is_that_calls_error(client):
+    probe = new_probe(client)
+    response = client.post("/api/calls", json=[call(probe, "echo", 2**70),
+                                               call(probe, "echo", 1)],
+                           headers={"Accept": MEDIA_TYPE})
+    assert response.status_code == 200
+    replies = {reply["index"]: reply
+               for reply in map(decode, pop_frames(bytearray(response.content)))}
+    error = replies[0]["error"]
+    assert error["type"].endswith("OverflowError") and "2**64" in error["message"], error
+    assert replies[1]["result"] == [[1], {}]
+
+
 def test_token_and_namespace_as_the_other_routes(moalab_server, client):
     probe = new_probe(client, namespace="batch-ns")
     with httpx.Client(base_url=moalab_server.url, timeout=20) as anonymous:
