@@ -23,7 +23,7 @@ import select
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
 import h11
@@ -52,10 +52,14 @@ class TransportError(ConnectionLost):
 
 
 def _reason(exc: BaseException) -> str:
-    # trio's errors often carry their reason only in a cause (a failed TLS handshake
-    # raises an empty BrokenResourceError from the SSLCertVerificationError)
-    while not str(exc) and (exc.__cause__ or exc.__context__) is not None:
+    # trio's errors often carry their reason only in a cause: a failed TLS handshake
+    # raises an empty BrokenResourceError from the SSLCertVerificationError, a failed
+    # connect "all attempts to connect ... failed" from a group of each address's error
+    while (not str(exc) or isinstance(exc.__cause__, BaseExceptionGroup)) \
+            and (exc.__cause__ or exc.__context__) is not None:
         exc = exc.__cause__ or exc.__context__
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_reason(each) for each in exc.exceptions)
     return str(exc) or type(exc).__name__
 
 
@@ -114,16 +118,21 @@ class _Connection:
     async def next_event(self) -> Any:
         """The response's next h11 event, read as needed; :class:`TransportError` if the
         connection fails or closes before the response's end."""
+        data = None
         try:
             while (event := self.h11.next_event()) is h11.NEED_DATA:
-                self.h11.receive_data(await self.stream.receive_some(RECEIVE_BYTES))
+                data = await self.stream.receive_some(RECEIVE_BYTES)
+                self.h11.receive_data(data)
         except _FAILURES as exc:
             self.broken = True
+            # h11's own words for an early end are about its states
+            reason = "the connection closed" if data == b"" else _reason(exc)
             raise TransportError(f"reading a response from {self.address} failed: "
-                                 f"{_reason(exc)}") from exc
+                                 f"{reason} before the response's end") from exc
         if type(event) is h11.ConnectionClosed:
             self.broken = True
-            raise TransportError(f"{self.address} closed the connection before its response")
+            raise TransportError(f"reading a response from {self.address} failed: the "
+                                 "connection closed before the response")
         return event
 
     def reusable(self) -> bool:
@@ -230,7 +239,7 @@ class HTTPClient:
         self._idle: list[_Connection] = []
         self._closed = False
 
-    async def __aenter__(self) -> "HTTPClient":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
