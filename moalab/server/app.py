@@ -6,7 +6,10 @@ can drive a rig with curl; see :data:`OPENAPI` (served at ``/openapi.json``)
 and the page at ``/``. Both run one call path,
 :class:`~moalab.executor.handler.RequestHandler`: a REST route turns its request
 (path and JSON body) into a message of :mod:`moalab.executor.messages`, hands it
-to a handler of its own, and turns the reply into the HTTP response.
+to a handler of its own, and turns the reply into the HTTP response. The batch
+route ``POST /api/calls`` takes several calls in one request (RestExecutor's
+concurrent callers' calls) through one handler, and streams each call's reply as
+the call ends.
 
 A client works in a namespace (see :mod:`moalab.executor.registry`), named by the
 query parameter ``namespace``: once on ``/ws?namespace=run-3``, on every REST
