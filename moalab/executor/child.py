@@ -82,7 +82,8 @@ async def serve(sock: socket.socket, main_script: str | None) -> None:
             await stream.send_all(READY)
             framed = FramedStream(stream)
             try:
-                await Session(registry, framed.send_frames).serve(framed.receive_frame)
+                await Session(registry, framed.send_frames, send_now=framed.send_now
+                              ).serve(framed.receive_frame)
             except* trio.BrokenResourceError:
                 pass  # the parent reset the link (closed with replies unread): its end too
     finally:

@@ -79,7 +79,10 @@ class Session:
     the server's REST routes. The session is the handler's reply sink.
 
     ``send_frames`` writes encoded frames to the connection (a frame may come in
-    parts, see :data:`~moalab.executor.codec.Frame`); :meth:`serve`
+    parts, see :data:`~moalab.executor.codec.Frame`); ``send_now``, when the
+    connection has one (see :meth:`~moalab.executor.framing.FramedStream.send_now`),
+    writes a reply at once while none waits before it, without the sender task's
+    round; :meth:`serve`
     reads frames until the connection ends, then cancels what the session
     started. ``clock`` stamps clock echoes: the experiment clock of this process by
     default, the one its devices' timestamps are on. ``failures`` says how failed
@@ -92,7 +95,8 @@ class Session:
     def __init__(self, registry: ObjectRegistry,
                  send_frames: Callable[[list[Frame]], Awaitable[None]],
                  clock: Callable[[], float] = now, dead_after: float = DEAD_AFTER,
-                 failures: FailureReport = FailureReport(), namespace: str = "") -> None:
+                 failures: FailureReport = FailureReport(), namespace: str = "",
+                 send_now: Callable[[Frame], int | None] | None = None) -> None:
         keep_large_buffers()  # frames and arrays reuse memory (no page faults)
         self.registry = registry
         self.namespace = namespace
@@ -101,6 +105,8 @@ class Session:
         self.failures = failures
         self._last_heard = perf_counter()
         self._send_frames = send_frames
+        self._send_now = send_now
+        self._nursery: trio.Nursery | None = None  # serve()'s
         self._out_send, self._out_receive = trio.open_memory_channel(math.inf)
         self._replies = self.backlog = Backlog(QUEUE_LIMIT)  # bytes waiting to be sent
         self._requests = Backlog(READ_AHEAD)  # bytes read, waiting to be handled
@@ -122,6 +128,7 @@ class Session:
         frames_send, self._frames = trio.open_memory_channel(math.inf)
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 self._handler = RequestHandler(self.registry, self, nursery, self.namespace,
                                                self.clock, self.failures)
                 nursery.start_soon(self._sender)
@@ -185,8 +192,24 @@ class Session:
             self._handler.resume()
 
     def _queue(self, frame: Frame) -> None:
-        self._replies.add(frame_size(frame))
-        self._out_send.send_nowait(frame)
+        # none waits to be sent (queued, or being written): the frame may go at once
+        unsent = (None if self._replies.size or self._send_now is None
+                  else self._send_now(frame))
+        if unsent == 0:
+            return
+        if unsent is None:
+            self._replies.add(frame_size(frame))
+            self._out_send.send_nowait(frame)
+            return
+        # the kernel left a part, which the connection's next send writes first: the
+        # frames after it wait for that
+        self._replies.add(unsent)
+        self._nursery.start_soon(self._send_unsent, unsent)
+
+    async def _send_unsent(self, size: int) -> None:
+        await self._send_frames([])  # nothing but what send_now left, if the sender has not
+        self._replies.remove(size)
+        self._handler.resume()
 
     def send(self, reply: Reply, copy_arrays: bool = True) -> None:
         """Queue a reply to the client. ``copy_arrays=False``: its arrays are sent

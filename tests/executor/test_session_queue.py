@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from moalab.executor.codec import decode_many, encode
+from moalab.executor.framing import FramedStream
 from moalab.executor.registry import ObjectRegistry
 from moalab.executor.session import QUEUE_LIMIT, Session
 
@@ -151,5 +152,65 @@ async def test_a_request_nothing_waits_before_costs_no_task_switch_to_the_loop()
                                   "args": args})
             trio.lowlevel.remove_instrument(counter)
             assert counter.steps / 20 <= most, (method, counter.steps / 20)
+        nursery.cancel_scope.cancel()
+    registry.close()
+
+
+async def _framed_session(registry: ObjectRegistry) -> tuple[Session, FramedStream,
+                                                               FramedStream]:
+    """A session on one end of a socket pair, written with its FramedStream's send_now,
+    as a process executor's child serves; the other end is the client's."""
+    a, b = trio.socket.socketpair()
+    server, client = FramedStream(trio.SocketStream(a)), FramedStream(trio.SocketStream(b))
+    return Session(registry, server.send_frames, send_now=server.send_now), server, client
+
+
+async def test_a_reply_written_at_once_costs_no_task_switch_to_the_sender():
+    """With the connection's send_now, a reply none waits before is written by the task
+    that made it: a non-blocking call's round trip takes two task steps (the client's,
+    the reader's; three through the sender)."""
+    registry = ObjectRegistry(allow=["tests"])
+    session, server, client = await _framed_session(registry)
+    counter = _TaskSteps()
+
+    async def round_trip(message: dict) -> list:
+        await client.send_frames([encode(message)])
+        with trio.fail_after(10):
+            return decode_many(await client.receive_frame())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.serve, server.receive_frame)
+        await round_trip({"id": 0, "op": "create", "name": "pin",
+                          "cls": "tests.executor.nonblocking_devices:Pin"})
+        trio.lowlevel.add_instrument(counter)
+        for i in range(20):
+            assert await round_trip({"id": 10 + i, "op": "call", "obj": "pin",
+                                     "method": "write", "args": [i]}) == [{"id": 10 + i, "ok": i}]
+        trio.lowlevel.remove_instrument(counter)
+        assert counter.steps / 20 <= 2, counter.steps / 20
+        nursery.cancel_scope.cancel()
+    registry.close()
+
+
+async def test_replies_written_at_once_keep_their_order_when_the_socket_fills():
+    """A client that does not read: the socket fills, a reply goes out in part, the
+    next ones queue behind its rest; once it reads, every reply comes whole, in order."""
+    registry = ObjectRegistry(allow=["tests"])
+    session, server, client = await _framed_session(registry)
+    count, size = 100, 30_000  # 3 MB of replies: far more than a socket's buffer
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session.serve, server.receive_frame)
+        await client.send_frames([encode({"id": 0, "op": "create", "name": "pin",
+                                          "cls": "tests.executor.nonblocking_devices:Pin"})])
+        assert "ok" in decode_many(await client.receive_frame())[0]
+        nursery.start_soon(client.send_frames, [
+            encode({"id": i, "op": "call", "obj": "pin", "method": "write",
+                    "args": [[i, bytes(size)]]}) for i in range(1, count + 1)])
+        with trio.fail_after(20):
+            while session._replies.size < size:  # replies queue behind a rest
+                await trio.sleep(0.01)
+            replies = [decode_many(await client.receive_frame())[0] for _ in range(count)]
+        assert [reply["id"] for reply in replies] == list(range(1, count + 1))
+        assert all(reply["ok"] == [reply["id"], bytes(size)] for reply in replies)
         nursery.cancel_scope.cancel()
     registry.close()
