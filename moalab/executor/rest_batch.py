@@ -6,7 +6,8 @@ request costs both ends about a millisecond of CPU whatever it carries, so one p
 call caps 8 callers well below the machine. Nothing waits for a batch to fill: the
 first call of a round lets the round's other tasks run once (a scheduler round, no
 sleep), then sends what has come meanwhile; a call still alone goes as its own
-request, as it would without the batcher.
+request, as it would without the batcher. A call made while no other is unanswered
+goes alone at once: a task calling on its own (sequential calls) pays no round.
 """
 
 from collections.abc import Awaitable, Callable
@@ -44,15 +45,27 @@ class CallBatcher:
         self._send_batch = send_batch
         self._spawn = spawn
         self._round: list[tuple[Call, Future | None]] | None = None  # calls of this round
+        self._unanswered = 0  # calls made, their callers not yet answered
 
     async def call(self, request: Call) -> Any:
         """The result of ``request`` (or its error), sent alone or with the round's
         other calls."""
+        self._unanswered += 1
+        try:
+            return await self._call(request)
+        finally:
+            self._unanswered -= 1
+
+    async def _call(self, request: Call) -> Any:
         calls = self._round
         if calls is not None:  # the round's first call sends this one with it
             future = Future()
             calls.append((request, future))
             return await future.wait()
+        if self._unanswered == 1:
+            # no other call unanswered: a caller on its own, most likely (of a burst
+            # after a quiet time, the first call goes alone, the others together)
+            return await self._send_one(request)
         calls = self._round = [(request, None)]
         # the round's other tasks run once: those calling now join; not cancellable,
         # so the calls that joined are always sent

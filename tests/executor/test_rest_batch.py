@@ -123,12 +123,15 @@ async def test_a_cancelled_caller_leaves_the_batch_to_the_others(moalab_server):
                 results[i] = await slow.async_sleep(0.4)
 
         with trio.fail_after(10):
-            # the first and the last started: whichever sends the batch is cancelled
             async with trio.open_nursery() as nursery:
+                # a call in flight: the next ones have company, and go together
+                nursery.start_soon(fast.async_sleep, 0.3)
+                await trio.sleep(0.05)
+                # the first and the last started: whichever sends the batch is cancelled
                 for i in range(3):
                     nursery.start_soon(caller, i)
             assert results == {1: 2}
-            assert (proxy.batches, proxy.singles) == (1, 0)
+            assert (proxy.batches, proxy.singles) == (1, 1)
             assert await fast.async_add(2, 3) == 5  # the executor carries on
             assert await slow.echo("after") == [["after"], {}]
 
