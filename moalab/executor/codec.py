@@ -145,6 +145,10 @@ def decode_many(frame: bytes, max_messages: int | None = None) -> list[Any]:
     as a transport may send them); raise :class:`ProtocolError` if it is not valid,
     including when it ends inside a message, or when it holds more than
     ``max_messages`` (None: no limit; decoding stops at the first one past it)."""
+    try:  # the common frame, one message without arrays: decoded in one call
+        return [msgpack.unpackb(frame, ext_hook=_no_array, raw=False, strict_map_key=False)]
+    except Exception:
+        pass  # arrays, more messages, or not valid: the path below handles it or says why
     refs: list[_ArrayRef] = []
     unpacker = msgpack.Unpacker(ext_hook=lambda code, data: _ext_hook(code, data, refs),
                                 raw=False, strict_map_key=False,
@@ -174,6 +178,16 @@ def decode_many(frame: bytes, max_messages: int | None = None) -> list[Any]:
     if not messages:
         raise ProtocolError("empty frame")
     return messages
+
+
+class _HasArrays(Exception):
+    """A frame holds arrays: :func:`decode_many`'s general path decodes it."""
+
+
+def _no_array(code: int, data: bytes) -> Any:
+    if code == _NDARRAY:
+        raise _HasArrays
+    return msgpack.ExtType(code, data)
 
 
 def _ext_hook(code: int, data: bytes, refs: list[_ArrayRef]) -> Any:
