@@ -267,7 +267,12 @@ class HTTPClient:
                        ("Content-Length", str(len(body)))]
         elif method in ("POST", "PUT", "PATCH"):
             fields.append(("Content-Length", "0"))  # some servers answer 411 without
-        return Request(h11.Request(method=method, target=target, headers=fields), body)
+        try:
+            head = h11.Request(method=method, target=target, headers=fields)
+        except h11.LocalProtocolError as exc:  # a header value with a line break...
+            raise InvalidArgument(f"HTTPClient: the request {method} {target} is not "
+                                  f"accepted: {exc}; give header values HTTP allows") from exc
+        return Request(head, body)
 
     async def send(self, request: Request) -> Response:
         """Send ``request``; its response, read to its end."""
@@ -339,8 +344,10 @@ class HTTPClient:
             if self._ssl_context is not None:
                 stream = trio.SSLStream(tcp, self._ssl_context, server_hostname=self._host)
                 await stream.do_handshake()
-        except _FAILURES as exc:
+        except BaseException as exc:  # a failure, or a cancellation: nothing left open
             if stream is not None:
                 await trio.aclose_forcefully(stream)
-            raise TransportError(f"cannot connect to {address}: {_reason(exc)}") from exc
+            if isinstance(exc, _FAILURES):
+                raise TransportError(f"cannot connect to {address}: {_reason(exc)}") from exc
+            raise
         return _Connection(stream, tcp.socket, address)

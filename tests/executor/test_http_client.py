@@ -117,6 +117,9 @@ async def test_a_refused_connection_raises_transport_error_with_its_reason():
                 await client.request("GET", "/")
 
 
-def test_a_base_url_it_cannot_use_is_refused():
+def test_a_base_url_or_a_header_it_cannot_send_is_refused():
     with pytest.raises(ValueError, match="base_url='ftp://x' is not accepted"):
         HTTPClient("ftp://x")
+    client = HTTPClient("http://127.0.0.1:1", headers={"Authorization": "Bearer a\nb"})
+    with pytest.raises(ValueError, match=r"GET /api is not accepted: Illegal header value"):
+        client.build_request("GET", "/api")
