@@ -2,12 +2,13 @@
 
 :class:`CallBatcher` is how :class:`~moalab.executor.rest.RestExecutor` gets several
 callers' calls into one HTTP request (the server's ``POST /api/calls``): an HTTP
-request costs both ends about a millisecond of CPU whatever it carries, so one per
-call caps 8 callers well below the machine. Nothing waits for a batch to fill: the
-first call of a round lets the round's other tasks run once (a scheduler round, no
-sleep), then sends what has come meanwhile; a call still alone goes as its own
-request, as it would without the batcher. A call made while no other is unanswered
-goes alone at once: a task calling on its own (sequential calls) pays no round.
+request costs both ends a good part of a millisecond of CPU whatever it carries
+(hypercorn and Quart the most), so one per call caps 8 callers well below the
+machine. Nothing waits for a batch to fill: the first call of a round lets the
+round's other tasks run once (a scheduler round, no sleep), then sends what has come
+meanwhile; a call still alone goes as its own request, as it would without the
+batcher. A call made while no other is unanswered goes alone at once: a task calling
+on its own (sequential calls) pays no round.
 """
 
 from collections.abc import Awaitable, Callable
@@ -76,7 +77,7 @@ class CallBatcher:
         own = calls[0] = (request, Future())
         try:
             self._spawn(self._run, calls)
-        except BaseException as exc:
+        except Exception as exc:  # not running: every call that joined hears it
             for _, future in calls:
                 future.set(outcome.Error(exc))
         return await own[1].wait()
