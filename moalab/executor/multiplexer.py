@@ -97,6 +97,7 @@ class RequestMux:
         self._describe = describe
         self._transport: Transport | None = None
         self._send_now: Callable[[bytes], int | None] | None = None  # the transport's
+        self._join_concurrent = False  # the transport's (see _send_request)
         self._out_send: trio.MemorySendChannel | None = None
         self._queued = 0  # frames queued for the sender and not yet written
         self._send_lock = trio.StrictFIFOLock()  # held while frames are being written
@@ -112,6 +113,7 @@ class RequestMux:
         writes."""
         self._transport = transport
         self._send_now = getattr(transport, "send_now", None)
+        self._join_concurrent = getattr(transport, "join_concurrent", False)
         self._out_send, out_receive = trio.open_memory_channel(math.inf)
         self._queued = 0
         return out_receive
@@ -207,7 +209,12 @@ class RequestMux:
 
     async def _send_request(self, frame: bytes) -> None:
         """Send ``frame`` from the calling task when the connection is idle and the frame
-        small (no task switch to the sender), else queue it for the sender.
+        small (no task switch to the sender), else queue it for the sender. A transport
+        whose far side pays much per message (``join_concurrent = True``: a WebSocket
+        message through hypercorn and Quart) has requests queued while others are in
+        flight too: the sender writes concurrent callers' requests in one message,
+        which the far side answers as one burst (8 callers over WebSocket: 1.6x the
+        calls per second of each request written alone; a child process, no gain).
 
         The caller's write is shielded: a cancel in the middle of a message would leave
         half of it on the stream and break the connection for every caller. A large
@@ -216,7 +223,8 @@ class RequestMux:
         :meth:`~moalab.executor.framing.FramedStream.send_now`), when it has one, writes
         the frame without waiting: nothing to shield unless the kernel left a part."""
         if (self._out_send is None or len(frame) > DIRECT_FRAME_BYTES
-                or self._send_lock.locked() or self._queued):
+                or self._send_lock.locked() or self._queued
+                or (self._join_concurrent and len(self._pending) > 1)):
             self._queue_frame(frame)
             return
         left = None if self._send_now is None else self._send_now(frame)

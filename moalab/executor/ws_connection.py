@@ -90,6 +90,11 @@ class WebSocketConnection:
     the trio thread.
     """
 
+    join_concurrent = True
+    """Concurrent callers' requests go in one message (see
+    :meth:`~moalab.executor.multiplexer.RequestMux._send_request`): the server's cost
+    is per message."""
+
     def __init__(self, stream: trio.abc.Stream, ws: WSConnection, name: str,
                  max_message: int = MAX_MESSAGE) -> None:
         self.stream = stream

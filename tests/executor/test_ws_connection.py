@@ -247,3 +247,30 @@ async def test_close_waits_a_bounded_time_for_a_silent_far_side(monkeypatch):
         assert 0.15 < trio.current_time() - start < 2
     assert [(type(a), a.code) for a in answers] == [(CloseConnection, 1000),
                                                     (CloseConnection, 1006)]
+
+
+@pytest.mark.parametrize("remote_kind", ["websocket"], indirect=True)
+async def test_concurrent_callers_requests_share_messages(remote_kind, new_remote_device,
+                                                          monkeypatch):
+    """Against a real moalab-server: the server's cost is per message, so requests of
+    callers in flight together go out joined (each alone: one message a call)."""
+    device = await new_remote_device()
+    sent = []
+    send_message = ws_connection.WebSocketConnection.send_message
+
+    async def counted(self, data):
+        sent.append(data)
+        await send_message(self, data)
+
+    monkeypatch.setattr(ws_connection.WebSocketConnection, "send_message", counted)
+    calls = 8 * 20
+
+    async def caller(i: int) -> None:
+        for j in range(20):
+            assert await device.echo(i, j) == [[i, j], {}]
+
+    with trio.fail_after(LIMIT):
+        async with trio.open_nursery() as nursery:
+            for i in range(8):
+                nursery.start_soon(caller, i)
+    assert len(sent) < calls * 0.6, (len(sent), calls)
