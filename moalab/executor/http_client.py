@@ -3,11 +3,14 @@ trio, a pool of kept-alive connections, each request written in one write.
 
 Not httpx: its client and httpcore's pool cost as much CPU as the server's side of a
 call. Sequential POSTs to a bare Quart route on hypercorn (``python -m benchmarks.floor
-quart``, one kept-alive connection, this machine): httpx ~410-480 calls/s, httpcore's
-pool alone ~450, h11 on a trio stream ~715-815; to a raw ASGI app on hypercorn httpx
-~430, h11 ~950-1060. h11 is the protocol library httpx itself uses; this module adds
-what RestExecutor needs around it: base URL, default headers and query, JSON bodies,
-TLS, streamed responses, the pool.
+quart``, one kept-alive connection, the 2-core development machine idle): httpx
+~410-480 calls/s, httpcore's pool alone ~450, h11 on a trio stream ~715-815; to a raw
+ASGI app on hypercorn httpx ~430, h11 ~950-1060. The client's CPU per call, measured
+in one process in alternating blocks (medians; the machine loaded, so absolute figures
+are high): httpx 1,280-1,335 us, httpcore alone 860-930, h11 alone ~440, this client
+~450-530. h11 is the protocol library httpx itself uses; this module adds what
+RestExecutor needs around it: base URL, default headers and query, JSON bodies, TLS,
+streamed responses, the pool.
 
 Each request's head and body leave in one write (without trio's scheduler round when
 the kernel takes it whole, :func:`~moalab.executor.framing.write_at_once`): written
@@ -106,7 +109,7 @@ class _Connection:
             data += self.h11.send(h11.Data(data=request.body))
         data += self.h11.send(h11.EndOfMessage())
         try:
-            if not self.tls:
+            if not self.tls:  # TLS encrypts first: SSLStream writes through its send_all
                 data = write_at_once(self.socket, data)
             if data:
                 await self.stream.send_all(data)
