@@ -94,7 +94,7 @@ _LAZY = {
 """Names imported on first use: the lab layer (its database's SQLAlchemy and Alembic
 would add ~0.7 s to every ``import moalab``, a rig's included), the HDF5 log (h5py, of
 the ``data`` extra: 25-50 ms, and not installed on every rig), and the network
-executors (httpx and trio-websocket: ~0.15 s)."""
+executors (h11 and trio-websocket: ~0.15 s)."""
 
 
 __getattr__ = lazy_names(__name__, _LAZY)

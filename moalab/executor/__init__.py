@@ -20,7 +20,7 @@ from .remote import FarSideExecutor, RemoteExecutor
 from .thread import AsyncThreadExecutor, ThreadExecutor
 
 _LAZY = {"RestExecutor": "rest", "WebSocketExecutor": "websocket"}
-"""The network executors, imported on first use: their clients (httpx, trio-websocket)
+"""The network executors, imported on first use: their clients (h11, trio-websocket)
 would add ~0.15 s to every ``import moalab``."""
 
 
