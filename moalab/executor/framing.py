@@ -42,23 +42,15 @@ def write_at_once(socket: trio.socket.SocketType, data: bytes | memoryview
 
 async def read_some(socket: trio.socket.SocketType, size: int) -> bytes:
     """Up to ``size`` bytes from the (non-blocking) trio ``socket``, b"" at its end: what
-    ``SocketStream.receive_some`` returns, with its checkpoints and errors
-    (:class:`trio.BrokenResourceError`, :class:`trio.ClosedResourceError`), read from the
-    socket's file without its layers of wrappers (a call's reply waits for one read)."""
-    await trio.lowlevel.checkpoint_if_cancelled()
-    fd = socket.fileno()  # -1 once closed: a number another file may reuse is never used
-    if fd < 0:
-        raise trio.ClosedResourceError("this socket was already closed")
-    try:
-        data = os.read(fd, size)
-    except BlockingIOError:
-        pass
-    except OSError as exc:
-        _raise_stream_error(exc)
-    else:  # the data was there: a checkpoint, as a read that waited had
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return data
+    ``SocketStream.receive_some`` returns, with its errors
+    (:class:`trio.BrokenResourceError`, :class:`trio.ClosedResourceError`) and one
+    checkpoint, read from the socket's file without its layers of wrappers. It waits
+    for the socket before it reads, not after a read that found nothing: a call's reply
+    is nearly never there yet (a failed read and its exception less), and data that is
+    there costs a scheduler round either way."""
     while True:
+        if socket.fileno() < 0:  # closed: -1, a number another file may reuse is never used
+            raise trio.ClosedResourceError("this socket was already closed")
         await trio.lowlevel.wait_readable(socket)  # raises ClosedResourceError if closed
         try:
             return os.read(socket.fileno(), size)
