@@ -101,6 +101,10 @@ they lie in memory) for a transport that can send buffers without joining them."
 def encode_parts(message: Any) -> Frame:
     """Encode a message; one with arrays comes as parts, its arrays not copied (they
     must not change until the frame is sent)."""
+    try:  # the common message, of values msgpack packs itself: the same bytes, sooner
+        return msgpack.packb(message, use_bin_type=True, datetime=False)
+    except Exception:
+        pass  # arrays or other values of ours, or one that cannot travel: said below
     payloads: list[memoryview] = []
     packed = msgpack.packb(message, default=_default_collecting(payloads), use_bin_type=True,
                            datetime=False)
