@@ -99,7 +99,9 @@ async def test_concurrent_callers_share_requests_and_get_their_own_results(moala
         assert results == {i: [[[i, r], {}] for r in range(10)] for i in range(8)}
         calls = 8 * 10 + 2 * 10
         requests = proxy.batches + proxy.singles
-        assert proxy.batches >= 1 and requests < calls / 2, (proxy.batches, proxy.singles)
+        # a request per call without batching; about a third of that here (4 to 8 calls
+        # a batch), more under load
+        assert proxy.batches >= 1 and requests < calls * 0.75, (proxy.batches, proxy.singles)
 
 
 async def test_a_call_made_alone_takes_the_call_route(moalab_server):
