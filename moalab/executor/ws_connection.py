@@ -19,7 +19,7 @@ from wsproto.utilities import ProtocolError as WsprotoError
 from .batching import join_frames
 from .codec import Frame
 from .errors import ConnectionLost, ProtocolError
-from .framing import write_at_once
+from .framing import read_some, write_at_once
 
 __all__ = ("MAX_MESSAGE", "RECEIVE_BYTES", "WebSocketConnection", "connect_websocket",
            "open_socket_stream")
@@ -40,7 +40,9 @@ _REFUSAL_BYTES = 200  # of a refusal's body, in its error
 class _SocketStream(trio.abc.HalfCloseableStream):
     """A trio TCP stream whose writes go out at once when the kernel takes them whole
     (see :func:`~moalab.executor.framing.write_at_once`): one scheduler round less a
-    call. (trio's ``SocketStream`` cannot be subclassed.)"""
+    call; whose reads wait for the socket first (a reply is nearly never there yet:
+    :func:`~moalab.executor.framing.read_some`). (trio's ``SocketStream`` cannot be
+    subclassed.)"""
 
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
@@ -58,7 +60,7 @@ class _SocketStream(trio.abc.HalfCloseableStream):
         await self.stream.send_eof()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self.stream.receive_some(max_bytes)
+        return await read_some(self.socket, max_bytes or RECEIVE_BYTES)
 
     async def aclose(self) -> None:
         await self.stream.aclose()
