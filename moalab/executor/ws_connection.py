@@ -16,7 +16,7 @@ from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Pin
                             RejectConnection, RejectData, Request, TextMessage)
 from wsproto.utilities import ProtocolError as WsprotoError
 
-from .batching import join_frames
+from .batching import LARGE_PART_BYTES, join_frames
 from .codec import Frame
 from .errors import ConnectionLost, ProtocolError
 from .framing import read_some, write_at_once
@@ -109,11 +109,31 @@ class WebSocketConnection:
         self._parts: list[bytes] = []  # of a message that came in several events
         self._size = 0
         self._send_lock = trio.StrictFIFOLock()
+        self._unsent: bytes | memoryview = b""  # what send_now left: it goes first
         self._receive_lock = trio.StrictFIFOLock()  # the receiver's, or a closing's
         self._closed = False  # no more bytes to read
 
+    def send_now(self, frame: Frame) -> int | None:
+        """Write ``frame`` as one message at once, without waiting (no scheduler round,
+        no lock to take), if no send is under way and it is small (under
+        ``LARGE_PART_BYTES``; not under TLS). Returns None if nothing was written (send
+        it with :meth:`send_frames`), else how many bytes the kernel did not take at
+        once (0: none): those go first at the next send, which the caller must then
+        make (``send_frames([])`` sends only them). As
+        :meth:`~moalab.executor.framing.FramedStream.send_now`."""
+        socket = getattr(self.stream, "socket", None)  # a TLS stream has none
+        if (socket is None or self._unsent or self._send_lock.locked()
+                or self._ws.state is not ConnectionState.OPEN
+                or not isinstance(frame, bytes) or len(frame) >= LARGE_PART_BYTES):
+            return None
+        self._unsent = write_at_once(socket, self._ws.send(BytesMessage(data=frame)))
+        return len(self._unsent)
+
     async def send_frames(self, frames: list[Frame]) -> None:
-        for message in join_frames(frames):
+        messages = join_frames(frames)
+        if not messages and self._unsent:
+            await self._write(b"")
+        for message in messages:
             await self.send_message(message)
 
     async def send_message(self, data: bytes | str) -> None:
@@ -129,7 +149,11 @@ class WebSocketConnection:
         try:
             # held until the last byte is written: a write the kernel does not take
             # whole waits in send_all, and no other message may start inside it
-            await self.stream.send_all(data)
+            if self._unsent:
+                unsent, self._unsent = self._unsent, b""
+                await self.stream.send_all(unsent)
+            if data:
+                await self.stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the reader finds the end, and reports it
         finally:

@@ -215,6 +215,35 @@ async def test_concurrent_senders_never_interleave_their_messages():
         assert message == bytes([message[0]]) * size
 
 
+async def test_what_send_now_leaves_goes_first():
+    received = []
+    size = 60_000  # under LARGE_PART_BYTES: send_now takes it
+    count = []
+
+    async def script(far):
+        await far.accept()
+        await trio.sleep(0.05)  # the client's socket fills meanwhile
+        parts = []
+        while len(received) < len(count) + 1 or not count:
+            event = await far.next_event()  # a broken frame: not a BytesMessage
+            assert isinstance(event, BytesMessage), event
+            parts.append(event.data)
+            if event.message_finished:
+                received.append(b"".join(parts))
+                parts = []
+
+    async with far_end(script) as connection:
+        left = 0
+        while not left:  # until the kernel takes only a part of one
+            left = connection.send_now(bytes([len(count) % 256]) * size)
+            count.append(left)
+        assert connection.send_now(b"not now") is None  # the rest must go first
+        await connection.send_frames([])
+        await connection.send_frames([b"last"])
+    assert received[-1] == b"last"
+    assert received[:-1] == [bytes([i % 256]) * size for i in range(len(count))]
+
+
 async def test_close_does_the_handshake():
     answers = []
 
