@@ -196,14 +196,15 @@ class Response:
                 self._complete = True
 
     async def aiter_lines(self) -> AsyncIterator[str]:
-        """The body's lines (UTF-8, without their line ends) as they arrive."""
+        """The body's lines (UTF-8, a bad byte replaced; without their line ends) as they
+        arrive."""
         pending = b""
         async for chunk in self.aiter_raw():
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
-                yield line.removesuffix(b"\r").decode()
+                yield line.removesuffix(b"\r").decode(errors="replace")
         if pending:
-            yield pending.decode()
+            yield pending.decode(errors="replace")
 
     async def aread(self) -> bytes:
         """The whole body (read to its end once; ``content`` then holds it)."""
@@ -232,7 +233,6 @@ class HTTPClient:
             raise InvalidArgument(f"HTTPClient base_url={base_url!r} is not accepted: give "
                                   "http://host:port or https://host:port, optionally a path")
         tls = url.scheme == "https"
-        self.base_url = base_url
         self._host = url.hostname
         self._port = url.port or (443 if tls else 80)
         self._prefix = url.path.rstrip("/")
