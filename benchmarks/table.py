@@ -44,7 +44,8 @@ NAMES = {
     "floor_tcp_thread": "floor: that TCP echo with a worker-thread hand-off "
                         "(the least a process call costs)",
     "floor_websocket": "floor: a bare trio-websocket echo between two processes",
-    "floor_quart_ws": "floor: a bare Quart WebSocket route on hypercorn (moalab-server's stack)",
+    "floor_quart_ws": "floor: a bare Quart WebSocket route on hypercorn (moalab-server's stack), "
+                      "WebSocketExecutor's connection",
     "floor_quart_ws_thread": "floor: that route with a worker-thread hand-off "
                              "(the least a moalab-server call costs)",
     "floor_quart_rest": "floor: a bare Quart REST route on hypercorn, RestExecutor's HTTP client",
