@@ -8,8 +8,17 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Event, Ping,
-                            Pong, RejectConnection, RejectData, Request)
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+)
 
 from moalab.executor import ws_connection
 from moalab.executor.errors import ConnectionLost, ProtocolError
@@ -35,6 +44,16 @@ class FarEnd:
             self.ws.receive_data(data or None)
             self.events.extend(self.ws.events())
         return self.events.popleft()
+
+    async def next_message(self) -> bytes:
+        """The next binary message, its fragments joined (a broken frame is not one)."""
+        parts = []
+        while True:
+            event = await self.next_event()
+            assert isinstance(event, BytesMessage), event
+            parts.append(event.data)
+            if event.message_finished:
+                return b"".join(parts)
 
     async def accept(self) -> Request:
         request = await self.next_event()
@@ -193,14 +212,8 @@ async def test_concurrent_senders_never_interleave_their_messages():
     async def script(far):
         await far.accept()
         await trio.sleep(0.05)  # the client's socket fills: its writes go in pieces
-        parts = []
         while len(received) < senders * each:
-            event = await far.next_event()  # a broken frame: not a BytesMessage
-            assert isinstance(event, BytesMessage), event
-            parts.append(event.data)
-            if event.message_finished:
-                received.append(b"".join(parts))
-                parts = []
+            received.append(await far.next_message())
 
     async with far_end(script) as connection:
         async def sender(mark: int) -> None:
@@ -223,14 +236,8 @@ async def test_what_send_now_leaves_goes_first():
     async def script(far):
         await far.accept()
         await trio.sleep(0.05)  # the client's socket fills meanwhile
-        parts = []
         while len(received) < len(count) + 1 or not count:
-            event = await far.next_event()  # a broken frame: not a BytesMessage
-            assert isinstance(event, BytesMessage), event
-            parts.append(event.data)
-            if event.message_finished:
-                received.append(b"".join(parts))
-                parts = []
+            received.append(await far.next_message())
 
     async with far_end(script) as connection:
         left = 0

@@ -6,21 +6,12 @@ import time
 
 import httpx
 import numpy as np
-import pytest
 
 from moalab.executor.codec import MEDIA_TYPE, decode
 from moalab.executor.framing import pop_frames
 
-from ..conftest import AUTH_HEADERS
-
 PROBE = "tests.executor.devices:Probe"
 _count = iter(range(1_000_000))
-
-
-@pytest.fixture
-def client(moalab_server):
-    with httpx.Client(base_url=moalab_server.url, headers=AUTH_HEADERS, timeout=20) as client:
-        yield client
 
 
 def new_probe(client: httpx.Client, namespace: str = "") -> str:

@@ -19,12 +19,6 @@ _count = iter(range(1_000_000))
 
 
 @pytest.fixture
-def client(moalab_server):
-    with httpx.Client(base_url=moalab_server.url, headers=AUTH_HEADERS, timeout=20) as client:
-        yield client
-
-
-@pytest.fixture
 def probe(client):
     """The name of a new Probe on the server."""
     name = f"http-probe-{next(_count)}"
