@@ -11,7 +11,8 @@ from .batching import LARGE_PART_BYTES
 from .codec import Frame, frame_size
 from .errors import ProtocolError
 
-__all__ = ("MAX_FRAME", "FramedStream", "pop_frames", "prefixed", "read_some", "write_at_once")
+__all__ = ("MAX_FRAME", "FramedStream", "pop_frames", "prefixed", "read_some", "take_lock",
+           "write_at_once")
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
@@ -67,6 +68,14 @@ def _raise_stream_error(exc: OSError) -> NoReturn:
     raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
 
 
+async def take_lock(lock: trio.StrictFIFOLock) -> None:
+    """Take ``lock``: a free one without the scheduler round of ``async with``."""
+    try:
+        lock.acquire_nowait()
+    except trio.WouldBlock:
+        await lock.acquire()
+
+
 def pop_frames(buffer: bytearray, max_frame: int = MAX_FRAME) -> list[bytes]:
     """Take the whole length-prefixed frames at the start of ``buffer`` out of it."""
     frames = []
@@ -116,10 +125,7 @@ class FramedStream:
 
     async def send_frames(self, frames: list[Frame]) -> None:
         lock = self._send_lock
-        try:  # a free lock taken without the scheduler round of ``async with``
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
+        await take_lock(lock)
         try:
             if self._unsent:
                 unsent, self._unsent = self._unsent, b""

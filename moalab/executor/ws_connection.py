@@ -19,7 +19,7 @@ from wsproto.utilities import ProtocolError as WsprotoError
 from .batching import LARGE_PART_BYTES, join_frames
 from .codec import Frame
 from .errors import ConnectionLost, ProtocolError
-from .framing import read_some, write_at_once
+from .framing import read_some, take_lock, write_at_once
 
 __all__ = ("MAX_MESSAGE", "RECEIVE_BYTES", "WebSocketConnection", "connect_websocket",
            "open_socket_stream")
@@ -70,14 +70,6 @@ async def open_socket_stream(host: str, port: int) -> trio.abc.HalfCloseableStre
     """A TCP connection to ``host:port`` whose small writes take no scheduler round;
     raises ``OSError`` when it cannot connect."""
     return _SocketStream(await trio.open_tcp_stream(host, port))
-
-
-async def _acquire(lock: trio.StrictFIFOLock) -> None:
-    """Take ``lock``: a free one without the scheduler round of ``async with``."""
-    try:
-        lock.acquire_nowait()
-    except trio.WouldBlock:
-        await lock.acquire()
 
 
 class WebSocketConnection:
@@ -145,7 +137,7 @@ class WebSocketConnection:
 
     async def _write(self, data: bytes) -> None:
         lock = self._send_lock
-        await _acquire(lock)
+        await take_lock(lock)
         try:
             # held until the last byte is written: a write the kernel does not take
             # whole waits in send_all, and no other message may start inside it
@@ -167,7 +159,7 @@ class WebSocketConnection:
             if self._closed:
                 return None
             lock = self._receive_lock
-            await _acquire(lock)
+            await take_lock(lock)
             try:
                 await self._receive_some()
             finally:
