@@ -7,41 +7,18 @@ right after ``<!-- not run: REASON -->`` is left out (for one that needs a Pi, s
 """
 
 import ast
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import nbclient
 import nbformat
 import pytest
 
 from tests.conftest import REPO
+from tests.markdown import Block, blocks
 
 README = REPO / "README.md"
-NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>\S[^>]*?)\s*-->\s*\n")
-BLOCK = re.compile(r"^```(?P<lang>\w*)\n(?P<code>.*?)^```", re.S | re.M)
-
-
-class Block(NamedTuple):
-    line: int
-    lang: str
-    code: str
-    not_run: str | None  # the reason given, for a block left out
-
-
-def blocks(text: str) -> list[Block]:
-    """The fenced blocks of markdown ``text``, each with its first line's number."""
-    found = []
-    for match in BLOCK.finditer(text):
-        note = None
-        for note in NOT_RUN.finditer(text, 0, match.start()):
-            pass  # the last note before this block
-        reason = note["reason"] if note and note.end() == match.start() else None
-        found.append(Block(text.count("\n", 0, match.start()) + 1, match["lang"], match["code"],
-                           reason))
-    return found
 
 
 def python_blocks() -> list[Block]:

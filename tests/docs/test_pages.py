@@ -1,0 +1,184 @@
+"""Every code block of the site's tutorials and how-to pages runs as written, in order.
+
+A page runs as a reader follows it, in a fresh folder with a home of its own (no lab,
+token or config of this machine's), on a fresh install:
+
+- a block with ``:caption: NAME`` is a file the reader saves: it is written to NAME;
+- a ``python`` block runs in the page's Jupyter kernel (one for the page, so blocks share
+  their names, and a top-level ``await`` works as in a notebook);
+- a ``console`` block's ``$ `` lines are shell commands (a line ending in ``\\`` goes on);
+  each must exit 0; the other lines are the output a reader sees, not checked;
+- ``<!-- background: PORT -->`` before a console block starts its commands in the
+  background (a server), waits until 127.0.0.1:PORT accepts a connection, and stops them
+  when the page ends;
+- ``<!-- not run: REASON -->`` leaves a block out (one that needs a Pi's pins, say).
+
+Blocks in other languages (``toml`` without a caption, ``text``) are shown, not run.
+Runs are dry: a page runs its sessions with ``--dry-run`` (virtual time), its GPIO pins
+are gpiozero's mock pins (``GPIOZERO_PIN_FACTORY=mock``).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+from tests.conftest import REPO
+from tests.markdown import Block, blocks
+
+DOCS = REPO / "docs"
+PAGES = sorted(p for folder in ("tutorials", "howto") for p in (DOCS / folder).glob("*.md")
+               if p.name != "index.md")
+RUN = ("python", "console")
+COMMAND_TIMEOUT = 180
+
+
+def page_env(folder: Path) -> dict[str, str]:
+    """A fresh install's environment: this interpreter's scripts first on PATH, a home of
+    the page's own, none of the test run's moalab settings."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MOALAB_", "XDG_", "PYTHONPATH", "JUPYTER", "IPYTHON"))}
+    home = folder.parent / "home"
+    home.mkdir(exist_ok=True)
+    env.update(HOME=str(home), PATH=os.pathsep.join([str(Path(sys.executable).parent),
+                                                     env.get("PATH", "")]),
+               MPLBACKEND="Agg", GPIOZERO_PIN_FACTORY="mock", COLUMNS="100")
+    return env
+
+
+def commands(code: str) -> list[str]:
+    """The shell commands of a console block: its ``$ `` lines, with their continuations."""
+    found, lines = [], iter(code.splitlines())
+    for line in lines:
+        if not line.startswith("$ "):
+            continue
+        command = line[2:]
+        while command.endswith("\\"):
+            command = command[:-1] + "\n" + next(lines, "")
+        found.append(command)
+    return found
+
+
+def wait_for_port(port: int, process: subprocess.Popen, where: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{where}: the background command exited {process.returncode}:\n"
+                        f"{process.stdout.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{where}: nothing listens on 127.0.0.1:{port} after 60 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+class PageRun:
+    """One page followed in ``folder``: its kernel and background commands, stopped at
+    the end."""
+
+    def __init__(self, page: Path, folder: Path, stack: ExitStack):
+        self.page, self.folder, self.stack = page.relative_to(REPO), folder, stack
+        self.env = page_env(folder)
+        self.kernel: nbclient.NotebookClient | None = None
+        self.notebook = nbformat.v4.new_notebook()
+
+    def run(self, block: Block) -> None:
+        where = f"{self.page} line {block.line}"
+        if "caption" in block.options:
+            path = self.folder / block.options["caption"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(block.code)
+        elif block.lang == "python":
+            self.run_python(block.code, where)
+        elif block.lang == "console":
+            for command in commands(block.code):
+                if "background" in block.notes:
+                    self.start(command, int(block.notes["background"]), where)
+                else:
+                    self.shell(command, where)
+
+    def shell(self, command: str, where: str) -> None:
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=self.folder,
+                              env=self.env, capture_output=True, text=True,
+                              timeout=COMMAND_TIMEOUT)
+        assert proc.returncode == 0, (
+            f"{where}: `{command}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+
+    def start(self, command: str, port: int, where: str) -> None:
+        process = subprocess.Popen(["bash", "-c", command], cwd=self.folder, env=self.env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+        self.stack.callback(stop, process)
+        wait_for_port(port, process, where)
+
+    def run_python(self, code: str, where: str) -> None:
+        if self.kernel is None:
+            self.kernel = nbclient.NotebookClient(
+                self.notebook, kernel_name="python3", timeout=COMMAND_TIMEOUT,
+                startup_timeout=60, resources={"metadata": {"path": str(self.folder)}})
+            self.stack.enter_context(self.kernel.setup_kernel(env=self.env))
+        cell = nbformat.v4.new_code_cell(code)
+        self.notebook.cells.append(cell)
+        try:
+            self.kernel.execute_cell(cell, len(self.notebook.cells) - 1)
+        except nbclient.exceptions.CellExecutionError as error:
+            pytest.fail(f"{where}: the python block raised:\n{error}", pytrace=False)
+
+
+def page_blocks(page: Path) -> list[Block]:
+    return blocks(page.read_text())
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: f"{page.parent.name}/{page.stem}")
+def test_page_runs_as_written(page, tmp_path):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    with ExitStack() as stack:
+        run = PageRun(page, folder, stack)
+        for block in page_blocks(page):
+            if block.not_run is None:
+                run.run(block)
+
+
+def test_every_page_runs_code_and_few_blocks_are_left_out():
+    assert len(PAGES) >= 16
+    code = {page: [b for b in page_blocks(page) if b.lang in RUN or "caption" in b.options]
+            for page in PAGES}
+    assert not [p.name for p, found in code.items() if not found], "pages without code"
+    left_out = [f"{p.relative_to(DOCS)} line {b.line}" for p, found in code.items()
+                for b in found if b.not_run]
+    total = sum(map(len, code.values()))
+    assert len(left_out) <= total // 5, f"blocks not run: {left_out}"
+
+
+def test_shell_blocks_are_console_blocks_with_prompts():
+    """``sh`` blocks would be shown but never run: the pages write commands as
+    ``console`` blocks, ``$ `` before each."""
+    wrong = [f"{p.relative_to(DOCS)} line {b.line}" for p in PAGES for b in page_blocks(p)
+             if b.lang in ("sh", "bash", "shell", "shell-session")
+             or (b.lang == "console" and not commands(b.code))]
+    assert not wrong, f"write these as console blocks with $ prompts: {wrong}"
+
+
+def test_commands_follow_continuations_and_skip_output():
+    code = "$ moalab lab init lab \\\n    --database x\nmade lab\n$ ls\n"
+    assert commands(code) == ["moalab lab init lab \n    --database x", "ls"]
