@@ -76,7 +76,7 @@ def test_python_block_runs(block, tmp_path):
 
 def test_blocks_are_found_and_few_are_left_out():
     found = python_blocks()
-    assert len(found) >= 3
+    assert len(found) >= 1
     left_out = [block.line for block in found if block.not_run is not None]
     assert len(left_out) <= len(found) // 3, f"README.md blocks not run, at lines {left_out}"
 
