@@ -110,7 +110,7 @@ class RigFolder(Device):
     ``server_data_dir`` is filled by the server's registry with its own data folder
     (a client that sends it is refused); None (a server without one) makes every
     call raise :class:`StorageError` saying so. Every key is checked
-    (:func:`~moalab.assets.keys.check_key`) and its resolved path, symbolic links
+    (:func:`~moalab.assets.check_key`) and its resolved path, symbolic links
     included, must lie inside the store (:class:`LocalStorage` does both): nothing
     is written or read outside it.
 

@@ -42,7 +42,7 @@ class AssetStorage:
 
     A folder is stored as its files, each under ``key/<relative path>``; empty folders
     inside it are not stored (object stores have no folders). Every public method checks
-    its key with :func:`~moalab.assets.keys.check_key` before any I/O, so a key cannot
+    its key with :func:`~moalab.assets.check_key` before any I/O, so a key cannot
     reach outside the store, and maps the back-end's own errors to :class:`AssetMissing`
     (nothing under the key) or :class:`StorageError` (anything else).
 

@@ -67,6 +67,9 @@ class Asset:
 
     @property
     def key(self) -> str | None:
+        """Where the asset lies in the lab's storage (a checked storage key), or None
+        for an asset that is not stored there. None here; each stored kind says its
+        own. Reading it does not touch the storage."""
         return None
 
     def ensure(self, storage: AssetStorage, listed: Container[str] = ()) -> str | None:
@@ -86,7 +89,7 @@ class Asset:
 
 class CachedAsset(Asset):
     """The file or folder at ``path``, known in advance, stored under a key derived from
-    its content (:func:`~moalab.assets.hashing.content_key`): an unchanged stimulus is
+    its content (:func:`~moalab.assets.content_key`): an unchanged stimulus is
     stored once, and redeploying it transfers nothing. ``extension`` defaults to a
     file's suffix and to none for a folder.
 
@@ -104,6 +107,9 @@ class CachedAsset(Asset):
 
     @property
     def key(self) -> str:
+        """The content's key, :meth:`content_key`, computed on each read (the file or
+        folder is hashed again, so an edit shows at once); raises
+        :class:`~moalab.InvalidArgument` if ``path`` is neither a file nor a folder."""
         return self.content_key()
 
     def content_key(self) -> str:
@@ -208,9 +214,13 @@ class CachedFunctionAsset(Asset):
 
     @property
     def key(self) -> str:
+        """``cached/<sha256><extension>`` of the function's name, code, arguments and
+        ``version``, fixed when the asset is made; the function is not called."""
         return self._key
 
     def content_key(self) -> str:
+        """The same as :attr:`key` (for the interface :class:`CachedAsset` shares):
+        the key is known without making the file."""
         return self._key
 
     def ensure(self, storage: AssetStorage, listed: Container[str] = ()) -> str:
@@ -261,6 +271,7 @@ class ExternalAsset(Asset):
         self._url = url
 
     def url(self) -> str:
+        """The absolute URL the asset was given (checked to have a scheme, not fetched)."""
         return self._url
 
     def __repr__(self) -> str:

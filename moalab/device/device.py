@@ -74,7 +74,16 @@ class Device(MoaBase, Loggable):
             self._read_clock = read
 
     def on_data_update(self, *args: Any) -> None:
-        pass
+        """The event dispatched after each state update (:meth:`update`), once
+        :attr:`timestamp` and the state properties are set; its argument is the device.
+
+        Bind to it (``device.fbind("on_data_update", callback)``: the callback gets the
+        device twice, as the dispatcher and as the argument) to react to new data; a
+        subclass may override this default, which does nothing. It runs synchronously
+        where the update happens, the trio thread of the run (on a mirror of a remote
+        device: as the far side's update arrives), so a callback must not block.
+        Loggers record each dispatch as a row (a :class:`~moalab.DeviceUpdate` record).
+        """
 
     def update(self, timestamp: float | None = None, **values: Any) -> None:
         """Set ``timestamp`` (default: now) and the given properties, then dispatch

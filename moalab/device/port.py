@@ -18,9 +18,25 @@ class ChannelBase(Device):
     """
 
     async def write_state(self, *args: Any, **kwargs: Any) -> None:
+        """Drive the hardware to a new state; the device then updates its properties
+        (:meth:`Device.update`) to the state written. Returns None.
+
+        Each subclass says its arguments (a channel's ``state``, a port's ``channel``
+        and ``state``). Here it raises :class:`NotImplementedError`: a device that can
+        be written defines it, decorated with :func:`~moalab.apply_executor` so it runs
+        where the device's executor says (awaited in the caller's task without one).
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot be written")
 
     async def read_state(self) -> None:
+        """Read the hardware once and update the properties with what it says
+        (:meth:`Device.update`, which dispatches ``on_data_update``). Returns None:
+        read the values from the properties.
+
+        Here it raises :class:`NotImplementedError`: a device that can be read defines
+        it, decorated with :func:`~moalab.apply_executor` so it runs where the device's
+        executor says (awaited in the caller's task without one).
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot be read")
 
 

@@ -69,6 +69,10 @@ class _RandomPump:
 
     @apply_executor
     async def pump_state(self) -> None:
+        """Call :meth:`read_state` every ``interval`` seconds (drawn uniformly from
+        ``(lo, hi)`` with :attr:`rng`, before each read) until cancelled; it never
+        returns. Run it in a nursery task: a run (:func:`~moalab.run`) starts one for
+        each device it is given."""
         while True:
             await trio.sleep(self.rng.uniform(*self.interval))
             await self.read_state()

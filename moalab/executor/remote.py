@@ -213,10 +213,15 @@ class RemoteExecutor(FarSideExecutor):
 
     @property
     def reconnect(self) -> bool:
+        """Whether a lost link is reconnected (with backoff: 0.1 s, doubling up to 5 s
+        between attempts), as given to the constructor; False: the executor stops
+        when the link is lost."""
         return self.link.reconnect
 
     @property
     def heartbeat(self) -> tuple[float, float]:
+        """``(interval, dead_after)`` seconds, as given to the constructor: a ping every
+        ``interval``; no word from the far side for ``dead_after`` marks the link lost."""
         return self.link.heartbeat
 
     @property
@@ -236,6 +241,9 @@ class RemoteExecutor(FarSideExecutor):
         self.link.add_listener(listener)
 
     def remove_link_listener(self, listener: Callable[[bool], Any]) -> None:
+        """Stop calling ``listener``, one :meth:`add_link_listener` added (the same
+        object); raises :class:`ValueError` if it was not added. Call it in the trio
+        thread."""
         self.link.remove_listener(listener)
 
     async def start_executor(self) -> None:

@@ -142,14 +142,19 @@ class Network:
 
     @property
     def id(self) -> int:
+        """The network's id in its :attr:`store` (given by the store at creation; pass
+        it to :meth:`load` to get the network back)."""
         return self._row.id
 
     @property
     def role(self) -> Role:
+        """'practice' or 'experiment', as given at creation."""
         return self._row.role
 
     @property
     def max_size(self) -> int:
+        """At most this many non-failed nodes (sources count), as given at creation;
+        :meth:`add` raises :class:`~moalab.network.NetworkFull` past it."""
         return self._row.max_size
 
     @property
@@ -159,6 +164,7 @@ class Network:
 
     @property
     def creation_time(self) -> datetime:
+        """When the network was stored: an aware UTC datetime, given by the store."""
         return self._row.creation_time
 
     @property
@@ -319,26 +325,39 @@ class Node:
 
     @property
     def id(self) -> int | None:
+        """The node's id in its network's store; None until :meth:`Network.add`."""
         return None if self._row is None else self._row.id
 
     @property
     def participant(self) -> str | None:
+        """Whose node it is (at most one per network), as given; None for a source or
+        a simulated node."""
         return self._new["participant"] if self._row is None else self._row.participant
 
     @property
     def creation_time(self) -> datetime:
+        """When :meth:`Network.add` stored it: an aware UTC datetime; among one
+        network's nodes it strictly increases. Raises :class:`NetworkError` before."""
         return self._stored.creation_time
 
     @property
     def failed(self) -> bool:
+        """Whether the node has failed (:meth:`fail`), read from the store now, so
+        every handle on the node agrees. Raises :class:`NetworkError` before
+        :meth:`Network.add`."""
         return self._fresh().failed
 
     @property
     def time_of_death(self) -> datetime | None:
+        """When it failed (an aware UTC datetime), read from the store now; None while
+        it has not."""
         return self._fresh().time_of_death
 
     @property
     def fitness(self) -> float | None:
+        """A number some topologies use (e.g. for who is copied), or None; read from
+        the store now. Setting it writes the store (before :meth:`Network.add`: kept
+        for the add); raises :class:`NetworkError` for a value that is not a number."""
         return self._new["fitness"] if self._row is None else self._fresh().fitness
 
     @fitness.setter
@@ -539,10 +558,15 @@ class Source(Node):
 
     @property
     def contents(self) -> Any:
+        """The JSON value given at creation, which :meth:`create_information` puts in
+        each info; raises :class:`NetworkError` before :meth:`Network.add`."""
         return self._stored.properties.get("contents")
 
     @property
     def asset_id(self) -> int | None:
+        """The lab asset given at creation (e.g. a tone), which
+        :meth:`create_information` puts in each info; None if none. Raises
+        :class:`NetworkError` before :meth:`Network.add`."""
         return self._stored.properties.get("asset_id")
 
     def create_information(self) -> "Info":
@@ -573,22 +597,29 @@ class _Handle:
 
     @property
     def id(self) -> int:
+        """The row's id in its network's store (unique among rows of its kind)."""
         return self._row.id
 
     @property
     def origin_id(self) -> int:
+        """The id of the node it starts from (an info's: the node that made it)."""
         return self._row.origin_id
 
     @property
     def origin(self) -> Node:
+        """The node it starts from, as an object of its stored class (read from the
+        store on each access)."""
         return self.network.node(self.origin_id)
 
     @property
     def creation_time(self) -> datetime:
+        """When the store made the row: an aware UTC datetime."""
         return self._row.creation_time
 
     @property
     def failed(self) -> bool:
+        """Whether the row has failed (its node failed), as when this handle read the
+        row: get the handle again (e.g. ``network.vectors('all')``) for news."""
         return self._row.failed
 
     def __eq__(self, other: object) -> bool:
@@ -604,10 +635,13 @@ class _Link(_Handle):
 
     @property
     def destination_id(self) -> int:
+        """The id of the node it leads to."""
         return self._row.destination_id
 
     @property
     def destination(self) -> Node:
+        """The node it leads to, as an object of its stored class (read from the store
+        on each access)."""
         return self.network.node(self.destination_id)
 
 
@@ -640,6 +674,8 @@ class Info(_Handle):
 
     @property
     def contents(self) -> Any:
+        """The JSON value given at creation. Written once: setting it raises
+        :class:`NetworkError` (make a new :class:`Info` instead)."""
         return self._row.contents
 
     @contents.setter
@@ -649,6 +685,7 @@ class Info(_Handle):
 
     @property
     def asset_id(self) -> int | None:
+        """The id of the lab asset it carries (e.g. a subject's recording), or None."""
         return self._row.asset_id
 
     @property
@@ -686,22 +723,31 @@ class Transmission(_Link):
 
     @property
     def vector_id(self) -> int:
+        """The id of the :class:`Vector` it was sent along."""
         return self._row.vector_id
 
     @property
     def info_id(self) -> int:
+        """The id of the :class:`Info` it carries."""
         return self._row.info_id
 
     @property
     def info(self) -> Info:
+        """The :class:`Info` it carries, as an object of its stored class (read from the
+        store on each access)."""
         return Info._load(self.network, self.network.store.info(self.info_id))
 
     @property
     def status(self) -> Literal["pending", "received"]:
+        """'pending' until the destination's :meth:`Node.receive`, then 'received';
+        as when this handle read the row (a handle taken before the receive still
+        says 'pending')."""
         return self._row.status
 
     @property
     def receive_time(self) -> datetime | None:
+        """When it was received (an aware UTC datetime), as when this handle read the
+        row; None while pending."""
         return self._row.receive_time
 
     def __repr__(self) -> str:

@@ -51,6 +51,8 @@ class Empty(Network):
     there and those added after it (so everyone gets the stimulus)."""
 
     def add_node(self, node: Node) -> None:
+        """Connect a new source 'to' every node there; connect every source there
+        'to' a new node. Called by :meth:`Network.add`."""
         others = _others(self, node)
         if isinstance(node, Source):
             node.connect([n for n in others if not isinstance(n, Source)])
@@ -65,6 +67,9 @@ class Chain(Network):
     it. A source only as the first node."""
 
     def add_node(self, node: Node) -> None:
+        """Connect the newest node before ``node`` 'to' it (nothing for the first).
+        Called by :meth:`Network.add`; raises :class:`NetworkError` for a source after
+        the first node."""
         others = _others(self, node)
         if others:
             _no_source(self, node, "a chain takes a source only as its first node")
@@ -81,6 +86,10 @@ class DelayedChain(Network):
     """Nodes (sources included) before the chain starts."""
 
     def add_node(self, node: Node) -> None:
+        """Connect every source 'to' ``node`` while the network has fewer than
+        :attr:`START` nodes before it, else the newest node before it. Called by
+        :meth:`Network.add`; raises :class:`NetworkError` for a source past the first
+        :attr:`START` nodes."""
         others = _others(self, node)
         if len(others) >= self.START:
             _no_source(self, node, "a delayed chain takes sources only among its first "
@@ -97,6 +106,8 @@ class Star(Network):
     No sources (a source cannot receive)."""
 
     def add_node(self, node: Node) -> None:
+        """Connect the centre (the first node) and ``node`` 'both' ways. Called by
+        :meth:`Network.add`; raises :class:`NetworkError` for a source."""
         _no_source(self, node, "a star's vectors go both ways and a source never receives")
         others = _others(self, node)
         if others:
@@ -108,6 +119,9 @@ class Burst(Network):
     later node."""
 
     def add_node(self, node: Node) -> None:
+        """Connect the centre (the first node) 'to' ``node``. Called by
+        :meth:`Network.add`; raises :class:`NetworkError` for a source after the first
+        node."""
         others = _others(self, node)
         if others:
             _no_source(self, node, "a burst takes a source only as its centre")
@@ -119,6 +133,9 @@ class FullyConnected(Network):
     connect 'to' every node."""
 
     def add_node(self, node: Node) -> None:
+        """Connect ``node`` 'both' ways with every node there, and every source
+        'to' it. Called by :meth:`Network.add`; raises :class:`NetworkError` for a
+        source once the network has a node."""
         others = _others(self, node)
         if isinstance(node, Source):
             if any(not isinstance(n, Source) for n in others):
@@ -144,9 +161,14 @@ class SequentialMicrosociety(Network):
 
     @property
     def n(self) -> int:
+        """How many nodes are active at once: each new node receives from the
+        ``n - 1`` newest before it (a property of the network, kept in the store)."""
         return self.properties["n"]
 
     def add_node(self, node: Node) -> None:
+        """Connect each of the ``n - 1`` newest nodes before ``node`` 'to' it.
+        Called by :meth:`Network.add`; raises :class:`NetworkError` for a source after
+        the first node."""
         others = _others(self, node)
         if others and self.n > 1:
             _no_source(self, node, "a microsociety takes a source only as its first node")
@@ -180,17 +202,27 @@ class DiscreteGenerational(Network):
 
     @property
     def generations(self) -> int:
+        """How many generations, as given (with :attr:`generation_size`, it sets the
+        default ``max_size``)."""
         return self.properties["generations"]
 
     @property
     def generation_size(self) -> int:
+        """How many nodes make one generation, as given."""
         return self.properties["generation_size"]
 
     @property
     def initial_source(self) -> bool:
+        """Whether the first generation hangs off the network's oldest source (which
+        must be added before any node)."""
         return self.properties["initial_source"]
 
     def add_node(self, node: Node) -> None:
+        """Set ``node.generation`` and connect its parent 'to' it, which transmits
+        to it at once: the oldest source for generation 0 (with ``initial_source``),
+        else a node of the previous generation drawn by fitness (none if they all
+        failed). Called by :meth:`Network.add`; raises :class:`NetworkError` for a
+        source after a node, or generation 0 with ``initial_source`` and no source."""
         if isinstance(node, Source):
             if any(not isinstance(n, Source) for n in _others(self, node)):
                 raise NetworkError(f"DiscreteGenerational network {self.id} cannot take "
@@ -232,13 +264,20 @@ class ScaleFree(Network):
 
     @property
     def m0(self) -> int:
+        """How many first nodes are fully connected, as given."""
         return self.properties["m0"]
 
     @property
     def m(self) -> int:
+        """How many partners each later node connects with ('both' ways), as given;
+        ``1 <= m <= m0``."""
         return self.properties["m"]
 
     def add_node(self, node: Node) -> None:
+        """Connect ``node`` 'both' ways: with every node while there are fewer than
+        :attr:`m0`, else with :attr:`m` partners drawn by their outgoing vectors'
+        count, from the network's ``rng``. Called by :meth:`Network.add`; raises :class:`NetworkError`
+        for a source."""
         _no_source(self, node, "a scale-free network's vectors go both ways and a source "
                                "never receives")
         others = _others(self, node)

@@ -117,6 +117,9 @@ class ProtocolRunner:
 
     @property
     def database(self) -> Any:
+        """The lab's database (``lab.database``: opened on first use, its schema
+        checked). Its methods block: in a trio run, call them through a worker thread,
+        as :meth:`run_session` does."""
         return self.lab.database
 
     # ------------------------------------------------------------- planning

@@ -144,6 +144,8 @@ class Session:
 
     @property
     def id(self) -> str:
+        """The session's id in the lab's database (12 hexadecimal digits; also the name
+        of its data folder), as ``moalab session`` commands take it."""
         return self.info.id
 
     @property

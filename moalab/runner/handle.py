@@ -72,18 +72,27 @@ class RunHandle:
 
     @property
     def root(self) -> Any:
+        """The root :class:`~moalab.MoaStage` of the tree this run runs (the run's
+        :attr:`Run.root`). Read it from any thread; steer the tree with :meth:`pause`,
+        :meth:`resume` and :meth:`stop`, not by calling its stages from another thread."""
         return self.run.root
 
     @property
     def devices(self) -> tuple[Any, ...]:
+        """The devices the run pumps and records, as given to :func:`~moalab.start`
+        (a tuple; empty if none)."""
         return self.run.devices
 
     @property
     def executors(self) -> tuple[Any, ...]:
+        """The executors the run enters before the tree starts and leaves after it
+        ends, as given to :func:`~moalab.start` (a tuple; empty if none)."""
         return self.run.executors
 
     @property
     def run_id(self) -> str:
+        """The run's id (12 hexadecimal digits unless one was given): the ``run_id``
+        of each of its records."""
         return self.run.run_id
 
     @property

@@ -54,7 +54,7 @@ class Run:
     ``devices`` are pumped (those with a ``pump_state``) and recorded;
     ``executors`` are entered before the tree starts and left after it ends, in
     this run's namespace on a server (see ``RemoteExecutor.use_namespace``);
-    every record goes to each of ``sinks`` (:class:`~moalab.log.RecordSink` s,
+    every record goes to each of ``sinks`` (:class:`~moalab.RecordSink` s,
     e.g. loggers, or functions of one record). ``metadata`` (subject, session,
     protocol, ...) goes into the :class:`~moalab.core.records.RunStart` record.
 
@@ -123,6 +123,8 @@ class Run:
 
     @property
     def sinks(self) -> tuple[Any, ...]:
+        """The sinks every record of the run goes to, in the order given (a tuple of
+        :class:`~moalab.RecordSink` s and functions of one record)."""
         return self.stream.sinks
 
     # ---------------------------------------------------------------- control

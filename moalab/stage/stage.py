@@ -289,19 +289,37 @@ class MoaStage(MoaBase, Loggable):
         """Called when the stage ends (also when stopped or failed), before ``on_stage_end``."""
 
     def on_stage_start(self, *args: Any) -> None:
-        pass
+        """The event dispatched as the stage starts, before :meth:`init_stage`; no
+        arguments. :attr:`run_state` is already 'running'. Runs in the stage's trio task,
+        synchronously: bind a callback (``stage.fbind("on_stage_start", callback)``,
+        which gets the stage) or override this default, which does nothing."""
 
     def on_trial_start(self, count: int, *args: Any) -> None:
-        pass
+        """The event dispatched as trial ``count`` (from 0; also :attr:`count`) starts,
+        after :meth:`init_trial` and before the trial's action and children run. Runs in
+        the stage's trio task, synchronously: bind a callback (it gets the stage and
+        ``count``) or override this default, which does nothing."""
 
     def on_trial_end(self, count: int, *args: Any) -> None:
-        pass
+        """The event dispatched as trial ``count`` ends, after :meth:`trial_done`, with
+        :attr:`trial_outcome` set; it is dispatched also when the trial is stopped,
+        cancelled or fails. Runs in the stage's trio task, synchronously (a callback's
+        exception then replaces the trial's): bind a callback (it gets the stage and
+        ``count``) or override this default, which does nothing."""
 
     def on_stage_end(self, *args: Any) -> None:
-        pass
+        """The event dispatched as the stage ends, last, after :meth:`stage_done`, with
+        :attr:`outcome` and :attr:`run_state` set; no arguments. It is dispatched also
+        when the stage is stopped, cancelled or fails. Runs in the stage's trio task,
+        synchronously: bind a callback (it gets the stage) or override this default,
+        which does nothing."""
 
     def on_record_event(self, event: str, values: dict[str, Any], *args: Any) -> None:
-        pass
+        """The event :meth:`record_event` dispatches, with the ``event``'s name and its
+        ``values`` (a dict); a run turns it into a :class:`~moalab.UserEvent` record.
+        Runs synchronously in the task that called :meth:`record_event`: bind a
+        callback (it gets the stage, ``event`` and ``values``) or override this
+        default, which does nothing."""
 
     def record_event(self, event: str, **values: Any) -> None:
         """Record that ``event`` happened in this stage, with ``values`` (e.g.
@@ -378,6 +396,8 @@ class MoaStage(MoaBase, Loggable):
 
     @property
     def paused(self) -> bool:
+        """Whether this stage is paused (:attr:`run_state` is 'paused'), by its own
+        :meth:`pause` or its parent's. Read only."""
         return self.run_state is RunState.PAUSED
 
     async def wait_resumed(self) -> None:
