@@ -12,8 +12,9 @@ author = "the moalab team"
 copyright = "2026, the moalab team"
 release = version = moalab.__version__
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon",
-              "sphinx.ext.viewcode"]
+# No napoleon: the docstrings are reST prose, with no Google or NumPy sections, and
+# napoleon would read an attribute docstring's first "words: more" as "type: text"
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.viewcode"]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 myst_enable_extensions = ["colon_fence", "deflist"]

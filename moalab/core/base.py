@@ -16,7 +16,7 @@ class MoaBase(EventDispatcher):
     messages about the others name the object. A value the property refuses
     raises :class:`InvalidArgument` naming the object, the argument and the value.
     Any other keyword argument must be accepted by the class (see
-    :mod:`moalab.core.arguments`) and becomes a plain attribute of the instance,
+    ``moalab.core.arguments``) and becomes a plain attribute of the instance,
     so a user's subclass can be configured without declaring properties
     (``SugarPalletStage(motor_device=dev, delay=0.2)``); an unknown one raises
     :class:`InvalidArgument` naming it and the closest accepted names.

@@ -19,7 +19,7 @@ class Device(MoaBase, Loggable):
     argument), so listeners see a consistent state. Updates happen in the trio
     thread the experiment runs in.
 
-    ``executor`` (see :mod:`moalab.executor`) says where the device's
+    ``executor`` (an :class:`~moalab.Executor`) says where the device's
     executor-decorated methods run; the device itself knows nothing of it.
     Constructor keyword arguments are kept in :attr:`init_kwargs`, so the same
     device can be created again elsewhere (e.g. on a remote server).
@@ -65,9 +65,9 @@ class Device(MoaBase, Loggable):
         return self._read_clock()
 
     def use_clock(self, read: Callable[[], float] | None) -> None:
-        """Make :meth:`now` call ``read`` (e.g. from
-        :func:`~moalab.core.clock.clock_reader`); None: :func:`moalab.now` again.
-        A run calls it as it starts and ends."""
+        """Make :meth:`now` call ``read``; None: :func:`moalab.now` again. A run calls
+        it as it starts (with ``moalab.core.clock.clock_reader()``, which reads the
+        run's clock from any thread) and as it ends (with None)."""
         if read is None:
             self.__dict__.pop("_read_clock", None)
         else:

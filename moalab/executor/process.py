@@ -35,10 +35,10 @@ class ProcessExecutor(RemoteExecutor):
     is not on its ``sys.path``, the main script's folder is. It exits when the
     executor stops, and within about a second when this process dies, even by
     SIGKILL and even while one of its methods blocks (see
-    :mod:`moalab.executor.child`). The child's clock is aligned with this one
+    ``moalab.executor.child``). The child's clock is aligned with this one
     (``clock_sync``, see :class:`RemoteExecutor`) like a server's: the same
     machine's clock, unless a test skews it (``MOALAB_CLOCK_SKEW``, see
-    :mod:`moalab.core.clock`; the child inherits this process's environment).
+    ``moalab.core.clock``; the child inherits this process's environment).
     """
 
     _far_side_shared = False  # the child's objects end with it

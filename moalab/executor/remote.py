@@ -172,7 +172,7 @@ class RemoteExecutor(FarSideExecutor):
     :meth:`add_link_listener` are called with True/False as the link comes and goes.
 
     ``namespace`` is where the executor's objects live on a server (see
-    :mod:`moalab.executor.registry`): clients of one namespace share its objects,
+    ``moalab.executor.registry``): clients of one namespace share its objects,
     two namespaces each have their own ``lever``. None: ``""``, the shared
     namespace, unless a run gives its own (:meth:`use_namespace`); an explicit
     namespace, ``""`` too, stays whatever the run. A process executor's child

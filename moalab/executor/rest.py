@@ -81,7 +81,7 @@ class RestExecutor(FarSideExecutor):
     HTTP; arguments travel as JSON, results and streamed items as msgpack (numpy
     arrays arrive as arrays). Calls that concurrent tasks make in one scheduler
     round share one request (``POST /api/calls``, see
-    :mod:`~moalab.executor.rest_batch`), each answered as its own reply comes.
+    ``moalab.executor.rest_batch``), each answered as its own reply comes.
     Remote objects' property changes are followed over a streamed ``/updates``
     request each. Every request is an HTTP request of its own (no connection to keep
     watch on: no heartbeats, no lost-link policy; a call the server cannot be reached

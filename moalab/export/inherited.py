@@ -24,8 +24,8 @@ class InheritedAssets(Mapping[str, Asset]):
     ``assets = {"take": earlier["rat-1/3f2a9c0d1e4b/response"]}``: it is stored and
     synced to the rig like any stimulus.
 
-    Raises :class:`~moalab.export.NotAnExport` for a folder that is not an export; a
-    missing key raises :class:`~moalab.export.UnknownExportKey` (a ``KeyError``) naming
+    Raises :class:`~moalab.export.errors.NotAnExport` for a folder that is not an export; a
+    missing key raises :class:`~moalab.export.errors.UnknownExportKey` (a ``KeyError``) naming
     the export and close keys, or why the asset was not exported.
     """
 

@@ -38,7 +38,7 @@ async def run_experiment(
     run's clock in :meth:`Device.now`, from any thread. An exception in the
     tree or a pump stops everything and propagates with its own type. In
     virtual time a run that can never go on raises :class:`~moalab.NothingToWaitFor`
-    (see :mod:`moalab.runner.stuck`). ``task_status.started()`` is called once
+    (``moalab.runner.stuck`` says when). ``task_status.started()`` is called once
     the root stage has started. ``namespace`` (a run's): each executor's objects
     live there unless it was given one (``executor.use_namespace``).
     """

@@ -138,7 +138,8 @@ class RunHandle:
 
     @property
     def records(self) -> list[Record]:
-        """The run's records so far (see :mod:`moalab.core.records`).
+        """The run's records so far, in order (:class:`~moalab.Record` s: a
+        :class:`~moalab.RunStart` first, a :class:`~moalab.RunEnd` last once ended).
 
         Raises :class:`InvalidArgument` if the run was started with ``log=False``.
         """
