@@ -83,10 +83,12 @@ class VirtualDigitalChannel(_RandomPump, DigitalChannel):
 
     @apply_executor
     async def write_state(self, state: bool, **kwargs: Any) -> None:
+        """Set ``state`` to ``bool(state)`` at once (one :meth:`update`)."""
         self.update(state=bool(state))
 
     @apply_executor
     async def read_state(self) -> None:
+        """Set ``state`` to a random level (True or False, even odds, from ``rng``)."""
         self.update(state=self.rng.random() >= 0.5)
 
 
@@ -97,12 +99,17 @@ class VirtualDigitalPort(_RandomPump, DigitalPort):
     async def write_states(
         self, high: Iterable[str] = (), low: Iterable[str] = (), **kwargs: Any
     ) -> None:
+        """Set the lines in ``high`` True and those in ``low`` False, in one
+        :meth:`update`; raises :class:`~moalab.InvalidArgument` for a name that is not
+        a channel (setting none)."""
         high, low = list(high), list(low)
         self._check_channels(high + low)
         self.update(**dict.fromkeys(high, True), **dict.fromkeys(low, False))
 
     @apply_executor
     async def read_state(self) -> None:
+        """Set every line to a random level (even odds, from ``rng``), in one
+        :meth:`update`."""
         self.update(**{name: self.rng.random() >= 0.5 for name in self.channel_names})
 
 
@@ -111,10 +118,12 @@ class VirtualAnalogChannel(_RandomPump, AnalogChannel):
 
     @apply_executor
     async def write_state(self, state: float, **kwargs: Any) -> None:
+        """Set ``state`` to ``float(state)`` at once (one :meth:`update`)."""
         self.update(state=float(state))
 
     @apply_executor
     async def read_state(self) -> None:
+        """Set ``state`` to a random value in [0, 1) from ``rng``."""
         self.update(state=self.rng.random())
 
 
@@ -123,11 +132,16 @@ class VirtualAnalogPort(_RandomPump, AnalogPort):
 
     @apply_executor
     async def write_states(self, **values: float) -> None:
+        """Set each named channel to its value (as a float), in one :meth:`update`;
+        raises :class:`~moalab.InvalidArgument` for a name that is not a channel
+        (setting none)."""
         self._check_channels(values)
         self.update(**{name: float(value) for name, value in values.items()})
 
     @apply_executor
     async def read_state(self) -> None:
+        """Set every channel to a random value in [0, 1) from ``rng``, in one
+        :meth:`update`."""
         self.update(**{name: self.rng.random() for name in self.channel_names})
 
 
@@ -177,6 +191,9 @@ class VirtualADCPort(ADCPort):
 
     @apply_executor
     async def pump_state(self) -> None:
+        """Deliver a block (:meth:`read_block`) each time its last sample is due, at
+        :attr:`frequency` from the pump's start, until cancelled; it never returns.
+        The sample count restarts with each call."""
         start = now()
         self._sample = 0
         while True:

@@ -105,11 +105,16 @@ class SimpleCSVLogger(ObjectLogger):
         return self._file is not None
 
     def write_origin(self, origin: ClockOrigin) -> None:
+        """Write ``origin`` as ``# key: value`` comment lines (after the header) and
+        flush; nothing once :meth:`close` was called."""
         if self._opened():
             self._file.writelines(f"# {key}: {value}\n" for key, value in origin.as_dict().items())
             self._flush()
 
     def write_rows(self, rows: list[LogRow]) -> None:
+        """Append ``rows`` to the file (opened, with its header, by the first call) and
+        flush (``fsync`` too with ``fsync=True``); an array value is one cell of plain
+        lists. Dropped once :meth:`close` was called."""
         if self._opened():
             self._writer.writerows(
                 row._replace(value=_cell(row.value)) if isinstance(row.value, _ARRAYS) else row
@@ -156,10 +161,13 @@ class SimpleTerminalLogger(ObjectLogger):
         self._header_done = False
 
     def write_origin(self, origin: ClockOrigin) -> None:
+        """Print ``origin`` as one ``#`` line to :attr:`stream` (default: stdout)."""
         stream = self.stream or sys.stdout
         stream.write(f"# {origin.text()}\n")
 
     def write_rows(self, rows: list[LogRow]) -> None:
+        """Print ``rows`` as aligned columns to :attr:`stream` (default: stdout), the
+        column names before the first, and flush it."""
         stream = self.stream or sys.stdout
         if not self._header_done:
             self._header_done = True
@@ -190,9 +198,13 @@ class PythonLogger(ObjectLogger):
         self.level = level
 
     def write_origin(self, origin: ClockOrigin) -> None:
+        """Log ``origin`` as one message at :attr:`level`, the :class:`ClockOrigin` in
+        the record's ``moalab_origin`` attribute."""
         self.logger.log(self.level, "%s", origin.text(), extra={"moalab_origin": origin})
 
     def write_rows(self, rows: list[LogRow]) -> None:
+        """Log each row as one message at :attr:`level`, the :class:`LogRow` in the
+        record's ``moalab_row`` attribute."""
         for row in rows:
             self.logger.log(
                 self.level, "%d %.7f %s %s %s=%r", row.index, row.timestamp, row.name,
@@ -212,4 +224,5 @@ class MemoryLogger(ObjectLogger):
         self.rows: list[LogRow] = []
 
     def write_rows(self, rows: list[LogRow]) -> None:
+        """Append ``rows`` to :attr:`rows`."""
         self.rows.extend(rows)

@@ -26,7 +26,11 @@ class RecordSink:
     runs_in_thread: bool = True
 
     def consume(self, record: Record) -> None:
-        """Take one record. Subclasses implement it."""
+        """Take one record of the run, in order; the return value is ignored. In the
+        run's trio thread if :attr:`runs_in_thread` is False, else in a worker thread
+        of the sink's own; an ``async def consume`` is awaited in the sink's task.
+        Raising detaches the sink (the run goes on). Here it raises
+        :class:`NotImplementedError`: a sink defines it."""
         raise NotImplementedError
 
 
@@ -39,6 +43,7 @@ class MemorySink(RecordSink):
         self.records: list[Record] = []
 
     def consume(self, record: Record) -> None:
+        """Append ``record`` to :attr:`records` (in the run's trio thread)."""
         self.records.append(record)
 
 
@@ -52,6 +57,8 @@ class TreeSink(RecordSink):
         self.tracker: TreeTracker | None = None
 
     def consume(self, record: Record) -> None:
+        """Update the tree :meth:`snapshot` gives with ``record``: a
+        :class:`~moalab.RunStart` starts a new tree (in the run's trio thread)."""
         if isinstance(record, RunStart):
             self.tracker = TreeTracker.from_run_start(record)
         elif self.tracker is not None:

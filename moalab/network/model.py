@@ -582,6 +582,8 @@ class Source(Node):
                                 to_whom)
 
     def receive(self) -> list["Info"]:
+        """Raises :class:`NetworkError`: a source never receives (no vector ends at
+        one)."""
         raise NetworkError(f"{self!r} cannot receive: a source only transmits")
 
 

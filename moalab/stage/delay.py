@@ -24,6 +24,9 @@ class Delay(MoaStage):
     """Seconds to wait each trial."""
 
     async def do_trial(self) -> None:
+        """Sleep until :attr:`delay` seconds after the trial's start (time spent paused
+        does not count; see :meth:`~moalab.MoaStage.sleep`). A :attr:`delay` changed
+        during the trial counts from its start too."""
         await self.sleep(self.delay, since=self.trial_start_time)
 
 
@@ -45,6 +48,7 @@ class RandomDelay(Delay):
         raise NotImplementedError
 
     async def init_trial(self, i: int) -> None:
+        """Set :attr:`delay` to :meth:`draw`'s value, before ``on_trial_start``."""
         self.delay = self.draw()
 
 
@@ -52,13 +56,18 @@ class UniformRandomDelay(RandomDelay):
     """Waits a delay drawn uniformly from [:attr:`min`, :attr:`max`] each trial."""
 
     min: float = CheckedNumericProperty(0, SECONDS)
+    """The shortest delay, in seconds."""
+
     max: float = CheckedNumericProperty(1, SECONDS)
+    """The longest delay, in seconds (at least :attr:`min`)."""
 
     def __init__(self, rng: random.Random | None = None, **kwargs: Any) -> None:
         super().__init__(rng, **kwargs)
         check_range(self, "min", "max")
 
     def draw(self) -> float:
+        """A delay drawn uniformly from [:attr:`min`, :attr:`max`] with ``rng``; raises
+        :class:`~moalab.InvalidArgument` if :attr:`min` is above :attr:`max`."""
         # checked again here: min and max may have been set one at a time since
         check_range(self, "min", "max")
         return self.rng.uniform(self.min, self.max)
@@ -74,4 +83,6 @@ class GaussianRandomDelay(RandomDelay):
     """The standard deviation, in seconds."""
 
     def draw(self) -> float:
+        """A delay drawn from the normal distribution (:attr:`mu`, :attr:`sigma`) with
+        ``rng``, 0 if the draw is negative."""
         return max(0.0, self.rng.gauss(self.mu, self.sigma))

@@ -106,6 +106,10 @@ class GateStage(MoaStage):
         raise NotImplementedError
 
     async def do_trial(self) -> None:
+        """Watch ``device.<state_prop>`` until a value passes :meth:`check_done` (and
+        keeps passing :attr:`hold_time` seconds), then return: the trial is done.
+        Raises :class:`~moalab.InvalidArgument` without a :attr:`device` or if it has
+        no property :attr:`state_prop`."""
         device = self.device
         if device is None:
             raise InvalidArgument(f"gate {self.name!r} has no device: pass device=<a Device>")
@@ -166,8 +170,10 @@ class DigitalGateStage(GateStage):
     """Exits when the device's digital state equals :attr:`exit_state`."""
 
     exit_state: bool = CheckedBooleanProperty(False, FLAG)
+    """The state that lets the gate exit (False by default: e.g. a beam broken)."""
 
     def check_done(self, value: Any) -> bool:
+        """Whether ``value`` equals :attr:`exit_state`."""
         return value == self.exit_state
 
 
@@ -175,15 +181,21 @@ class AnalogGateStage(GateStage):
     """Exits when the device's value lies in [:attr:`min`, :attr:`max`]."""
 
     min: float = CheckedNumericProperty(0, NUMBER)
+    """The lowest value that lets the gate exit."""
+
     max: float = CheckedNumericProperty(0, NUMBER)
+    """The highest value that lets the gate exit (at least :attr:`min`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         check_range(self, "min", "max")
 
     async def init_trial(self, i: int) -> None:
+        """Check that :attr:`min` is not above :attr:`max` (raises
+        :class:`~moalab.InvalidArgument`), as they may have been set one at a time."""
         # checked again here: min and max may have been set one at a time since
         check_range(self, "min", "max")
 
     def check_done(self, value: Any) -> bool:
+        """Whether ``value`` lies in [:attr:`min`, :attr:`max`] (None never does)."""
         return value is not None and self.min <= value <= self.max
