@@ -112,8 +112,11 @@ class ClockOrigin(NamedTuple):
     """
 
     started_at: datetime
+    """The wall-clock time at the origin: local time, with its UTC offset."""
     start_time: float
+    """The experiment clock's reading at the same moment (seconds)."""
     clock: Literal["real", "virtual"]
+    """'real' (timestamps are real seconds) or 'virtual' (a dry run's, ``--speed``'s)."""
 
     def as_dict(self) -> dict[str, str | float]:
         """The fields with ``started_at`` in ISO 8601 (e.g. for a file's header)."""

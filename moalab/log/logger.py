@@ -29,11 +29,19 @@ class LogRow(NamedTuple):
     """One logged value. Rows written for one trigger share ``index``."""
 
     index: int
+    """The record's number in this log, from 0 (the rows of one record share it)."""
     timestamp: float
+    """When, on the experiment clock (seconds; see :attr:`ObjectLogger.origin`)."""
     name: str
+    """The stage's or device's name."""
     trigger: str
+    """What made the record: a stage event (``on_trial_start``...), ``on_data_update``,
+    the changed property, or a user event's name."""
     item: str
+    """The name of the value this row holds (a logged property, or a keyword of
+    :meth:`~moalab.MoaStage.record_event`); '' for a record without values."""
     value: Any
+    """Its value; '' if none."""
 
 
 _TRIGGERS: dict[type[Record], str] = {

@@ -312,6 +312,9 @@ class _Outcome(MoaStage):
 
 @dataclass
 class BanditArgs:
+    """The arguments of :class:`~moalab.loop.BanditProtocol` (``--arg KEY=VALUE``);
+    raises :class:`~moalab.InvalidArgument` for a bad schedule or negative seconds."""
+
     schedule: str
     """The reward schedule, JSON ``n_trials x 2`` of 0/1 (see :func:`parse_schedule`);
     required: a session runs one condition."""
@@ -348,6 +351,7 @@ class BanditProtocol(Protocol):
     name = "two-armed-bandit"
     version = 1
     Args = BanditArgs
+    """:class:`~moalab.loop.bandit.BanditArgs`: the ``schedule`` and the timings."""
     pins: ClassVar[Mapping[str, int]] = DEFAULT_PINS
     agent_params: ClassVar[QParams] = QParams()
 

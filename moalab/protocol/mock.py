@@ -15,8 +15,12 @@ __all__ = ("MockProtocol",)
 
 @dataclass
 class MockArgs:
+    """The arguments of :class:`~moalab.protocol.MockProtocol` (``--arg KEY=VALUE``)."""
+
     n_trials: int = 5
+    """How many trials the session runs (a resumed one runs those left)."""
     trial_duration: float = 1.0
+    """Seconds each trial lasts."""
     fail_at: int = -1
     """The trial index whose end raises RuntimeError (-1: none)."""
 
@@ -46,6 +50,8 @@ class MockProtocol(Protocol):
     name = "mock"
     version = 1
     Args = MockArgs
+    """:class:`~moalab.protocol.mock.MockArgs`: ``n_trials``, ``trial_duration``,
+    ``fail_at``."""
 
     def init_data(self, session: "Session") -> dict[str, str]:
         return {"token": secrets.token_hex(8)}

@@ -39,8 +39,17 @@ class Protocol:
     """
 
     name: ClassVar[str] = ""
+    """How sessions name the protocol (in the lab's database, and in ``moalab session
+    list``)."""
+
     version: ClassVar[int] = 1
+    """A whole number kept with each session: raise it when the tree changes meaning."""
+
     Args: ClassVar[type] = NoArgs
+    """The protocol's arguments: a dataclass whose fields' types read ``--arg
+    KEY=VALUE`` (see :func:`~moalab.protocol.parse_args`); ``session.args`` is an
+    instance of it. :class:`NoArgs` by default."""
+
     assets: ClassVar[Mapping[str, "Asset"]] = {}
     """The files a session uses, by name (``{"tone": CachedFunctionAsset(...)}``): made
     local before the tree is built, reached as ``session.assets["tone"]``."""
