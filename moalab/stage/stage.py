@@ -226,7 +226,11 @@ class MoaStage(MoaBase, Loggable):
     # ----------------------------------------------------------------- the tree
 
     def add_stage(self, stage: "MoaStage", index: int | None = None) -> None:
-        """Add ``stage`` as a child, at the end or at ``index``."""
+        """Add ``stage`` as a child, at the end or at ``index`` (as ``list.insert``).
+
+        Raises :class:`~moalab.InvalidArgument` for something that is not a
+        :class:`MoaStage`, a stage that already has a parent (remove it there first),
+        or this stage or one of its ancestors. Change the tree while it does not run."""
         if not isinstance(stage, MoaStage):
             raise InvalidArgument(
                 f"cannot add {stage!r} to stage {self.name!r}: only MoaStage instances can be "
@@ -246,7 +250,8 @@ class MoaStage(MoaBase, Loggable):
             self.stages.insert(index, stage)
 
     def remove_stage(self, stage: "MoaStage") -> None:
-        """Remove the child ``stage``."""
+        """Remove the child ``stage``; it becomes a root (its ``parent`` None). Raises
+        :class:`~moalab.InvalidArgument` if it is not a child of this stage."""
         if stage.parent is not self:
             raise InvalidArgument(f"stage {stage.name!r} is not a child of {self.name!r}")
         self.stages.remove(stage)
@@ -303,9 +308,8 @@ class MoaStage(MoaBase, Loggable):
     def on_trial_end(self, count: int, *args: Any) -> None:
         """The event dispatched as trial ``count`` ends, after :meth:`trial_done`, with
         :attr:`trial_outcome` set; it is dispatched also when the trial is stopped,
-        cancelled or fails. Runs in the stage's trio task, synchronously (a callback's
-        exception then replaces the trial's): bind a callback (it gets the stage and
-        ``count``) or override this default, which does nothing."""
+        cancelled or fails. Runs in the stage's trio task, synchronously: bind a
+        callback (it gets the stage and ``count``) or override this default, which does nothing."""
 
     def on_stage_end(self, *args: Any) -> None:
         """The event dispatched as the stage ends, last, after :meth:`stage_done`, with
@@ -363,6 +367,11 @@ class MoaStage(MoaBase, Loggable):
         :class:`Delay` keeps its remaining time and a gate does not exit until
         :meth:`resume`. A custom ``do_trial`` pauses where it awaits
         :meth:`sleep` or :meth:`wait_resumed`.
+
+        Raises :class:`~moalab.StageStateError` unless the stage is running (a paused
+        one raises too), :class:`~moalab.InvalidArgument` for an empty ``by``. Call it in the
+        trio thread the tree runs in (from elsewhere: :meth:`RunHandle.pause
+        <moalab.RunHandle.pause>`).
         """
         if not isinstance(by, str) or not by:
             raise InvalidArgument(
@@ -380,7 +389,10 @@ class MoaStage(MoaBase, Loggable):
         self.paused_by = by
 
     def resume(self) -> None:
-        """Resume this stage and its paused descendants."""
+        """Resume this stage and its paused descendants; :attr:`paused_by` becomes ''.
+        Raises :class:`~moalab.StageStateError` unless this stage is paused. Call it in
+        the trio thread the tree runs in (from elsewhere: :meth:`RunHandle.resume
+        <moalab.RunHandle.resume>`)."""
         if self.run_state is not RunState.PAUSED:
             raise StageStateError(f"cannot resume stage {self.name!r}: it is {self.run_state}")
         self.paused_by = ""
