@@ -63,7 +63,9 @@ class AssetStorage:
         With ``if_absent=True`` an object is written only if its key is missing (for a
         folder: each file's key). Returns whether anything was written. An interrupted
         put leaves the key as it was, never a half-written object (a folder's files are
-        each whole, but a folder may be left with only some of them).
+        each whole, but a folder may be left with only some of them). Raises
+        :class:`~moalab.InvalidArgument` for a bad key or a ``path`` that is neither a
+        file nor a folder, :class:`StorageError` when the back-end fails.
         """
         check_key(key)
         source = Path(path)

@@ -142,7 +142,9 @@ def code_sha256(function: Callable[..., Any]) -> str:
     constants (nested functions' code included) and its default arguments. Editing the
     body or a default changes it; editing a helper it calls, a global it reads or a
     value it captures from an enclosing function does not (give the asset a
-    ``version``, or pass the value as an argument)."""
+    ``version``, or pass the value as an argument). Raises
+    :class:`~moalab.InvalidArgument` for a callable without Python code (a builtin, a
+    ``functools.partial``)."""
     code = getattr(function, "__code__", None)
     if not isinstance(code, types.CodeType):
         raise InvalidArgument(f"{function!r} has no Python code to hash (a builtin, a "

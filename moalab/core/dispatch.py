@@ -135,7 +135,8 @@ def apply_executor(func: Callable[..., Any] | None = None, callback: Any = None,
     A method declared so that blocks stalls every client of the server while it
     runs. The thread executors (``ThreadExecutor``, ``AsyncThreadExecutor``) run it
     so too, in the caller's trio thread, unless calls of the object are queued or
-    running in their thread.
+    running in their thread. Raises :class:`~moalab.InvalidArgument` for
+    ``blocking=False`` on an async method, at decoration.
     """
     if func is None:
         return partial(apply_executor, callback=callback, blocking=blocking)

@@ -287,7 +287,8 @@ class GPIODigitalInput(_GPIODevice, DigitalChannel):
 
         Opens the pin if needed (and then releases it on exit, so a later pump
         or read opens it again). Runs in the experiment's trio thread; one pump
-        per device at a time.
+        per device at a time: raises :class:`GPIOError` if another task pumps it, or
+        if the device was closed (:meth:`open` it again).
         """
         if self._token is not None:
             raise GPIOError(f"{self._owner} is already pumped by another task")

@@ -133,7 +133,9 @@ class HDF5Logger(RecordSink):
         self._stream_sizes: dict[str, int] = {}
 
     def open(self) -> None:
-        """Create the file and start the writer thread (done by the first record otherwise)."""
+        """Create the file and start the writer thread (done by the first record otherwise);
+        nothing if open or closed. Raises :class:`~moalab.InvalidArgument` if the file
+        exists and ``overwrite`` is False."""
         if self._file is not None or self._closed:
             return
         if os.path.exists(self.path) and not self.overwrite:

@@ -59,7 +59,9 @@ class SimpleCSVLogger(ObjectLogger):
         self._closed = False
 
     def open(self) -> None:
-        """Create the file and write the header (done by the first row otherwise)."""
+        """Create the file and write the header (done by the first row otherwise);
+        nothing if open. Raises :class:`~moalab.InvalidArgument` if the file exists and
+        ``overwrite`` is False (a continued log is appended to instead)."""
         if self._file is not None:
             return
         if self._continued:

@@ -186,7 +186,9 @@ class Network:
         return node
 
     def node(self, node_id: int) -> "Node":
-        """The node ``node_id`` of this network."""
+        """The node ``node_id`` of this network, as an object of its stored class.
+        Raises :class:`UnknownNetworkRow` for an unknown id, :class:`NetworkError` for
+        a node of another network."""
         row = self.store.node(node_id)
         if row.network_id != self.id:
             raise NetworkError(f"node {node_id} is in network {row.network_id}, "
@@ -413,7 +415,9 @@ class Node:
 
     def vectors(self, direction: Literal["all", "incoming", "outgoing"] = "all",
                 failed: Failed = False) -> list["Vector"]:
-        """Its vectors: 'outgoing' (from it), 'incoming' (to it) or 'all'."""
+        """Its vectors, in creation order: 'outgoing' (from it), 'incoming' (to it) or
+        'all'; ``failed`` True, False or 'all'. Raises :class:`NetworkError` for
+        another ``direction``, or before :meth:`Network.add`."""
         if direction not in ("all", "incoming", "outgoing"):
             raise NetworkError(f"{self!r}.vectors direction {direction!r} is not one of "
                                f"('all', 'incoming', 'outgoing')")
@@ -425,7 +429,9 @@ class Node:
     def neighbors(self, type: type["Node"] | None = None,
                   direction: Literal["to", "from", "both", "either"] = "to") -> list["Node"]:
         """The non-failed nodes it has a live vector to ('to'), from ('from'), both
-        ways ('both') or either way ('either'), in creation order."""
+        ways ('both') or either way ('either'), in creation order; of class ``type``
+        (and subclasses) if given. Raises :class:`NetworkError` for another
+        ``direction``, or before :meth:`Network.add`."""
         if direction not in (*_DIRECTIONS, "either"):
             raise NetworkError(f"{self!r}.neighbors direction {direction!r} is not one of "
                                f"('to', 'from', 'both', 'either')")
@@ -439,7 +445,8 @@ class Node:
     def is_connected(self, whom: "Node",
                      direction: Literal["to", "from", "both", "either"] = "to") -> bool:
         """Whether a live vector joins it to ``whom`` ('to'), ``whom`` to it ('from'),
-        both ways ('both') or either way ('either')."""
+        both ways ('both') or either way ('either'), ``whom`` not failed. Raises
+        :class:`NetworkError` if ``whom`` is not a node or for another ``direction``."""
         if not isinstance(whom, Node):
             raise NetworkError(f"{self!r}.is_connected whom {whom!r} is not a node")
         return whom in self.neighbors(direction=direction)
@@ -454,7 +461,9 @@ class Node:
     def transmissions(self, direction: Literal["all", "incoming", "outgoing"] = "all",
                       status: Literal["all", "pending", "received"] = "all",
                       failed: Failed = False) -> list["Transmission"]:
-        """Its transmissions, sent ('outgoing'), to it ('incoming') or 'all'."""
+        """Its transmissions in creation order, sent ('outgoing'), to it ('incoming') or
+        'all'; by ``status`` ('pending', 'received' or 'all') and ``failed``. Raises
+        :class:`NetworkError` for another ``direction`` or ``status``."""
         if direction not in ("all", "incoming", "outgoing"):
             raise NetworkError(f"{self!r}.transmissions direction {direction!r} is not "
                                f"one of ('all', 'incoming', 'outgoing')")

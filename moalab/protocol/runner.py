@@ -163,8 +163,12 @@ class ProtocolRunner:
     def create_session(self, subject: str, args: Sequence[str] = (),
                        rig: str | None = None) -> SessionInfo:
         """Make the subject's next session in the database (status 'created') and its
-        data folder. Everything is checked first (subject, rig, args, the gates);
-        nothing is written when a check fails."""
+        data folder; return its row. Everything is checked first (subject, rig, args, the
+        gates); nothing is written when a check fails. Raises
+        :class:`~moalab.store.errors.UnknownName` for an unknown subject or rig,
+        :class:`~moalab.InvalidArgument` for bad ``args``, :class:`SubjectRefused` when
+        the gates turn the subject away (or its screening places are taken). Blocks on
+        the database."""
         cls, db = self.protocol_class, self.database
         info = db.get_subject(subject)
         if rig is not None:
@@ -193,7 +197,8 @@ class ProtocolRunner:
     def open_session(self, info: SessionInfo, writer: TrialWriter | None = None,
                      depositor: Depositor | None = None) -> Session:
         """The :class:`Session` of database row ``info``: its args, trials and state;
-        ``depositor`` is its run's."""
+        ``depositor`` is its run's. Raises :class:`SubjectRefused` for a session of
+        another protocol or version."""
         cls, db = self.protocol_class, self.database
         if (info.protocol, info.version) != (cls.name, cls.version):
             raise SubjectRefused(

@@ -328,7 +328,9 @@ class MoaStage(MoaBase, Loggable):
     def record_event(self, event: str, **values: Any) -> None:
         """Record that ``event`` happened in this stage, with ``values`` (e.g.
         ``self.record_event("reward", volume_ul=5)``): the run's record stream gets
-        a :class:`~moalab.core.records.UserEvent`, a CSV log one row per value."""
+        a :class:`~moalab.core.records.UserEvent`, a CSV log one row per value.
+        Raises :class:`~moalab.InvalidArgument` unless ``event`` is a non-empty string.
+        Call it in the trio thread the tree runs in (a stage's hooks do)."""
         if not isinstance(event, str) or not event:
             raise InvalidArgument(
                 f"stage {self.name!r}: record_event({event!r}) is not accepted; name the "
