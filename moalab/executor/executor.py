@@ -56,6 +56,10 @@ class Executor:
 
         ``timeout`` overrides the executor's for this call. Cancelling the calling
         task (e.g. with :func:`trio.fail_after`) cancels the call on the far side.
+        Raises what ``fn`` raised (from a far side: as a :class:`~moalab.RemoteError`
+        unless its type is known here), :class:`~moalab.ExecutorTimeout` when the
+        timeout passes, :class:`~moalab.executor.errors.ExecutorNotRunning` before
+        the executor is started or after it stopped.
         """
         timeout = timeout or self.timeout
         if timeout is None:  # most calls: no context manager (it costs ~1 us a call)
@@ -72,7 +76,7 @@ class Executor:
                           ) -> AbstractAsyncContextManager[AsyncIterator[Any]]:
         """Run the generator ``fn(obj, *args, **kwargs)`` here; an async context
         manager yielding an async iterator of its items (``callback`` is called with
-        each). Leaving the block stops the generator."""
+        each). Leaving the block stops the generator. Raises as :meth:`execute` does."""
         raise NotImplementedError
 
     async def _execute(self, obj: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
