@@ -61,8 +61,8 @@ def commands(code: str) -> list[str]:
         if not line.startswith("$ "):
             continue
         command = line[2:]
-        while command.endswith("\\"):
-            command = command[:-1] + "\n" + next(lines, "")
+        while command.endswith("\\"):  # bash joins the lines itself
+            command += "\n" + next(lines, "")
         found.append(command)
     return found
 
@@ -181,4 +181,4 @@ def test_shell_blocks_are_console_blocks_with_prompts():
 
 def test_commands_follow_continuations_and_skip_output():
     code = "$ moalab lab init lab \\\n    --database x\nmade lab\n$ ls\n"
-    assert commands(code) == ["moalab lab init lab \n    --database x", "ls"]
+    assert commands(code) == ["moalab lab init lab \\\n    --database x", "ls"]
