@@ -106,8 +106,10 @@ class RigRunner:
         self.dropped: list[Dropped] = []
         self._runs: dict[str, Run] = {}
         self._timed_out: set[str] = set()
+        # a dry run's devices are virtual: its sessions keep their rig, but reach none
         self._runner = ProtocolRunner(
-            lab, _dry_run(protocol, self._watch_trials) if dry_run else protocol)
+            lab, _dry_run(protocol, self._watch_trials) if dry_run else protocol,
+            reach_rigs=not dry_run)
 
     def __call__(self, conditions: Any) -> pd.DataFrame:
         """Run a session per subject and condition and return their data, a row per
@@ -310,10 +312,12 @@ def rig_runner(protocol: type[Protocol], subjects: Sequence[str] | None = None,
     checks for a rig another process is using. ``lab``: a Lab, its folder, or None
     for :meth:`Lab.find`. ``dry_run``: virtual time, and each session's devices made
     as without a rig (the bandit's virtual levers and a QLearningAgent as subject),
-    on the lab's rigs all the same. ``reuse``: a subject's session already submitted
-    with the same condition and arguments (run by this step before a crash or a
-    kill: a workflow runs the step again) gives its data instead of a new session;
-    its interrupted ones are abandoned and the condition run again whole. Give
+    on the lab's rigs all the same (one session a rig at a time, each recorded on its
+    rig) but with no connection to them: a rig's server need not run. ``reuse``: a
+    subject's session already submitted with the same condition and arguments (run by
+    this step before a crash or a kill: a workflow runs the step again) gives its data
+    instead of a new session; its interrupted ones are abandoned and the condition run
+    again whole. Give
     ``reuse=False`` to run a condition again on purpose.
 
     Raises InvalidArgument for an unknown subject or rig, a lab without rigs, or bad

@@ -90,14 +90,20 @@ class SessionPlan:
 class ProtocolRunner:
     """Runs the sessions of ``protocol`` (a Protocol subclass) in ``lab``.
 
+    ``reach_rigs``: False for sessions whose devices do not run on their rig (a dry
+    run of :func:`~moalab.loop.lab_runner.rig_runner`: virtual devices): a session
+    keeps its rig in the lab's database, but no connection to the rig is opened and
+    its assets are the lab's local copies.
+
     The Mephisto methods: :meth:`get_init_data`, :meth:`run_session`,
     :meth:`cleanup_session`, :meth:`get_data_for_session`. Plain methods run in the
     calling thread (the command line's, before or after its trio run);
     :meth:`run_session` runs in a trio run.
     """
 
-    def __init__(self, lab: Lab, protocol: type[Protocol]) -> None:
+    def __init__(self, lab: Lab, protocol: type[Protocol], *, reach_rigs: bool = True) -> None:
         self.lab = lab
+        self.reach_rigs = reach_rigs
         self.protocol_class = check_protocol_class(protocol)
         if issubclass(protocol, TrainingRequired):
             protocol.check_training()
@@ -238,7 +244,7 @@ class ProtocolRunner:
         Before the tree is built the protocol's assets are made local and, for a rig
         reached over the network, synced to it: ``session.assets`` are then the rig's
         paths (``sync_progress`` is given the bytes sent and to send, see
-        :func:`~moalab.assets.sync_to_rig`).
+        :func:`~moalab.assets.sync_to_rig`); not with ``reach_rigs=False``.
 
         Claims it (raises :class:`~moalab.store.errors.SubjectBusy` if its subject
         has another session running), runs its tree with its records to the
@@ -270,7 +276,8 @@ class ProtocolRunner:
                 session.state.save_data()
             if info.kind == "training":
                 graduation = await worker.call(_Graduation, self, session)
-            rig = depositor.rig = await _open_rig(session)
+            if self.reach_rigs:
+                rig = depositor.rig = await _open_rig(session)
             assets = dict(session.protocol.assets)
             if info.kind == "main" and self.uses_networks:
                 session.node = await worker.call(self._take_node, session)

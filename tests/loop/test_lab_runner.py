@@ -113,3 +113,25 @@ def test_bad_input_is_named_with_the_fix(lab, tmp_path):
             rig_runner(BanditProtocol, lab=empty)
     finally:
         empty.close()
+
+
+def test_a_dry_run_on_network_rigs_does_not_reach_them(tmp_path):
+    # rigs reached over the network with no server at their address: a dry run's
+    # sessions run on virtual devices all the same, and keep their rig in the lab
+    import socket
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    lab = Lab.init(tmp_path / "lab")
+    try:
+        lab.database.add_subject("a")
+        lab.database.add_rig("r", "websocket", host="127.0.0.1", port=port)
+        runner = rig_runner(BanditProtocol, lab=lab, dry_run=True, args=FAST)
+        data = runner(np.array([[1, 0], [0, 1]]))
+        assert runner.dropped == []
+        assert len(data) == 1 and data["choice-trajectory"][0].sum() == 2
+        (session,) = lab.database.list_sessions()
+        assert (session.status, session.rig) == ("submitted", "r")
+    finally:
+        lab.close()
