@@ -100,7 +100,7 @@ state = RnnState(variables=variables)
 
 
 @on_state()
-def pool_on_state(num_samples, n_trials=TRIALS_PER_PARTICIPANTS):
+def pool_on_state(models, num_samples, n_trials=TRIALS_PER_PARTICIPANTS):
     """
     This is creates `num_samples` randomized reward-trajectories of length `n_trials`
     """
@@ -110,7 +110,11 @@ def pool_on_state(num_samples, n_trials=TRIALS_PER_PARTICIPANTS):
         sequence_length=n_trials,
         initial_probabilities=[INITIAL_REWARD_PROBABILITY_RANGE, INITIAL_REWARD_PROBABILITY_RANGE],
         sigmas=[sigma, sigma],
-        num_samples=num_samples
+        num_samples=num_samples,
+        # np.random.seed does not reach the pool (it draws from a generator of its own,
+        # as AutoRA's): the seed is passed, a new one each cycle (one model a cycle), so
+        # a run resumed after a kill draws the pools an unbroken run draws
+        random_state=None if seed is None else seed + len(models),
     )
     trajectory_df = pd.DataFrame({'reward-trajectory': trajectory_array})
     return Delta(conditions=trajectory_df)

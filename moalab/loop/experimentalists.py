@@ -50,7 +50,9 @@ def bandit_random_pool(num_rewards: int = 2, sequence_length: int = 10,
     number, or ``[low, high]`` drawn uniformly per schedule; 0.5 when not given) and
     drifts by a Gaussian step of its ``sigmas`` entry (a number or a range; 0 when not
     given) each trial, clipped to [0, 1]; each trial's rewards are drawn from those
-    probabilities. The same ``random_state`` gives the same pool. Raises
+    probabilities. The same ``random_state`` gives the same pool; None gives a new one
+    each call (as AutoRA's, the pool draws from a generator of its own:
+    ``np.random.seed`` does not reach it, pass ``random_state``). Raises
     :class:`~moalab.InvalidArgument` for sizes or entries that do not fit.
     """
     for name, value, least in (("num_rewards", num_rewards, 1),

@@ -57,3 +57,25 @@ def test_the_example_runs_as_a_plain_script(tmp_path):
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "# cycle 2 #" in result.stdout and "forget_rate = " in result.stdout
+
+
+def conditions_of_each_cycle(cycles):
+    """The conditions each cycle of a fresh load of the example ran (synthetic runner)."""
+    workflow, ran = load_workflow(EXAMPLE), []
+    state = workflow.state
+    for number in range(1, cycles + 1):
+        for step in workflow.steps(state, number):
+            state = step(state)
+        ran.append(np.stack(state.conditions["reward-trajectory"].tolist()))
+    return ran
+
+
+def test_its_seed_makes_the_conditions_the_same_in_two_runs(monkeypatch):
+    # "seed = 11 for reproducible results": the random pool is drawn from it
+    for key, value in {**SMALL, "RUNNER_TYPE": "synthetic"}.items():
+        monkeypatch.setenv(key, value)
+    first, second = conditions_of_each_cycle(2), conditions_of_each_cycle(2)
+    assert [c.shape for c in first] == [(1, 30, 2), (1, 30, 2)]
+    for a, b in zip(first, second, strict=True):
+        assert (a == b).all()
+    assert not (first[0] == first[1]).all()  # each cycle's pool is a new one
