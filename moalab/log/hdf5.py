@@ -6,10 +6,13 @@ The file's layout (all times on the run's experiment clock)::
                                  (index, timestamp, name, trigger, item, value, number)
     /devices/<device>/<prop>     a device's scalar property: (time, value) rows, one per
                                  update (value float64 for numbers and booleans, else
-                                 text); ``timestamp`` is the value a remote executor
-                                 aligned to this clock by its clock regression, and
-                                 ``remote_timestamp`` (when the device has one) the far
-                                 side's raw value
+                                 text): the device's logged properties
+                                 (``_logged_names_``: ``timestamp``, and e.g. ``state``
+                                 of a digital channel). ``timestamp`` is on this clock:
+                                 a remote executor aligns the far side's by its clock
+                                 regression. A mirror's ``remote_timestamp`` (the far
+                                 side's raw time) is not logged: it is not a logged
+                                 property
     /streams/<device>/<prop>/<channel>          an array property's samples (ADC data),
                                  one chunked 1-D dataset per channel, appended block by block
     /streams/<device>/<prop>/<channel>_blocks   (time, start, count) per block: its
