@@ -197,10 +197,19 @@ async def _main(config: ServerConfig, graceful_timeout: float, console: Console,
         for url in binds:
             # tests and scripts read the port from this line
             print(f"moalab-server listening on {url}", flush=True)
-        console.print(f"allowed device modules: moalab, {', '.join(config.allow) or '(none)'}",
-                      highlight=False)
-        console.print(f"the rig's page: {binds[0]}{RIG_BASE} (open it with ?token= and the "
-                      "server's token)", highlight=False)
+        console.print(startup_lines(config, binds[0]), highlight=False)
+
+
+def startup_lines(config: ServerConfig, url: str) -> str:
+    """What a started server says after its listening line: the device modules clients may
+    create classes of, whether they need a token, and the rig's page."""
+    allowed = ("allowed device modules: moalab, " + ", ".join(config.allow) if config.allow
+               else "allowed device modules: moalab only (--allow MODULE adds one)")
+    if config.token is None:
+        return (f"{allowed}\nno token (--no-token): any client on this computer may create "
+                f"devices and call their methods\nthe rig's page: {url}{RIG_BASE}")
+    return (f"{allowed}\nthe rig's page: {url}{RIG_BASE} (open it with ?token= and the "
+            "server's token)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,6 +66,24 @@ def test_listens_on_a_free_port_and_stops_on_a_signal(tmp_path, sig):
         health(port)
 
 
+def test_no_token_says_so_and_its_page_opens_without_one(tmp_path):
+    process, port = start(tmp_path, "--port", "0", "--no-token", "--data-dir", tmp_path)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard/",
+                                    timeout=10) as response:
+            assert response.status == 200  # no ?token= needed
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert "allowed device modules: moalab only (--allow MODULE adds one)" in stderr, stderr
+    assert "(none)" not in stderr and "token=" not in stderr, stderr
+    assert "no token (--no-token): any client on this computer may" in stderr, stderr
+    assert f"the rig's page: http://127.0.0.1:{port}/dashboard/\n" in stderr, stderr
+
+
 def test_flags_override_the_config_file(tmp_path):
     (tmp_path / "server.toml").write_text(
         'host = "127.0.0.1"\nport = 5000\nallow = ["tests.executor.devices"]\n')
