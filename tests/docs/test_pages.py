@@ -14,6 +14,7 @@ token or config of this machine's), on a fresh install:
 - ``<!-- not run: REASON -->`` leaves a block out (one that needs a Pi's pins, say).
 
 Blocks in other languages (``toml`` without a caption, ``text``) are shown, not run.
+Pages are followed two at a time, so each background port is one page's own.
 Runs are dry: a page runs its sessions with ``--dry-run`` (virtual time), its GPIO pins
 are gpiozero's mock pins (``GPIOZERO_PIN_FACTORY=mock``).
 """
@@ -24,6 +25,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -39,6 +42,9 @@ PAGES = sorted(p for folder in ("tutorials", "howto") for p in (DOCS / folder).g
                if p.name != "index.md")
 RUN = ("python", "console")
 COMMAND_TIMEOUT = 180
+AT_ONCE = 2
+"""Pages followed at once: most of a page's time is its commands starting Python, one
+core each, and CI has two."""
 
 
 def page_env(folder: Path) -> dict[str, str]:
@@ -148,15 +154,34 @@ def page_blocks(page: Path) -> list[Block]:
     return blocks(page.read_text())
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: f"{page.parent.name}/{page.stem}")
-def test_page_runs_as_written(page, tmp_path):
-    folder = tmp_path / "work"
-    folder.mkdir()
+def follow(page: Path, folder: Path) -> None:
+    """Run ``page``'s blocks in order in ``folder``/work; raise at the first that fails."""
+    work = folder / "work"
+    work.mkdir()
     with ExitStack() as stack:
-        run = PageRun(page, folder, stack)
+        run = PageRun(page, work, stack)
         for block in page_blocks(page):
             if block.not_run is None:
                 run.run(block)
+
+
+@pytest.fixture(scope="module")
+def followed(request, tmp_path_factory) -> Iterator[dict[Path, Future]]:
+    """The selected pages, followed :data:`AT_ONCE` at a time (each is a reader in a
+    folder and on ports of its own); a test waits for its page's outcome."""
+    pages = [item.callspec.params["page"] for item in request.session.items
+             if getattr(item, "originalname", "") == "test_page_runs_as_written"]
+    with ThreadPoolExecutor(AT_ONCE, thread_name_prefix="docs-page") as pool:
+        futures = {page: pool.submit(follow, page, tmp_path_factory.mktemp(page.stem))
+                   for page in pages}
+        yield futures
+        for future in futures.values():
+            future.cancel()  # a test run stopped early: the pages not started yet
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: f"{page.parent.name}/{page.stem}")
+def test_page_runs_as_written(page, followed):
+    followed[page].result()
 
 
 def test_every_page_runs_code_and_few_blocks_are_left_out():
@@ -177,6 +202,15 @@ def test_shell_blocks_are_console_blocks_with_prompts():
              if b.lang in ("sh", "bash", "shell", "shell-session")
              or (b.lang == "console" and not commands(b.code))]
     assert not wrong, f"write these as console blocks with $ prompts: {wrong}"
+
+
+def test_each_background_port_is_one_pages():
+    users: dict[str, set[str]] = {}
+    for page in PAGES:
+        for block in page_blocks(page):
+            if "background" in block.notes:
+                users.setdefault(block.notes["background"], set()).add(page.name)
+    assert not {port: pages for port, pages in users.items() if len(pages) > 1}
 
 
 def test_commands_follow_continuations_and_skip_output():
