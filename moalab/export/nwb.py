@@ -120,7 +120,10 @@ def _nwb_file(session: SessionInfo, subject: SubjectInfo, log: SessionLog,
 
 
 def _add_trials(nwb: Any, trials: list[TrialInfo], log: SessionLog) -> None:
-    """The trials table, their recorded values as columns."""
+    """The trials table, their recorded values as columns, each from its start to its
+    end as recorded (see ``Session.record_trial``). A trial with no start recorded
+    starts at the one before's end (the first: the session's start); one with no end
+    (its run was killed) lasts until the next one's start (the last: the log's end)."""
     if not trials:
         return
     keys = list(dict.fromkeys(key for trial in trials for key in trial.values))
@@ -129,13 +132,17 @@ def _add_trials(nwb: Any, trials: list[TrialInfo], log: SessionLog) -> None:
                _column(key, [trial.values.get(key) for trial in trials]) for key in keys}
     for name, (description, _) in columns.items():
         nwb.add_trial_column(name=name, description=description)
-    starts = [log.seconds(trial.start) if trial.start is not None else math.nan
-              for trial in trials]
-    # a trial with no end recorded lasts until the next one (the last, to the log's end)
-    follows = starts[1:] + [max(log.rows[-1].time if log.rows else starts[-1], starts[-1])]
+    last = log.rows[-1].time if log.rows else 0.0
+    stop = 0.0
     for row, trial in enumerate(trials):
-        start = starts[row]
-        stop = log.seconds(trial.end) if trial.end is not None else follows[row]
+        start = log.seconds(trial.start) if trial.start is not None else stop
+        if trial.end is not None:
+            stop = log.seconds(trial.end)
+        else:
+            after = [log.seconds(later.start) for later in trials[row + 1:]
+                     if later.start is not None]
+            stop = after[0] if after else last
+        stop = max(stop, start)
         nwb.add_trial(start_time=start, stop_time=stop,
                       **{name: values[row] for name, (_, values) in columns.items()})
 

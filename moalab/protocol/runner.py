@@ -219,6 +219,7 @@ class ProtocolRunner:
             db.get_rig(info.rig) if info.rig else None,
             args_from_dict(cls.Args, info.args), self.lab.session_folder(info.id), trials, state,
             write_trial=writer.put if writer else None, depositor=depositor,
+            end_trial=writer.put_end if writer else None,
         )
         if issubclass(cls, StaticProtocol) and info.kind == "main":
             session.units_done = self._units_done(session.subject.name, but=info.id)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..assets.types import check_key_part
 from ..core.clock import now
 from ..core.errors import InvalidArgument
+from ..stage.stage import MoaStage, running_stage
 from .rigs import executor_for
 
 if TYPE_CHECKING:
@@ -79,6 +80,19 @@ class SessionState:
             self._save(self._init, dict(self._data))
 
 
+def _trial_stage(stage: MoaStage | None) -> MoaStage | None:
+    """The stage whose current trial a trial recorded from ``stage`` is: of ``stage``
+    and its parents in a trial, the innermost that repeats, else the outermost below
+    the root (a stage of ``repeat`` 1 that holds the trial's stages); None if none."""
+    chain = [] if stage is None else [
+        each for each in (stage, *stage.iterate_parents()) if each.in_trial]
+    for each in chain:
+        if each.repeat != 1:
+            return each
+    below_root = [each for each in chain if each.parent is not None]
+    return below_root[-1] if below_root else None
+
+
 def _check_json(value: Any, what: str) -> None:
     try:
         json.dumps(value)
@@ -110,8 +124,10 @@ class Session:
         data_dir: Path,
         trials: list[dict[str, Any]],
         state: SessionState,
-        write_trial: Callable[[int, dict[str, Any], float], None] | None = None,
+        write_trial: Callable[[int, dict[str, Any], float | None, float | None], None]
+        | None = None,
         depositor: "Depositor | None" = None,
+        end_trial: Callable[[int, float], None] | None = None,
     ) -> None:
         self.info = info
         self.protocol = protocol
@@ -138,6 +154,9 @@ class Session:
         # e.g. for Info(session.node, ..., asset_id=session.deposit_ids["take"])
         self.deposit_ids: dict[str, int] = {}
         self._write_trial = write_trial
+        self._end_trial = end_trial
+        self._last_end: float | None = None  # the end of the last trial that ended
+        self._ends: dict[int, int] = {}  # trial index -> its on_trial_end binding's uid
         self._depositor = depositor
         self._executor: Any = None
         self._trial_listeners: list[Callable[["Session"], None]] = []
@@ -181,18 +200,48 @@ class Session:
     def record_trial(self, **values: Any) -> int:
         """Record one trial's outcome (e.g. ``correct=True, rt=0.41``); return its index.
 
+        Its times (experiment clock) are those of the stage trial it is recorded in,
+        from a stage of the calling task (see :func:`~moalab.stage.stage.running_stage`):
+        of the innermost stage in a trial that repeats (``repeat`` not 1), else of the
+        outermost in a trial below the root; its start is that trial's start and its
+        end is written when that trial ends. Recorded outside such a trial (in an
+        ``on_stage_end`` callback, or by hand outside a run), it lasts from the end of
+        the trial before it (the first: the start of the root's trial, or unknown
+        outside a run) to now.
+
         Never blocks: the trial is queued and durable within 100 ms (and at the
-        session's end). Raises :class:`InvalidArgument` for values that are not
-        JSON data.
+        session's end), its end once its stage trial ends. Raises
+        :class:`InvalidArgument` for values that are not JSON data.
         """
         _check_json(values, f"session {self.id}: record_trial's values")
         index = len(self.trials)
         self.trials.append(values)
+        running = running_stage()
+        stage = _trial_stage(running)
+        end: float | None = None
+        if stage is not None:
+            start = stage.trial_start_time
+            uid = stage.fbind("on_trial_end", self._trial_ended, index)
+            self._ends[index] = uid
+        else:
+            end = now()
+            start = self._last_end
+            if start is None and running is not None:
+                root = [running, *running.iterate_parents()][-1]
+                start = root.trial_start_time if root.in_trial else None
+            self._last_end = end
         if self._write_trial is not None:
-            self._write_trial(index, values, now())
+            self._write_trial(index, values, start, end)
         for listener in list(self._trial_listeners):
             listener(self)
         return index
+
+    def _trial_ended(self, index: int, stage: MoaStage, count: int) -> None:
+        """The stage trial that trial ``index`` was recorded in ended: write its end."""
+        stage.unbind_uid("on_trial_end", self._ends.pop(index))
+        self._last_end = end = now()
+        if self._end_trial is not None:
+            self._end_trial(index, end)
 
     def on_trial_recorded(self, listener: Callable[["Session"], None]) -> None:
         """Call ``listener(session)`` after each :meth:`record_trial` (the runner's

@@ -1,5 +1,6 @@
 """MoaStage: a node of the experiment tree that runs trials of its action and children."""
 
+import contextvars
 import inspect
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -33,7 +34,20 @@ from .html import stage_tree_html
 from .runstate import RunState, check_transition
 from .snapshot import snapshot_tree, trial_text
 
-__all__ = ("MoaStage",)
+__all__ = ("MoaStage", "running_stage")
+
+# a task's innermost running stage: a child task (a parallel child, an action) starts
+# with its parent's, then sets its own
+_running: contextvars.ContextVar["MoaStage | None"] = contextvars.ContextVar(
+    "moalab_running_stage", default=None)
+
+
+def running_stage() -> "MoaStage | None":
+    """The innermost stage running in the calling trio task, from its ``on_stage_start``
+    to its ``on_stage_end`` (their callbacks and its hooks included), or None outside
+    a stage. A stage's children that run in tasks of their own see their own; code
+    outside a stage's task (another thread, a device's callback) sees None."""
+    return _running.get()
 
 
 _OUTCOMES: dict[RunState, Outcome] = {
@@ -200,6 +214,9 @@ class MoaStage(MoaBase, Loggable):
         # experiment time the current (or last) trial started, just before on_trial_start
         self.trial_start_time = 0.0
         self._trial_stop_requested = False
+        self.in_trial = False
+        """Whether a trial of the stage runs: from just before ``on_trial_start`` to just
+        before ``on_trial_end``."""
         self.trial_outcome: Outcome | None = None
         """How the last trial ended ('done', 'stopped', 'failed', 'cancelled'; see
         :data:`~moalab.core.records.Outcome`), set before ``on_trial_end``; None
@@ -513,6 +530,7 @@ class MoaStage(MoaBase, Loggable):
         self.outcome = None
         self.count = -1
         self.active = True
+        running = _running.set(self)
         outcome = RunState.DONE
         try:
             with (trio.CancelScope() if shared is None else nullcontext(shared)
@@ -546,7 +564,10 @@ class MoaStage(MoaBase, Loggable):
                 self.outcome = _OUTCOMES[outcome]
                 if outcome is RunState.STOPPED and not self._stop_requested:
                     self.outcome = "cancelled"
-                self.dispatch("on_stage_end")
+                try:
+                    self.dispatch("on_stage_end")
+                finally:
+                    _running.reset(running)
 
     async def _run_trials(self) -> None:
         i = 0
@@ -558,6 +579,7 @@ class MoaStage(MoaBase, Loggable):
             self.trial_start_time = now()
             self._trial_stop_requested = False
             self.trial_outcome = None
+            self.in_trial = True
             self.dispatch("on_trial_start", i)
             outcome: Outcome = "done"
             try:
@@ -578,6 +600,7 @@ class MoaStage(MoaBase, Loggable):
                         await _call_hook(self, "trial_done", shield=True)
                 finally:
                     self.trial_outcome = outcome
+                    self.in_trial = False
                     self.dispatch("on_trial_end", i)
             i += 1
 

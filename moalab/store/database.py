@@ -521,6 +521,24 @@ class Database(AssetRows, NetworkRows):
         except IntegrityError:
             raise _trial_recorded(session_id, indices) from None
 
+    def set_trial_ends(self, session_id: str, ends: Sequence[tuple[int, float]]) -> None:
+        """Set the end time of trials recorded before, ``ends`` (index, end), in one
+        transaction. Raises InvalidArgument naming an index not recorded (nothing is
+        written), UnknownName for an unknown session."""
+        with self._unit(write=True) as session:
+            self._session_row(session, session_id)
+            indices = [index for index, _ in ends]
+            recorded = set(session.scalars(select(Trial.index).where(
+                Trial.session_id == session_id, Trial.index.in_(indices))))
+            missing = sorted(set(indices) - recorded)
+            if missing:
+                raise InvalidArgument(
+                    f"session {session_id} has no trial index {', '.join(map(str, missing))}:"
+                    " a trial's end is set after the trial is recorded (add_trials)")
+            for index, end in ends:
+                session.execute(update(Trial).where(
+                    Trial.session_id == session_id, Trial.index == index).values(end=end))
+
     def list_trials(self, session_id: str) -> list[TrialInfo]:
         """The session's trials, by index. Raises UnknownName."""
         with self._unit() as session:

@@ -54,6 +54,11 @@ class _State(NamedTuple):
     data: Any
 
 
+class _End(NamedTuple):
+    index: int
+    end: float
+
+
 class TrialWriter:
     """Writes one session's trials from a thread of its own, in the order put.
 
@@ -89,6 +94,15 @@ class TrialWriter:
             raise StoreError(f"the trial writer of session {self.session_id} is closed: "
                              f"trial {index} came after the session ended")
         self._queue.put((index, values, start, end))
+
+    def put_end(self, index: int, end: float) -> None:
+        """Queue trial ``index``'s end (experiment clock), for a trial put without one
+        (any thread; never blocks): written after the trials put before it."""
+        self._raise_error()
+        if self._closed:
+            raise StoreError(f"the trial writer of session {self.session_id} is closed: "
+                             f"trial {index}'s end came after the session ended")
+        self._queue.put(_End(index, end))
 
     def put_state(self, init: Any, data: Any) -> None:
         """Queue a save of the session's state (after the trials put before it; any
@@ -135,7 +149,7 @@ class TrialWriter:
                                        max(0.0, next_beat - time.monotonic()))
             except queue.Empty:
                 item = None  # time for a heartbeat
-            batch, done, state = [], [], None
+            batch, ends, done, state = [], [], [], None
             # what comes within GATHER of the first item goes in one commit: a commit
             # costs milliseconds of Python (holding the GIL a stage needs), trials
             # come in bursts, and GATHER keeps them well inside the 100 ms promise
@@ -147,6 +161,8 @@ class TrialWriter:
                     done.append(item)
                 elif isinstance(item, _State):
                     state = item
+                elif isinstance(item, _End):
+                    _add_end(batch, ends, item)
                 elif item is not None:
                     batch.append(item)
                 wait = 0.0 if stop or done else gather_until - time.monotonic()
@@ -157,16 +173,19 @@ class TrialWriter:
                     break
             beat = next_beat is not None and time.monotonic() >= next_beat
             if self.error is None:
-                self._write(batch, state, beat)
+                self._write(batch, ends, state, beat)
             if beat:
                 next_beat = time.monotonic() + every
             for event in done:
                 event.set()
 
-    def _write(self, batch: list, state: "_State | None", beat: bool) -> None:
+    def _write(self, batch: list, ends: list["_End"], state: "_State | None",
+               beat: bool) -> None:
         try:
             if batch:
                 self.database.add_trials(self.session_id, batch)
+            if ends:
+                self.database.set_trial_ends(self.session_id, ends)
             if state is not None:
                 self.database.save_state(self.session_id, state.init, state.data)
             if beat:
@@ -175,3 +194,13 @@ class TrialWriter:
             log.error("recording trials %s of session %s failed: %s",
                       [index for index, *_ in batch], self.session_id, error)
             self.error = error
+
+
+def _add_end(batch: list, ends: list[_End], item: _End) -> None:
+    """Trial ``item.index``'s end into its row of ``batch`` when it is there (one
+    INSERT), else into ``ends`` (an UPDATE of a row written before)."""
+    for at, (index, values, start, _) in enumerate(batch):
+        if index == item.index:
+            batch[at] = (index, values, start, item.end)
+            return
+    ends.append(item)

@@ -61,7 +61,7 @@ def test_the_tree_holds_the_data_and_the_assets_by_subject_session_and_key(made,
         ("rat-1", rat, "0", "true"), ("rat-1", rat, "1", "false"), ("rat-1", rat, "2", "true")]
     typed = json.loads(files["trials.json"])
     assert typed[0] == {"session": person, "subject": "Jane Doe", "protocol": "mock",
-                        "index": 0, "start": 0.5, "end": None, "correct": True, "trial": 0}
+                        "index": 0, "start": 0.0, "end": 0.5, "correct": True, "trial": 0}
     assert manifest["tables"]["trials"]["columns"] == {
         "session": "string", "subject": "string", "protocol": "string", "index": "integer",
         "start": "number", "end": "number", "correct": "boolean", "trial": "integer",

@@ -106,6 +106,27 @@ def test_close_writes_what_is_queued(database, session_id):
         writer.put(300, {})
 
 
+def test_a_trials_end_comes_after_it_in_the_same_commit_or_a_later_one(database,
+                                                                      session_id):
+    writer = TrialWriter(database, session_id)
+    writer.put(0, {"correct": True}, 1.0)
+    writer.put_end(0, 2.5)  # in the batch of its trial: one INSERT
+    writer.put(1, {"correct": False}, 2.5)
+    writer.flush()
+    assert [(t.start, t.end) for t in database.list_trials(session_id)] == \
+        [(1.0, 2.5), (2.5, None)]
+    writer.put_end(1, 4.0)  # its trial was committed before: an UPDATE
+    writer.close()
+    assert [(t.index, t.values, t.start, t.end) for t in database.list_trials(session_id)] \
+        == [(0, {"correct": True}, 1.0, 2.5), (1, {"correct": False}, 2.5, 4.0)]
+    with pytest.raises(StoreError, match="closed: trial 1's end came after the session"):
+        writer.put_end(1, 5.0)
+    with pytest.raises(InvalidArgument, match="has no trial index 7: a trial's end is set "
+                                              "after the trial is recorded"):
+        database.set_trial_ends(session_id, [(1, 6.0), (7, 8.0)])
+    assert database.list_trials(session_id)[1].end == 4.0
+
+
 def test_a_write_error_is_raised_not_lost(database, session_id, caplog):
     database.add_trials(session_id, [(3, {}, None, None)])  # recorded by an earlier run
     writer = TrialWriter(database, session_id)
