@@ -209,13 +209,15 @@ class _Results:
 
 def _quick_lines(results: _Results) -> list[str]:
     """A row per executor, a column per workload; then the stage engine."""
-    columns = [(m, h) for m, h, _ in QUICK_COLUMNS if any(results.has(e, m) for e in EXECUTORS)]
+    columns = _quick_columns(results)
     width = 19 if results.compared else 11
-    lines = [f"{'executor':12s}" + "".join(f"  {h:>{max(width, len(h))}s}" for _, h in columns)]
-    lines.append("-" * len(lines[0]))
-    for executor in EXECUTORS:
-        if not any(results.has(executor, m) for m, _ in columns):
-            continue
+    executors = [e for e in EXECUTORS if any(results.has(e, m) for m, _ in columns)]
+    lines = []
+    if executors:  # no header of an empty table (as with --only stage_engine)
+        lines.append(f"{'executor':12s}"
+                     + "".join(f"  {h:>{max(width, len(h))}s}" for _, h in columns))
+        lines.append("-" * len(lines[0]))
+    for executor in executors:
         cells = []
         for metric, heading in columns:
             text = results.cell("moalab", executor, metric, spread=False)
@@ -226,7 +228,12 @@ def _quick_lines(results: _Results) -> list[str]:
         lines.append(f"{executor:12s}" + "".join(cells))
     for block in QUICK_BLOCKS:
         lines += _quick_block_lines(results, *block)
-    return lines
+    return lines[1:] if lines[:1] == [""] else lines  # a block's gap after no table
+
+
+def _quick_columns(results: _Results) -> list[tuple[str, str]]:
+    """The executor table's columns measured: (metric, heading)."""
+    return [(m, h) for m, h, _ in QUICK_COLUMNS if any(results.has(e, m) for e in EXECUTORS)]
 
 
 def _quick_block_lines(results: _Results, title: str, names: tuple[str, ...],
@@ -313,7 +320,9 @@ def _legend(summary: dict[str, Any], results: _Results, quick: bool) -> list[str
     lines = ["", "Legend:"]
     lines += [f"  {name:21s} {NAMES[name]}" for name in ROWS if name in shown]
     if quick:
-        lines += [f"  {heading:21s} {meaning}" for _, heading, meaning in QUICK_COLUMNS]
+        shown_columns = dict(_quick_columns(results))
+        lines += [f"  {heading:21s} {meaning}" for metric, heading, meaning in QUICK_COLUMNS
+                  if metric in shown_columns]
         columns = {heading: meaning for _, names, quick_columns in QUICK_BLOCKS
                    for metric, heading, meaning in quick_columns
                    if any(results.has(row, metric) for row in names)}

@@ -270,6 +270,18 @@ def test_quick_table_shows_each_stage_engine_row():
     assert {"stage_engine_slow", "records", "gate p50 us", "records/s"} <= set(legend(table))
 
 
+def test_quick_table_without_executors_has_no_executor_table():
+    # as --quick --only stage_engine,floor_timer: no executor measured, so no header
+    # of an empty table, and no legend for its columns
+    summary = _stage_engine_summary(200, 239)
+    summary["results"].append({**summary["results"][0], "executor": "floor_timer",
+                               "metric": "delay_error_p50_us"})
+    table = format_table(summary)
+    assert not any(line.startswith("executor") for line in table.splitlines()), table
+    assert table.split("\n\n")[1].startswith("stage engine"), table
+    assert not {"calls/s", "8 callers/s", "lag ms"} & set(legend(table)), table
+
+
 async def test_the_slow_sink_sleeps_while_the_tree_runs_and_the_run_waits_for_it(tmp_path):
     from benchmarks.timing import GATE_VARIANTS, GateTree, run_gate_tree
     from moalab.log.sink import MemorySink
