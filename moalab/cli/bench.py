@@ -4,20 +4,33 @@ The suite lives in the repository's ``benchmarks/`` directory (not installed
 with the package: it needs a source checkout, and PyMoa's side runs in a
 virtual environment of its own). This module defines the command's options,
 finds that directory next to the moalab package or in the current directory,
-and hands the options to ``benchmarks.runner``; nothing is imported from it
-until the command runs.
+and hands the options to ``benchmarks.runner``. Before the command runs, only the
+names ``--only`` accepts are read from it (``benchmarks/common.py``: the standard
+library only), so ``--help`` lists what the suite accepts.
 """
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-__all__ = ("add_bench_arguments", "run_bench", "find_benchmarks")
+__all__ = ("add_bench_arguments", "run_bench", "find_benchmarks", "subjects_help")
 
-SUBJECTS = ("none, dummy, thread, async_thread, process, websocket, rest (executors); "
-            "floor_thread, floor_tcp, floor_websocket, floor_timer (machine floors); "
-            "floor_quart_ws, floor_quart_ws_thread, floor_quart_rest (the server stack's "
-            "floors); stage_engine (timing); clock (remote clock alignment)")
+def subjects_help() -> str:
+    """The ``--only`` names, as ``benchmarks/common.py`` defines them (the names its
+    runner accepts: ``EXECUTORS`` and ``EXTRA_SUBJECTS``), or where to find them when
+    no source checkout is found."""
+    root = find_benchmarks()
+    if root is None:
+        return ("the names in benchmarks/common.py's EXECUTORS and EXTRA_SUBJECTS "
+                "(a source checkout's)")
+    # loaded by path, under a private name: benchmarks/ stays off sys.path until it runs
+    spec = importlib.util.spec_from_file_location("_moalab_bench_names",
+                                                  root / "benchmarks" / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    return (f"{', '.join(common.EXECUTORS)} (executors, both sides); "
+            f"{', '.join(common.EXTRA_SUBJECTS)} (moalab only: see benchmarks/README.md)")
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +42,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", choices=["pymoa"],
                         help="also run the workloads through PyMoa (pymoa-remote 0.1.0, "
                         "installed into .bench/pymoa-venv on first use), alternating run by run")
-    parser.add_argument("--only", metavar="NAMES", help=f"comma-separated subset of: {SUBJECTS}")
+    parser.add_argument("--only", metavar="NAMES", help=f"comma-separated subset of: {subjects_help()}")
     parser.add_argument("--load", type=int, default=0, metavar="N",
                         help="run N CPU-bound processes (a busy loop each) beside the whole "
                         "benchmark, as a camera or a GUI beside an experiment; stopped at "

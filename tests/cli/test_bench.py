@@ -442,3 +442,14 @@ def test_floor_goals_from_a_kept_json():
     gate = {(g["executor"], g["metric"], g["kind"]): g for g in goals_of(without_floor)}[
         ("stage_engine", "gate_latency_p50_us", "floor")]
     assert (gate["value"], gate["met"]) == (None, None)
+
+
+def test_help_lists_every_name_only_accepts():
+    # the names the runner accepts, each a whole word of --only's help
+    from moalab.cli.main import build_parser
+
+    bench = build_parser()._subparsers._group_actions[0].choices["bench"]
+    only = next(a for a in bench._actions if "--only" in a.option_strings)
+    listed = set(re.findall(r"\w+", only.help))
+    missing = [name for name in (*EXECUTORS, *EXTRA_SUBJECTS) if name not in listed]
+    assert missing == [], f"--only's help misses {missing}"
