@@ -218,7 +218,8 @@ class LocalStorage(AssetStorage):
     and refused if it lies outside. A write goes to a temporary file in
     ``folder/.moalab-partial`` (the same file system) and is renamed into place, so a
     file under a key is always whole; that folder is not a key, and files a killed
-    write left there are never listed. ``url()`` gives ``file://`` URLs.
+    write left there are never listed. A delete never removes a folder above its key
+    (an empty one is not listed: it holds no object). ``url()`` gives ``file://`` URLs.
     """
 
     PARTIAL = ".moalab-partial"
@@ -279,19 +280,25 @@ class LocalStorage(AssetStorage):
     def _has(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        """Delete the file under ``key``, or the folder ``key`` with all it holds.
+
+        The folders above ``key`` are kept, empty or not: one may be where a program
+        still writes (a session's ``rig_folder`` on a rig, whose recordings are deleted
+        there one by one as they are deposited)."""
+        super().delete(key)
+        folder = self._path(key)
+        if folder.is_dir():  # emptied of its files: its own empty folders go too
+            with self._mapped(key):
+                for here, _, _ in os.walk(folder, topdown=False):
+                    with contextlib.suppress(OSError):  # not empty: written meanwhile
+                        Path(here).rmdir()
+
     def _remove(self, key: str) -> None:
         path = self._path(key)
         if path.is_dir():  # a folder's key: its files go one by one
             return
-        path.unlink(missing_ok=True)
-        # an empty folder left behind is not an object; drop it and its empty parents
-        for parent in path.parents:
-            if parent == self.folder or not parent.is_relative_to(self.folder):
-                break
-            try:
-                parent.rmdir()
-            except OSError:
-                break
+        path.unlink(missing_ok=True)  # its folder stays (see delete)
 
     def _keys(self, prefix: str) -> Iterator[str]:
         root = self._path(prefix) if prefix else self.folder

@@ -319,3 +319,50 @@ def test_a_recording_made_on_the_rig_is_fetched_from_it_and_deleted_there(rig_se
         assert runner.storage.folder.joinpath(asset.key).read_bytes() == TAKE
     finally:
         lab.close()
+
+
+class _RigTakes(MoaStage):
+    """Two takes written into the session's rig folder, each deposited with
+    delete_input; the second is written once the first has been deleted on the rig."""
+
+    def __init__(self, session, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+
+    async def do_trial(self) -> None:
+        folder = Path(self.session.rig_folder)
+        n = len(self.session.trials)
+        if n:
+            with trio.fail_after(30):
+                while (folder / f"take-{n - 1}.bin").exists():  # its upload and delete
+                    await trio.sleep(0.01)
+        path = folder / f"take-{n}.bin"
+        path.write_bytes(b"x" * 1000)
+        Recording(local_key=f"take-{n}", input_path=path, extension=".bin",
+                  parent=self.session).deposit(async_=True, delete_input=True)
+        self.session.record_trial(n=n)
+
+
+class _TwoRigTakes(Protocol):
+    name = "two-rig-takes"
+
+    def build_tree(self, session):
+        return _RigTakes(session, name="take", repeat=2)
+
+
+def test_deleting_a_deposited_input_keeps_the_session_rig_folder(rig_server, tmp_path):
+    lab = Lab.init(tmp_path / "lab")
+    try:
+        lab.database.add_subject("rat-1")
+        lab.database.add_rig("box-1", "websocket", host="127.0.0.1", port=rig_server.port)
+        runner = ProtocolRunner(lab, _TwoRigTakes)
+        info = runner.create_session("rat-1", rig="box-1")
+        ended = trio.run(runner.run_session, info)
+        assert ended.status == "submitted" and ended.n_trials == 2, ended.error
+        folder = rig_store_folder(rig_server).resolve() / "recordings" / info.id
+        assert folder.is_dir() and not any(folder.iterdir())  # each take deleted, not it
+        assets = lab.database.list_assets(info.id, kind="experiment")
+        assert sorted(a.local_key for a in assets) == ["take-0", "take-1"]
+        assert {a.status for a in assets} == {"deposited"}
+    finally:
+        lab.close()

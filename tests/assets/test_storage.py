@@ -306,3 +306,14 @@ def test_the_lab_config_chooses_the_storage_of_its_protocols(tmp_path, s3_endpoi
         'storage = "assets"', f'storage = "s3://{BUCKET}/labx?endpoint_url={s3_endpoint}"'))
     runner = ProtocolRunner(Lab(lab.folder), MockProtocol)
     assert isinstance(runner.storage, S3Storage) and runner.storage.prefix == "labx"
+
+
+def test_a_local_delete_keeps_the_folders_above_its_key(tmp_path):
+    storage = LocalStorage(tmp_path / "store")
+    storage.put("recordings/s1/take.bin", write(tmp_path / "f", b"x"))
+    storage.put("set", write(tmp_path / "set" / "x" / "y", b"y"))
+    storage.delete("recordings/s1/take.bin")
+    assert (tmp_path / "store" / "recordings" / "s1").is_dir()  # a session writes there
+    storage.delete("set")  # a folder key: its folders go with it
+    assert not (tmp_path / "store" / "set").exists()
+    assert storage.list() == []
