@@ -204,7 +204,7 @@ def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dash
     async def api_runs() -> Any:
         if not authorised(dashboard.token):
             return token_refusal()
-        return jsonify([feed.summary() for feed in dashboard.feeds])
+        return jsonify([feed.summary() for feed in dashboard.runs])
 
     @bp.route("/events")
     async def events() -> Any:
@@ -217,6 +217,16 @@ def dashboard_blueprint(dashboard: Dashboard, base: str = "/", name: str = "dash
                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         response.timeout = None  # a stream lasts as long as its page
         return response
+
+    # a page or script that read a run's id too soon posts to /runs//ACTION: merged to
+    # /runs/ACTION (a page's address, GET only) it got a 405 HTML page
+    @bp.route("/runs//<action>", methods=["POST"], merge_slashes=False)
+    async def control_without_id(action: str) -> Any:
+        if not authorised(dashboard.token):
+            return _json_error(_NO_TOKEN, 401)
+        return _json_error(
+            f"POST /runs//{action} has no run id: give a run's id from /api/runs "
+            f"(POST /runs/RUN_ID/{action}); a run is listed once it is made", 404)
 
     @bp.route("/runs/<run_id>/<action>", methods=["POST"])
     async def control(run_id: str, action: str) -> Any:

@@ -66,6 +66,13 @@ class Dashboard:
         self.feeds.append(feed)
         return feed
 
+    @property
+    def runs(self) -> list[RunFeed]:
+        """The feeds of runs with an id, as ``/api/runs`` and the page list them: a feed
+        watched before its run is made (a session's, while its assets are prepared) has
+        none until :meth:`RunFeed.attach` or its run's start record."""
+        return [feed for feed in self.feeds if feed.run_id]
+
     def feed(self, run_id: str | None) -> RunFeed:
         """The feed of ``run_id``; with None, the latest run's. Raises
         :class:`InvalidArgument` naming the runs known."""

@@ -47,7 +47,7 @@ def fragments(dashboard: Dashboard, feed: RunFeed, base: str,
                                            rows=feed.tail()[:-RECORDS_SHOWN - 1:-1]),
         "sessions": lambda: render_template(
             "sessions.html", sessions=sessions,
-            run_ids={f.metadata.get("session"): f.run_id for f in dashboard.feeds},
+            run_ids={f.metadata.get("session"): f.run_id for f in dashboard.runs},
             base=base),
     }
     return {name: renderers[name]() for name in names}
@@ -56,7 +56,7 @@ def fragments(dashboard: Dashboard, feed: RunFeed, base: str,
 def render_page(dashboard: Dashboard, feed: RunFeed | None, base: str) -> str:
     """The whole page of ``feed``'s run (None: no run yet), its fragments in place."""
     return render_template("page.html", feed=feed, base=base,
-                   runs=[f.summary() for f in dashboard.feeds],
+                   runs=[f.summary() for f in dashboard.runs],
                    fragments=fragments(dashboard, feed, base) if feed is not None else {})
 
 

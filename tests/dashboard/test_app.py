@@ -245,3 +245,23 @@ async def test_a_stream_ends_when_its_page_goes(served):
     with trio.fail_after(5):
         while dashboard.pages:
             await trio.sleep(0.02)
+
+
+async def test_a_run_not_yet_made_is_not_listed_and_an_empty_id_is_named(served):
+    # `moalab session run --dashboard` watches the session before its run is made: for a
+    # moment the feed has no run id, and /api/runs used to list it with "id": ""
+    dashboard, server = served
+    feed = dashboard.watch("session s-1")
+    async with httpx.AsyncClient(base_url=server.url, cookies={COOKIE: TOKEN},
+                                 timeout=10) as client:
+        assert (await client.get("/api/runs")).json() == []
+        for action in ("pause", "resume", "stop"):
+            empty = await client.post(f"/runs//{action}")
+            assert empty.status_code == 404, empty.text
+            assert "no run id" in empty.json()["error"] and "/api/runs" in empty.json()["error"]
+        page = await client.get("/")  # the page shows the session's run coming
+        assert page.status_code == 200
+        run = Run(_tree(), sinks=[feed])
+        feed.attach(run)
+        listed = (await client.get("/api/runs")).json()
+        assert [(r["id"], r["label"]) for r in listed] == [(run.run_id, "session s-1")]
