@@ -4,7 +4,8 @@ What goes where: the lab's subject as the NWB ``Subject`` (its age at the sessio
 its date of birth), the session's start as ``session_start_time``, its trials as the
 trials table (their recorded values as columns), its stages' runs and trials as the
 ``stages`` ``TimeIntervals``, each device's logged values as an ``EventsTable`` named
-after it, its devices' numeric properties (with their timestamps) and array
+after it, its devices' numeric properties (with their timestamps; ``timestamp``, their
+time axis, is no series of its own) and array
 properties' channels (ADC samples, with their rate) as ``TimeSeries`` in
 ``acquisition`` when the session has an HDF5 log, and its deposited recordings as the
 ``assets`` table of the ``assets`` processing module (their storage keys: large media
@@ -219,13 +220,16 @@ def _add_device_events(nwb: Any, rows: list[LoggedRow]) -> int:
 
 
 def _add_signals(nwb: Any, log: SessionLog) -> int:
-    """A TimeSeries per numeric property (its values' timestamps) and per channel of an
+    """A TimeSeries per numeric property but ``timestamp`` (its values' timestamps) and
+    per channel of an
     array property: at a rate of its samples over its blocks' times (a block's time
     taken as its first sample's), or, with one block, each sample at its block's time."""
     import numpy as np
     from pynwb import TimeSeries
 
-    for series in log.series:
+    # a device's ``timestamp`` is its other properties' time axis: not a series of its own
+    series_kept = [series for series in log.series if series.name != "timestamp"]
+    for series in series_kept:
         nwb.add_acquisition(TimeSeries(
             name=_nwb_name(f"{series.device}.{series.name}"), data=series.values,
             timestamps=series.times, unit="n/a",
@@ -241,7 +245,7 @@ def _add_signals(nwb: Any, log: SessionLog) -> int:
             data=stream.samples, unit="n/a", **timing,
             description=f"channel {stream.channel} of array property {stream.name!r} of "
             f"device {stream.device!r}"))
-    return len(log.series) + len(log.streams)
+    return len(series_kept) + len(log.streams)
 
 
 def _nwb_name(name: str) -> str:

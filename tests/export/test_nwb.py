@@ -85,24 +85,29 @@ def test_a_session_with_an_hdf5_log_exports_device_events_and_adc_samples(
     for block in range(10):
         records.append(DeviceUpdate(run_id="r", seq=1 + 2 * block, time=10.0 + block / 10,
                                     device="adc", values={"data": adc[block * 100:][:100]}))
+        # as a device logs them: its properties and their ``timestamp``
         records.append(DeviceUpdate(run_id="r", seq=2 + 2 * block, time=10.05 + block / 10,
-                                    device="lick", values={"state": block % 2 == 1}))
+                                    device="lick", values={"state": block % 2 == 1,
+                                                           "timestamp": 10.05 + block / 10}))
     records.append(RunEnd(run_id="r", seq=21, time=11.0, status="done"))
     with HDF5Logger(folder / "data.h5", overwrite=True) as log:
         for record in records:
             log.consume(record)
     out = tmp_path / "rat.nwb"
     summary = export_nwb(made.lab, made.rat, out)
-    assert summary.device_events == 20 and summary.signals == 2
+    assert summary.device_events == 30 and summary.signals == 2
     with checked(out) as io:
         nwb = io.read()
         samples = nwb.acquisition["adc.data.0"]
         assert np.array_equal(samples.data[:], adc)
         assert math.isclose(samples.rate, 1000.0) and samples.starting_time == 0.0
+        # the timestamps are lick.state's time axis, not a series of their own
+        assert sorted(nwb.acquisition) == ["adc.data.0", "lick.state"]
         lick = nwb.acquisition["lick.state"]
         assert list(lick.data[:]) == [block % 2 == 1 for block in range(10)]
         assert np.allclose(lick.timestamps[:], [0.05 + block / 10 for block in range(10)])
         events = nwb.events["events_lick"].to_dataframe()
+        events = events[events["item"] == "state"]
         assert list(events["value"]) == ["false", "true"] * 5
         assert np.allclose(events["timestamp"], lick.timestamps[:])
 
