@@ -62,8 +62,9 @@ photo_bream_device = VirtualDevice(name='photobeam_device')
 motor_device = VirtualDevice(name='motor_device')
 root = build_root(photo_bream_device, motor_device)
 
-# `moalab run` reads these: the tree to run and the devices whose pumps to start
-devices = [photo_bream_device, motor_device]
+# `moalab run` reads these: the tree to run, and (as in PyMoa's guide) the devices
+# whose pumps run beside it, each one recorded in the log
+devices = [photo_bream_device]  # the devices whose pumps run: not the motor's
 
 
 async def run_experiment():
