@@ -33,7 +33,8 @@ class Device(MoaBase, Loggable):
     timestamp: float = NumericProperty(0.0)
     """Experiment time (see :func:`moalab.now`) of the last state update.
 
-    On a mirror of a remote device (``executor.ensure_remote_instance``) the far
+    On a mirror of a remote device (one whose executor is remote: a
+    ``ProcessExecutor``, ``WebSocketExecutor``, ...) the far
     side's timestamps are converted to this process's experiment clock as they
     arrive (see :mod:`moalab.executor.clock`). A time a remote method *returns* is
     on the far side's clock: a callback that stores it should convert it with

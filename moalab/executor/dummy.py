@@ -35,8 +35,9 @@ class _MemoryTransport:
 class DummyRemoteExecutor(RemoteExecutor):
     """Runs calls through the remote protocol and an object registry of its own, in
     this process: for tests and for measuring the protocol's cost without a
-    transport. Objects must be created with :meth:`ensure_remote_instance`. Its
-    clock is this process's: conversions are the identity."""
+    transport. Objects are created in its registry on their first call (or by
+    :meth:`ensure_remote_instance`). Its clock is this process's: conversions are
+    the identity."""
 
     def __init__(self, timeout: float | None = None, stream_window: int = 1024) -> None:
         super().__init__(timeout, stream_window, clock_sync=None)

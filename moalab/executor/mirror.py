@@ -69,6 +69,12 @@ class ObjectMirror:
         await self._request(Delete(None, object_name(obj)), True)
         self.objects.pop(obj.name, None)
 
+    def forget(self) -> None:
+        """Mirror nothing any more (a new connection watches no object yet: each is
+        created or attached again on its first call)."""
+        self.objects.clear()
+        self._seqs.clear()
+
     async def restore(self) -> None:
         """After a reconnection: create the far side's instances again (the far side may
         have lost them), without waiting for the link (it is being restored)."""

@@ -54,6 +54,7 @@ class FarSideExecutor(Executor):
         self._namespace_of_run = False  # given by use_namespace: its objects end with it
         self.clock = LOCAL_CLOCK if clock_sync is None else RemoteClock(clock_sync)
         self.mirror = ObjectMirror(self._request, self.clock)
+        self._attaching: dict[str, trio.Event] = {}  # first calls creating an object, by name
 
     def _describe(self) -> str:
         return type(self).__name__
@@ -123,11 +124,37 @@ class FarSideExecutor(Executor):
         or attach to the existing instance of that name in :attr:`namespace`; mirror its
         properties here.
 
-        Returns whether it was created (False: attached)."""
+        Not needed before calls: the first call or stream of an object not mirrored
+        yet does this itself (see :meth:`_attach`). Call it to create an object ahead
+        of its first call, or to learn whether it was there.
+
+        Returns whether it was created (False: attached). Raises what the far side's
+        create raised (:class:`~moalab.executor.errors.NotAllowed`,
+        :class:`~moalab.InvalidArgument`), :class:`ExecutorNotRunning` when the
+        executor is not running."""
         return await self.mirror.create(obj)
 
+    async def _attach(self, obj: Any) -> None:
+        """Create or attach ``obj``'s far-side instance (:meth:`ensure_remote_instance`)
+        on its first call or stream, once however many tasks call it at once; the
+        others wait for that one. Raises what the create raised (to each caller
+        whose own attempt failed)."""
+        name = obj.name
+        while name not in self.mirror.objects:
+            pending = self._attaching.get(name)
+            if pending is not None:  # another task creates it: wait, then look again
+                await pending.wait()
+                continue
+            pending = self._attaching[name] = trio.Event()
+            try:
+                await self.ensure_remote_instance(obj)
+            finally:
+                del self._attaching[name]
+                pending.set()
+
     async def delete_remote_instance(self, obj: Any) -> None:
-        """Delete the far side's ``obj`` of :attr:`namespace` (not one of another)."""
+        """Delete the far side's ``obj`` of :attr:`namespace` (not one of another); a
+        later call of it creates it again."""
         await self.mirror.delete(obj)
 
     @asynccontextmanager
@@ -170,6 +197,11 @@ class RemoteExecutor(FarSideExecutor):
     :func:`~moalab.run_experiment` pauses the stage tree until the link is back).
     Streams in flight always fail. Listeners added with
     :meth:`add_link_listener` are called with True/False as the link comes and goes.
+
+    A device's far-side instance is created (or attached to, if the far side has
+    one of its name and class) on its first call or stream through the executor,
+    and its properties are mirrored from then on (:meth:`ensure_remote_instance`
+    does it ahead of time); later calls cost no extra round.
 
     ``namespace`` is where the executor's objects live on a server (see
     ``moalab.executor.registry``): clients of one namespace share its objects,
@@ -250,6 +282,7 @@ class RemoteExecutor(FarSideExecutor):
         if self._running():
             return
         keep_large_buffers()  # received frames and arrays reuse memory (no page faults)
+        self.mirror.forget()  # a new connection (a new child): nothing is watched there yet
         await self.link.start()
         await self.clock.wait_aligned()  # the first probes, so timestamps align from the start
 
@@ -273,14 +306,19 @@ class RemoteExecutor(FarSideExecutor):
         return await self._mux.request(msg)
 
     async def _execute(self, obj: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        return await self._request(Call(None, object_name(obj), fn.__name__, list(args), kwargs))
+        name = object_name(obj)
+        if name not in self.mirror.objects:  # its first call: create it there first
+            await self._attach(obj)
+        return await self._request(Call(None, name, fn.__name__, list(args), kwargs))
 
     @asynccontextmanager
     async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
                                 kwargs: dict | None = None, callback: Any = None
                                 ) -> AsyncIterator[AsyncIterator[Any]]:
-        request = Gen(None, object_name(obj), fn.__name__, list(args), kwargs or {},
-                      self.stream_window)
+        name = object_name(obj)
+        if name not in self.mirror.objects:
+            await self._attach(obj)
+        request = Gen(None, name, fn.__name__, list(args), kwargs or {}, self.stream_window)
         async with self._mux.stream(request) as stream, \
                 read_items(obj, callback, stream) as items:
             yield items

@@ -82,8 +82,10 @@ class RestExecutor(FarSideExecutor):
     arrays arrive as arrays). Calls that concurrent tasks make in one scheduler
     round share one request (``POST /api/calls``, see
     ``moalab.executor.rest_batch``), each answered as its own reply comes.
-    Remote objects' property changes are followed over a streamed ``/updates``
-    request each. Every request is an HTTP request of its own (no connection to keep
+    A device's instance on the server is created (or attached to) on its first call
+    or stream (or by :meth:`ensure_remote_instance`); its property changes are
+    followed from then on over a streamed ``/updates`` request each. Every request
+    is an HTTP request of its own (no connection to keep
     watch on: no heartbeats, no lost-link policy; a call the server cannot be reached
     for raises :class:`ConnectionLost`).
     The server's clock is aligned over ``/api/echo`` (``clock_sync``, see
@@ -126,6 +128,7 @@ class RestExecutor(FarSideExecutor):
             return
         keep_large_buffers()  # received replies and arrays reuse memory (no page faults)
         client = await self._open_client()
+        self.mirror.forget()  # no update followers yet: each object is attached again
         started: Future = Future()
         self._scope, self._stopped = trio.CancelScope(), trio.Event()
         trio.lowlevel.spawn_system_task(self._background, client, started,
@@ -276,7 +279,10 @@ class RestExecutor(FarSideExecutor):
                             "call, create, delete, list and echo requests")
 
     async def _execute(self, obj: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        return await self._request(Call(None, object_name(obj), fn.__name__, list(args), kwargs))
+        name = object_name(obj)
+        if name not in self.mirror.objects:  # its first call: create it there first
+            await self._attach(obj)
+        return await self._request(Call(None, name, fn.__name__, list(args), kwargs))
 
     async def get_echo_clock(self) -> tuple[float, float, float, float]:
         # stamped around the exchange itself, not the building of the request and the
@@ -298,7 +304,10 @@ class RestExecutor(FarSideExecutor):
     async def execute_generator(self, obj: Any, fn: Callable[..., Any], args: tuple = (),
                                 kwargs: dict | None = None, callback: Any = None
                                 ) -> AsyncIterator[AsyncIterator[Any]]:
-        path = f"/api/objects/{_q(object_name(obj))}/stream/{_q(fn.__name__)}"
+        name = object_name(obj)
+        if name not in self.mirror.objects:
+            await self._attach(obj)
+        path = f"/api/objects/{_q(name)}/stream/{_q(fn.__name__)}"
         body = to_jsonable({"args": list(args), "kwargs": kwargs or {}})
         async with self._http().stream("POST", path, json=body,
                                        headers=_ACCEPT_MSGPACK) as response:

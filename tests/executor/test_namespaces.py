@@ -15,6 +15,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from moalab.core.errors import InvalidArgument
 from moalab.executor import ExecutorError, ThreadExecutor
 from moalab.executor.errors import UnknownObject
+from moalab.executor.messages import Call
 from moalab.executor.rest import RestExecutor
 from moalab.executor.websocket import BAD_REQUEST, WebSocketExecutor
 
@@ -32,6 +33,12 @@ def ws_executor(server, namespace: str | None = None) -> WebSocketExecutor:
 
 def rest_executor(server, namespace: str | None = None) -> RestExecutor:
     return RestExecutor("127.0.0.1", server.port, clock_sync=None, namespace=namespace)
+
+
+async def raw_call(executor, name: str):
+    """Call ``echo(1)`` of object ``name`` with a bare call request: unlike a device's
+    call, it does not create the object first."""
+    return await executor._request(Call(None, name, "echo", [1], {}))
 
 
 def values_of(device: Probe) -> list[float]:
@@ -119,7 +126,11 @@ async def test_rest_clients_have_namespaces_too(moalab_server):
         listed = await levers(rest_a)
         assert ns_a in listed and ns_b not in listed
         with pytest.raises(UnknownObject, match=f"'lever' in namespace '{ns_b}'"):
-            await lever_b.echo(1)
+            await raw_call(rest_b, LEVER)  # a bare request: it does not create the object
+        assert await lever_b.echo(1) == [[1], {}]  # a device's call creates it again, in b
+        assert (await levers(rest_a))[ns_b]["watchers"] >= 1
+        assert lever_b.value == 0 and mirror_a.value == 6  # a new one; a's untouched
+        await rest_b.delete_remote_instance(lever_b)
         await rest_a.delete_remote_instance(lever_a)
 
 
@@ -136,10 +147,19 @@ async def test_no_namespace_is_the_shared_one_as_before(moalab_server):
         # another namespace does not see it; the message names where it looked
         with pytest.raises(UnknownObject, match=f"no object named '{name}' in namespace "
                                                 f"'{in_run.namespace}' on the server"):
-            await Probe(name=name, executor=in_run).echo(1)
+            await raw_call(in_run, name)  # a bare request: it does not create the object
+        # a device's first call there creates an object of that namespace's own
+        await device.set_value(4)
+        await wait_until(lambda: device.value == 4)
+        in_run_device = Probe(name=name, executor=in_run)
+        assert await in_run_device.echo(1) == [[1], {}]
+        assert in_run_device.value == 0
+        assert {e["namespace"] for e in await shared.list_remote_instances()
+                if e["name"] == name} == {"", in_run.namespace}
+        await in_run.delete_remote_instance(in_run_device)
         await shared.delete_remote_instance(device)
         with pytest.raises(UnknownObject, match=f"no object named '{name}' on the server"):
-            await device.echo(1)
+            await raw_call(shared, name)
 
 
 def health(server) -> dict:

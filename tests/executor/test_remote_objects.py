@@ -13,6 +13,7 @@ from moalab import VirtualDigitalChannel
 from moalab.core.errors import InvalidArgument
 from moalab.executor import NotAllowed
 from moalab.executor.errors import UnknownObject
+from moalab.executor.messages import Call
 
 from .conftest import REMOTE_BUT_PROCESS, SERVED, new_executor, unique_name, wait_until
 from .devices import OtherProbe, Probe
@@ -29,13 +30,17 @@ async def test_list_and_delete(remote_executor):
     await remote_executor.delete_remote_instance(device)
     names = [entry["name"] for entry in await remote_executor.list_remote_instances()]
     assert device.name not in names
-    with pytest.raises(UnknownObject, match=device.name):
-        await device.echo(1)
+    with pytest.raises(UnknownObject, match=device.name):  # a bare request does not create
+        await remote_executor._request(Call(None, device.name, "echo", [1], {}))
     with pytest.raises(UnknownObject):
         await remote_executor.delete_remote_instance(device)
     # created again, it is a new object
     assert await remote_executor.ensure_remote_instance(device) is True
     assert await device.echo(2) == [[2], {}]
+    # deleted, a device's next call creates it again
+    await remote_executor.delete_remote_instance(device)
+    assert await device.echo(3) == [[3], {}]
+    assert await remote_executor.ensure_remote_instance(device) is False
 
 
 @pytest.mark.parametrize("remote_kind", REMOTE_BUT_PROCESS, indirect=True)
