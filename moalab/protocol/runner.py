@@ -194,7 +194,7 @@ class ProtocolRunner:
             if plan.kind == "screening":
                 db.free_slot(self._slots())
             raise
-        self.lab.session_folder(session.id)
+        self.lab.make_session_folder(session.id)
         return session
 
     def _slots(self) -> str:
@@ -217,7 +217,8 @@ class ProtocolRunner:
         session = Session(
             info, cls(), db.get_subject(info.subject),
             db.get_rig(info.rig) if info.rig else None,
-            args_from_dict(cls.Args, info.args), self.lab.session_folder(info.id), trials, state,
+            args_from_dict(cls.Args, info.args), self.lab.make_session_folder(info.id),
+            trials, state,
             write_trial=writer.put if writer else None, depositor=depositor,
             end_trial=writer.put_end if writer else None,
         )

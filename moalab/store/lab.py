@@ -97,8 +97,15 @@ class Lab:
             self._database.upgrade()
 
     def session_folder(self, session_id: str) -> Path:
-        """The data folder of session ``session_id``, made if missing."""
-        folder = self.data_folder / session_id
+        """The data folder of session ``session_id`` on this computer; not made here (a
+        lab's PCs share its database, not their data folders: listing another PC's
+        sessions must leave no folder for them). :meth:`make_session_folder` makes it."""
+        return self.data_folder / session_id
+
+    def make_session_folder(self, session_id: str) -> Path:
+        """:meth:`session_folder`, made if missing: for a session that writes there (a
+        run or a resume on this computer)."""
+        folder = self.session_folder(session_id)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

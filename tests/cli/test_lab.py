@@ -221,3 +221,20 @@ def test_a_database_nobody_answers_for_is_named_without_its_password(lab):
     result = run("moalab", "session", "list", cwd=lab, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "127.0.0.1:9" in result.stderr and "secret-word" not in result.stderr
+
+
+def test_listing_and_showing_sessions_make_no_data_folder(lab):
+    # a session another PC of the lab made: its data folder is on that PC, not here
+    made = Lab.find(lab)
+    try:
+        other = made.database.create_session("rat-1", "mock", 1, {})
+    finally:
+        made.close()
+    for args in (["session", "list"], ["session", "list", "--json"],
+                 ["session", "show", other.id], ["session", "show", other.id, "--json"],
+                 ["subject", "show", "rat-1"], ["subject", "show", "rat-1", "--json"]):
+        result = run_in_process("moalab", *args, cwd=lab)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert list((lab / "data").iterdir()) == [], args
+    (listed,) = moalab_json(lab, "session", "list", runner=run_in_process)
+    assert listed["data_dir"] == str((lab / "data" / other.id).resolve())  # where it would be

@@ -16,7 +16,8 @@ def test_init_makes_a_lab_with_its_database(tmp_path):
         assert lab.config.database_url == f"sqlite:///{lab.folder / 'lab.sqlite'}"
         lab.database.add_subject("m1")
         folder = lab.session_folder("0123456789ab")
-        assert folder == lab.data_folder / "0123456789ab" and folder.is_dir()
+        assert folder == lab.data_folder / "0123456789ab" and not folder.exists()  # a read
+        assert lab.make_session_folder("0123456789ab") == folder and folder.is_dir()
     finally:
         lab.close()
     with pytest.raises(InvalidArgument, match=f"{tmp_path / 'lab'} already is a lab"):
