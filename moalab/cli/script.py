@@ -1,6 +1,7 @@
 """Loading an experiment script: the names `moalab run` reads from it."""
 
 import runpy
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ An experiment script defines, at module level:
              (optional; default: every Device defined at module level)
   executors  executors to start before and stop after the run (optional)
 The script runs with __name__ == "__moalab__", so an `if __name__ == "__main__":`
-block in it does not run."""
+block in it does not run. As with `python SCRIPT`, the script's folder is first on
+sys.path: it imports the modules beside it."""
 
 
 @dataclass
@@ -51,10 +53,20 @@ def _from_namespace(namespace: dict[str, Any], source: str) -> Experiment:
 
 
 def load_script(path: str | Path) -> Experiment:
-    """Run the script at ``path`` and return the experiment it defines."""
+    """Run the script at ``path`` and return the experiment it defines.
+
+    As ``python SCRIPT`` does, the script's folder goes first on ``sys.path`` and stays
+    there (a stage may import a module beside the script while the tree runs; a
+    ProcessExecutor's child starts with the same first entry). Raise
+    :class:`InvalidArgument` for a missing script or one defining no ``root``; an error
+    of the script's own code propagates as raised.
+    """
     path = Path(path)
     if not path.is_file():
         raise InvalidArgument(f"no experiment script at {str(path)!r}: give the path of a .py file")
+    folder = str(path.resolve().parent)
+    if sys.path[:1] != [folder]:
+        sys.path.insert(0, folder)
     namespace = runpy.run_path(str(path), run_name="__moalab__")
     return _from_namespace(namespace, str(path))
 

@@ -1,14 +1,16 @@
 """The child process of a ProcessExecutor: serves its parent over an inherited socket.
 
 Run by :class:`~moalab.executor.process.ProcessExecutor` as ``python -P -m
-moalab.executor.child --fd N --parent-pid PID [--main-script PATH]``. Descriptor
+moalab.executor.child --fd N --parent-pid PID [--main-script PATH] [--path DIR]``. Descriptor
 ``N`` is the child's end of a socketpair whose other end only the parent holds:
 the child listens on nothing, so no other process can reach it. It writes
 :data:`~moalab.executor.process.READY` on that socket once it serves, then
 serves the parent's requests until the socket closes.
 
 ``-P`` keeps the working directory off ``sys.path``; the main script's folder is
-put there instead (the parent's script imports its neighbours from it). The
+put there instead (the parent's script imports its neighbours from it), and before it
+the parent's first ``sys.path`` entry (``--path``: the folder of the script ``moalab
+run`` runs, whose ``__main__`` is moalab's own). The
 child exits with its parent, whatever its device methods do: stdin is a pipe
 whose write end only the parent holds, and a thread outside the trio loop
 reads it; at its end (the parent stopped or died) the thread asks the loop to
@@ -96,6 +98,7 @@ def main() -> None:
                         help="the inherited socket to the parent")
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--main-script", help="the parent's main script, for its classes")
+    parser.add_argument("--path", help="the parent's first sys.path entry, put first on ours")
     args = parser.parse_args()
     _die_with_parent(args.parent_pid)
     # not for processes a device method starts: they must not keep the parent's link open
@@ -104,6 +107,8 @@ def main() -> None:
     if args.main_script is not None and os.path.basename(args.main_script) != "__main__.py":
         # a package's __main__.py (python -m) has its package folder, not an import root
         sys.path.insert(0, os.path.dirname(os.path.abspath(args.main_script)))
+    if args.path is not None and sys.path[:1] != [args.path]:
+        sys.path.insert(0, args.path)
     trio.run(serve, sock, args.main_script)
 
 

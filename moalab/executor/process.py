@@ -32,7 +32,8 @@ class ProcessExecutor(RemoteExecutor):
     :meth:`ensure_remote_instance`; classes defined in the running script
     (``__main__``) are found by importing the script in the child (without
     running its main block). The child runs ``python -P``: the working directory
-    is not on its ``sys.path``, the main script's folder is. It exits when the
+    is not on its ``sys.path``; the main script's folder is, and first this process's
+    first ``sys.path`` entry (the script's folder under ``moalab run SCRIPT`` too). It exits when the
     executor stops, and within about a second when this process dies, even by
     SIGKILL and even while one of its methods blocks (see
     ``moalab.executor.child``). The child's clock is aligned with this one
@@ -57,6 +58,10 @@ class ProcessExecutor(RemoteExecutor):
         main_file = getattr(sys.modules.get("__main__"), "__file__", None)
         if main_file:
             command += ["--main-script", main_file]
+        # the child imports what this process imports first: the script's folder under
+        # `python SCRIPT` and under `moalab run SCRIPT` (whose __main__ is moalab's own)
+        if sys.path and sys.path[0] and os.path.isdir(sys.path[0]):
+            command += ["--path", os.path.abspath(sys.path[0])]
         try:
             with child_end:
                 # forked from this thread, not from one of trio's worker threads: Linux
