@@ -376,22 +376,37 @@ def _run_session(lab: Lab, runner: "ProtocolRunner", info: SessionInfo,
                  args: argparse.Namespace, console: Console, page: Dashboard | None = None
                  ) -> int:
     step = "" if info.step is None else f" step {info.step}"
-    console.print(f"session {info.id}: subject {info.subject!r}, protocol {info.protocol!r} "
-                  f"v{info.version} ({info.kind}{step})", soft_wrap=True)
+    header = (f"session {info.id}: subject {info.subject!r}, protocol {info.protocol!r} "
+              f"v{info.version} ({info.kind}{step})")
+    shown = False
+
+    def show_header() -> None:
+        # once the session is claimed (its stimuli sent, its run made, or its end): a
+        # session refused (its subject busy) is deleted, only the refusal is printed
+        nonlocal shown
+        if not shown:
+            shown = True
+            console.print(header, soft_wrap=True)
+
     runs: list[Any] = []
     sync_bar = _SyncBar(console)
     feeds = [page.watch(f"session {info.id}")] if page is not None else []
 
     def started(run: Any) -> None:
+        show_header()
         runs.append(run)
         for feed in feeds:
             feed.attach(run)
+
+    def synced(done: int, total: int) -> None:
+        show_header()
+        sync_bar(done, total)
 
     async def execute() -> None:
         nonlocal info
         try:
             info = await runner.run_session(info, sinks=feeds, on_run=started,
-                                            sync_progress=sync_bar)
+                                            sync_progress=synced)
         finally:
             sync_bar.close()
 
@@ -407,6 +422,7 @@ def _run_session(lab: Lab, runner: "ProtocolRunner", info: SessionInfo,
     finally:
         runner.cleanup_session(info)
     ended = lab.database.get_session(info.id)
+    show_header()
     console.print(f"session {ended.id}: {ended.status} after {ended.n_trials} trials; data in "
                   f"{lab.session_folder(ended.id)}", soft_wrap=True)
     if ended.error:

@@ -5,7 +5,9 @@ real process; the lookups between them and the bad input run in process (each pr
 costs 1.5 s of imports)."""
 
 import json
+import os
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -238,3 +240,19 @@ def test_listing_and_showing_sessions_make_no_data_folder(lab):
         assert list((lab / "data").iterdir()) == [], args
     (listed,) = moalab_json(lab, "session", "list", runner=run_in_process)
     assert listed["data_dir"] == str((lab / "data" / other.id).resolve())  # where it would be
+
+
+def test_a_busy_refusal_prints_only_the_refusal(lab):
+    # rat-1's session running in a live process (this one) of this computer
+    made = Lab.find(lab)
+    try:
+        running = made.database.create_session("rat-1", "mock", 1, {})
+        made.database.claim_session(running.id, socket.gethostname(), os.getpid())
+    finally:
+        made.close()
+    result = run_in_process("moalab", "session", "run", MOCK, "--subject", "rat-1",
+                            "--dry-run", cwd=lab)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""  # no line for the session it made, then deleted
+    assert running.id in result.stderr and "rat-1" in result.stderr
+    assert [s.id for s in only_session(lab)] == [running.id]
