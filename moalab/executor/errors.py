@@ -24,7 +24,9 @@ class ExecutorNotRunning(ExecutorError):
 
 
 class ExecutorTimeout(ExecutorError, TimeoutError):
-    """A call did not finish within its timeout; it was cancelled on the far side."""
+    """A call did not finish within its timeout. An async method was cancelled where it
+    awaited; a sync one cannot be interrupted: it runs on in its worker until it
+    returns, and its object's next calls wait for it (the message says which)."""
 
 
 class RemoteError(ExecutorError):

@@ -1,5 +1,6 @@
 """Executor: where a device's decorated methods run, and how the choice is made."""
 
+import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
@@ -17,9 +18,11 @@ class Executor:
     """Runs calls of decorated device methods somewhere: a thread, a process, a server.
 
     Start and stop it with ``async with executor:`` or :meth:`start_executor` /
-    :meth:`stop_executor`. ``timeout`` (seconds, or None) bounds every call;
-    a call that overruns is cancelled on the far side and raises
-    :class:`ExecutorTimeout`.
+    :meth:`stop_executor`. ``timeout`` (seconds, or None) bounds every call: a call
+    that overruns raises :class:`ExecutorTimeout` in the caller at once. An async
+    method is then cancelled where it awaits; a sync method cannot be interrupted: the
+    call is abandoned, the method runs on in its worker until it returns, and the
+    object's next calls wait behind it.
     """
 
     supports_coroutine = False
@@ -55,11 +58,14 @@ class Executor:
         result in the calling task, and return the result.
 
         ``timeout`` overrides the executor's for this call. Cancelling the calling
-        task (e.g. with :func:`trio.fail_after`) cancels the call on the far side.
-        Raises what ``fn`` raised (from a far side: as a :class:`~moalab.RemoteError`
-        unless its type is known here), :class:`~moalab.ExecutorTimeout` when the
-        timeout passes, :class:`~moalab.executor.errors.ExecutorNotRunning` before
-        the executor is started or after it stopped.
+        task (e.g. with :func:`trio.fail_after`), or the timeout passing, returns at
+        once and cancels an async ``fn`` where it awaits; a sync ``fn`` cannot be
+        interrupted: it runs on in its worker until it returns, and the next calls on
+        ``obj`` wait for it. Raises what ``fn`` raised (from a far side: as a
+        :class:`~moalab.RemoteError` unless its type is known here),
+        :class:`~moalab.ExecutorTimeout` when the timeout passes,
+        :class:`~moalab.executor.errors.ExecutorNotRunning` before the executor is
+        started or after it stopped.
         """
         timeout = timeout or self.timeout
         if timeout is None:  # most calls: no context manager (it costs ~1 us a call)
@@ -89,9 +95,13 @@ class Executor:
             yield
         if scope.cancelled_caught:
             name = getattr(obj, "name", "") or type(obj).__name__
+            if inspect.iscoroutinefunction(fn):
+                fate = "it was cancelled where it awaited"
+            else:  # a thread cannot be interrupted: the worker is not redesigned for it
+                fate = (f"the call was abandoned: a sync method still runs in its worker "
+                        f"until it returns, and calls on {name} wait for it")
             raise ExecutorTimeout(
-                f"{name}.{fn.__name__} did not finish within {timeout} s; it was cancelled"
-            )
+                f"{name}.{fn.__name__} did not finish within {timeout} s; {fate}")
 
     def use_namespace(self, name: str) -> None:
         """Put the objects this executor creates in namespace ``name`` (a run's), where

@@ -68,7 +68,8 @@ class ThreadExecutor(Executor):
     trio thread instead, unless calls of its object are queued or running in the
     thread (then it waits its turn there, so one object's calls keep their order).
     Generator methods run each in a thread of their own, so a running stream
-    does not hold up calls.
+    does not hold up calls. A sync call past its timeout runs on in the worker: the
+    calls behind it, of every object of the executor, wait for it.
     """
 
     def __init__(self, name: str = "moalab-thread", timeout: float | None = None) -> None:

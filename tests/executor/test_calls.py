@@ -167,6 +167,25 @@ async def test_sync_timeout_on_thread_executor():
         assert await device.echo(1) == [[1], {}]
 
 
+@pytest.mark.parametrize("kind", ALL, indirect=True)
+async def test_a_sync_method_timed_out_says_it_runs_on_and_the_next_call_waits(kind):
+    # the message said "it was cancelled": a sync method cannot be, on any executor
+    async with kind.make(timeout=0.3) as executor:
+        device = await _device_on(executor)
+        with trio.fail_after(10):
+            with pytest.raises(ExecutorTimeout) as raised:
+                await device.sleep(1.2)
+            message = str(raised.value)
+            assert f"{device.name}.sleep did not finish within 0.3 s" in message
+            assert "cancelled" not in message
+            assert "abandoned" in message and "still runs" in message, message
+            assert f"calls on {device.name} wait for it" in message, message
+            start = trio.current_time()
+            assert await executor.execute(device, Probe.echo.__wrapped__, (1,),
+                                          timeout=10) == [[1], {}]
+            assert trio.current_time() - start > 0.4  # behind the sleep's last 0.9 s
+
+
 def test_timeout_must_be_positive():
     from moalab.executor import ThreadExecutor
 
