@@ -13,7 +13,9 @@ A workflow file (``moalab loop run WORKFLOW.py``) defines, at module level:
 - ``CYCLES`` (optional): how many cycles to run when ``--cycles`` is not given.
 
 The file is imported as the module ``__moalab_workflow__``, so its
-``if __name__ == "__main__":`` block (the seed's plain for-loop) does not run.
+``if __name__ == "__main__":`` block (the seed's plain for-loop) does not run. While
+it is imported, its folder is first on ``sys.path`` (as a protocol file's: it
+imports the modules beside it).
 
 Checkpoints: after every step, its state is pickled into the lab's
 ``loops/<workflow name>/`` folder (pickle keeps DataFrames, arrays and fitted
@@ -97,7 +99,8 @@ class Workflow:
 
 def load_workflow(path: str | os.PathLike) -> Workflow:
     """Import the workflow file at ``path`` (as :data:`WORKFLOW_MODULE`, registered in
-    ``sys.modules`` so its classes unpickle). Raises InvalidArgument for a missing
+    ``sys.modules`` so its classes unpickle; its folder first on ``sys.path`` while it
+    runs). Raises InvalidArgument for a missing
     file or one lacking ``state`` or a callable ``cycle``; an error of the file's own
     code propagates as raised."""
     path = Path(path).resolve()
@@ -108,11 +111,15 @@ def load_workflow(path: str | os.PathLike) -> Workflow:
     assert spec is not None and spec.loader is not None  # a .py file always has a loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[WORKFLOW_MODULE] = module
+    folder = str(path.parent)
+    sys.path.insert(0, folder)  # as `python WORKFLOW.py`: the modules beside it import
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[WORKFLOW_MODULE]
         raise
+    finally:
+        sys.path.remove(folder)  # the first equal entry: the one put there above
     where = f"workflow file {str(path)!r}"
     if not hasattr(module, "state"):
         raise InvalidArgument(f"{where} defines no `state`: set `state = ...` to the "

@@ -4,6 +4,7 @@ run, and the errors of a bad workflow. The kill -9 test is tests/cli/test_loop.p
 
 import functools
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -224,3 +225,15 @@ def test_step_names_show_a_partials_arguments():
 
     assert step_name(pool) == "test_step_names_show_a_partials_arguments.<locals>.pool"
     assert step_name(functools.partial(pool, 1, n_trials=5)).endswith("pool(1, n_trials=5)")
+
+
+def test_a_workflow_imports_the_modules_beside_it(tmp_path, monkeypatch):
+    # as `python WORKFLOW.py` does, from any working directory
+    folder = tmp_path / "loop"
+    folder.mkdir()
+    (folder / "loop_helpers.py").write_text("START = {'cycle': 0}\n")
+    path = write_workflow(folder, "from loop_helpers import START\n\nstate = START\n\n"
+                                  "def cycle(state):\n    return []\n", name="beside")
+    monkeypatch.chdir(tmp_path)
+    assert load_workflow(path).state == {"cycle": 0}
+    assert str(folder) not in sys.path  # only while it is imported
