@@ -80,17 +80,23 @@ class SessionState:
             self._save(self._init, dict(self._data))
 
 
-def _trial_stage(stage: MoaStage | None) -> MoaStage | None:
-    """The stage whose current trial a trial recorded from ``stage`` is: of ``stage``
-    and its parents in a trial, the innermost that repeats, else the outermost below
-    the root (a stage of ``repeat`` 1 that holds the trial's stages); None if none."""
-    chain = [] if stage is None else [
-        each for each in (stage, *stage.iterate_parents()) if each.in_trial]
+def _trial_stage(stage: MoaStage | None) -> tuple[MoaStage | None, bool]:
+    """The stage whose trial a trial recorded from ``stage`` (the running stage) is,
+    and whether that trial has ended: see :meth:`Session.record_trial`."""
+    if stage is None:
+        return None, False
+    # its trial just ended: in its on_trial_end (or on_stage_end, stage_done)
+    ended = not stage.in_trial and stage.count >= 0 and stage.trial_outcome is not None
+    if ended and stage.repeat != 1:
+        return stage, True
+    chain = [each for each in (stage, *stage.iterate_parents()) if each.in_trial]
     for each in chain:
         if each.repeat != 1:
-            return each
+            return each, False
+    if ended:
+        return stage, True
     below_root = [each for each in chain if each.parent is not None]
-    return below_root[-1] if below_root else None
+    return (below_root[-1], False) if below_root else (None, False)
 
 
 def _check_json(value: Any, what: str) -> None:
@@ -200,14 +206,17 @@ class Session:
     def record_trial(self, **values: Any) -> int:
         """Record one trial's outcome (e.g. ``correct=True, rt=0.41``); return its index.
 
-        Its times (experiment clock) are those of the stage trial it is recorded in,
-        from a stage of the calling task (see :func:`~moalab.stage.stage.running_stage`):
-        of the innermost stage in a trial that repeats (``repeat`` not 1), else of the
-        outermost in a trial below the root; its start is that trial's start and its
-        end is written when that trial ends. Recorded outside such a trial (in an
-        ``on_stage_end`` callback, or by hand outside a run), it lasts from the end of
-        the trial before it (the first: the start of the root's trial, or unknown
-        outside a run) to now.
+        Its times (experiment clock) are those of a stage trial, found from the stage
+        that calls it (:func:`~moalab.stage.stage.running_stage`), the first of: that
+        stage's trial that just ended if the stage repeats (``repeat`` not 1: recorded
+        from its ``on_trial_end``); the innermost stage around the call that repeats
+        and is in a trial (its end is written when that trial ends); that stage's
+        trial that just ended (a stage of ``repeat`` 1, from its ``on_stage_end``, as
+        :class:`~moalab.protocol.StaticProtocol` records a unit); the outermost stage
+        in a trial below the root (several trials recorded in one trial of such a
+        stage all span it: give them a stage that repeats). With none (by hand,
+        outside a run) it lasts from the end of the trial before it (the first: the
+        root's trial start, or unknown outside a run) to now.
 
         Never blocks: the trial is queued and durable within 100 ms (and at the
         session's end), its end once its stage trial ends. Raises
@@ -217,9 +226,12 @@ class Session:
         index = len(self.trials)
         self.trials.append(values)
         running = running_stage()
-        stage = _trial_stage(running)
+        stage, ended = _trial_stage(running)
         end: float | None = None
-        if stage is not None:
+        if stage is not None and ended:
+            start, end = stage.trial_start_time, now()
+            self._last_end = end
+        elif stage is not None:
             start = stage.trial_start_time
             uid = stage.fbind("on_trial_end", self._trial_ended, index)
             self._ends[index] = uid

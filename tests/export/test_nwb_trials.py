@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 from moalab import (
+    Delay,
     DigitalGateStage,
     MoaStage,
     UniformRandomDelay,
@@ -86,17 +87,20 @@ class BeamPellet(Protocol):
 
 
 class ByHand(Protocol):
-    """Three delays of 2 s, each recorded by an ``on_stage_end`` callback."""
+    """Delays of 2, 3, 1 and 1 s; a trial recorded as each after the first starts
+    (``on_stage_start``: before its trial, in no stage trial but the root's)."""
 
     name = "by-hand"
     version = 1
 
     def build_tree(self, session):
         root = MoaStage(name="root")
-        for i in range(3):
-            delay = UniformRandomDelay(min=2, max=2, name=f"delay {i}")
-            delay.fbind("on_stage_end", lambda stage: session.record_trial(n=stage.name))
-            root.add_stage(delay)
+        for n, delay in enumerate((2, 3, 1, 1)):
+            stage = Delay(delay=delay, name=f"delay {n}")
+            if n:
+                stage.fbind("on_stage_start", lambda stage, n=n: session.record_trial(
+                    n=f"record {n}"))
+            root.add_stage(stage)
         return root
 
 
@@ -141,5 +145,5 @@ def test_trials_recorded_outside_a_stage_trial_follow_each_other(lab, tmp_path):
     export_nwb(lab, session, tmp_path / "by-hand.nwb")
     trials, _ = trials_checked(tmp_path / "by-hand.nwb")
     assert list(zip(trials.start_time, trials.stop_time)) == \
-        pytest.approx([(0, 2), (2, 4), (4, 6)])
-    assert list(trials.n) == ["delay 0", "delay 1", "delay 2"]
+        pytest.approx([(0, 2), (2, 5), (5, 6)])
+    assert list(trials.n) == ["record 1", "record 2", "record 3"]

@@ -71,6 +71,21 @@ class RecordedAtStageEnd(Protocol):
         return root
 
 
+class RecordedAtTrialEnd(Protocol):
+    """A block (repeat 1) of 3 trials of 2 s then 1 s, each recorded by the trial stage's
+    ``on_trial_end`` callback, after 5 s of habituation."""
+
+    name = "recorded-at-trial-end"
+    version = 1
+
+    def build_tree(self, session):
+        trial = MoaStage(name="trial", repeat=3, stages=[Delay(delay=2, name="cue"),
+                                                         Delay(delay=1, name="rest")])
+        trial.fbind("on_trial_end", lambda stage, count: session.record_trial(n=count))
+        block = MoaStage(name="block", stages=[trial])
+        return MoaStage(name="root", stages=[Delay(delay=5, name="habituation"), block])
+
+
 def run(lab, protocol, args=()):
     runner = ProtocolRunner(lab, protocol)
     info = runner.create_session("rat-1", args)
@@ -104,3 +119,10 @@ def test_a_trial_recorded_outside_a_stage_trial_lasts_from_the_one_before(lab):
     assert [t.values for t in trials] == [{"block": "block 0"}, {"block": "block 1"}]
     assert [(t.start - start, t.end - start) for t in trials] == \
         pytest.approx([(0, 4), (4, 8)])
+
+
+def test_a_trial_recorded_as_its_stage_trial_ends_spans_that_trial(lab):
+    trials, records = run(lab, RecordedAtTrialEnd)
+    start = next(r.time for r in records if isinstance(r, TrialStart) and r.name == "root")
+    assert [(t.start - start, t.end - start) for t in trials] == \
+        pytest.approx([(5, 8), (8, 11), (11, 14)])
