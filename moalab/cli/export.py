@@ -35,7 +35,8 @@ def add_export_command(commands: Any) -> None:
                         help="the export's folder: new, empty, or an earlier export")
     export.add_argument("--nwb", nargs=2, metavar=("SESSION_ID", "OUT.nwb"),
                         help="instead, write one session as an NWB file (its subject, "
-                        "trials, stages, device events and recordings' keys)")
+                        "trials, stages, device events and recordings' keys); the id, or "
+                        "its first characters if no other id starts with them")
     export.add_argument("--overwrite", action="store_true",
                         help="with --nwb: replace OUT.nwb if it exists")
     export.add_argument("--assets", choices=ASSET_CHOICES, default="experiment",
@@ -95,6 +96,7 @@ def _run_nwb_export(args: argparse.Namespace, console: Console) -> int:
     session_id, out = args.nwb
     lab = Lab.find(args.lab)
     try:
+        session_id = lab.database.find_session(session_id).id  # or a unique start of it
         summary = export_nwb(lab, session_id, Path(out), overwrite=args.overwrite,
                              anonymous=args.anonymous)
     finally:

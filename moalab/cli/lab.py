@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..core.errors import InvalidArgument
 from ..store.infos import SessionInfo
@@ -40,6 +40,9 @@ PROTOCOL_SOURCE = "protocol.txt"
 SEXES = ("F", "M", "U")
 PERSONAL_FIELDS = ("species", "sex", "dob", "notes")
 EXECUTORS = ("websocket", "rest", "process", "thread")
+ID_HELP = "the session's id, or its first characters if no other id starts with them"
+WHOLE_COLUMNS = ("id",)
+"""Table columns never cut short: a session's id is typed from the table."""
 
 
 def _date(text: str) -> datetime.date:
@@ -119,7 +122,7 @@ def add_lab_commands(commands: Any, add_run_timing: Any) -> None:
     add_run_timing(run)
     add_dashboard_option(run)
     resume = session.add_parser("resume", help="continue an interrupted session")
-    resume.add_argument("id")
+    resume.add_argument("id", help=ID_HELP)
     resume.add_argument("--protocol", help="the protocol file or module, if it is not where "
                         "the session was started from")
     add_run_timing(resume)
@@ -127,13 +130,13 @@ def add_lab_commands(commands: Any, add_run_timing: Any) -> None:
     listing = session.add_parser("list", help="list sessions")
     listing.add_argument("--subject")
     show = session.add_parser("show", help="show a session and its trials")
-    show.add_argument("id")
+    show.add_argument("id", help=ID_HELP)
     abandon = session.add_parser("abandon", help="give up an interrupted session (frees a "
                                  "screening session's place)")
-    abandon.add_argument("id")
+    abandon.add_argument("id", help=ID_HELP)
     plot = session.add_parser("plot", help="draw a session at a glance into a PNG file "
                               "(trials, outcomes, response times, device traces)")
-    plot.add_argument("id")
+    plot.add_argument("id", help=ID_HELP)
     plot.add_argument("out", type=Path, metavar="OUT.png")
     for parser in (run, resume, listing, show, abandon, plot):
         _lab_option(parser)
@@ -261,13 +264,14 @@ def _session_list(lab: Lab, args: argparse.Namespace, console: Console) -> int:
 
 
 def _session_show(lab: Lab, args: argparse.Namespace, console: Console) -> int:
-    session = _session_dict(lab, lab.database.get_session(args.id))
+    info = lab.database.find_session(args.id)
+    session = _session_dict(lab, info)
     session["trials"] = [{"index": trial.index, "values": trial.values}
-                         for trial in lab.database.list_trials(args.id)]
+                         for trial in lab.database.list_trials(info.id)]
     session["deposits"] = [
         {"local_key": asset.local_key, "key": asset.key, "status": asset.status,
          "error": asset.error, "size": asset.size, "sha256": asset.sha256}
-        for asset in lab.database.list_assets(session=args.id, kind="experiment")]
+        for asset in lab.database.list_assets(session=info.id, kind="experiment")]
     if args.json:
         console.out(json.dumps(session, indent=2))
         return 0
@@ -281,7 +285,7 @@ def _session_show(lab: Lab, args: argparse.Namespace, console: Console) -> int:
 
 
 def _session_abandon(lab: Lab, args: argparse.Namespace, console: Console) -> int:
-    info = lab.database.get_session(args.id)
+    info = lab.database.find_session(args.id)
     if info.status not in ("created", "interrupted"):
         raise InvalidArgument(
             f"session {info.id} is {info.status}: only an interrupted session can be abandoned")
@@ -296,8 +300,9 @@ def _session_plot(lab: Lab, args: argparse.Namespace, console: Console) -> int:
     # imported here: matplotlib is an extra, and slow to import for the other commands
     from ..export.plot import plot_session
 
-    plot_session(lab, args.id, args.out)
-    console.print(f"session {args.id} drawn in {args.out}", soft_wrap=True)
+    session_id = lab.database.find_session(args.id).id
+    plot_session(lab, session_id, args.out)
+    console.print(f"session {session_id} drawn in {args.out}", soft_wrap=True)
     return 0
 
 
@@ -311,7 +316,7 @@ def _session_run(lab: Lab, args: argparse.Namespace, console: Console) -> int:
 
 
 def _session_resume(lab: Lab, args: argparse.Namespace, console: Console) -> int:
-    info = lab.database.get_session(args.id)
+    info = lab.database.find_session(args.id)
     if info.status != "interrupted":
         raise InvalidArgument(
             f"session {info.id} is {info.status}: only an interrupted session can be resumed "
@@ -463,7 +468,9 @@ def _table(console: Console, rows: list[dict[str, Any]], columns: Any) -> None:
         console.print("(none)")
         return
     columns = columns or list(rows[0])
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    cells = [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    table = Table(*(Column(name, no_wrap=True, min_width=max(len(cell[i]) for cell in cells))
+                    if name in WHOLE_COLUMNS else name for i, name in enumerate(columns)))
+    for row in cells:
+        table.add_row(*row)
     console.print(table)

@@ -97,6 +97,8 @@ CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to answer."""
 END_STATUSES = ("interrupted", "submitted", "failed", "abandoned")
 SUBJECT_FIELDS = ("name", "species", "sex", "dob", "notes")
+MATCHES_NAMED = 10
+"""The most session ids an ambiguous prefix's error names (find_session)."""
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -444,6 +446,25 @@ class Database(AssetRows, NetworkRows):
             if not infos:
                 self._session_row(session, session_id)
             return infos[0]
+
+    def find_session(self, id_prefix: str) -> SessionInfo:
+        """The session whose id is ``id_prefix`` or the one session whose id starts with
+        it (as git takes a commit's first digits). Raises UnknownName when no id
+        starts with it (or it is empty), InvalidArgument naming the ids when several
+        do."""
+        if not id_prefix:
+            return self.get_session(id_prefix)  # raises UnknownName
+        with self._unit() as session:
+            ids = sorted(session.scalars(select(Session.id).where(
+                Session.id.startswith(id_prefix, autoescape=True)).limit(MATCHES_NAMED + 1)))
+        if id_prefix in ids or len(ids) == 1:
+            return self.get_session(id_prefix if id_prefix in ids else ids[0])
+        if not ids:
+            return self.get_session(id_prefix)  # raises UnknownName, with close matches
+        count = f"over {MATCHES_NAMED}" if len(ids) > MATCHES_NAMED else str(len(ids))
+        more = ", ..." if len(ids) > MATCHES_NAMED else ""
+        raise InvalidArgument(f"{id_prefix!r} is the start of {count} sessions' ids: "
+                              f"{', '.join(ids[:MATCHES_NAMED])}{more}; give more of the id")
 
     def list_sessions(self, subject: str | None = None,
                       protocol: str | None = None) -> list[SessionInfo]:

@@ -47,3 +47,11 @@ def test_bad_input_is_named_with_the_fix(made, tmp_path, capsys):  # noqa: F811
     assert "invalid choice: 'recordings' (choose from" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "new"), "--lab", str(tmp_path)]) == 2
     assert "is not a lab" in capsys.readouterr().err
+
+
+def test_an_nwb_export_takes_a_unique_start_of_the_session_id(made, tmp_path, capsys):  # noqa: F811
+    pytest.importorskip("pynwb", reason="pynwb is not installed (pip install -e '.[data]')")
+    out = tmp_path / "rat.nwb"
+    assert main(["export", "--nwb", made.rat[:6], str(out),
+                 "--lab", str(made.lab.folder)]) == 0
+    assert f"session {made.rat!r} exported to {out}" in capsys.readouterr().out

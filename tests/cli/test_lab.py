@@ -256,3 +256,47 @@ def test_a_busy_refusal_prints_only_the_refusal(lab):
     assert result.stdout == ""  # no line for the session it made, then deleted
     assert running.id in result.stderr and "rat-1" in result.stderr
     assert [s.id for s in only_session(lab)] == [running.id]
+
+
+def test_a_session_is_named_by_a_unique_start_of_its_id(lab):
+    made = Lab.find(lab)
+    try:
+        # 17 ids of 16 first digits: two at least share their first one
+        ids = [made.database.create_session("rat-1", "mock", 1, {}).id for _ in range(17)]
+    finally:
+        made.close()
+    first = next(id[0] for id in ids if sum(other[0] == id[0] for other in ids) > 1)
+    sharing = sorted(id for id in ids if id[0] == first)
+    shown = moalab_json(lab, "session", "show", sharing[0][:8], runner=run_in_process)
+    assert shown["id"] == sharing[0]
+    result = run_in_process("moalab", "session", "abandon", sharing[1][:8], cwd=lab)
+    assert result.returncode == 0 and f"session {sharing[1]} abandoned" in result.stdout
+    refused = run_in_process("moalab", "session", "resume", sharing[1][:8], "--dry-run",
+                             cwd=lab)  # abandoned: found by its prefix, then refused
+    assert refused.returncode == 2 and f"session {sharing[1]} is abandoned" in refused.stderr
+    for args in (["session", "show", first], ["session", "abandon", first],
+                 ["session", "resume", first, "--dry-run"]):
+        result = run_in_process("moalab", *args, cwd=lab)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"'{first}' is the start of {len(sharing)} sessions' ids: " in result.stderr
+        assert all(id in result.stderr for id in sharing) and "give more" in result.stderr
+    result = run_in_process("moalab", "session", "show", "xyz", cwd=lab)
+    assert result.returncode == 2 and "no session 'xyz'" in result.stderr
+    assert "`moalab session list` lists them" in result.stderr
+
+
+def test_the_session_table_shows_whole_ids_on_100_columns(lab):
+    made = Lab.find(lab)
+    try:
+        info = made.database.create_session("rat-1", "mock", 1, {})
+        made.database.claim_session(info.id, socket.gethostname(), os.getpid())
+        made.database.end_session(info.id, "submitted")  # its times make the row wide
+    finally:
+        made.close()
+    for args in (["session", "list"], ["subject", "show", "rat-1"]):
+        result = subprocess.run([*command("moalab"), *args], cwd=lab,
+                                env={**env(), "COLUMNS": "100"}, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert max(map(len, result.stdout.splitlines())) <= 100
+        assert info.id in result.stdout, result.stdout

@@ -151,6 +151,30 @@ def test_list_sessions_by_subject_and_protocol(database):
         database.get_session(typo)
 
 
+
+def test_a_session_is_found_by_a_unique_prefix_of_its_id(database):
+    database.add_subject("m1")
+    # 17 ids of 16 first digits: two at least share their first one
+    made = [database.create_session("m1", "p", 1, {}).id for _ in range(17)]
+    for id in made:
+        assert database.find_session(id).id == id  # the whole id
+        unique = next(id[:n] for n in range(1, 13)
+                      if [other.startswith(id[:n]) for other in made].count(True) == 1)
+        assert database.find_session(unique).id == id
+    first = next(id[0] for id in made if sum(other[0] == id[0] for other in made) > 1)
+    sharing = sorted(id for id in made if id[0] == first)
+    with pytest.raises(InvalidArgument, match=f"'{first}' is the start of {len(sharing)} "
+                       "sessions' ids: " + ", ".join(sharing)) as raised:
+        database.find_session(first)
+    assert not isinstance(raised.value, UnknownName)
+    missing = next(c for c in "0123456789abcdef" if not any(id.startswith(c) for id in made)) \
+        if len({id[0] for id in made}) < 16 else "g"
+    with pytest.raises(UnknownName, match=f"no session '{missing}'.*`moalab session list`"):
+        database.find_session(missing)
+    for bad in ("", "%", "_"):  # neither every session nor a LIKE pattern
+        with pytest.raises(UnknownName):
+            database.find_session(bad)
+
 def test_trials_are_kept_in_order_and_once(database):
     database.add_subject("m1")
     session_id = database.create_session("m1", "p", 1, {}).id
