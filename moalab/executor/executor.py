@@ -37,6 +37,12 @@ class Executor:
             raise InvalidArgument(f"timeout={timeout!r} is not accepted: give seconds > 0 or None")
         self.timeout = timeout
 
+    @property
+    def running(self) -> bool:
+        """Whether the executor is started and not stopped since (a run leaves an
+        executor its caller started running: see :func:`~moalab.run_experiment`)."""
+        return False
+
     async def start_executor(self) -> None:
         """Start the executor (threads, processes or connections)."""
 

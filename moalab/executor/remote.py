@@ -66,6 +66,10 @@ class FarSideExecutor(Executor):
         """Whether the executor runs (started, not stopping)."""
         raise NotImplementedError
 
+    @property
+    def running(self) -> bool:
+        return self._running()
+
     async def _request(self, msg: Message, wait_link: bool = True) -> Any:
         """Send request ``msg`` and return its reply's value (or raise its error);
         ``wait_link``: first wait for a link that is down, as the executor's policy

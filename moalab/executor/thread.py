@@ -77,6 +77,10 @@ class ThreadExecutor(Executor):
         self._worker = WorkerThread(name)
         self._last_calls = _LastCalls()
 
+    @property
+    def running(self) -> bool:
+        return self._worker.running
+
     async def start_executor(self) -> None:
         self._worker.start()
 
@@ -178,6 +182,10 @@ class AsyncThreadExecutor(Executor):
         self._start_order: ArrivalOrder | None = None  # these two used in its loop only
         self._outboxes: Outboxes | None = None
         self._last_calls = _LastCalls()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
 
     async def start_executor(self) -> None:
         if self._thread is not None:

@@ -32,7 +32,9 @@ async def run_experiment(
     """Run ``root`` to its end while the ``devices``' pumps run; then stop the pumps.
 
     ``executors`` (async context managers, e.g. :class:`~moalab.ThreadExecutor`)
-    are started first and stopped last; while the link of one with
+    are started first and stopped last, except one already running (its caller
+    started it, its caller stops it: it keeps running after the run, in its own
+    namespace); while the link of one with
     ``on_lost='pause'`` is down, the tree is paused. Devices without a
     ``pump_state`` of their own are not pumped; every :class:`Device` reads the
     run's clock in :meth:`Device.now`, from any thread. An exception in the
@@ -40,7 +42,8 @@ async def run_experiment(
     virtual time a run that can never go on raises :class:`~moalab.NothingToWaitFor`
     (``moalab.runner.stuck`` says when). ``task_status.started()`` is called once
     the root stage has started. ``namespace`` (a run's): each executor's objects
-    live there unless it was given one (``executor.use_namespace``).
+    live there unless it was given one (``executor.use_namespace``) or was already
+    running.
     """
     devices = tuple(devices)
     async with AsyncExitStack() as stack:
@@ -50,11 +53,14 @@ async def run_experiment(
                 device.use_clock(read_clock)
                 stack.callback(device.use_clock, None)
         for executor in executors:
-            # any async context manager may serve as an executor: only ours have namespaces
-            use_namespace = getattr(executor, "use_namespace", None)
-            if namespace is not None and use_namespace is not None:
-                use_namespace(namespace)
-            await stack.enter_async_context(executor)
+            # one its caller started, the caller stops (and its namespace stays)
+            if not getattr(executor, "running", False):
+                # any async context manager may serve as an executor: only ours have
+                # namespaces
+                use_namespace = getattr(executor, "use_namespace", None)
+                if namespace is not None and use_namespace is not None:
+                    use_namespace(namespace)
+                await stack.enter_async_context(executor)
             if getattr(executor, "on_lost", None) == "pause":
                 listener = _PauseWhileLinkDown(root, executor)
                 executor.add_link_listener(listener)

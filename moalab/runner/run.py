@@ -53,7 +53,8 @@ class Run:
 
     ``devices`` are pumped (those with a ``pump_state``) and recorded;
     ``executors`` are entered before the tree starts and left after it ends, in
-    this run's namespace on a server (see ``RemoteExecutor.use_namespace``);
+    this run's namespace on a server (see ``RemoteExecutor.use_namespace``); one
+    already running is its caller's to stop, and is left running in its namespace;
     every record goes to each of ``sinks`` (:class:`~moalab.RecordSink` s,
     e.g. loggers, or functions of one record). ``metadata`` (subject, session,
     protocol, ...) goes into the :class:`~moalab.core.records.RunStart` record.
