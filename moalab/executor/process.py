@@ -28,9 +28,9 @@ class ProcessExecutor(RemoteExecutor):
     """Runs device methods in a child Python process serving the moalab protocol.
 
     Parent and child talk over a socketpair the child inherits: it listens on
-    no port, so no other process can reach it. Objects are created there with
-    :meth:`ensure_remote_instance`; classes defined in the running script
-    (``__main__``) are found by importing the script in the child (without
+    no port, so no other process can reach it. Objects are created there on their
+    first call (or by :meth:`ensure_remote_instance`); classes defined in the
+    running script (``__main__``) are found by importing the script in the child (without
     running its main block). The child runs ``python -P``: the working directory
     is not on its ``sys.path``; the main script's folder is, and first this process's
     first ``sys.path`` entry (the script's folder under ``moalab run SCRIPT`` too). It exits when the
