@@ -20,6 +20,7 @@ from ..core.loggable import Loggable
 from ..core.nursery import open_nursery
 from ..core.realtime import cancel_after_real
 from ..core.records import RunEnd, RunStart, StageInfo
+from ..device.device import Device
 from ..log.recorder import Recorder, new_run_id
 from ..stage.runstate import RunState
 from ..stage.stage import MoaStage
@@ -40,6 +41,17 @@ from outside (a second Ctrl-C); a run that ends by itself waits for them all."""
 _hold_lock = threading.Lock()
 
 
+def _held_devices(root: MoaStage) -> list[Device]:
+    """The devices the stages of ``root`` hold, in an attribute
+    (``SugarPalletStage(motor_device=...)``) or a property (a gate's ``device``)."""
+    held: dict[Device, None] = {}
+    for stage in root.iterate_stages():
+        for value in (*vars(stage).values(), *(getattr(stage, name) for name in stage.properties())):
+            if isinstance(value, Device):
+                held[value] = None
+    return list(held)
+
+
 def _tree(root: MoaStage) -> tuple[StageInfo, ...]:
     return tuple(
         StageInfo(stage.path, stage.name, type(stage).__name__, int(stage.repeat)
@@ -51,7 +63,9 @@ def _tree(root: MoaStage) -> tuple[StageInfo, ...]:
 class Run:
     """One run of ``root``: its id, its records, its status.
 
-    ``devices`` are pumped (those with a ``pump_state``) and recorded;
+    ``devices`` are pumped (those with a ``pump_state``) and recorded, and so are the
+    devices the tree's stages hold (a stage's attribute or property: a gate's
+    ``device``, a stage's ``motor_device``), pumped or not;
     ``executors`` are entered before the tree starts and left after it ends, in
     this run's namespace on a server (see ``RemoteExecutor.use_namespace``); one
     already running is its caller's to stop, and is left running in its namespace;
@@ -239,7 +253,9 @@ class Run:
                       started_at=origin.started_at, stages=_tree(self.root),
                       metadata=self.metadata)
         self.origin = origin
-        for instance in (*self.root.iterate_stages(), *self.devices):
+        recorded = dict.fromkeys((*self.root.iterate_stages(), *self.devices,
+                                  *_held_devices(self.root)))
+        for instance in recorded:
             if isinstance(instance, Loggable):
                 recorder.add(instance)
         try:
