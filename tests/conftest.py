@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,19 @@ class ServerProcess:
     def log(self) -> str:
         self.stderr.seek(0)
         return self.stderr.read().decode(errors="replace")
+
+
+def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 15) -> None:
+    """Send ``sig`` to the process group ``process`` leads (started with
+    ``start_new_session=True``), unless it exited; SIGKILL it after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def rss_mb(pid: int) -> float:

@@ -299,26 +299,35 @@ class _RigRecordings(Protocol):
         return _RigTake(session, name="trial")
 
 
-def test_a_recording_made_on_the_rig_is_fetched_from_it_and_deleted_there(rig_server,
-                                                                         tmp_path):
-    _RigRecordings.rigs = []
+@pytest.fixture
+def rig_lab(rig_server, tmp_path):
+    """A lab with the subject rat-1 and the websocket rig box-1, ``rig_server``."""
     lab = Lab.init(tmp_path / "lab")
-    try:
-        lab.database.add_subject("rat-1")
-        lab.database.add_rig("box-1", "websocket", host="127.0.0.1", port=rig_server.port)
-        runner = ProtocolRunner(lab, _RigRecordings)
-        info = runner.create_session("rat-1", rig="box-1")
-        ended = trio.run(runner.run_session, info)
-        assert ended.status == "submitted" and ended.failed_deposits == 0, ended.error
-        ((rig, path),) = _RigRecordings.rigs
-        folder = rig_store_folder(rig_server).resolve() / "recordings" / info.id
-        assert path == folder / "take.bin" and not path.exists()  # deleted on the rig
-        assert rig.bytes_received == len(TAKE)  # it came over the rig's connection
-        (asset,) = lab.database.list_assets(info.id, kind="experiment")
-        assert asset.status == "deposited"
-        assert runner.storage.folder.joinpath(asset.key).read_bytes() == TAKE
-    finally:
-        lab.close()
+    lab.database.add_subject("rat-1")
+    lab.database.add_rig("box-1", "websocket", host="127.0.0.1", port=rig_server.port)
+    yield lab
+    lab.close()
+
+
+def run_on_the_rig(lab, protocol):
+    """Run a session of ``protocol`` for rat-1 on box-1: its runner, info and end."""
+    runner = ProtocolRunner(lab, protocol)
+    info = runner.create_session("rat-1", rig="box-1")
+    return runner, info, trio.run(runner.run_session, info)
+
+
+def test_a_recording_made_on_the_rig_is_fetched_from_it_and_deleted_there(rig_server,
+                                                                         rig_lab):
+    _RigRecordings.rigs = []
+    runner, info, ended = run_on_the_rig(rig_lab, _RigRecordings)
+    assert ended.status == "submitted" and ended.failed_deposits == 0, ended.error
+    ((rig, path),) = _RigRecordings.rigs
+    folder = rig_store_folder(rig_server).resolve() / "recordings" / info.id
+    assert path == folder / "take.bin" and not path.exists()  # deleted on the rig
+    assert rig.bytes_received == len(TAKE)  # it came over the rig's connection
+    (asset,) = rig_lab.database.list_assets(info.id, kind="experiment")
+    assert asset.status == "deposited"
+    assert runner.storage.folder.joinpath(asset.key).read_bytes() == TAKE
 
 
 class _RigTakes(MoaStage):
@@ -350,19 +359,11 @@ class _TwoRigTakes(Protocol):
         return _RigTakes(session, name="take", repeat=2)
 
 
-def test_deleting_a_deposited_input_keeps_the_session_rig_folder(rig_server, tmp_path):
-    lab = Lab.init(tmp_path / "lab")
-    try:
-        lab.database.add_subject("rat-1")
-        lab.database.add_rig("box-1", "websocket", host="127.0.0.1", port=rig_server.port)
-        runner = ProtocolRunner(lab, _TwoRigTakes)
-        info = runner.create_session("rat-1", rig="box-1")
-        ended = trio.run(runner.run_session, info)
-        assert ended.status == "submitted" and ended.n_trials == 2, ended.error
-        folder = rig_store_folder(rig_server).resolve() / "recordings" / info.id
-        assert folder.is_dir() and not any(folder.iterdir())  # each take deleted, not it
-        assets = lab.database.list_assets(info.id, kind="experiment")
-        assert sorted(a.local_key for a in assets) == ["take-0", "take-1"]
-        assert {a.status for a in assets} == {"deposited"}
-    finally:
-        lab.close()
+def test_deleting_a_deposited_input_keeps_the_session_rig_folder(rig_server, rig_lab):
+    _, info, ended = run_on_the_rig(rig_lab, _TwoRigTakes)
+    assert ended.status == "submitted" and ended.n_trials == 2, ended.error
+    folder = rig_store_folder(rig_server).resolve() / "recordings" / info.id
+    assert folder.is_dir() and not any(folder.iterdir())  # each take deleted, not it
+    assets = rig_lab.database.list_assets(info.id, kind="experiment")
+    assert sorted(a.local_key for a in assets) == ["take-0", "take-1"]
+    assert {a.status for a in assets} == {"deposited"}

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -25,19 +26,23 @@ from .helpers import command, env, lines, no_traceback, run, run_in_process
 LISTENING = re.compile(r"moalab-server listening on http://127\.0\.0\.1:(\d+)")
 
 
-def start(tmp_path, *args: str) -> tuple[subprocess.Popen, int]:
-    """Start moalab-server; return it and its port once it printed its listening line."""
+@contextlib.contextmanager
+def served(tmp_path, *args: str) -> Iterator[tuple[subprocess.Popen, int]]:
+    """Start moalab-server; yield it and its port once it printed its listening line;
+    kill it at the end if it still runs."""
     process = subprocess.Popen(
         [*command("moalab-server"), "--graceful-timeout", "0.2", *args], cwd=tmp_path,
         env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    line = process.stdout.readline()
-    match = LISTENING.fullmatch(line.strip())
-    if match is None:
-        process.kill()
-        _, stderr = process.communicate()
-        raise AssertionError(f"no listening line: stdout {line!r}, stderr {stderr!r}")
-    return process, int(match[1])
+    try:
+        line = process.stdout.readline()
+        match = LISTENING.fullmatch(line.strip())
+        assert match is not None, f"no listening line: stdout {line!r}"
+        yield process, int(match[1])
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def health(port: int) -> int:
@@ -47,17 +52,12 @@ def health(port: int) -> int:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_listens_on_a_free_port_and_stops_on_a_signal(tmp_path, sig):
-    process, port = start(tmp_path, "--port", "0")
-    try:
+    with served(tmp_path, "--port", "0") as (process, port):
         assert port not in (0, 5000)
         assert health(port) == 200
         sent = time.monotonic()
         process.send_signal(sig)
         stdout, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, stderr
     assert time.monotonic() - sent < 15
     assert "Traceback" not in stderr
@@ -67,17 +67,13 @@ def test_listens_on_a_free_port_and_stops_on_a_signal(tmp_path, sig):
 
 
 def test_no_token_says_so_and_its_page_opens_without_one(tmp_path):
-    process, port = start(tmp_path, "--port", "0", "--no-token", "--data-dir", tmp_path)
-    try:
+    with served(tmp_path, "--port", "0", "--no-token", "--data-dir", tmp_path) as (
+            process, port):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard/",
                                     timeout=10) as response:
             assert response.status == 200  # no ?token= needed
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert "allowed device modules: moalab only (--allow MODULE adds one)" in stderr, stderr
     assert "(none)" not in stderr and "token=" not in stderr, stderr
     assert "no token (--no-token): any client on this computer may" in stderr, stderr
@@ -87,16 +83,11 @@ def test_no_token_says_so_and_its_page_opens_without_one(tmp_path):
 def test_flags_override_the_config_file(tmp_path):
     (tmp_path / "server.toml").write_text(
         'host = "127.0.0.1"\nport = 5000\nallow = ["tests.executor.devices"]\n')
-    process, port = start(tmp_path, "--config", "server.toml", "--port", "0")
-    try:
+    with served(tmp_path, "--config", "server.toml", "--port", "0") as (process, port):
         assert port != 5000
         assert health(port) == 200
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0
     assert "allowed device modules: moalab, tests.executor.devices" in stderr
 

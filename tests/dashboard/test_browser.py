@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import AUTH_HEADERS, REPO, repo_env
+from tests.conftest import AUTH_HEADERS, REPO, repo_env, stop_group
 
 ARTIFACTS = Path(os.environ.get("MOALAB_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))
 URL_LINE = re.compile(r"dashboard: (?P<url>http://[^/\s]+)/\?token=(?P<token>\S+)")
@@ -120,13 +120,7 @@ def dashboard_run(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Da
         match = next(filter(None, map(URL_LINE.search, output)))
         yield DashboardRun(process, match["url"], match["token"], output)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process, signal.SIGINT, 10)
         reader.join(5)
 
 

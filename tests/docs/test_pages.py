@@ -20,7 +20,6 @@ are gpiozero's mock pins (``GPIOZERO_PIN_FACTORY=mock``).
 """
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import nbclient
 import nbformat
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, stop_group
 from tests.markdown import Block, blocks
 
 DOCS = REPO / "docs"
@@ -87,16 +86,6 @@ def wait_for_port(port: int, process: subprocess.Popen, where: str) -> None:
     pytest.fail(f"{where}: nothing listens on 127.0.0.1:{port} after 60 s")
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 class PageRun:
     """One page followed in ``folder``: its kernel and background commands, stopped at
     the end."""
@@ -133,7 +122,7 @@ class PageRun:
         process = subprocess.Popen(["bash", "-c", command], cwd=self.folder, env=self.env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    start_new_session=True)
-        self.stack.callback(stop, process)
+        self.stack.callback(stop_group, process)
         wait_for_port(port, process, where)
 
     def run_python(self, code: str, where: str) -> None:

@@ -13,9 +13,7 @@ from moalab.store import Lab
 
 
 class LightOn(MoaStage):
-    def __init__(self, light, **kwargs):
-        super().__init__(**kwargs)
-        self.light = light
+    """Turns its ``light`` on, then waits."""
 
     async def do_trial(self):
         await self.light.write_state(True)
@@ -33,7 +31,7 @@ class LightProtocol(Protocol):
                                            interval=(0.01, 0.02))
         self.light.fbind("on_data_update", lambda *_: type(self).updates.append(
             self.light.timestamp))
-        return LightOn(self.light, name="main")
+        return LightOn(light=self.light, name="main")
 
     def devices(self, session):
         return [self.light]

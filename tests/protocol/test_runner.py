@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from moalab import Delay, MoaStage
+from moalab import MoaStage
 from moalab.core.errors import InvalidArgument
 from moalab.protocol import (
     MockProtocol,

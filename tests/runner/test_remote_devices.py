@@ -14,12 +14,10 @@ from tests.conftest import running_server
 
 
 class WriteThenWait(MoaStage):
-    """Writes its line high, remembers what the mirror says, then waits a little."""
+    """Writes its ``line`` high, remembers what the mirror says (``seen``), then waits a
+    little."""
 
-    def __init__(self, line, **kwargs):
-        super().__init__(**kwargs)
-        self.line = line
-        self.seen = None
+    seen = None
 
     async def do_trial(self):
         await self.line.write_state(True)
@@ -34,7 +32,7 @@ def test_a_run_creates_its_remote_devices_and_mirrors_their_pumps(make):
     line = VirtualDigitalChannel(name="line", executor=executor, interval=(0.01, 0.02))
     updates = []
     line.fbind("on_data_update", lambda *_: updates.append(line.timestamp))
-    root = WriteThenWait(line, name="root")
+    root = WriteThenWait(line=line, name="root")
     handle = moalab.run(root, devices=[line], executors=[executor])
     assert handle.error is None
     assert root.seen is True
@@ -43,11 +41,7 @@ def test_a_run_creates_its_remote_devices_and_mirrors_their_pumps(make):
 
 
 class Pellet(MoaStage):
-    """Drives the motor high then low each trial."""
-
-    def __init__(self, motor, **kwargs):
-        super().__init__(**kwargs)
-        self.motor = motor
+    """Drives its ``motor`` high then low each trial."""
 
     async def do_trial(self):
         await self.motor.write_state(True)
@@ -66,7 +60,7 @@ async def test_pause_rides_out_a_lost_link_with_devices_made_outside_the_run():
                                      heartbeat=(0.2, 1.5))
         motor = VirtualDigitalChannel(name="motor", executor=executor)
         trial = MoaStage(name="trial", repeat=4, stages=[
-            Pellet(motor, name="pellet"), Delay(delay=0.3, name="iti")])
+            Pellet(motor=motor, name="pellet"), Delay(delay=0.3, name="iti")])
         root = MoaStage(name="root", stages=[trial])
         run = Run(root, devices=[motor], executors=[executor])
         async with trio.open_nursery() as nursery:
@@ -91,9 +85,7 @@ async def test_pause_rides_out_a_lost_link_with_devices_made_outside_the_run():
 
 
 class WriteOnce(MoaStage):
-    def __init__(self, line, **kwargs):
-        super().__init__(**kwargs)
-        self.line = line
+    """Writes its ``line`` high."""
 
     async def do_trial(self):
         await self.line.write_state(True)
@@ -108,7 +100,7 @@ async def test_an_executor_its_caller_started_is_left_running_by_the_run(make):
     line = VirtualDigitalChannel(name="line", executor=executor)
     async with executor:
         await line.write_state(False)
-        run = Run(WriteOnce(line, name="root"), devices=[line], executors=[executor])
+        run = Run(WriteOnce(line=line, name="root"), devices=[line], executors=[executor])
         await run.execute()
         assert run.error is None and run.status == "done"
         await line.write_state(False)  # the run stopped it here before
