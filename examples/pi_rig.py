@@ -49,9 +49,13 @@ async def simulated_animal(beam_pin) -> None:
         await trio.to_thread.run_sync(beam_pin.drive_low)
 
 
-async def stop_on_signals(root, cancel_scope: trio.CancelScope, stopped: trio.Event) -> None:
-    """The first Ctrl-C (or SIGTERM) stops the tree cleanly; the second aborts."""
+async def stop_on_signals(root, cancel_scope: trio.CancelScope, stopped: trio.Event,
+                          task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """The first Ctrl-C (or SIGTERM) stops the tree cleanly; the second aborts.
+    Started (``nursery.start``) once the signals are caught: a Ctrl-C as the tree
+    starts stops it too."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for _ in signals:
             if stopped.is_set() or not root.active:
                 cancel_scope.cancel()
@@ -91,7 +95,8 @@ async def run(args: argparse.Namespace, pin_factory=None) -> bool:
             async with executor:
                 # the pins exist on the Pi while the experiment runs, and are released after
                 async with executor.remote_instance(beam), executor.remote_instance(motor):
-                    nursery.start_soon(stop_on_signals, root, nursery.cancel_scope, stopped)
+                    await nursery.start(stop_on_signals, root, nursery.cancel_scope,
+                                        stopped)
                     await run_experiment(root, [beam])
         finally:
             for logger in loggers:

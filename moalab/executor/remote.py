@@ -68,6 +68,7 @@ class FarSideExecutor(Executor):
 
     @property
     def running(self) -> bool:
+        """Whether the executor is started and not stopping (its link supervised)."""
         return self._running()
 
     async def _request(self, msg: Message, wait_link: bool = True) -> Any:

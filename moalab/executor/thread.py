@@ -79,6 +79,7 @@ class ThreadExecutor(Executor):
 
     @property
     def running(self) -> bool:
+        """Whether the worker thread is started and not stopped since."""
         return self._worker.running
 
     async def start_executor(self) -> None:
@@ -185,6 +186,7 @@ class AsyncThreadExecutor(Executor):
 
     @property
     def running(self) -> bool:
+        """Whether the worker thread and its trio loop are started and not stopped since."""
         return self._thread is not None
 
     async def start_executor(self) -> None:

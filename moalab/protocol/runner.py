@@ -91,7 +91,7 @@ class ProtocolRunner:
     """Runs the sessions of ``protocol`` (a Protocol subclass) in ``lab``.
 
     ``reach_rigs``: False for sessions whose devices do not run on their rig (a dry
-    run of :func:`~moalab.loop.lab_runner.rig_runner`: virtual devices): a session
+    run of :func:`~moalab.loop.rig_runner`: virtual devices): a session
     keeps its rig in the lab's database, but no connection to the rig is opened and
     its assets are the lab's local copies.
 

@@ -207,7 +207,7 @@ class Session:
         """Record one trial's outcome (e.g. ``correct=True, rt=0.41``); return its index.
 
         Its times (experiment clock) are those of a stage trial, found from the stage
-        that calls it (:func:`~moalab.stage.stage.running_stage`), the first of: that
+        that calls it (``moalab.stage.stage.running_stage()``), the first of: that
         stage's trial that just ended if the stage repeats (``repeat`` not 1: recorded
         from its ``on_trial_end``); the innermost stage around the call that repeats
         and is in a trial (its end is written when that trial ends); that stage's
