@@ -35,12 +35,10 @@ lab's rigs, run again, keeps the sessions it had done: see
 import dataclasses
 import fcntl
 import functools
-import importlib.util
 import json
 import os
 import pickle
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InvalidArgument, MoaError
+from ..core.scripts import exec_file
 from ..store.lab import Lab
 
 __all__ = ("LOOPS_FOLDER", "WORKFLOW_MODULE", "Checkpoints", "LoopBusy", "StepRecord",
@@ -107,19 +106,7 @@ def load_workflow(path: str | os.PathLike) -> Workflow:
     if not path.is_file() or path.suffix != ".py":
         raise InvalidArgument(f"no workflow file at {str(path)!r}: give the path of a .py "
                               "file that defines `state` and `cycle(state)`")
-    spec = importlib.util.spec_from_file_location(WORKFLOW_MODULE, path)
-    assert spec is not None and spec.loader is not None  # a .py file always has a loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[WORKFLOW_MODULE] = module
-    folder = str(path.parent)
-    sys.path.insert(0, folder)  # as `python WORKFLOW.py`: the modules beside it import
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[WORKFLOW_MODULE]
-        raise
-    finally:
-        sys.path.remove(folder)  # the first equal entry: the one put there above
+    module = exec_file(path, WORKFLOW_MODULE)
     where = f"workflow file {str(path)!r}"
     if not hasattr(module, "state"):
         raise InvalidArgument(f"{where} defines no `state`: set `state = ...` to the "

@@ -11,7 +11,6 @@ then.
 
 import hashlib
 import importlib
-import importlib.util
 import inspect
 import re
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..core.errors import InvalidArgument
+from ..core.scripts import exec_file
 
 __all__ = ("load_protocol", "load_protocols")
 
@@ -57,25 +57,15 @@ def _import_file(spec: str, where: str) -> ModuleType:
         raise InvalidArgument(
             f"protocol {spec!r}: {path} is {what}; give a Python file (FILE.py[:ClassName]) "
             "or a module (package.module[:ClassName])")
+    if path.suffix != ".py":
+        raise InvalidArgument(f"protocol {spec!r}: {path} cannot be imported; give a .py file")
     name = _module_name(path)
     if name in sys.modules:
         return sys.modules[name]
-    loader_spec = importlib.util.spec_from_file_location(name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise InvalidArgument(f"protocol {spec!r}: {path} cannot be imported; give a .py file")
-    module = importlib.util.module_from_spec(loader_spec)
-    # in sys.modules while it runs: dataclasses and pickle look the module up by name
-    sys.modules[name] = module
-    folder = str(path.parent)
-    sys.path.insert(0, folder)
     try:
-        loader_spec.loader.exec_module(module)
+        return exec_file(path, name)
     except Exception as exc:
-        del sys.modules[name]  # a fixed file is imported afresh
         raise _failed(spec, exc) from exc
-    finally:
-        sys.path.remove(folder)  # the first equal entry: the one put there above
-    return module
 
 
 def _import_module(spec: str, where: str) -> ModuleType:
