@@ -1,7 +1,8 @@
 """The moalab-server Quart app: REST and WebSocket endpoints over one object registry.
 
 The WebSocket endpoint ``/ws`` speaks the binary moalab protocol (see
-:mod:`moalab.executor.session`). The REST endpoints speak JSON, so a person
+:mod:`moalab.executor.session`), served on ASGI ahead of Quart's routes (see
+:mod:`moalab.server.ws_route`). The REST endpoints speak JSON, so a person
 can drive a rig with curl; see :data:`OPENAPI` (served at ``/openapi.json``)
 and the page at ``/``. Both run one call path,
 :class:`~moalab.executor.handler.RequestHandler`: a REST route turns its request
@@ -39,15 +40,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import trio
-from quart import Response, jsonify, request, websocket
+from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..core.clock import now
 from ..core.errors import InvalidArgument, MoaError
-from ..executor.batching import join_frames
-from ..executor.codec import MEDIA_TYPE, Frame, encode, encode_exception, encode_parts, to_jsonable
+from ..executor.codec import MEDIA_TYPE, encode, encode_exception, encode_parts, to_jsonable
 from ..executor.errors import AuthenticationError, NotAllowed, ProtocolError, UnknownObject
 from ..executor.framing import prefixed
 from ..executor.handler import Backlog, RequestHandler, resolve
@@ -56,15 +56,12 @@ from ..executor.messages import (BATCH_CALL, CALL_BODY, CREATE_BODY, Call, Creat
                                  Update, parse_body)
 from ..executor.registry import ObjectRegistry, RemoteObject, check_namespace
 from ..executor.session import NAMESPACE_PARAM, QUEUE_LIMIT, FailureReport, Session
-from ..executor.websocket import BAD_REQUEST
 from .config import DEFAULT_NAMESPACE_GRACE
 from .docs import OPENAPI, index_page
 from .token import bearer_token, token_matches
+from .ws_route import serve_ws
 
-__all__ = ("create_app", "POLICY_VIOLATION", "DEBUG_ENV")
-
-POLICY_VIOLATION = 1008
-"""WebSocket close code for a connection without the right token."""
+__all__ = ("create_app", "DEBUG_ENV")
 
 DEBUG_ENV = "MOALAB_SERVER_DEBUG"
 """Set to 1 and error replies carry the server's tracebacks (for debugging a rig's
@@ -520,36 +517,5 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
 
         return Response(lines(), mimetype="application/x-ndjson")
 
-    @app.websocket("/ws")
-    async def ws() -> None:
-        if token is not None:
-            given = bearer_token(websocket.headers.get("Authorization"))
-            if not token_matches(token, given or websocket.args.get("token")):
-                await websocket.accept()
-                await websocket.close(POLICY_VIOLATION, "missing or wrong token")
-                return
-        try:
-            namespace = check_namespace(websocket.args.get(NAMESPACE_PARAM, ""))
-        except InvalidArgument as exc:
-            await websocket.accept()
-            # a close reason holds at most 123 bytes
-            await websocket.close(BAD_REQUEST, str(exc).encode()[:123].decode(errors="ignore"))
-            return
-        async def send_frames(frames: list[Frame]) -> None:
-            # frames joined end to end: few WebSocket messages per burst
-            for message in join_frames(frames):
-                await websocket.send(message)
-
-        async def receive() -> bytes | None:
-            data = await websocket.receive()
-            # text is taken as its UTF-8 bytes; an empty message arrives as None
-            return data.encode() if isinstance(data, str) else data or b""
-
-        session = Session(registry, send_frames, clock, failures=failures, namespace=namespace)
-        sessions.add(session)
-        try:
-            await session.serve(receive)
-        finally:
-            sessions.discard(session)
-
+    app.asgi_app = serve_ws(app.asgi_app, registry, clock, failures, token, sessions)
     return app
