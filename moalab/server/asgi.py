@@ -15,6 +15,7 @@ __all__ = ("GuardedApp",)
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DRAIN_QUIET = 1.0
 """Seconds without an event after which a finished WebSocket stops waiting for its
@@ -42,7 +43,7 @@ class GuardedApp:
     replies, and as much of requests, or more) is not kept for reuse.
     """
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

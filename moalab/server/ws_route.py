@@ -7,8 +7,7 @@ hypercorn's events and the handler, and sends a signal per message, both ways. H
 hypercorn's receive and send are the session's: one task switch fewer a request.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from ..core.errors import InvalidArgument
@@ -17,18 +16,13 @@ from ..executor.codec import Frame
 from ..executor.registry import ObjectRegistry, check_namespace
 from ..executor.session import NAMESPACE_PARAM, FailureReport, Session
 from ..executor.websocket import BAD_REQUEST, POLICY_VIOLATION
+from .asgi import ASGIApp, Receive, Scope, Send
 from .token import bearer_token, token_matches
 
 __all__ = ("WS_PATH", "serve_ws")
 
 WS_PATH = "/ws"
 """The path of the WebSocket endpoint."""
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 
 def _query(scope: Scope, name: str) -> str | None:
     values = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
@@ -81,7 +75,7 @@ def serve_ws(app: ASGIApp, registry: ObjectRegistry, clock: Callable[[], float],
                 event = await receive()
                 kind = event["type"]
                 if kind == "websocket.receive":
-                    # text is taken as its UTF-8 bytes; an empty message arrives as None
+                    # a text message (no bytes) is taken as its UTF-8 bytes
                     data = event.get("bytes")
                     if data is None:
                         data = (event.get("text") or "").encode()
