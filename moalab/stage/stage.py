@@ -2,7 +2,7 @@
 
 import contextvars
 import inspect
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import nullcontext
 from typing import Any
 
@@ -49,6 +49,9 @@ def running_stage() -> "MoaStage | None":
     outside a stage's task (another thread, a device's callback) sees None."""
     return _running.get()
 
+
+_NO_SCOPE = nullcontext()
+"""What a stage enters in place of a cancel scope when it runs in its serial parent's."""
 
 _OUTCOMES: dict[RunState, Outcome] = {
     RunState.DONE: "done", RunState.STOPPED: "stopped", RunState.FAILED: "failed",
@@ -431,17 +434,17 @@ class MoaStage(MoaBase, Loggable):
         :meth:`pause` or its parent's. Read only."""
         return self.run_state is RunState.PAUSED
 
-    async def wait_resumed(self) -> None:
-        """Return at once if not paused (raising if cancelled), else when resumed.
+    def wait_resumed(self) -> Awaitable[None]:
+        """Await it: returns at once if not paused (raising if cancelled), else when resumed.
 
         Not a scheduling point when running: stage transitions stay a few
-        microseconds (a gate's exit reaches the next stage sooner).
+        microseconds (a gate's exit reaches the next stage sooner). A plain method
+        returning trio's awaitable: no coroutine frame of its own on that path.
         """
         resumed = self._resumed
         if resumed is None:
-            await trio.lowlevel.checkpoint_if_cancelled()
-        else:
-            await resumed.wait()
+            return trio.lowlevel.checkpoint_if_cancelled()
+        return resumed.wait()
 
     def pausable(self) -> "_Pausable":
         """A cancel scope that :meth:`pause` cancels; check ``cancelled_caught`` after it."""
@@ -516,7 +519,8 @@ class MoaStage(MoaBase, Loggable):
         (entering and leaving a cancel scope costs about 10 us, on the path from one
         stage's end to the next one's start). A stop cancels ``shared``: the stage ends
         as it would in a scope of its own, and the cancellation goes on to ``shared``."""
-        if self.max_duration:
+        max_duration = self.max_duration
+        if max_duration:
             shared = None  # the deadline is its own
         if self.disabled:
             task_status.started()
@@ -533,10 +537,10 @@ class MoaStage(MoaBase, Loggable):
         running = _running.set(self)
         outcome = RunState.DONE
         try:
-            with (trio.CancelScope() if shared is None else nullcontext(shared)
-                  ) as self._stage_scope:
-                if self.max_duration:
-                    self._stage_scope.deadline = trio.current_time() + self.max_duration
+            self._stage_scope = trio.CancelScope() if shared is None else shared
+            with self._stage_scope if shared is None else _NO_SCOPE:
+                if max_duration:
+                    self._stage_scope.deadline = trio.current_time() + max_duration
                 self.dispatch("on_stage_start")
                 if "init_stage" in self._overridden_:
                     await _call_hook(self, "init_stage")
@@ -571,7 +575,7 @@ class MoaStage(MoaBase, Loggable):
 
     async def _run_trials(self) -> None:
         i = 0
-        while self.repeat < 0 or i < self.repeat:
+        while (repeat := self.repeat) < 0 or i < repeat:
             await self.wait_resumed()
             self.count = i
             if "init_trial" in self._overridden_:
@@ -583,7 +587,21 @@ class MoaStage(MoaBase, Loggable):
             self.dispatch("on_trial_start", i)
             outcome: Outcome = "done"
             try:
-                await self._run_trial()
+                whom, any_ = self._completion_targets()
+                if whom and repeat == 1 and not self.stages and not self.max_trial_duration:
+                    # the one trial of a leaf (a gate, an action, a Delay) of repeat 1
+                    # with no trial deadline, inline and in the stage's cancel scope: no
+                    # coroutines and no scope of its own on a gate's reaction path (a
+                    # scope each costs about 10 us entered and left). stop_trial cancels
+                    # the stage's scope, which ends the stage as the trial's end would.
+                    self._trial_scope = self._stage_scope
+                    try:
+                        await self.do_trial()
+                    finally:
+                        self._trial_scope = None
+                    await self.wait_resumed()
+                else:
+                    await self._run_trial(whom, any_)
                 if self._trial_stop_requested:
                     outcome = "stopped"
             except BaseException as exc:
@@ -604,11 +622,7 @@ class MoaStage(MoaBase, Loggable):
                     self.dispatch("on_trial_end", i)
             i += 1
 
-    async def _run_trial(self) -> None:
-        whom, any_ = self._completion_targets()
-        if whom and not self.stages and self.repeat == 1 and not self.max_trial_duration:
-            await self._run_only_trial()
-            return
+    async def _run_trial(self, whom: list["MoaStage"], any_: bool) -> None:
         if not whom:  # nothing to wait for: yield once, so a repeat=-1 loop cannot spin
             await trio.lowlevel.checkpoint()
         try:
@@ -639,19 +653,6 @@ class MoaStage(MoaBase, Loggable):
         # a paused stage does not end its trial until resumed
         await self.wait_resumed()
 
-    async def _run_only_trial(self) -> None:
-        """The one trial of a leaf (a gate, an action, a Delay) of ``repeat`` 1, with no
-        trial deadline, in the stage's cancel scope: a scope each costs about 10 us
-        entered and left, twice on a gate's reaction path. :meth:`stop_trial` cancels
-        the stage's scope, which ends the stage as the trial's end would have."""
-        self._trial_scope = self._stage_scope
-        try:
-            if self._has_action:
-                await self.do_trial()
-        finally:
-            self._trial_scope = None
-        await self.wait_resumed()
-
     async def _run_action(self, completion: _Completion) -> None:
         await self.do_trial()
         completion.finished(self)
@@ -671,11 +672,18 @@ class MoaStage(MoaBase, Loggable):
         while i < len(stages):
             # the children share a cancel scope until one is stopped (see _run_stage_in)
             with trio.CancelScope() as shared:
-                while i < len(stages) and not shared.cancel_called:
+                while i < len(stages):
                     await self.wait_resumed()
-                    await stages[i]._run_stage_in(shared)
-                    completion.finished(stages[i])
+                    stage = stages[i]
+                    await stage._run_stage_in(shared)
+                    completion.finished(stage)
                     i += 1
+                    # stopped after its last checkpoint, it cancelled ``shared`` without
+                    # a Cancelled: the next stage gets a scope of its own (the flags are
+                    # checked first: cancel_called reads the clock)
+                    if ((stage._stop_requested or stage._trial_stop_requested)
+                            and shared.cancel_called):
+                        break
             if shared.cancelled_caught:  # stages[i] was stopped, its cancellation caught here
                 completion.finished(stages[i])
                 i += 1

@@ -164,3 +164,47 @@ async def test_stopping_the_parent_stops_the_child_in_the_shared_scope(autojump_
         root.stop_stage()
     assert trio.current_time() == 2
     assert (first.outcome, second.outcome, root.outcome) == ("cancelled", None, "stopped")
+
+
+async def run_against(gate: DigitalGateStage, device: VirtualDigitalChannel, at: float) -> float:
+    """Run ``gate`` while ``device`` goes high ``at`` seconds from now; the time it ended."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gate.run_stage)
+        await trio.sleep(at)
+        device.update(state=True)
+    return trio.current_time()
+
+
+async def test_values_between_waits_are_dropped_and_one_binding_is_kept(autojump_clock):
+    # the gate stays bound to its device between waits (no bind and unbind on the
+    # reaction path): a value then is not queued for the next wait
+    device = VirtualDigitalChannel(name="beam", state=False)
+    observers = len(device.get_property_observers("state"))
+    gate = gate_on(device, use_initial=False)
+    assert await run_against(gate, device, 1) == 1
+    for _ in range(1000):  # pulses while the gate does not wait: none is kept
+        device.update(state=True)
+        device.update(state=False)
+    assert not gate._values.items
+    start = trio.current_time()
+    assert await run_against(gate, device, 4) == start + 4
+    assert len(device.get_property_observers("state")) == observers + 1
+
+
+async def test_a_gate_given_another_device_leaves_the_first(autojump_clock):
+    first = VirtualDigitalChannel(name="beam", state=False)
+    second = VirtualDigitalChannel(name="lever", state=False)
+    observers = len(first.get_property_observers("state"))
+    gate = gate_on(first)
+    await run_against(gate, first, 1)
+    first.update(state=False)
+    gate.device = second
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(gate.run_stage)
+        await trio.sleep(1)
+        first.update(state=True)
+        await trio.sleep(1)
+        assert gate.active  # the first device no longer opens it
+        second.update(state=True)
+    assert str(gate.run_state) == "done"
+    assert len(first.get_property_observers("state")) == observers
