@@ -2,6 +2,7 @@
 
 import collections
 import math
+import weakref
 from collections.abc import Awaitable
 from typing import Any
 
@@ -44,23 +45,28 @@ class _Values:
     runs in.
     """
 
-    __slots__ = ("items", "task", "paused", "watching", "source")
+    __slots__ = ("items", "task", "paused", "watching", "source", "unbind")
 
     def __init__(self) -> None:
         self.items: collections.deque[Any] = collections.deque()
         self.task: trio.lowlevel.Task | None = None  # the gate's task while it waits
         self.paused = False
         self.watching = False
-        self.source: tuple[Any, str, int] | None = None  # (device, property, binding uid)
+        self.source: tuple[Any, str] | None = None  # (device, property) bound to
+        self.unbind: weakref.finalize | None = None
 
-    def watch(self, device: Any, prop: str) -> None:
-        """Be bound to ``device.<prop>`` (and to nothing else), from now on."""
-        source = self.source
-        if source is not None and source[0] is device and source[1] == prop:
-            return
-        if source is not None:
-            source[0].unbind_uid(source[1], source[2])
-        self.source = (device, prop, device.fbind(prop, self.push))
+    def watch(self, gate: "GateStage", device: Any, prop: str) -> None:
+        """Be bound to ``device.<prop>`` (and to nothing else) from now on, until
+        ``gate`` is garbage: a device outliving its gates (a rig's, session after
+        session) keeps no binding of theirs."""
+        if self.source is not None:
+            if self.source[0] is device and self.source[1] == prop:
+                return
+            self.unbind()
+        self.source = (device, prop)
+        self.unbind = weakref.finalize(gate, device.unbind_uid, prop,
+                                       device.fbind(prop, self.push))
+        self.unbind.atexit = False
 
     def start(self) -> None:
         """Begin a wait: keep the values from now on."""
@@ -169,7 +175,7 @@ class GateStage(MoaStage):
         """Wait for a passing value: True once one lets the gate exit, False if the
         stage was paused first."""
         values = self._values
-        values.watch(device, self.state_prop)
+        values.watch(self, device, self.state_prop)
         values.start()
         pause_wakers = self._pause_wakers
         pause_wakers.add(values)

@@ -2,6 +2,8 @@
 cancel scope around it), and a leaf's one trial runs in its stage's cancel scope; the
 controls keep their meaning."""
 
+import gc
+
 import trio
 
 from moalab import Delay, DigitalGateStage, MoaStage, VirtualDigitalChannel
@@ -208,3 +210,13 @@ async def test_a_gate_given_another_device_leaves_the_first(autojump_clock):
         second.update(state=True)
     assert str(gate.run_state) == "done"
     assert len(first.get_property_observers("state")) == observers
+
+
+async def test_a_gate_that_is_gone_leaves_its_device(autojump_clock):
+    device = VirtualDigitalChannel(name="beam", state=False)
+    observers = len(device.get_property_observers("state"))
+    gate = gate_on(device)
+    await run_against(gate, device, 1)
+    del gate
+    gc.collect()
+    assert len(device.get_property_observers("state")) == observers
