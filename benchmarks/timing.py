@@ -19,7 +19,9 @@
 The timer floor (``floor_timer``) measures the same two things without the
 stage engine: the lateness of moalab's bare ``sleep_until`` over the same
 random delays, and the wake-up of a trio task waiting on an event set by
-another task. What the stage engine adds is the difference.
+another task. What the stage engine adds is the difference. The wake-ups take
+their turn among the gate rows, a batch before each round of trees, so a goal
+that divides a gate row by the floor divides figures of the same minutes.
 """
 
 import functools
@@ -181,15 +183,41 @@ def variant_runner(row: str) -> GateRunner:
     return lambda tree, folder: run_gate_tree(tree, make_sinks and make_sinks(tree, folder))
 
 
-async def measure_gate_latencies(sizes: Sizes, runners: dict[str, GateRunner]
-                                 ) -> dict[str, dict[str, float]]:
+async def timer_wakeups(trials: int, rng: random.Random) -> list[float]:
+    """The floor of a gate's reaction: ``trials`` times, a task waits on a trio event
+    that another task sets 0.5-2 ms later (as :meth:`GateTree.drive` opens the gate);
+    the seconds from each set to the waiter's next line."""
+    wakeups: list[float] = []
+    for _ in range(trials):
+        event = trio.Event()
+        dispatched = 0.0
+
+        async def setter() -> None:
+            nonlocal dispatched
+            await trio.sleep(rng.uniform(0.0005, 0.002))
+            dispatched = perf_counter()
+            event.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(setter)
+            await event.wait()
+            wakeups.append(perf_counter() - dispatched)
+    return wakeups
+
+
+async def measure_gate_latencies(sizes: Sizes, runners: dict[str, GateRunner],
+                                 floor: bool = False) -> dict[str, dict[str, float]]:
     """Gate reaction p50/p99 of each row of ``runners``: trees of ``gate_trials /
-    gate_rounds`` trials, the rows taking turns."""
+    gate_rounds`` trials, the rows taking turns; with ``floor``, as many
+    :func:`timer_wakeups` (``floor_timer``'s) before each round."""
     rng = random.Random(2)
     per_tree = max(1, sizes.gate_trials // sizes.gate_rounds)
-    latencies: dict[str, list[float]] = {row: [] for row in runners}
+    latencies: dict[str, list[float]] = {"floor_timer": []} if floor else {}
+    latencies.update({row: [] for row in runners})
     with tempfile.TemporaryDirectory(prefix="moalab-bench-gate-") as folder:
         for _ in range(sizes.gate_rounds):
+            if floor:
+                latencies["floor_timer"] += await timer_wakeups(per_tree, rng)
             for row, run in runners.items():
                 tree = GateTree(per_tree, rng)
                 await run(tree, Path(folder))
@@ -213,6 +241,8 @@ async def measure_record_rate(sizes: Sizes) -> dict[str, dict[str, float]]:
 
 
 async def measure_timer_floor(sizes: Sizes) -> dict[str, dict[str, float]]:
+    """``floor_timer``'s delay errors: moalab's bare ``sleep_until`` over the delays
+    :func:`measure_delay_error` draws (its wake-ups: :func:`measure_gate_latencies`)."""
     rng = random.Random(1)
     errors = []
     for _ in range(sizes.delay_trials):
@@ -220,26 +250,8 @@ async def measure_timer_floor(sizes: Sizes) -> dict[str, dict[str, float]]:
         start = perf_counter()
         await sleep_until(start + delay)
         errors.append(abs(perf_counter() - start - delay))
-    wakeups: list[float] = []
-    rng = random.Random(2)
-    for _ in range(sizes.gate_trials):
-        event = trio.Event()
-        dispatched = 0.0
-
-        async def setter() -> None:
-            nonlocal dispatched
-            await trio.sleep(rng.uniform(0.0005, 0.002))
-            dispatched = perf_counter()
-            event.set()
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(setter)
-            await event.wait()
-            wakeups.append(perf_counter() - dispatched)
     return {"floor_timer": {"delay_error_p50_us": percentile(errors, 50) * 1e6,
-                            "delay_error_p99_us": percentile(errors, 99) * 1e6,
-                            "gate_latency_p50_us": percentile(wakeups, 50) * 1e6,
-                            "gate_latency_p99_us": percentile(wakeups, 99) * 1e6}}
+                            "delay_error_p99_us": percentile(errors, 99) * 1e6}}
 
 
 async def run_timing(subjects: list[str], sizes: Sizes, results: SideResults,
@@ -250,15 +262,17 @@ async def run_timing(subjects: list[str], sizes: Sizes, results: SideResults,
     that fails is recorded as an error of its rows."""
     gate_runners = {row: variant_runner(row) for row in GATE_VARIANTS if row in subjects}
     gate_runners.update(more_gates or {})
-    gate_rows = list(gate_runners)
+    floor = "floor_timer" in subjects
+    gate_rows = (["floor_timer"] if floor else []) + list(gate_runners)
     measures: list[tuple[str, str, Callable[[Sizes], Awaitable[dict[str, dict[str, float]]]]]] = []
-    if "floor_timer" in subjects:
+    if floor:
         measures.append(("floor_timer", "timer_floor", measure_timer_floor))
     if "stage_engine" in subjects:
         measures.append(("stage_engine", "delay_error", measure_delay_error))
     if gate_rows:
         measures.append((",".join(gate_rows), "gate_latency",
-                         functools.partial(measure_gate_latencies, runners=gate_runners)))
+                         functools.partial(measure_gate_latencies, runners=gate_runners,
+                                           floor=floor)))
     if "records" in subjects:
         measures.append(("records", "record_rate", measure_record_rate))
     for rows, what, measure in measures:

@@ -300,6 +300,28 @@ async def test_the_slow_sink_sleeps_while_the_tree_runs_and_the_run_waits_for_it
     assert len(tree.latencies) == 20
 
 
+async def test_the_floors_wakeups_take_turns_with_the_gate_rows(autojump_clock):
+    import trio
+
+    from benchmarks.timing import measure_gate_latencies
+
+    started = trio.current_time()
+    calls = []
+
+    async def probe(tree, folder):  # a gate row that runs nothing: when was its turn
+        calls.append(trio.current_time())
+
+    by_row = await measure_gate_latencies(QUICK, {"probe": probe}, floor=True)
+    # before each of the row's trees, a batch of the floor's wake-ups: each one sleeps
+    # 0.5-2 ms (virtual time here) before its event is set
+    per_tree = QUICK.gate_trials // QUICK.gate_rounds
+    assert len(calls) == QUICK.gate_rounds
+    assert all(b - a >= per_tree * 0.0005 for a, b in zip([started, *calls], calls)), calls
+    assert set(by_row) == {"floor_timer", "probe"}
+    assert 0 < by_row["floor_timer"]["gate_latency_p50_us"] <= by_row["floor_timer"][
+        "gate_latency_p99_us"]
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def lab_database(request) -> str:
     """Each database a bench lab keeps (PostgreSQL where one answers)."""
