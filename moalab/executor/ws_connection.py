@@ -1,4 +1,4 @@
-"""WebSocketConnection: the client end of a WebSocket on wsproto, with no task of its own.
+"""WebSocketConnection: an end of a WebSocket on wsproto, with no task of its own.
 
 Its reader is whoever calls :meth:`~WebSocketConnection.receive_frame` (the link's
 receiver task): a reply wakes that task and then its caller, where a connection with
@@ -22,7 +22,7 @@ from .errors import ConnectionLost, ProtocolError
 from .framing import read_some, take_lock, write_at_once
 
 __all__ = ("MAX_MESSAGE", "RECEIVE_BYTES", "WebSocketConnection", "connect_websocket",
-           "open_socket_stream")
+           "open_socket_stream", "socket_stream")
 
 MAX_MESSAGE = 256 * 1024 * 1024
 
@@ -66,16 +66,23 @@ class _SocketStream(trio.abc.HalfCloseableStream):
         await self.stream.aclose()
 
 
+def socket_stream(stream: trio.SocketStream) -> trio.abc.HalfCloseableStream:
+    """``stream`` with small writes that take no scheduler round, and reads that wait
+    for the socket first (a server's accepted connection, or a client's)."""
+    return _SocketStream(stream)
+
+
 async def open_socket_stream(host: str, port: int) -> trio.abc.HalfCloseableStream:
     """A TCP connection to ``host:port`` whose small writes take no scheduler round;
     raises ``OSError`` when it cannot connect."""
-    return _SocketStream(await trio.open_tcp_stream(host, port))
+    return socket_stream(await trio.open_tcp_stream(host, port))
 
 
 class WebSocketConnection:
-    """An open client WebSocket on ``stream``: a
+    """An open WebSocket on ``stream``, a client's end (a
     :class:`~moalab.executor.link.Transport` whose frames travel joined in binary
-    messages (:func:`~moalab.executor.batching.join_frames`).
+    messages, :func:`~moalab.executor.batching.join_frames`) or a server's
+    (:mod:`moalab.server.ws_direct`), as ``ws`` is.
 
     :meth:`receive_frame` is called by one task at a time (it reads the socket); any
     number of tasks send at once, each message written whole. Once the far side has
@@ -151,6 +158,12 @@ class WebSocketConnection:
         finally:
             lock.release()
 
+    async def send_close(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake with ``code`` and ``reason`` (nothing if it has
+        started); :meth:`aclose` then waits for the far side's close."""
+        if self._ws.state is ConnectionState.OPEN:
+            await self._write(self._ws.send(CloseConnection(code, reason)))
+
     async def receive_frame(self) -> bytes | None:
         """The next message (the frames of the far side, joined), or None once the
         connection has closed. Raises :class:`ProtocolError` for a message over
@@ -197,8 +210,7 @@ class WebSocketConnection:
     async def _too_big(self) -> None:
         self._parts.clear()
         self._size = 0
-        if self._ws.state is ConnectionState.OPEN:
-            await self._write(self._ws.send(CloseConnection(MESSAGE_TOO_BIG, "message too big")))
+        await self.send_close(MESSAGE_TOO_BIG, "message too big")
         raise ProtocolError(
             f"a WebSocket message from {self.name} is over the limit of {self.max_message} "
             "bytes (max_message): the connection is closed")

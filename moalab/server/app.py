@@ -55,15 +55,18 @@ from ..executor.messages import (BATCH_CALL, CALL_BODY, CREATE_BODY, Call, Creat
                                  Delete, Echo, End, Failed, Gen, List, Message, Ok, Reply,
                                  Update, parse_body)
 from ..executor.registry import ObjectRegistry, RemoteObject, check_namespace
-from ..executor.session import NAMESPACE_PARAM, QUEUE_LIMIT, FailureReport, Session
+from ..executor.session import NAMESPACE_PARAM, QUEUE_LIMIT, FailureReport
 from .config import DEFAULT_NAMESPACE_GRACE
 from .docs import OPENAPI, index_page
 from .token import bearer_token, token_matches
-from .ws_route import serve_ws
+from .ws_route import WsEndpoint, serve_ws
 
-__all__ = ("create_app", "DEBUG_ENV")
+__all__ = ("create_app", "DEBUG_ENV", "WS_ENDPOINT")
 
 DEBUG_ENV = "MOALAB_SERVER_DEBUG"
+WS_ENDPOINT = "moalab.ws"
+"""The key of the app's :class:`~moalab.server.ws_route.WsEndpoint` in its
+``extensions``: :func:`~moalab.server.serve.serve` serves plain ``/ws`` connections by it."""
 """Set to 1 and error replies carry the server's tracebacks (for debugging a rig's
 devices; the log has them either way)."""
 
@@ -260,7 +263,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
         debug = os.environ.get(DEBUG_ENV) == "1"
     log = logging.getLogger("moalab.server")
     failures = FailureReport(tracebacks=debug, log=log)
-    sessions: set[Session] = set()  # the live WebSocket sessions, counted by /health
+    # the /ws endpoint; its live sessions are counted by /health
+    endpoint = app.extensions[WS_ENDPOINT] = WsEndpoint(registry, clock, failures, token)
 
     def unwatch(remote: RemoteObject, watcher: Any) -> None:
         remote.watchers.discard(watcher)
@@ -371,7 +375,7 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     async def health() -> Response:
         return jsonify({"status": "ok", "version": __version__,
                         "objects": len(registry.objects),
-                        "namespaces": len(registry.namespaces()), "sessions": len(sessions)})
+                        "namespaces": len(registry.namespaces()), "sessions": len(endpoint.sessions)})
 
     @app.route("/api/echo")
     async def echo() -> Response:
@@ -517,5 +521,5 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
 
         return Response(lines(), mimetype="application/x-ndjson")
 
-    app.asgi_app = serve_ws(app.asgi_app, registry, clock, failures, token, sessions)
+    app.asgi_app = serve_ws(app.asgi_app, endpoint)
     return app

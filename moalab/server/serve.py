@@ -1,4 +1,4 @@
-"""Serving the app with hypercorn on trio."""
+"""Serving the app: hypercorn on trio, plain ``/ws`` connections on their sockets."""
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -6,14 +6,14 @@ from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
 from ..core.clock import now
 from ..core.errors import InvalidArgument
 from ..executor.registry import ObjectRegistry
-from .app import create_app
+from .app import WS_ENDPOINT, create_app
 from .asgi import GuardedApp
 from .config import ServerConfig, check_allowed_modules
+from .listen import serve_app
 from .token import is_loopback
 
 __all__ = ("serve",)
@@ -77,7 +77,8 @@ async def serve(
     if mount is not None:
         mount(app, registry, config.token)
     try:
-        await hypercorn_serve(GuardedApp(app), hypercorn_config, shutdown_trigger=shutdown_trigger,
-                              task_status=task_status)
+        await serve_app(GuardedApp(app), hypercorn_config, app.extensions[WS_ENDPOINT],
+                        config.max_message_size, shutdown_trigger=shutdown_trigger,
+                        task_status=task_status)
     finally:
         registry.close()

@@ -1,13 +1,15 @@
-"""The ``/ws`` endpoint: a :class:`~moalab.executor.session.Session` on the ASGI
-WebSocket itself.
+"""The ``/ws`` endpoint: who may open it, and a
+:class:`~moalab.executor.session.Session` per connection.
 
-It is served ahead of the Quart app (its ``asgi_app`` wrapped, see :func:`serve_ws`),
-not as a Quart route: Quart's WebSocket wrapper puts a task of its own between
-hypercorn's events and the handler, and sends a signal per message, both ways. Here
-hypercorn's receive and send are the session's: one task switch fewer a request.
+:class:`WsEndpoint` holds what both ways of serving it share: the admission (token,
+namespace) and the session. A plain TCP connection is served on its socket directly
+(:mod:`moalab.server.ws_direct`); over TLS, hypercorn's ASGI events carry it
+(:func:`serve_ws`, ahead of the Quart app: Quart's WebSocket wrapper puts a task of
+its own between hypercorn's events and the handler, and a signal per message).
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from ..core.errors import InvalidArgument
@@ -19,51 +21,81 @@ from ..executor.websocket import BAD_REQUEST, POLICY_VIOLATION
 from .asgi import ASGIApp, Receive, Scope, Send
 from .token import bearer_token, token_matches
 
-__all__ = ("WS_PATH", "serve_ws")
+__all__ = ("WS_PATH", "WsEndpoint", "Refusal", "serve_ws")
 
 WS_PATH = "/ws"
 """The path of the WebSocket endpoint."""
 
-def _query(scope: Scope, name: str) -> str | None:
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-    return values[name][0] if name in values else None
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a WebSocket is closed right after its accept: a close ``code`` and ``reason``
+    (at most 123 bytes, as a close frame holds), which the client reads."""
+
+    code: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", self.reason.encode()[:123].decode(errors="ignore"))
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
+@dataclass
+class WsEndpoint:
+    """The ``/ws`` endpoint of one server: its sessions run against ``registry``;
+    with a ``token``, a connection must bring it (``Authorization: Bearer``, or
+    ``?token=``), else it is refused with :data:`POLICY_VIOLATION`; a namespace that
+    :func:`check_namespace` refuses, with :data:`BAD_REQUEST` and the reason.
+    :attr:`sessions` holds the live sessions (``/health`` counts them)."""
+
+    registry: ObjectRegistry
+    clock: Callable[[], float]
+    failures: FailureReport
+    token: str | None
+    sessions: set[Session] = field(default_factory=set)
+
+    def admit(self, query_string: bytes, headers: Iterable[tuple[bytes, bytes]]
+              ) -> str | Refusal:
+        """The namespace of a connection with this query string and these headers,
+        or the :class:`Refusal` it gets."""
+        query = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+        if self.token is not None:
+            authorization = next((value.decode("latin-1") for key, value in headers
+                                  if key.lower() == b"authorization"), None)
+            given = bearer_token(authorization) or query.get("token", [None])[0]
+            if not token_matches(self.token, given):
+                return Refusal(POLICY_VIOLATION, "missing or wrong token")
+        try:
+            return check_namespace(query.get(NAMESPACE_PARAM, [""])[0])
+        except InvalidArgument as exc:
+            return Refusal(BAD_REQUEST, str(exc))
+
+    async def run(self, namespace: str, send_frames: Callable[[list[Frame]], Awaitable[None]],
+                  receive_frame: Callable[[], Awaitable[bytes | None]],
+                  send_now: Callable[[Frame], int | None] | None = None) -> None:
+        """Serve an admitted connection until it ends (see :class:`Session`)."""
+        session = Session(self.registry, send_frames, self.clock, failures=self.failures,
+                          namespace=namespace, send_now=send_now)
+        self.sessions.add(session)
+        try:
+            await session.serve(receive_frame)
+        finally:
+            self.sessions.discard(session)
 
 
-def serve_ws(app: ASGIApp, registry: ObjectRegistry, clock: Callable[[], float],
-             failures: FailureReport, token: str | None, sessions: set[Session]) -> ASGIApp:
-    """``app`` with :data:`WS_PATH` served by a session of its own per connection
-    (``sessions`` holds the live ones): with a ``token``, a connection that does not
-    bring it (``Authorization: Bearer``, or ``?token=``) is accepted, then closed
-    with :data:`POLICY_VIOLATION`; a namespace :func:`check_namespace` refuses is
-    closed with :data:`BAD_REQUEST` and the reason. Other requests go to ``app``."""
-
-    async def close(send: Send, code: int, reason: str) -> None:
-        await send({"type": "websocket.accept"})  # so the client reads the close's code
-        # a close reason holds at most 123 bytes
-        reason = reason.encode()[:123].decode(errors="ignore")
-        await send({"type": "websocket.close", "code": code, "reason": reason})
+def serve_ws(app: ASGIApp, endpoint: WsEndpoint) -> ASGIApp:
+    """``app`` with :data:`WS_PATH` served by ``endpoint`` on hypercorn's ASGI events
+    (a refused connection is accepted, then closed with its refusal's code). Other
+    requests go to ``app``."""
 
     async def connection(scope: Scope, receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
             return
-        if token is not None:
-            given = bearer_token(_header(scope, b"authorization"))
-            if not token_matches(token, given or _query(scope, "token")):
-                await close(send, POLICY_VIOLATION, "missing or wrong token")
-                return
-        try:
-            namespace = check_namespace(_query(scope, NAMESPACE_PARAM) or "")
-        except InvalidArgument as exc:
-            await close(send, BAD_REQUEST, str(exc))
+        await send({"type": "websocket.accept"})  # a refused client reads the close's code
+        admitted = endpoint.admit(scope.get("query_string", b""), scope.get("headers", ()))
+        if isinstance(admitted, Refusal):
+            await send({"type": "websocket.close", "code": admitted.code,
+                        "reason": admitted.reason})
             return
-        await send({"type": "websocket.accept"})
 
         async def send_frames(frames: list[Frame]) -> None:
             # frames joined end to end: few WebSocket messages per burst
@@ -83,12 +115,7 @@ def serve_ws(app: ASGIApp, registry: ObjectRegistry, clock: Callable[[], float],
                 if kind == "websocket.disconnect":
                     return None
 
-        session = Session(registry, send_frames, clock, failures=failures, namespace=namespace)
-        sessions.add(session)
-        try:
-            await session.serve(receive_frame)
-        finally:
-            sessions.discard(session)
+        await endpoint.run(admitted, send_frames, receive_frame)
 
     async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope.get("path") == WS_PATH:
