@@ -17,7 +17,7 @@ import socket
 
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, Request
+from wsproto.events import AcceptConnection, RejectConnection, Request
 from wsproto.utilities import RemoteProtocolError
 
 from ..core.memory import release_free_memory
@@ -78,7 +78,7 @@ async def serve_direct(stream: trio.SocketStream, endpoint: WsEndpoint,
     (a refused connection is accepted, then closed with its refusal's code; a broken
     request gets wsproto's 400), then a session of ``endpoint``. Never raises but
     ``trio.Cancelled``: an error is logged and ends this connection only."""
-    connection = None
+    connection = request = None
     try:
         ws = WSConnection(ConnectionType.SERVER)
         with trio.move_on_after(HEAD_TIMEOUT):
@@ -96,8 +96,8 @@ async def serve_direct(stream: trio.SocketStream, endpoint: WsEndpoint,
         try:
             await endpoint.run(admitted, connection.send_frames, connection.receive_frame,
                                connection.send_now)
-        except* ProtocolError:
-            pass  # a message too big or a broken frame: the connection closed on it
+        except* (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # a message too big or a broken frame (closed on it), or the client went
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client went
     except Exception:
@@ -112,24 +112,23 @@ async def serve_direct(stream: trio.SocketStream, endpoint: WsEndpoint,
 
 
 async def _handshake(stream: trio.SocketStream, ws: WSConnection) -> Request | None:
-    """Read the upgrade request; None (after refusing it) if it is not a WebSocket
-    handshake wsproto accepts, or the client leaves."""
-    while True:
-        data = await stream.receive_some(HEAD_BYTES)
-        try:
-            ws.receive_data(data or None)
-            for event in ws.events():
-                if isinstance(event, Request):
-                    return event
-                if isinstance(event, CloseConnection):
-                    return None
-        except RemoteProtocolError as exc:
-            hint = exc.event_hint
-            if isinstance(hint, RejectConnection):
-                await stream.send_all(ws.send(hint))
-            return None
-        if not data:
-            return None
+    """Read the upgrade request, and not a byte more (wsproto's server end would drop
+    what came behind it: the client's first messages); None (after refusing it) if it
+    is not a WebSocket handshake wsproto accepts."""
+    sock = stream.socket
+    head = await sock.recv(HEAD_BYTES, socket.MSG_PEEK)  # whole: is_ws_upgrade saw it
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    try:
+        ws.receive_data(await sock.recv(end + 4))
+        for event in ws.events():
+            if isinstance(event, Request):
+                return event
+    except RemoteProtocolError as exc:
+        if isinstance(exc.event_hint, RejectConnection):
+            await stream.send_all(ws.send(exc.event_hint))
+    return None
 
 
 def _peer(stream: trio.SocketStream) -> str:

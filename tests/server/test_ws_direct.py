@@ -5,6 +5,8 @@ while being routed crashes the server."""
 import socket
 import time
 
+from moalab.executor.codec import decode_many, encode
+
 from ..conftest import AUTH_HEADERS
 from .test_asgi import raw_request
 
@@ -68,3 +70,23 @@ def test_a_broken_upgrade_gets_a_400_and_the_server_serves_on(moalab_server):
     assert health.startswith(b"HTTP/1.1 200"), health
     assert moalab_server.process.poll() is None, moalab_server.log()
     assert "Traceback" not in moalab_server.log()[len(before):], moalab_server.log()
+
+
+def test_a_message_sent_right_behind_the_upgrade_is_answered(moalab_server):
+    payload = encode({"id": 7, "op": "list"})
+    mask = b"\x01\x02\x03\x04"
+    frame = (bytes([0x82, 0x80 | len(payload)]) + mask
+             + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    with socket.create_connection(("127.0.0.1", moalab_server.port), timeout=10) as sock:
+        sock.sendall(upgrade() + frame)  # one write: the request comes with the handshake
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < 2:
+            answer += sock.recv(65536)
+        head, _, data = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        length = data[1] & 0x7F
+        assert data[0] == 0x82 and length < 126, data[:4]
+        while len(data) < 2 + length:
+            data += sock.recv(65536)
+    reply, = decode_many(data[2:2 + length])
+    assert reply["id"] == 7 and "error" not in reply, reply
