@@ -84,9 +84,14 @@ def test_a_message_sent_right_behind_the_upgrade_is_answered(moalab_server):
             answer += sock.recv(65536)
         head, _, data = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
-        length = data[1] & 0x7F
-        assert data[0] == 0x82 and length < 126, data[:4]
-        while len(data) < 2 + length:
+        while len(data) < 4:
             data += sock.recv(65536)
-    reply, = decode_many(data[2:2 + length])
+        assert data[0] == 0x82, data[:4]  # one binary frame, unmasked, its length after
+        length, start = data[1] & 0x7F, 2
+        if length == 126:
+            length, start = int.from_bytes(data[2:4], "big"), 4
+        assert length < 65536, data[:4]
+        while len(data) < start + length:
+            data += sock.recv(65536)
+    reply, = decode_many(data[start:start + length])
     assert reply["id"] == 7 and "error" not in reply, reply
