@@ -64,11 +64,11 @@ from .ws_route import WsEndpoint, serve_ws
 __all__ = ("create_app", "DEBUG_ENV", "WS_ENDPOINT")
 
 DEBUG_ENV = "MOALAB_SERVER_DEBUG"
+"""Set to 1 and error replies carry the server's tracebacks (for debugging a rig's
+devices; the log has them either way)."""
 WS_ENDPOINT = "moalab.ws"
 """The key of the app's :class:`~moalab.server.ws_route.WsEndpoint` in its
 ``extensions``: :func:`~moalab.server.serve.serve` serves plain ``/ws`` connections by it."""
-"""Set to 1 and error replies carry the server's tracebacks (for debugging a rig's
-devices; the log has them either way)."""
 
 _LONGEST_EXPIRY_CHECK = 5.0
 """Seconds at most between two looks for idle namespaces (and a quarter of their grace
@@ -375,7 +375,8 @@ def create_app(registry: ObjectRegistry, clock: Callable[[], float] = now,
     async def health() -> Response:
         return jsonify({"status": "ok", "version": __version__,
                         "objects": len(registry.objects),
-                        "namespaces": len(registry.namespaces()), "sessions": len(endpoint.sessions)})
+                        "namespaces": len(registry.namespaces()),
+                        "sessions": len(endpoint.sessions)})
 
     @app.route("/api/echo")
     async def echo() -> Response:
