@@ -75,7 +75,8 @@ async def serve_app(app: Any, config: Config, endpoint: WsEndpoint, max_message:
                         listener, ssl_context, https_compatible=True)))
                 else:
                     served.append((plain_connection, listener))
-                bind = f"{'https' if secure else 'http'}://{repr_socket_addr(sock.family, sock.getsockname())}"
+                address = repr_socket_addr(sock.family, sock.getsockname())
+                bind = f"{'https' if secure else 'http'}://{address}"
                 binds.append(bind)
                 await config.log.info(f"Running on {bind} (CTRL + C to quit)")
             task_status.started(binds)
