@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import trio
 
 if TYPE_CHECKING:
     from moalab.store.lab import Lab
@@ -27,6 +28,21 @@ AUTH_HEADERS = {"Authorization": f"Bearer {os.environ['MOALAB_TOKEN']}"}
 """For raw HTTP and WebSocket clients of the tests' servers."""
 WS_AUTH_HEADERS = [(k.encode(), v.encode()) for k, v in AUTH_HEADERS.items()]
 TEST_DEVICES = "tests.executor.devices"
+
+
+
+class TaskSteps(trio.abc.Instrument):
+    """Counts the steps of one trio task (each time the scheduler runs it): added with
+    ``trio.lowlevel.add_instrument``."""
+
+    def __init__(self, task: trio.lowlevel.Task) -> None:
+        self.task = task
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.steps += 1
+
 
 STRICT_ENV = "MOALAB_TESTS_STRICT"
 """Set to 1 (``.ci/run`` does) and a test missing a service or tool fails instead of

@@ -34,7 +34,11 @@ HEAD_BYTES = 16 * 1024
 HEAD_TIMEOUT = 10.0
 """Seconds a connection gets to send the head of its first request (to route it, and
 to finish a WebSocket handshake)."""
-_PEEK_AGAIN = 0.002  # seconds between two looks at a head that came in part
+_FIRST_PEEK_AGAIN = 0.001
+"""Seconds before the second look at a head that came in part; each wait after it is
+twice the one before, up to :data:`_LAST_PEEK_AGAIN`: a head that comes in several
+writes is routed within a few ms, and one that stalls costs a few dozen wake-ups."""
+_LAST_PEEK_AGAIN = 0.25
 
 
 def _verdict(head: bytes) -> bool | None:
@@ -58,6 +62,7 @@ async def is_ws_upgrade(sock: trio.socket.SocketType) -> bool:
     """Whether the request waiting on ``sock`` is a WebSocket upgrade of :data:`WS_PATH`,
     told from its first bytes (left unread), as soon as they tell; False if they do
     not within :data:`HEAD_TIMEOUT` seconds, or the connection ends."""
+    wait = _FIRST_PEEK_AGAIN
     with trio.move_on_after(HEAD_TIMEOUT):
         while True:
             try:
@@ -67,8 +72,9 @@ async def is_ws_upgrade(sock: trio.socket.SocketType) -> bool:
             verdict = _verdict(head) if head else False
             if verdict is not None:
                 return verdict
-            # readable until read: wait for the rest of the head a little at a time
-            await trio.sleep(_PEEK_AGAIN)
+            # readable until read: look for the rest of the head less and less often
+            await trio.sleep(wait)
+            wait = min(2 * wait, _LAST_PEEK_AGAIN)
     return False
 
 

@@ -4,21 +4,13 @@ Instrument, against a real child process and a real moalab-server."""
 import pytest
 import trio
 
+from ..conftest import TaskSteps
+
 CALLS = 50
 
 # steps of the calling task per call: the wait for the reply, nothing more (before: 4
 # and 4; websocket 2 with trio-websocket, whose send lock took one more)
 MOST_STEPS = {"process": 1, "websocket": 1}
-
-
-class _TaskSteps(trio.abc.Instrument):
-    def __init__(self, task: trio.lowlevel.Task) -> None:
-        self.task = task
-        self.steps = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        if task is self.task:
-            self.steps += 1
 
 
 @pytest.mark.parametrize("remote_kind", ["process", "websocket"], indirect=True)
@@ -27,7 +19,7 @@ async def test_a_sequential_call_takes_its_caller_few_scheduler_rounds(remote_ki
     device = await new_remote_device()
     for _ in range(5):  # warmed up: the connection's first frames are past
         await device.echo(1)
-    counter = _TaskSteps(trio.lowlevel.current_task())
+    counter = TaskSteps(trio.lowlevel.current_task())
     trio.lowlevel.add_instrument(counter)
     try:
         for i in range(CALLS):

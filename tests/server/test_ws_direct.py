@@ -5,9 +5,12 @@ while being routed crashes the server."""
 import socket
 import time
 
-from moalab.executor.codec import decode_many, encode
+import trio
 
-from ..conftest import AUTH_HEADERS
+from moalab.executor.codec import decode_many, encode
+from moalab.server.ws_direct import HEAD_TIMEOUT, is_ws_upgrade
+
+from ..conftest import AUTH_HEADERS, TaskSteps
 from .test_asgi import raw_request
 
 KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
@@ -51,6 +54,35 @@ def test_an_upgrade_sent_in_pieces_is_still_served(moalab_server):
             time.sleep(0.02)
         head = answer_head(sock)
     assert head.startswith(b"http/1.1 101") and b"hypercorn" not in head, head
+
+
+async def test_a_head_that_stalls_is_looked_at_less_and_less_often(autojump_clock):
+    """A client that stops in the middle of a ``GET /ws`` head wakes the router a few
+    dozen times in :data:`HEAD_TIMEOUT` (it woke every 2 ms: 5,000 times), then is
+    handed on; one whose head ends late is routed soon after it ends."""
+    client, server = trio.socket.socketpair()
+    with client, server:
+        request = upgrade()
+        await client.send(request[:30])
+        steps = TaskSteps(trio.lowlevel.current_task())
+        trio.lowlevel.add_instrument(steps)
+        try:
+            start = trio.current_time()
+            assert not await is_ws_upgrade(server)
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+        assert trio.current_time() - start >= HEAD_TIMEOUT
+        assert steps.steps < 100, steps.steps
+
+        async def finish_late() -> None:
+            await trio.sleep(3.0)
+            await client.send(request[30:])
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(finish_late)
+            start = trio.current_time()
+            assert await is_ws_upgrade(server)
+        assert trio.current_time() - start < 3.5
 
 
 def test_a_broken_upgrade_gets_a_400_and_the_server_serves_on(moalab_server):
