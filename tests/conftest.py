@@ -24,6 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 # MOALAB_TOKEN), and no server writes a generated token under the real home.
 os.environ.setdefault("MOALAB_TOKEN", "moalab-test-token")
 os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="moalab-test-data-"))
+# Started in the background by a shell without job control (``pytest &`` in a
+# script), this process inherits SIGINT ignored, and so would every process a test
+# starts: the tests that stop one as Ctrl-C does need the signal back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 AUTH_HEADERS = {"Authorization": f"Bearer {os.environ['MOALAB_TOKEN']}"}
 """For raw HTTP and WebSocket clients of the tests' servers."""
 WS_AUTH_HEADERS = [(k.encode(), v.encode()) for k, v in AUTH_HEADERS.items()]
