@@ -39,3 +39,30 @@ nitpick_ignore_regex = [(r"py:.*", r"(?!moalab\b).*"), (r"py:.*", r".*\._\w+")]
 html_theme = "furo"
 html_title = "moalab"
 html_static_path: list[str] = []
+
+
+def _shared_source_navigation(app, pagename, templatename, context, doctree) -> None:
+    """A module's source page (viewcode's ``_modules/``) is in no toctree, so the
+    navigation furo draws on it is the same for every page of one folder (its links are
+    relative): computed once per folder, not once per page (77 pages, 15 s of a 35 s
+    build)."""
+    toctree = context.get("toctree")
+    if not pagename.startswith("_modules/") or toctree is None:
+        return
+    folder = pagename.rpartition("/")[0]
+
+    def shared(**kwargs):
+        key = (folder, tuple(sorted(kwargs.items())))
+        if key not in _SOURCE_NAVIGATION:
+            _SOURCE_NAVIGATION[key] = toctree(**kwargs)
+        return _SOURCE_NAVIGATION[key]
+
+    context["toctree"] = shared
+
+
+_SOURCE_NAVIGATION: dict = {}
+
+
+def setup(app):
+    # before furo's handler (priority 500), which calls the toctree
+    app.connect("html-page-context", _shared_source_navigation, priority=400)
