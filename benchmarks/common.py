@@ -87,7 +87,8 @@ METRICS = {m.name: m for m in (
     Metric("stream_rate_hz", "Hz", True, "continuous rate (generator items)"),
     Metric("array_stream_mb_s", "MB/s", True, "numpy-array stream"),
     Metric("rig_upload_mb_s", "MB/s", True, "RigStorage upload of a file"),
-    Metric("rig_check_ms", "ms", False, "check of 1,000 current stimulus files on the rig"),
+    Metric("rig_check_ms", "ms", False,
+           "check of 1,000 current stimulus files on the rig (100 with --quick)"),
     Metric("call_during_stream_ms", "ms", False, "call during a running stream, p50"),
     Metric("call_during_stream_max_ms", "ms", False, "call during a running stream, max"),
     Metric("delay_error_p50_us", "us", False, "Delay end-time error p50"),
@@ -140,6 +141,9 @@ class Sizes:
     """``moalab session run`` processes (one trial each) for the CLI's sessions/s."""
     rig_upload_bytes: int
     """The file RigStorage uploads to the server (websocket and rest rows)."""
+    rig_checked_files: int
+    """The stimulus set (files of 4 KiB) whose check on the rig is measured: sent first,
+    one file after another (4-5 s for 1,000 here), then checked."""
     deposit_bytes: int
     """The recording deposited again and again while the deposit row's gate runs."""
     loop_cycles: int
@@ -155,6 +159,7 @@ FULL = Sizes(
     paced_duration=1.0, paced_interval=0.001, call_gap=0.05, paced_streams=3,
     delay_trials=300, delay_range=(0.001, 0.02), gate_trials=600, gate_rounds=10,
     record_trials=6000, lab_trials=500, lab_cli_sessions=3, rig_upload_bytes=64 << 20,
+    rig_checked_files=1000,
     deposit_bytes=200 * 10**6, loop_cycles=4, loop_subjects=40, loop_trials=100,
 )
 """One full run: 5,000-item streams, 64 MiB of 128 KiB arrays, three 1 s paced streams,
@@ -167,6 +172,7 @@ QUICK = Sizes(
     paced_duration=0.5, paced_interval=0.001, call_gap=0.05, paced_streams=1,
     delay_trials=60, delay_range=(0.001, 0.01), gate_trials=60, gate_rounds=2,
     record_trials=3000, lab_trials=100, lab_cli_sessions=1, rig_upload_bytes=16 << 20,
+    rig_checked_files=100,
     deposit_bytes=200 * 10**6, loop_cycles=2, loop_subjects=20, loop_trials=50,
 )
 

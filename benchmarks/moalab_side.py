@@ -217,10 +217,6 @@ async def measure_rig_upload(name: str, executor: Any, sizes: Sizes,
     results.record(name, "rig_upload_mb_s", sizes.rig_upload_bytes / elapsed / 1e6)
 
 
-CHECKED_FILES = 1000
-"""The stimulus set ``rig_check_ms`` checks: this many files of 4 KiB."""
-
-
 def _check_seconds(storage: Any, copies: dict[str, Path], cache: Path) -> float:
     """Seconds of a second ``sync_to_rig`` of ``copies`` (the first sends them);
     RuntimeError if it sends anything."""
@@ -237,8 +233,9 @@ def _check_seconds(storage: Any, copies: dict[str, Path], cache: Path) -> float:
     return elapsed
 
 
-async def measure_rig_check(name: str, executor: Any, results: SideResults) -> None:
-    """``rig_check_ms``: a session's sync (``sync_to_rig``) of :data:`CHECKED_FILES`
+async def measure_rig_check(name: str, executor: Any, sizes: Sizes,
+                            results: SideResults) -> None:
+    """``rig_check_ms``: a session's sync (``sync_to_rig``) of ``sizes.rig_checked_files``
     stimulus files the rig already holds: their SHA-256 here and one ``hashes`` call
     answered from the rig's manifest; an error if anything is sent."""
     from moalab.assets import RigStorage
@@ -248,7 +245,7 @@ async def measure_rig_check(name: str, executor: Any, results: SideResults) -> N
     with tempfile.TemporaryDirectory(prefix="moalab-bench-rig-") as folder:
         cache = Path(folder)
         copies = {}
-        for i in range(CHECKED_FILES):
+        for i in range(sizes.rig_checked_files):
             path = copies[f"s{i}"] = cache / prefix / f"s{i}.wav"
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(os.urandom(4096))
@@ -279,7 +276,7 @@ async def bench_executor(name: str, sizes: Sizes, results: SideResults,
                                 only=NONBLOCKING_WORKLOADS if entry.nonblocking else None)
             if entry.needs_server and not entry.nonblocking:  # beside the array stream, over the same connection
                 await measure_rig_upload(name, executor, sizes, results)
-                await measure_rig_check(name, executor, results)
+                await measure_rig_check(name, executor, sizes, results)
         finally:
             with trio.CancelScope(shield=True):
                 await executor.delete_remote_instance(device)
