@@ -7,97 +7,50 @@ such as the loggers, and move device methods to threads, processes or a
 Raspberry Pi with executors.
 """
 
-from .core.clock import ClockOrigin, now
-from .core.dispatch import ExecutorContext, apply_executor, apply_generator_executor
-from .core.errors import InvalidArgument, MoaError, NothingToWaitFor, StageStateError
 from .core.lazy import lazy_names
-from .core.loggable import Loggable
-from .core.records import (
-    Change,
-    DeviceUpdate,
-    Record,
-    RunEnd,
-    RunStart,
-    StageEnd,
-    StageStart,
-    TrialEnd,
-    TrialStart,
-    UserEvent,
-)
-from .device import (
-    ADCPort,
-    AnalogChannel,
-    AnalogPort,
-    Channel,
-    ChannelBase,
-    Device,
-    DigitalChannel,
-    DigitalPort,
-    GPIODigitalInput,
-    GPIODigitalOutput,
-    GPIODigitalPort,
-    GPIOError,
-    GPIOPWMOutput,
-    Port,
-    VirtualADCPort,
-    VirtualAnalogChannel,
-    VirtualAnalogPort,
-    VirtualDigitalChannel,
-    VirtualDigitalPort,
-)
-from .executor import (
-    AsyncThreadExecutor,
-    AuthenticationError,
-    ConnectionLost,
-    DummyRemoteExecutor,
-    Executor,
-    ExecutorError,
-    ExecutorTimeout,
-    MultiprocessSocketExecutor,
-    NotAllowed,
-    ProcessExecutor,
-    RemoteError,
-    ThreadExecutor,
-)
-from .log import (
-    LogRow,
-    MemoryLogger,
-    MemorySink,
-    ObjectLogger,
-    PythonLogger,
-    RecordSink,
-    SimpleCSVLogger,
-    SimpleTerminalLogger,
-    TreeSink,
-)
-from .runner import Run, RunGroup, RunHandle, SinkDetached, run, run_experiment, start
-from .stage import (
-    AnalogGateStage,
-    Delay,
-    DigitalGateStage,
-    GateStage,
-    GaussianRandomDelay,
-    MoaStage,
-    RandomDelay,
-    RunState,
-    UniformRandomDelay,
-)
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "InheritedAssets": "moalab.export",
-    "HDF5Logger": "moalab.log.hdf5",
-    "RestExecutor": "moalab.executor.rest",
-    "WebSocketExecutor": "moalab.executor.websocket",
+_MODULES = {
+    **dict.fromkeys(("ClockOrigin", "now"), "core.clock"),
+    **dict.fromkeys(("ExecutorContext", "apply_executor", "apply_generator_executor"),
+                    "core.dispatch"),
+    **dict.fromkeys(("InvalidArgument", "MoaError", "NothingToWaitFor", "StageStateError"),
+                    "core.errors"),
+    "Loggable": "core.loggable",
+    **dict.fromkeys(("Change", "DeviceUpdate", "Record", "RunEnd", "RunStart", "StageEnd",
+                     "StageStart", "TrialEnd", "TrialStart", "UserEvent"), "core.records"),
+    **dict.fromkeys(("ADCPort", "AnalogChannel", "AnalogPort", "Channel", "ChannelBase",
+                     "Device", "DigitalChannel", "DigitalPort", "GPIODigitalInput",
+                     "GPIODigitalOutput", "GPIODigitalPort", "GPIOError", "GPIOPWMOutput",
+                     "Port", "VirtualADCPort", "VirtualAnalogChannel", "VirtualAnalogPort",
+                     "VirtualDigitalChannel", "VirtualDigitalPort"), "device"),
+    **dict.fromkeys(("AsyncThreadExecutor", "AuthenticationError", "ConnectionLost",
+                     "DummyRemoteExecutor", "Executor", "ExecutorError", "ExecutorTimeout",
+                     "MultiprocessSocketExecutor", "NotAllowed", "ProcessExecutor",
+                     "RemoteError", "RestExecutor", "ThreadExecutor", "WebSocketExecutor"),
+                    "executor"),
+    **dict.fromkeys(("HDF5Logger", "LogRow", "MemoryLogger", "MemorySink", "ObjectLogger",
+                     "PythonLogger", "RecordSink", "SimpleCSVLogger", "SimpleTerminalLogger",
+                     "TreeSink"), "log"),
+    **dict.fromkeys(("Run", "RunGroup", "RunHandle", "SinkDetached", "run", "run_experiment",
+                     "start"), "runner"),
+    **dict.fromkeys(("AnalogGateStage", "Delay", "DigitalGateStage", "GateStage",
+                     "GaussianRandomDelay", "MoaStage", "RandomDelay", "RunState",
+                     "UniformRandomDelay"), "stage"),
+    "InheritedAssets": "export",
 }
-"""Names imported on first use: the lab layer (its database's SQLAlchemy and Alembic
-would add ~0.7 s to every ``import moalab``, a rig's included), the HDF5 log (h5py, of
-the ``data`` extra: 25-50 ms, and not installed on every rig), and the network
-executors (h11 and trio-websocket: ~0.15 s)."""
+"""Each public name and the subpackage (or module) holding it, imported on first use:
+``import moalab`` itself imports nothing, so a command of the lab (``moalab subject
+add``) does not pay for trio, numpy and Kivy (~0.5 s), nor a rig for the lab's
+database."""
 
 
-__getattr__ = lazy_names(__name__, _LAZY)
+__getattr__ = lazy_names(__name__, _MODULES)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
 
 
 __all__ = (

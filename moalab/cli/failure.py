@@ -8,12 +8,16 @@ one flag away), and a group is split into the exceptions it carries
 (:func:`~moalab.core.nursery.leaves`).
 """
 
+from __future__ import annotations
+
 import sysconfig
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..device.device import Device
-from ..stage.stage import MoaStage
+if TYPE_CHECKING:
+    from ..device.device import Device
+    from ..stage.stage import MoaStage
 
 __all__ = ("is_user_file", "user_traceback", "full_traceback", "raised_in", "headline")
 
@@ -72,6 +76,10 @@ def raised_in(exc: BaseException) -> tuple[MoaStage | None, Device | None]:
     the one whose method ran in a frame below it (a device method the stage
     called), or the one whose pump raised when no stage is on the way.
     """
+    # imported here: a command of the lab never needs them, nor their trio and numpy
+    from ..device.device import Device
+    from ..stage.stage import MoaStage
+
     stage: MoaStage | None = None
     device: Device | None = None
     tb = exc.__traceback__

@@ -19,7 +19,7 @@ from rich.table import Table
 from ..core.errors import InvalidArgument, MoaError
 from ..store.lab import LAB_ENV, Lab
 from . import failure
-from .run import EXIT_INTERRUPTED
+from .run_options import EXIT_INTERRUPTED
 
 __all__ = ("add_loop_command", "run_loop_command")
 

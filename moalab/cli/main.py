@@ -15,7 +15,7 @@ from .export import add_export_command, run_export
 from .lab import LAB_COMMANDS, add_lab_commands, run_lab_command
 from .loop import add_loop_command, run_loop_command
 from .network import add_network_command, run_network_command
-from .run import EXIT_INTERRUPTED, add_dashboard_option, default_log_path, run_cli_experiment
+from .run_options import EXIT_INTERRUPTED, add_dashboard_option, default_log_path
 from .script import CONVENTION, load_module, load_script
 
 __all__ = ("main",)
@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                              f"while loading ({exc}); fix it and run again")
             stem = args.script.stem
         log_path = args.log or default_log_path(stem)
+        # imported here: trio, the runner and the dashboard, which the other commands
+        # (the lab's) do without
+        from .run import run_cli_experiment
+
         return run_cli_experiment(
             experiment, log_path, dry_run=args.dry_run, speed=args.speed, live=args.live,
             overwrite=args.overwrite, console=console, errors=errors,

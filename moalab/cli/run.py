@@ -1,11 +1,9 @@
 """`moalab run` and `moalab demo`: run an experiment with a live view and a CSV log."""
 
-import argparse
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ from rich.text import Text
 from ..core.errors import InvalidArgument
 from ..core.nursery import leaves, open_nursery
 from ..dashboard import Dashboard
-from ..dashboard.address import parse_address
 from ..log.loggers import SimpleCSVLogger
 from ..log.sink import TreeSink
 from ..runner.run import Run
@@ -25,23 +22,10 @@ from ..stage.runstate import RunState
 from ..stage.snapshot import snapshot_tree
 from . import failure
 from .live import LiveView
+from .run_options import EXIT_FAILED, EXIT_INTERRUPTED
 from .script import Experiment
 
-__all__ = ("run_cli_experiment", "default_log_path", "run_with_signals", "make_clock",
-           "add_dashboard_option", "served_dashboard")
-
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-
-
-def default_log_path(stem: str) -> Path:
-    """A new CSV file name in the current directory: ``<stem>-<date>-<time>[-n].csv``."""
-    base = f"{stem}-{datetime.now():%Y%m%d-%H%M%S}"
-    path, n = Path(f"{base}.csv"), 1
-    while path.exists():
-        path, n = Path(f"{base}-{n}.csv"), n + 1
-    return path
-
+__all__ = ("run_cli_experiment", "run_with_signals", "make_clock", "served_dashboard")
 
 def make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
     """The clock of a run: virtual for ``--dry-run`` (at once) or ``--speed``, else real."""
@@ -52,22 +36,6 @@ def make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
     if speed is not None:
         return trio.testing.MockClock(rate=speed)
     return None
-
-
-def _dashboard_address(text: str) -> tuple[str, int]:
-    try:
-        return parse_address(text)
-    except InvalidArgument as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_dashboard_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--dashboard [HOST:]PORT`` (parsed to ``(host, port)``) to ``parser``."""
-    parser.add_argument(
-        "--dashboard", type=_dashboard_address, metavar="[HOST:]PORT",
-        help="serve a live page of the run (its tree, devices, records, plots, pause/resume/"
-        "stop) on HOST:PORT (default host 127.0.0.1; port 0 picks a free one); the link to "
-        "open, with its token ($MOALAB_TOKEN, else a new one), is printed first")
 
 
 @contextmanager

@@ -1,14 +1,17 @@
 """Loading an experiment script: the names `moalab run` reads from it."""
 
+from __future__ import annotations
+
 import runpy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InvalidArgument
-from ..device.device import Device
-from ..stage.stage import MoaStage
+
+if TYPE_CHECKING:
+    from ..stage.stage import MoaStage
 
 __all__ = ("Experiment", "load_script", "load_module")
 
@@ -34,6 +37,10 @@ class Experiment:
 
 
 def _from_namespace(namespace: dict[str, Any], source: str) -> Experiment:
+    # imported here: `moalab --help` and the lab's commands never need them
+    from ..device.device import Device
+    from ..stage.stage import MoaStage
+
     root = namespace.get("root")
     if not isinstance(root, MoaStage):
         found = "nothing" if root is None else f"a {type(root).__name__}"

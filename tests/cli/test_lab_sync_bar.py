@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from moalab.cli.lab import _SyncBar
+from moalab.cli.session_run import _SyncBar
 
 
 def bar_output(terminal: bool, reports) -> str:

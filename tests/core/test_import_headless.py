@@ -63,7 +63,9 @@ def test_bare_kivy_import_is_what_the_switches_prevent(tmp_path):
 
 
 def test_a_users_kivy_switch_wins(tmp_path):
-    code = "import os, moalab; print(os.environ['KIVY_LOG_MODE'], os.environ['KIVY_NO_ARGS'])"
+    # moalab.Device: the first use of a name that needs Kivy imports it, switches first
+    code = ("import os, moalab; moalab.Device; "
+            "print(os.environ['KIVY_LOG_MODE'], os.environ['KIVY_NO_ARGS'])")
     result = run_python(code, clean_env(tmp_path))
     assert result.stdout.split() == ["PYTHON", "1"]
     result = run_python(code, clean_env(tmp_path, KIVY_LOG_MODE="MIXED", KIVY_NO_ARGS="yes"))
