@@ -28,7 +28,6 @@ from .run_options import add_dashboard_option
 __all__ = ("add_lab_commands", "run_lab_command", "LAB_COMMANDS")
 
 LAB_COMMANDS = ("lab", "subject", "rig", "session")
-"""In a session's data folder: where its protocol was loaded from, for a resume."""
 SEXES = ("F", "M", "U")
 PERSONAL_FIELDS = ("species", "sex", "dob", "notes")
 EXECUTORS = ("websocket", "rest", "process", "thread")

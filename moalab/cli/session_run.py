@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ("resume_session", "run_session")
 
 PROTOCOL_SOURCE = "protocol.txt"
-"""The file of a session's data folder naming its protocol, for a resume."""
+"""In a session's data folder: where its protocol was loaded from, for a resume."""
 
 
 def run_session(lab: Lab, args: argparse.Namespace, console: Console) -> int:
