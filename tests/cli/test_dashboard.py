@@ -48,14 +48,15 @@ def _open_and_stop(url: str, token: str, process: subprocess.Popen, exit_code: i
     with httpx.Client(base_url=url, timeout=10, follow_redirects=True) as client:
         page = client.get(f"/?token={token}")
         assert page.status_code == 200 and 'id="tree"' in page.text
-        runs = client.get("/api/runs").json()
-        assert len(runs) == 1 and runs[0]["status"] in ("pending", "running")
-        # a run is listed (pending) before its start, and has its id from its start on:
+        # a session's run is listed once it is made (its session is running from its
+        # claim on, a moment before), pending until its start, with its id from then on:
         # a loaded machine may take a while to get there
+        runs = client.get("/api/runs").json()
         deadline = time.monotonic() + 30
-        while not runs[0]["id"] and time.monotonic() < deadline:
+        while not (runs and runs[0]["id"]) and time.monotonic() < deadline:
             time.sleep(0.05)
             runs = client.get("/api/runs").json()
+        assert len(runs) == 1 and runs[0]["status"] in ("pending", "running"), runs
         assert runs[0]["id"], runs
         stopped = client.post(f"/runs/{runs[0]['id']}/stop")
         assert stopped.status_code == 200, stopped.text
