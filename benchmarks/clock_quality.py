@@ -79,7 +79,8 @@ def format_clock_table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.clock_quality",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the cases side by side, 2 s each, instead of 6 s one after another")
+    parser.add_argument("--quick", action="store_true",
+                        help="the cases side by side, 2 s each, instead of 6 s one after another")
     parser.add_argument("--json", metavar="FILE", help="write the rows as JSON")
     args = parser.parse_args(argv)
     # the servers it starts and its executors share this token: a server would

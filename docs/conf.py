@@ -5,7 +5,14 @@ MyST markdown; the API reference is autodoc over the installed package. Nothing 
 fetched at build time: no intersphinx, and the theme's assets ship in its wheel.
 """
 
+import functools
+
 import moalab
+
+# Kivy now, before the theme: furo's a11y_pygments calls logging.basicConfig when
+# imported, and Kivy imported after it (by autodoc: ``import moalab`` imports nothing)
+# would print its start-up INFO lines into the build's output
+import moalab.core.events  # noqa: F401
 
 project = "moalab"
 author = "the moalab team"
@@ -41,11 +48,12 @@ html_title = "moalab"
 html_static_path: list[str] = []
 
 
-def _shared_source_navigation(app, pagename, templatename, context, doctree) -> None:
+def _shared_source_navigation(navigation: dict, app, pagename, templatename, context,
+                              doctree) -> None:
     """A module's source page (viewcode's ``_modules/``) is in no toctree, so the
     navigation furo draws on it is the same for every page of one folder (its links are
-    relative): computed once per folder, not once per page (77 pages, 15 s of a 35 s
-    build)."""
+    relative): computed once per folder into ``navigation``, not once per page (77
+    pages, 15 s of a 35 s build)."""
     toctree = context.get("toctree")
     if not pagename.startswith("_modules/") or toctree is None:
         return
@@ -53,16 +61,15 @@ def _shared_source_navigation(app, pagename, templatename, context, doctree) -> 
 
     def shared(**kwargs):
         key = (folder, tuple(sorted(kwargs.items())))
-        if key not in _SOURCE_NAVIGATION:
-            _SOURCE_NAVIGATION[key] = toctree(**kwargs)
-        return _SOURCE_NAVIGATION[key]
+        if key not in navigation:
+            navigation[key] = toctree(**kwargs)
+        return navigation[key]
 
     context["toctree"] = shared
 
 
-_SOURCE_NAVIGATION: dict = {}
-
-
 def setup(app):
-    # before furo's handler (priority 500), which calls the toctree
-    app.connect("html-page-context", _shared_source_navigation, priority=400)
+    # before furo's handler (priority 500), which calls the toctree; one build's
+    # navigation is not another's
+    app.connect("html-page-context", functools.partial(_shared_source_navigation, {}),
+                priority=400)

@@ -35,7 +35,6 @@ WS_AUTH_HEADERS = [(k.encode(), v.encode()) for k, v in AUTH_HEADERS.items()]
 TEST_DEVICES = "tests.executor.devices"
 
 
-
 class TaskSteps(trio.abc.Instrument):
     """Counts the steps of one trio task (each time the scheduler runs it): added with
     ``trio.lowlevel.add_instrument``."""

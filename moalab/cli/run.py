@@ -27,6 +27,7 @@ from .script import Experiment
 
 __all__ = ("run_cli_experiment", "run_with_signals", "make_clock", "served_dashboard")
 
+
 def make_clock(dry_run: bool, speed: float | None) -> trio.abc.Clock | None:
     """The clock of a run: virtual for ``--dry-run`` (at once) or ``--speed``, else real."""
     import trio.testing  # here: it imports pytest, 0.2 s that a real-time run does without
