@@ -74,17 +74,24 @@ def commands(code: str) -> list[str]:
     return found
 
 
-def wait_for_port(port: int, process: subprocess.Popen, where: str) -> None:
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, where: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"{where}: the background command exited {process.returncode}:\n"
-                        f"{process.stdout.read()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        f"{log.read_text()}")
+        if listening(port):
             return
-        except OSError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     pytest.fail(f"{where}: nothing listens on 127.0.0.1:{port} after 60 s")
 
 
@@ -97,6 +104,7 @@ class PageRun:
         self.env = page_env(folder)
         self.kernel: nbclient.NotebookClient | None = None
         self.notebook = nbformat.v4.new_notebook()
+        self.logs: list[Path] = []  # the background commands' output, one file each
 
     def run(self, block: Block) -> None:
         where = f"{self.page} line {block.line}"
@@ -118,14 +126,26 @@ class PageRun:
                               env=self.env, capture_output=True, text=True,
                               timeout=COMMAND_TIMEOUT)
         assert proc.returncode == 0, (
-            f"{where}: `{command}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+            f"{where}: `{command}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            f"{self.background_output()}")
 
     def start(self, command: str, port: int, where: str) -> None:
-        process = subprocess.Popen(["bash", "-c", command], cwd=self.folder, env=self.env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   start_new_session=True)
+        if listening(port):  # another run's server would answer this page's commands
+            pytest.fail(f"{where}: 127.0.0.1:{port} is in use before the page's background "
+                        "command starts: stop what listens there")
+        log = self.folder.parent / f"background-{len(self.logs)}.log"
+        self.logs.append(log)
+        with log.open("w") as output:  # a file, not a pipe that fills and stalls a server
+            process = subprocess.Popen(["bash", "-c", command], cwd=self.folder,
+                                       env=self.env, stdout=output, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         self.stack.callback(stop_group, process)
-        wait_for_port(port, process, where)
+        wait_for_port(port, process, log, where)
+
+    def background_output(self) -> str:
+        """The last lines of each background command's output, for a failure's message."""
+        return "".join(f"\n--- {log.name}, its last lines:\n"
+                       + "\n".join(log.read_text().splitlines()[-40:]) for log in self.logs)
 
     def run_python(self, code: str, where: str) -> None:
         if self.kernel is None:
@@ -138,7 +158,8 @@ class PageRun:
         try:
             self.kernel.execute_cell(cell, len(self.notebook.cells) - 1)
         except nbclient.exceptions.CellExecutionError as error:
-            pytest.fail(f"{where}: the python block raised:\n{error}", pytrace=False)
+            pytest.fail(f"{where}: the python block raised:\n{error}"
+                        f"{self.background_output()}", pytrace=False)
 
 
 def page_blocks(page: Path) -> list[Block]:
