@@ -15,7 +15,7 @@ token or config of this machine's), on a fresh install:
 
 Blocks in other languages (``toml`` without a caption, ``text``) are shown, not run.
 Pages are followed two at a time, so each background port is one page's own; under
-pytest-xdist their tests are one group, run by one worker (``--dist loadgroup``), which
+pytest-xdist this module's tests all run in one worker (``--dist loadfile``), which
 follows each page once.
 Runs are dry: a page runs its sessions with ``--dry-run`` (virtual time), its GPIO pins
 are gpiozero's mock pins (``GPIOZERO_PIN_FACTORY=mock``).
@@ -191,7 +191,6 @@ def followed(request, tmp_path_factory) -> Iterator[dict[Path, Future]]:
             future.cancel()  # a test run stopped early: the pages not started yet
 
 
-@pytest.mark.xdist_group("docs-pages")
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: f"{page.parent.name}/{page.stem}")
 def test_page_runs_as_written(page, followed):
     followed[page].result()
